@@ -1,0 +1,5 @@
+import sys
+
+from text2music.cli import main
+
+sys.exit(main())

@@ -1,0 +1,241 @@
+"""The `text2music` command line: one entry point, one subcommand per job.
+
+    text2music data musiccaps   download MusicCaps clips with yt-dlp
+    text2music data synth       build the offline MusicCaps-style corpus
+    text2music data stats       statistics and pictures of a data folder
+    text2music data preprocess  audio -> fixed-shape log-mel arrays
+    text2music plot             spectrogram picture of an audio file or mel array
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from text2music import BUNDLED_MUSICCAPS_CSV
+
+log = logging.getLogger("text2music")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def setup_logging(log_file: Path | None = None) -> None:
+    """INFO and above to `log_file` (when given), WARNING and above to the console."""
+    log.setLevel(logging.INFO)
+    log.handlers.clear()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(fh)
+
+
+def _print_summary(summary: dict) -> None:
+    print(json.dumps(summary, indent=2))
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {n}")
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# data musiccaps
+
+
+def cmd_musiccaps(args) -> int:
+    from text2music.data.download import DownloadConfig, download_musiccaps
+
+    setup_logging(args.out / "text2music.log")
+    cfg = DownloadConfig(
+        sample_rate=args.sample_rate,
+        url_template=args.url_template,
+        jobs=args.jobs,
+        retry_failed=args.retry_failed,
+        ffmpeg=args.ffmpeg,
+        progress=not args.quiet,
+    )
+    summary = download_musiccaps(args.csv, args.out, cfg, split=args.split, subset=args.subset, limit=args.limit)
+    log.info("download summary: %s", summary)
+    _print_summary(summary)
+    return 0
+
+
+def add_musiccaps(sub) -> None:
+    from text2music.data.download import YOUTUBE_URL
+
+    p = sub.add_parser("musiccaps", help="download MusicCaps clips with yt-dlp (resumable)", formatter_class=_Formatter)
+    p.add_argument("--csv", type=Path, default=BUNDLED_MUSICCAPS_CSV, help="MusicCaps CSV")
+    p.add_argument("--out", type=Path, required=True, help="data folder (audio/, metadata.csv, manifest.jsonl)")
+    p.add_argument("--jobs", type=_positive_int, default=4, help="concurrent downloads")
+    p.add_argument("--limit", type=_positive_int, default=None, help="at most this many clips")
+    p.add_argument("--split", choices=["train", "valid", "test"], default=None, help="only this split (test = AudioSet eval)")
+    p.add_argument("--subset", choices=["balanced", "audioset_eval"], default=None, help="only this MusicCaps subset")
+    p.add_argument("--retry-failed", action="store_true", help="try again the clips that failed before")
+    p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate")
+    p.add_argument("--url-template", default=YOUTUBE_URL, help="video URL, '{ytid}' replaced by the id")
+    p.add_argument("--ffmpeg", default=None, help="ffmpeg binary (default: system ffmpeg, else imageio-ffmpeg's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_musiccaps)
+
+
+# ---------------------------------------------------------------------------------------------
+# data synth / stats
+
+
+def cmd_synth(args) -> int:
+    from text2music.data.synth import build_corpus
+
+    setup_logging(args.out / "text2music.log")
+    summary = build_corpus(
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        jobs=args.jobs,
+        duration=args.duration,
+        sample_rate=args.sample_rate,
+        soundfont=args.soundfont,
+        progress=not args.quiet,
+    )
+    log.info("synth summary: %s", summary)
+    _print_summary(summary)
+    return 0
+
+
+def add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="compose and render the offline MusicCaps-style corpus", formatter_class=_Formatter)
+    p.add_argument("--n", type=int, default=4000, help="number of clips")
+    p.add_argument("--out", type=Path, required=True, help="data folder to write")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (same seed, same corpus)")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="worker processes")
+    p.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
+    p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate")
+    p.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); default: FluidR3_GM if installed, else TimGM6mb")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)
+
+
+def cmd_stats(args) -> int:
+    from text2music.data.synth import corpus_stats
+
+    _print_summary(corpus_stats(args.data))
+    return 0
+
+
+def add_stats(sub) -> None:
+    p = sub.add_parser("stats", help="corpus statistics (stats.json) and a picture (stats.png)", formatter_class=_Formatter)
+    p.add_argument("data", type=Path, help="data folder built by `text2music data synth`")
+    p.set_defaults(func=cmd_stats)
+
+
+# ---------------------------------------------------------------------------------------------
+# data preprocess
+
+
+def cmd_preprocess(args) -> int:
+    from text2music.features.mel import get_preset
+    from text2music.features.preprocess import preprocess
+
+    setup_logging(args.data / "text2music.log")
+    cfg = get_preset(args.preset)
+    summary = preprocess(args.data, cfg, name=args.name or args.preset, jobs=args.jobs, limit=args.limit, progress=not args.quiet)
+    log.info("preprocess summary: %s", summary)
+    _print_summary(summary)
+    return 0
+
+
+def add_preprocess(sub) -> None:
+    from text2music.features.mel import PRESETS
+    from text2music.features.preprocess import default_jobs
+
+    p = sub.add_parser(
+        "preprocess",
+        help="audio -> fixed-shape log-mel .npy arrays",
+        formatter_class=_Formatter,
+        description="Writes DATA/features/NAME/{mel_config.json,mels/*.npy,index.jsonl,skipped.jsonl}. "
+        "Clips are cropped to the preset's frame count from their start, or padded at the end with silence.",
+    )
+    p.add_argument("data", type=Path, help="data folder with metadata.csv and audio/")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="small", help="mel configuration (seed = 256 bands x 420 frames)")
+    p.add_argument("--name", default=None, help="feature folder name (default: the preset's name)")
+    p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
+    p.add_argument("--limit", type=_positive_int, default=None, help="only the first N clips")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_preprocess)
+
+
+# ---------------------------------------------------------------------------------------------
+# plot
+
+
+def cmd_plot(args) -> int:
+    from text2music.features.mel import MelConfig, get_preset
+    from text2music.features.plot import plot_file
+
+    cfg = MelConfig.load(args.config) if args.config else get_preset(args.preset)
+    out = args.output or args.src.with_suffix(".png")
+    plot_file(args.src, out, cfg)
+    print(out)
+    return 0
+
+
+def add_plot(sub) -> None:
+    from text2music.features.mel import PRESETS
+
+    p = sub.add_parser("plot", help="spectrogram picture (PNG) of an audio file or a mel array", formatter_class=_Formatter)
+    p.add_argument("src", type=Path, help="audio file (.wav, .flac, ...) or mel array (.npy)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="PNG path (default: SRC with .png)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="small", help="mel configuration")
+    p.add_argument("--config", type=Path, default=None, help="mel_config.json (overrides --preset; use the one beside .npy arrays)")
+    p.set_defaults(func=cmd_plot)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from text2music import __version__
+
+    parser = argparse.ArgumentParser(prog="text2music", description=__doc__, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"text2music {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="get, build and preprocess data", formatter_class=_Formatter)
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    add_musiccaps(data_sub)
+    add_synth(data_sub)
+    add_stats(data_sub)
+    add_preprocess(data_sub)
+    add_plot(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"text2music: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("text2music: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
