@@ -157,11 +157,16 @@ def _stft(audio: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     return torch.stft(audio, cfg.n_fft, cfg.hop_length, window=window, center=True, pad_mode="constant", return_complex=True)
 
 
-def mel_power(audio: np.ndarray | torch.Tensor, cfg: MelConfig) -> torch.Tensor:
-    """Mel power spectrogram: `(..., n_samples)` -> `(..., n_mels, n_frames)`, float32."""
+def mel_power(audio: np.ndarray | torch.Tensor, cfg: MelConfig, filters: torch.Tensor | None = None) -> torch.Tensor:
+    """Mel power spectrogram: `(..., n_samples)` -> `(..., n_mels, n_frames)`, float32.
+
+    `filters`: `mel_filters(cfg)`, passed in by callers that process many clips (building the
+    filterbank costs more than the transform of a 10-s clip).
+    """
     audio = torch.as_tensor(audio, dtype=torch.float32)
     spec = _stft(audio, cfg).abs() ** cfg.power
-    return mel_filters(cfg).to(spec) @ spec
+    filters = mel_filters(cfg) if filters is None else filters
+    return filters.to(spec) @ spec
 
 
 def power_to_value(mel: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
@@ -178,12 +183,12 @@ def value_to_power(values: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     return torch.pow(10.0, db / 10.0)
 
 
-def log_mel_spectrogram(audio: np.ndarray | torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+def log_mel_spectrogram(audio: np.ndarray | torch.Tensor, cfg: MelConfig, filters: torch.Tensor | None = None) -> torch.Tensor:
     """Audio `(..., n_samples)` at `cfg.sample_rate` -> log-mel `(..., n_mels, n_frames)`.
 
     n_frames = n_samples // hop_length + 1 (centered STFT); no cropping or padding here.
     """
-    return power_to_value(mel_power(audio, cfg), cfg)
+    return power_to_value(mel_power(audio, cfg, filters), cfg)
 
 
 def fix_length(mel: np.ndarray, cfg: MelConfig) -> np.ndarray:

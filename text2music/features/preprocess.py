@@ -23,12 +23,13 @@ import numpy as np
 from tqdm import tqdm
 
 from text2music.data.musiccaps import Clip, read_clips
-from text2music.features.mel import MelConfig, fix_length, load_audio, log_mel_spectrogram
+from text2music.features.mel import MelConfig, fix_length, load_audio, log_mel_spectrogram, mel_filters
 from text2music.utils import atomic_path, read_jsonl, write_jsonl
 
 SILENCE_DBFS = -60.0  # a clip whose RMS is below this is "silent"
 MIN_FRACTION = 0.5  # a clip shorter than this share of the config's duration is "too_short"
 ARRAY_DTYPE = np.float16
+CHUNK = 16  # clips per worker task
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,13 @@ def check_clip_audio(audio: np.ndarray, cfg: MelConfig) -> str | None:
     return None
 
 
-def _process_one(args: tuple[str, str, str, MelConfig]) -> dict:
-    ytid, wav, out, cfg = args
+def _process_chunk(items: list[tuple[str, str, str]], cfg: MelConfig) -> list[dict]:
+    """Process several clips with one filterbank (building it costs more than one clip)."""
+    filters = mel_filters(cfg)
+    return [_process_one(ytid, wav, out, cfg, filters) for ytid, wav, out in items]
+
+
+def _process_one(ytid: str, wav: str, out: str, cfg: MelConfig, filters) -> dict:
     try:
         audio = load_audio(wav, cfg.sample_rate)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
@@ -84,7 +90,7 @@ def _process_one(args: tuple[str, str, str, MelConfig]) -> dict:
     reason = check_clip_audio(audio, cfg)
     if reason:
         return {"ytid": ytid, "skipped": reason, "seconds": round(len(audio) / cfg.sample_rate, 3)}
-    mel = log_mel_spectrogram(audio, cfg).numpy()
+    mel = log_mel_spectrogram(audio, cfg, filters).numpy()
     frames = mel.shape[-1]
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
@@ -127,19 +133,21 @@ def preprocess(
         if not wav.exists():
             skipped[clip.ytid] = {"ytid": clip.ytid, "skipped": "missing_audio"}
             continue
-        todo.append((clip.ytid, str(wav), str(fs.mel_path(clip.ytid)), cfg))
+        todo.append((clip.ytid, str(wav), str(fs.mel_path(clip.ytid))))
 
     results = []
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     bar = tqdm(total=len(todo), desc=f"preprocess {name}", unit="clip", disable=not progress)
     if jobs == 1:
-        for item in todo:
-            results.append(_process_one(item))
-            bar.update(1)
+        done = (_process_chunk(chunk, cfg) for chunk in chunks)
+        for chunk_results in done:
+            results += chunk_results
+            bar.update(len(chunk_results))
     else:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-            for r in pool.map(_process_one, todo, chunksize=4):
-                results.append(r)
-                bar.update(1)
+            for chunk_results in pool.map(_process_chunk, chunks, [cfg] * len(chunks)):
+                results += chunk_results
+                bar.update(len(chunk_results))
     bar.close()
 
     by_id = {c.ytid: c for c in clips}
