@@ -4,6 +4,8 @@
     text2music data synth       build the offline MusicCaps-style corpus
     text2music data stats       statistics and pictures of a data folder
     text2music data preprocess  audio -> fixed-shape log-mel arrays
+    text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
+    text2music predict          text -> mel array, picture and audio with a trained model
     text2music plot             spectrogram picture of an audio file or mel array
 """
 
@@ -179,6 +181,76 @@ def add_preprocess(sub) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# train / predict
+
+
+def cmd_train(args) -> int:
+    from text2music.train.config import TrainConfig
+    from text2music.train.loop import train
+
+    cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
+    overrides = list(args.set)
+    for flag in ("features", "out", "epochs", "max_steps", "batch_size", "lr", "text_mode", "seed"):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{flag}={value if not isinstance(value, Path) else str(value)}")
+    cfg = cfg.with_overrides(overrides)
+    setup_logging(Path(cfg.out) / "text2music.log")
+    result = train(cfg, progress=not args.quiet)
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        _print_summary(result.summary)
+    return 0
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model; the same command resumes an interrupted run",
+        formatter_class=_Formatter,
+        description="Trains from a JSON config (configs/*.json); flags and --set key=value override it. "
+        "Run under `torchrun --nproc_per_node N -m text2music train ...` for several processes (DDP).",
+    )
+    p.add_argument("--config", type=Path, default=None, help="training config JSON (default: the seed LSTM recipe)")
+    p.add_argument("--features", type=Path, default=None, help="feature folder (DATA/features/NAME)")
+    p.add_argument("--out", type=Path, default=None, help="run folder")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (also the cosine T_max)")
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size per process")
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--text-mode", choices=["aspects", "caption", "both"], default=None, help="which text the model reads")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field, e.g. model_args.hidden=256")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_predict(args) -> int:
+    from text2music.generate.predict import predict
+
+    texts = list(args.text)
+    if args.prompts:
+        if not args.prompts.is_file():
+            raise FileNotFoundError(f"prompts file not found: {args.prompts}")
+        texts += [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
+    if not texts:
+        raise ValueError("give at least one TEXT or --prompts FILE")
+    for r in predict(args.model, texts, args.out, griffin_lim_iters=args.griffin_lim_iters, seed=args.seed):
+        print(r["wav"])
+    return 0
+
+
+def add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="text -> mel (.npy), picture (.png) and audio (.wav) with a trained model", formatter_class=_Formatter)
+    p.add_argument("text", nargs="*", help="descriptions of the music")
+    p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
+    p.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
+    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
+    p.add_argument("--griffin-lim-iters", type=_positive_int, default=32, help="Griffin-Lim iterations")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.set_defaults(func=cmd_predict)
+
+
+# ---------------------------------------------------------------------------------------------
 # plot
 
 
@@ -220,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth(data_sub)
     add_stats(data_sub)
     add_preprocess(data_sub)
+    add_train(sub)
+    add_predict(sub)
     add_plot(sub)
     return parser
 

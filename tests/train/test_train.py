@@ -1,0 +1,136 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors.torch import load_file
+
+from text2music.generate.predict import predict
+from text2music.models import build_model, load_pretrained
+from text2music.text import TextEncoder
+from text2music.train.config import TrainConfig
+from text2music.train.data import EmbeddingCache, MelTextSet
+from text2music.train.loop import LossModule, evaluate_loss, train
+
+TINY_ARGS = {
+    "seed_lstm": {"lstm_input": 16, "hidden": 32, "layers": 2},
+    "seed_transformer": {"d_model": 32, "heads": 2, "layers": 1, "ff": 64},
+}
+
+
+def tiny_config(features, out, model="seed_lstm", **kw) -> TrainConfig:
+    return TrainConfig(model=model, model_args=TINY_ARGS[model], features=str(features), out=str(out),
+                       epochs=kw.pop("epochs", 3), batch_size=4, lr=kw.pop("lr", 1e-3), log_every=1, **kw)
+
+
+@pytest.mark.parametrize("model", ["seed_lstm", "seed_transformer"])
+def test_train_then_predict(tiny_features, tmp_path, model):
+    cfg = tiny_config(tiny_features, tmp_path / "run", model, epochs=3, lr=3e-3)
+    train_set = MelTextSet(cfg.features, "train", cfg.text_mode)
+    encoder = TextEncoder()
+    cache = EmbeddingCache(encoder, train_set.texts)
+    torch.manual_seed(cfg.seed)
+    init = build_model(model, **TINY_ARGS[model], n_mels=32, n_frames=64)
+    result = train(cfg, progress=False)
+    s = result.summary
+    assert s["steps"] == 12 and s["epochs"] == 3 and np.isfinite(s["best_val"])
+    # training lowers the loss on the training data
+    before = evaluate_loss(LossModule(init, cache=cache), train_set, 8, "cpu")
+    after = evaluate_loss(LossModule(result.model, cache=cache), train_set, 8, "cpu")
+    assert after < 0.8 * before, (before, after)
+    run = tmp_path / "run"
+    for name in ["state.pt", "log.jsonl", "loss.png", "train_config.json", "best/model.safetensors", "best/config.json"]:
+        assert (run / name).exists(), name
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    epochs = [r for r in log if r["type"] == "epoch"]
+    assert len(epochs) == 3 and epochs[0]["lr"] == pytest.approx(3e-3 * (1 + np.cos(np.pi / 3)) / 2)  # cosine, T_max = epochs
+
+    loaded, mel_cfg, config = load_pretrained(run / "best")
+    assert config["kind"] == model and mel_cfg.n_mels == 32
+    paths = predict(run / "best", ["a calm piano piece", "loud metal"], tmp_path / "pred")
+    mel = np.load(paths[0]["npy"])
+    assert mel.shape == (32, 64) and np.isfinite(mel).all()
+    info = sf.info(paths[1]["wav"])
+    assert info.samplerate == 16000 and abs(info.duration - 63 * 256 / 16000) < 0.01
+    assert os.path.getsize(paths[0]["png"]) > 5000
+
+
+def _train_cmd(features, out, *extra):
+    return [sys.executable, "-m", "text2music", "train", "--features", str(features), "--out", str(out), "--epochs", "50",
+            "--batch-size", "2", "--lr", "1e-3", "--max-steps", "300", "--quiet", "--set", "model_args.hidden=32",
+            "--set", "model_args.lstm_input=16", "--set", "checkpoint_every=25", "--set", "log_every=5", *extra]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_killed_run_resumes_bit_identical(tiny_features, tmp_path, sig):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(_train_cmd(tiny_features, tmp_path / "straight"), check=True, capture_output=True, env=env, timeout=300)
+    proc = subprocess.Popen(_train_cmd(tiny_features, tmp_path / "killed"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = tmp_path / "killed" / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and '"step": 60,' in log.read_text()):
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+    state = torch.load(tmp_path / "killed" / "state.pt", weights_only=True)
+    assert 50 <= state["position"]["step"] < 300  # stopped mid-run
+    subprocess.run(_train_cmd(tiny_features, tmp_path / "killed"), check=True, capture_output=True, env=env, timeout=300)
+    a = load_file(tmp_path / "straight" / "best" / "model.safetensors")
+    b = load_file(tmp_path / "killed" / "best" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    final_a = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["module"]
+    final_b = torch.load(tmp_path / "killed" / "state.pt", weights_only=True)["module"]
+    assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+    steps = [r["step"] for r in map(json.loads, log.read_text().splitlines()) if r["type"] == "step"]
+    assert steps == sorted(steps) and len(steps) == len(set(steps))  # no duplicated log lines after resume
+
+
+def test_ddp_two_cpu_processes_hold_identical_weights(tiny_features, tmp_path):
+    out = tmp_path / "ddp"
+    worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", worker, str(tiny_features), str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = load_file(out / "rank0.safetensors"), load_file(out / "rank1.safetensors")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    torch.manual_seed(0)
+    init = build_model("seed_transformer", d_model=32, heads=2, layers=1, ff=64, n_mels=32, n_frames=64).state_dict()
+    assert any(not torch.equal(init[k], r0[k]) for k in r0)  # they trained
+    assert "2 process(es)" in proc.stdout
+
+
+def test_embedding_cache_matches_encoder():
+    encoder = TextEncoder()
+    texts = ["calm piano", "loud metal with drums", "calm piano"]
+    cache = EmbeddingCache(encoder, texts)
+    assert len(cache) == 2
+    batch = cache.batch(texts)
+    direct = encoder(texts)
+    assert torch.allclose(batch.pooled, direct.pooled, atol=1e-5)
+    assert torch.equal(batch.mask, direct.mask)
+
+
+def test_config_errors(tiny_features, tmp_path):
+    with pytest.raises(ValueError, match="unknown training config fields"):
+        TrainConfig.from_dict({"modle": "x"})
+    with pytest.raises(ValueError, match="text_mode"):
+        TrainConfig(text_mode="lyrics")
+    with pytest.raises(ValueError, match="--set: unknown"):
+        TrainConfig().with_overrides(["nope=1"])
+    assert TrainConfig().with_overrides(["model_args.hidden=64", "lr=0.001"]).model_args == {"hidden": 64}
+    with pytest.raises(ValueError, match="n_mels"):
+        train(TrainConfig(model_args={"n_mels": 80}, features=str(tiny_features), out=str(tmp_path / "r")), progress=False)
+    train(tiny_config(tiny_features, tmp_path / "r2", max_steps=1), progress=False)
+    with pytest.raises(ValueError, match="another config"):
+        train(tiny_config(tiny_features, tmp_path / "r2", max_steps=1, lr=5e-4), progress=False)
+    with pytest.raises(ValueError, match="unknown model kind"):
+        build_model("wavenet")

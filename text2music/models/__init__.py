@@ -1,0 +1,70 @@
+"""Model registry and the checkpoint format: `model.safetensors` + `config.json`.
+
+config.json = {"kind": ..., "model": {model config}, "mel": {MelConfig}, "text": {encoder name,
+max_length, mode}}; `load_pretrained` rebuilds the model from it and loads the weights, no code
+executed from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from text2music.features.mel import MelConfig
+from text2music.models.seed_lstm import MusicGenerationModel, SeedLSTMConfig
+from text2music.models.seed_transformer import SeedTransformer, SeedTransformerConfig
+from text2music.utils import atomic_path, atomic_write_text
+
+MODELS: dict[str, tuple[type, type]] = {
+    "seed_lstm": (SeedLSTMConfig, MusicGenerationModel),
+    "seed_transformer": (SeedTransformerConfig, SeedTransformer),
+}
+
+
+def build_model(kind: str, **overrides) -> torch.nn.Module:
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}")
+    config_cls, model_cls = MODELS[kind]
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown {kind} config fields {sorted(unknown)}; known: {sorted(known)}")
+    return model_cls(config_cls(**overrides))
+
+
+def model_kind(model: torch.nn.Module) -> str:
+    for kind, (_, cls) in MODELS.items():
+        if type(model) is cls:
+            return kind
+    raise ValueError(f"not a registered model: {type(model).__name__}")
+
+
+def save_pretrained(
+    out_dir: str | Path, model: torch.nn.Module, mel: MelConfig, text: dict, dtype: torch.dtype = torch.float32,
+    extra: dict | None = None,
+) -> None:
+    """Inference weights (safetensors, `dtype`) and config.json, each written atomically."""
+    out_dir = Path(out_dir)
+    state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    config = {"kind": model_kind(model), "model": dataclasses.asdict(model.cfg), "mel": mel.to_dict(), "text": text}
+    config.update(extra or {})
+    atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
+
+
+def load_pretrained(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, MelConfig, dict]:
+    """(model in eval mode, its MelConfig, the config.json dict)."""
+    path = Path(path)
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{path} is not a text2music model folder (needs config.json and model.safetensors)")
+    config = json.loads((path / "config.json").read_text())
+    model = build_model(config["kind"], **config["model"])
+    state = load_file(str(path / "model.safetensors"), device=str(device))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    model.load_state_dict(state)
+    return model.to(device).eval(), MelConfig.from_dict(config["mel"]), config

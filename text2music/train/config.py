@@ -1,0 +1,96 @@
+"""Training configuration: one dataclass, stored as JSON (configs/*.json, and run_dir/train_config.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    # what to train
+    model: str = "seed_lstm"  # a key of text2music.models.MODELS
+    model_args: dict = field(default_factory=dict)  # overrides of that model's config dataclass
+    # data
+    features: str = "data/synth/features/seed"  # folder written by `text2music data preprocess`
+    text_mode: str = "caption"  # "aspects" | "caption" | "both" (the seed's two modes, and both)
+    text_encoder: str = "all-MiniLM-L6-v2"  # the packaged BERT; or a HF id / local folder
+    text_max_length: int = 128
+    finetune_text: bool = False  # train the BERT too (no embedding cache then)
+    limit_train: int | None = None
+    limit_val: int | None = None
+    # optimisation: the seed's recipe by default
+    epochs: int = 50
+    batch_size: int = 16
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    scheduler: str = "cosine"  # "cosine" (CosineAnnealingLR, T_max = epochs, stepped per epoch) | "constant"
+    grad_clip: float | None = 1.0
+    patience: int | None = 5  # early stopping: epochs without a better validation loss
+    ema_decay: float | None = None  # keep an exponential moving average of the weights
+    max_steps: int | None = None  # stop after this many optimiser steps (smoke runs, tests)
+    # bookkeeping
+    out: str = "runs/seed_lstm"
+    seed: int = 0
+    log_every: int = 10  # steps between log lines
+    checkpoint_every: int = 200  # steps between resumable checkpoints (and at every epoch end)
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (autocast; GPU only)
+    tensorboard: bool = False
+    save_dtype: str = "float32"  # dtype of the inference weights: "float32" | "float16"
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        if self.text_mode not in ("aspects", "caption", "both"):
+            raise ValueError(f"text_mode must be aspects, caption or both, got {self.text_mode!r}")
+        if self.scheduler not in ("cosine", "constant"):
+            raise ValueError(f"scheduler must be cosine or constant, got {self.scheduler!r}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        for name in ("epochs", "batch_size", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training config fields {sorted(unknown)}")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config not found: {path}")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: invalid JSON ({e})") from None
+
+    def with_overrides(self, overrides: list[str]) -> "TrainConfig":
+        """Apply `key=value` strings (value parsed as JSON when it parses, else a string)."""
+        d = self.to_dict()
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set expects key=value, got {item!r}")
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                parsed = value
+            if key.startswith("model_args."):
+                d["model_args"] = {**d["model_args"], key.split(".", 1)[1]: parsed}
+            elif key in d:
+                d[key] = parsed
+            else:
+                raise ValueError(f"--set: unknown training config field {key!r}")
+        return TrainConfig.from_dict(d)

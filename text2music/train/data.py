@@ -1,0 +1,56 @@
+"""Training data: mel arrays in memory, texts, and a per-text embedding cache for a frozen BERT."""
+
+from __future__ import annotations
+
+import torch
+
+from text2music.features.preprocess import load_features
+from text2music.text import TextEmbedding, TextEncoder, clip_text
+
+
+class MelTextSet:
+    """All arrays of one split as one tensor `(N, n_mels, n_frames)` plus the text of each clip."""
+
+    def __init__(self, features: str, split: str, text_mode: str, limit: int | None = None):
+        self.mel_config, records, arrays = load_features(features, split=split)
+        if limit is not None:
+            records, arrays = records[:limit], arrays[:limit]
+        self.records = records
+        self.mels = torch.from_numpy(arrays)
+        self.texts = [clip_text(r["caption"], r["aspects"], text_mode) for r in records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+class EmbeddingCache:
+    """Frozen-encoder outputs, computed once per unique text (an epoch then never runs BERT).
+
+    Held by the training run, not by the module: two runs never share or leak a cache.
+    """
+
+    def __init__(self, encoder: TextEncoder, texts: list[str], batch_size: int = 64):
+        self.index: dict[str, int] = {}
+        self.tokens: list[torch.Tensor] = []
+        unique = list(dict.fromkeys(texts))
+        with torch.no_grad():
+            for i in range(0, len(unique), batch_size):
+                chunk = unique[i : i + batch_size]
+                emb = encoder(chunk)
+                for j, text in enumerate(chunk):
+                    self.index[text] = len(self.tokens)
+                    self.tokens.append(emb.tokens[j, emb.mask[j]].cpu())
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def batch(self, texts: list[str]) -> TextEmbedding:
+        rows = [self.tokens[self.index[t]] for t in texts]
+        length = max(r.shape[0] for r in rows)
+        tokens = torch.zeros(len(rows), length, rows[0].shape[1])
+        mask = torch.zeros(len(rows), length, dtype=torch.bool)
+        for i, r in enumerate(rows):
+            tokens[i, : r.shape[0]] = r
+            mask[i, : r.shape[0]] = True
+        pooled = (tokens * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return TextEmbedding(tokens, mask, pooled)
