@@ -1,16 +1,14 @@
-"""Shared fixtures: small synthetic music made in the test, a local HTTP server for yt-dlp."""
+"""Shared fixtures: small synthetic music made in the test, a loopback HTTP server for yt-dlp."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from text2music.data.serve_files import serve_directory
 
 
 def synth_music(sample_rate: int = 22050, seconds: float = 10.0, bpm: float = 120.0, seed: int = 0) -> np.ndarray:
@@ -50,54 +48,13 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     return path
 
 
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with HTTP Range support (as real media servers have: ffmpeg seeks with it;
-    Python's own handler ignores Range and ffmpeg then cuts the wrong section)."""
-
-    delay = 0.0
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        if self.delay:
-            time.sleep(self.delay)
-        path = Path(self.translate_path(self.path))
-        range_header = self.headers.get("Range", "")
-        if not path.is_file() or not range_header.startswith("bytes="):
-            return super().do_GET()
-        size = path.stat().st_size
-        first, _, last = range_header[len("bytes="):].split(",")[0].partition("-")
-        start = int(first) if first else max(0, size - int(last))
-        end = min(int(last), size - 1) if first and last else size - 1
-        if start >= size:
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.end_headers()
-            return
-        self.send_response(206)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.end_headers()
-        with open(path, "rb") as f:
-            f.seek(start)
-            try:
-                self.wfile.write(f.read(end - start + 1))
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client (ffmpeg) stopped reading once it had its section
-
-
 @pytest.fixture
 def http_server():
     """Start a loopback HTTP server over a folder: `serve(folder, delay=0) -> base URL`."""
     servers = []
 
     def serve(folder: Path, delay: float = 0.0) -> str:
-        handler = type("Handler", (_RangeHandler,), {"delay": delay})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = serve_directory(folder, port=0, delay=delay)
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
 
