@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -78,3 +79,13 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 def write_jsonl(path: str | Path, records: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def dataclass_from_dict(cls, d: dict, what: str):
+    """Build dataclass `cls` from `d`, refusing unknown keys (a typo in a config is an error,
+    never silently ignored)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown {what} fields {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**d)

@@ -25,6 +25,8 @@ import soundfile as sf
 import soxr
 import torch
 
+from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
+
 AMIN = 1e-10  # power floor before the log, as in librosa.power_to_db
 
 
@@ -78,15 +80,9 @@ class MelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown MelConfig fields: {sorted(unknown)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "MelConfig")
 
     def save(self, path: str | Path) -> None:
-        from text2music.utils import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
@@ -129,8 +125,6 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
 
 def save_audio(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: int) -> None:
     """Write mono audio `(n_samples,)` atomically; the format comes from the suffix (.wav, .flac)."""
-    from text2music.utils import atomic_path
-
     audio = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
     if audio.ndim != 1:
         raise ValueError(f"save_audio expects mono audio of shape (n_samples,), got {audio.shape}")

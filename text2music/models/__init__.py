@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from text2music.features.mel import MelConfig
 from text2music.models.seed_lstm import MusicGenerationModel, SeedLSTMConfig
 from text2music.models.seed_transformer import SeedTransformer, SeedTransformerConfig
-from text2music.utils import atomic_path, atomic_write_text
+from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
 
 MODELS: dict[str, tuple[type, type]] = {
     "seed_lstm": (SeedLSTMConfig, MusicGenerationModel),
@@ -29,11 +29,7 @@ def build_model(kind: str, **overrides) -> torch.nn.Module:
     if kind not in MODELS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}")
     config_cls, model_cls = MODELS[kind]
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise ValueError(f"unknown {kind} config fields {sorted(unknown)}; known: {sorted(known)}")
-    return model_cls(config_cls(**overrides))
+    return model_cls(dataclass_from_dict(config_cls, overrides, f"{kind} config"))
 
 
 def model_kind(model: torch.nn.Module) -> str:

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from text2music.utils import dataclass_from_dict
+
 
 @dataclass
 class TrainConfig:
@@ -60,11 +62,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown training config fields {sorted(unknown)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "training config")
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
