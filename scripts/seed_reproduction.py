@@ -27,7 +27,7 @@ from text2music.train.data import MelTextSet
 
 def generate_for(run: Path, records: list[dict], batch: int = 16) -> np.ndarray:
     model, _, config = load_pretrained(run / "best")
-    encoder = TextEncoder(config["text"]["encoder"], config["text"]["max_length"])
+    encoder = TextEncoder.from_model_folder(run / "best", config["text"])
     texts = [clip_text(r["caption"], r["aspects"], config["text"]["mode"]) for r in records]
     outs = []
     with torch.no_grad():

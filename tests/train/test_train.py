@@ -134,3 +134,18 @@ def test_config_errors(tiny_features, tmp_path):
         train(tiny_config(tiny_features, tmp_path / "r2", max_steps=1, lr=5e-4), progress=False)
     with pytest.raises(ValueError, match="unknown model kind"):
         build_model("wavenet")
+
+
+def test_finetuned_text_encoder_is_saved_and_used(tiny_features, tmp_path):
+    cfg = tiny_config(tiny_features, tmp_path / "ft", finetune_text=True, max_steps=2, lr=1e-2)
+    train(cfg, progress=False)
+    best = tmp_path / "ft" / "best"
+    assert (best / "text_encoder.safetensors").exists()
+    _, _, config = load_pretrained(best)
+    assert config["text"]["finetuned"] is True
+    tuned = TextEncoder.from_model_folder(best, config["text"])
+    base = TextEncoder()
+    assert not torch.allclose(tuned(["calm piano"]).pooled, base(["calm piano"]).pooled)
+    (best / "text_encoder.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="fine-tuned"):
+        TextEncoder.from_model_folder(best, config["text"])

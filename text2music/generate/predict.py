@@ -26,7 +26,7 @@ def predict(model_dir: str | Path, texts: list[str], out_dir: str | Path, griffi
     if not texts:
         raise ValueError("no text given")
     model, mel_cfg, config = load_pretrained(model_dir)
-    encoder = TextEncoder(config["text"]["encoder"], config["text"]["max_length"])
+    encoder = TextEncoder.from_model_folder(model_dir, config["text"])
     torch.manual_seed(seed)
     out_dir = Path(out_dir)
     results = []

@@ -83,6 +83,20 @@ class TextEncoder(nn.Module):
             self.bert.requires_grad_(False)
             self.bert.eval()
 
+    @classmethod
+    def from_model_folder(cls, folder: str | Path, text_config: dict) -> "TextEncoder":
+        """The encoder a trained model expects: the named BERT, with the fine-tuned weights
+        (`text_encoder.safetensors`) when the model was trained with `finetune_text`."""
+        from safetensors.torch import load_file
+
+        encoder = cls(text_config["encoder"], text_config.get("max_length", 128))
+        weights = Path(folder) / "text_encoder.safetensors"
+        if weights.exists():
+            encoder.bert.load_state_dict(load_file(str(weights)))
+        elif text_config.get("finetuned"):
+            raise FileNotFoundError(f"{folder} was trained with a fine-tuned text encoder but has no {weights.name}")
+        return encoder
+
     @property
     def dim(self) -> int:
         return self.bert.config.hidden_size

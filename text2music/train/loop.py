@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
@@ -204,11 +205,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             torch.save(state, tmp)
 
     def save_inference(folder: str):
-        if ddp.main:
-            text_info = {"encoder": cfg.text_encoder, "max_length": cfg.text_max_length, "mode": cfg.text_mode}
-            dtype = torch.float16 if cfg.save_dtype == "float16" else torch.float32
-            save_pretrained(out / folder, ema if ema is not None else model, mel_cfg, text_info, dtype=dtype,
-                            extra={"trained": {"step": pos["step"], "epoch": pos["epoch"], "best_val": pos["best_val"]}})
+        if not ddp.main:
+            return
+        text_info = {"encoder": cfg.text_encoder, "max_length": cfg.text_max_length, "mode": cfg.text_mode,
+                     "finetuned": cfg.finetune_text}
+        dtype = torch.float16 if cfg.save_dtype == "float16" else torch.float32
+        save_pretrained(out / folder, ema if ema is not None else model, mel_cfg, text_info, dtype=dtype,
+                        extra={"trained": {"step": pos["step"], "epoch": pos["epoch"], "best_val": pos["best_val"]}})
+        if cfg.finetune_text:
+            with atomic_path(out / folder / "text_encoder.safetensors") as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in encoder.bert.state_dict().items()}, str(tmp))
 
     writer = None
     if cfg.tensorboard and ddp.main:
