@@ -2,32 +2,46 @@
 
 Python API (mirrors the CLI):
 
-    from text2music import download_musiccaps, preprocess, MelConfig, get_preset
-    from text2music.features.mel import log_mel_spectrogram, mel_to_audio
+    from text2music import build_corpus, download_musiccaps, preprocess, get_preset, train, TrainConfig, predict
+
+    build_corpus("data/synth", n=4000, jobs=2)                       # text2music data synth
+    preprocess("data/synth", get_preset("seed"), name="seed")        # text2music data preprocess
+    train(TrainConfig.load("configs/seed_lstm.json"))                # text2music train
+    predict("runs/seed_lstm/best", ["a calm piano piece"], "out/")   # text2music predict
+
+Names are imported on first use, so `import text2music` (and the CLI's --help) stays fast.
 """
 
+from importlib import import_module
 from pathlib import Path
 
 __version__ = "0.1.0"
 
 BUNDLED_MUSICCAPS_CSV = Path(__file__).parent / "data" / "assets" / "musiccaps-public.csv"
 
-from text2music.data.download import DownloadConfig, download_musiccaps  # noqa: E402
-from text2music.data.musiccaps import Clip, read_clips  # noqa: E402
-from text2music.features.mel import MelConfig, PRESETS, get_preset, log_mel_spectrogram, mel_to_audio  # noqa: E402
-from text2music.features.preprocess import load_features, preprocess  # noqa: E402
+_API = {
+    "Clip": "text2music.data.musiccaps",
+    "read_clips": "text2music.data.musiccaps",
+    "DownloadConfig": "text2music.data.download",
+    "download_musiccaps": "text2music.data.download",
+    "build_corpus": "text2music.data.synth",
+    "corpus_stats": "text2music.data.synth",
+    "MelConfig": "text2music.features.mel",
+    "PRESETS": "text2music.features.mel",
+    "get_preset": "text2music.features.mel",
+    "log_mel_spectrogram": "text2music.features.mel",
+    "mel_to_audio": "text2music.features.mel",
+    "load_features": "text2music.features.preprocess",
+    "preprocess": "text2music.features.preprocess",
+    "TrainConfig": "text2music.train.config",
+    "train": "text2music.train.loop",
+    "predict": "text2music.generate.predict",
+}
 
-__all__ = [
-    "BUNDLED_MUSICCAPS_CSV",
-    "Clip",
-    "DownloadConfig",
-    "MelConfig",
-    "PRESETS",
-    "download_musiccaps",
-    "get_preset",
-    "load_features",
-    "log_mel_spectrogram",
-    "mel_to_audio",
-    "preprocess",
-    "read_clips",
-]
+__all__ = ["BUNDLED_MUSICCAPS_CSV", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'text2music' has no attribute {name!r}")
