@@ -26,7 +26,7 @@ import soundfile as sf
 import torch
 
 from text2music.data.musiccaps import Clip, write_clips
-from text2music.features.mel import get_preset, log_mel_spectrogram, mel_to_audio
+from text2music.features.mel import get_preset, log_mel_spectrogram, mel_to_audio, value_to_power
 from text2music.features.preprocess import preprocess
 
 
@@ -59,7 +59,7 @@ def librosa_loop(root: Path, out: Path) -> None:
         y, _ = librosa.load(wav, sr=cfg.sample_rate, mono=True)
         S = librosa.feature.melspectrogram(y=y, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels)
         db = librosa.power_to_db(S=S, ref=1.0, top_db=80.0)
-        np.save(out / f"{wav.stem}.npy", librosa.util.fix_length(db, size=cfg.n_frames, axis=-1).astype(np.float16))
+        np.save(out / f"{wav.stem}.npy", librosa.util.fix_length(data=db, size=cfg.n_frames, axis=-1).astype(np.float16))
 
 
 def timed(fn) -> float:
@@ -97,7 +97,7 @@ def main() -> None:
         mel = log_mel_spectrogram(music(cfg.sample_rate, 10.0, 0), cfg)
         mel_to_audio(mel[:, :50], cfg)  # warm-up
         ours = min(timed(lambda: mel_to_audio(mel, cfg, n_iter=32)) for _ in range(3))
-        power = librosa.db_to_power(mel.numpy() * (cfg.unit_scale_db if cfg.norm == "unit" else 1) + (cfg.unit_offset_db if cfg.norm == "unit" else 0))
+        power = value_to_power(mel, cfg).numpy()
         ref = timed(lambda: librosa.feature.inverse.mel_to_audio(
             M=power, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, fmin=cfg.fmin, fmax=cfg.f_max, n_iter=32))
         result["griffin_lim_s_per_10s"][name] = {"text2music_torch": round(ours, 3), "librosa": round(ref, 3), "speedup": round(ref / ours, 1)}

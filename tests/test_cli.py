@@ -49,7 +49,7 @@ def test_errors_are_clear(tmp_path, capsys):
     assert "must be positive" in capsys.readouterr().err
 
 
-def test_plot_and_preprocess_commands(tmp_path):
+def test_plot_command(tmp_path):
     from tests.conftest import synth_music, write_wav
 
     wav = write_wav(tmp_path / "a.wav", synth_music(16000, 3.0), 16000)

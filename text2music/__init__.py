@@ -33,6 +33,7 @@ _API = {
     "mel_to_audio": "text2music.features.mel",
     "load_features": "text2music.features.preprocess",
     "preprocess": "text2music.features.preprocess",
+    "plot_file": "text2music.features.plot",
     "TrainConfig": "text2music.train.config",
     "train": "text2music.train.loop",
     "predict": "text2music.generate.predict",

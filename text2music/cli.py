@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def cmd_train(args) -> int:
     cfg = cfg.with_overrides(overrides)
     setup_logging(Path(cfg.out) / "text2music.log")
     result = train(cfg, progress=not args.quiet)
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:  # one summary for a torchrun job
         _print_summary(result.summary)
     return 0
 
@@ -258,7 +259,9 @@ def cmd_plot(args) -> int:
     from text2music.features.mel import MelConfig, get_preset
     from text2music.features.plot import plot_file
 
-    cfg = MelConfig.load(args.config) if args.config else get_preset(args.preset)
+    beside = [p / "mel_config.json" for p in (args.src.parent, args.src.parent.parent)]
+    found = next((p for p in beside if args.src.suffix == ".npy" and p.is_file()), None)
+    cfg = MelConfig.load(args.config or found) if (args.config or found) else get_preset(args.preset)
     out = args.output or args.src.with_suffix(".png")
     plot_file(args.src, out, cfg)
     print(out)
@@ -272,7 +275,7 @@ def add_plot(sub) -> None:
     p.add_argument("src", type=Path, help="audio file (.wav, .flac, ...) or mel array (.npy)")
     p.add_argument("-o", "--output", type=Path, default=None, help="PNG path (default: SRC with .png)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small", help="mel configuration")
-    p.add_argument("--config", type=Path, default=None, help="mel_config.json (overrides --preset; use the one beside .npy arrays)")
+    p.add_argument("--config", type=Path, default=None, help="mel_config.json (default for .npy: the one of its feature folder; else --preset)")
     p.set_defaults(func=cmd_plot)
 
 

@@ -23,18 +23,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -48,18 +42,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one JSON line and flush it to disk (an append of a short line is atomic enough:
-    a torn last line from a kill is skipped by `read_jsonl`)."""
+    """Append one JSON line and flush it to disk. A torn last line left by a killed writer is
+    ended first, so it stays the only bad line, which `read_jsonl` skips."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    with open(path, "a+b") as f:
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line  # end the torn line first
+        f.write(line.encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """Read a JSONL file; a torn final line (process killed mid-write) is ignored."""
+    """Read a JSONL file. Lines torn by a killed writer (the last line, or any line that does not
+    end in "}") are skipped; any other bad line is an error naming the file and line."""
     path = Path(path)
     if not path.exists():
         return []
@@ -71,8 +71,8 @@ def read_jsonl(path: str | Path) -> list[dict]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as e:
-            if i == len(lines):
-                break  # torn last line
+            if i == len(lines) or not line.rstrip().endswith("}"):
+                continue  # a line torn by a killed writer (see append_jsonl)
             raise ValueError(f"{path}, line {i}: invalid JSON ({e})") from e
     return records
 

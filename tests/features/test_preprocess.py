@@ -83,3 +83,36 @@ def test_seed_preset_shape(tmp_path):
 def test_missing_metadata(tmp_path):
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
         preprocess(tmp_path, get_preset("small"), name="x", progress=False)
+
+
+def test_interrupted_run_keeps_finished_arrays(tmp_path, monkeypatch):
+    """A run killed after some chunks keeps their index lines; the next run does only the rest."""
+    import text2music.features.preprocess as pp
+
+    data = make_data(tmp_path)
+    cfg = get_preset("small")
+    monkeypatch.setattr(pp, "CHUNK", 2)
+    calls = []
+    real = pp._process_chunk
+
+    def crash_on_third_chunk(items, cfg):
+        calls.append(len(items))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(items, cfg)
+
+    monkeypatch.setattr(pp, "_process_chunk", crash_on_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        preprocess(data, cfg, name="small", progress=False)
+    done_first = [r["ytid"] for r in FeatureSet(data / "features" / "small").index()]
+    assert len(done_first) >= 2
+    monkeypatch.setattr(pp, "_process_chunk", real)
+    summary = preprocess(data, cfg, name="small", progress=False)
+    assert summary["arrays"] == 5 and summary["new"] == 5 - len(done_first)
+
+
+def test_limit_keeps_arrays_of_earlier_runs(tmp_path):
+    data = make_data(tmp_path)
+    cfg = get_preset("small")
+    preprocess(data, cfg, name="small", progress=False)
+    assert preprocess(data, cfg, name="small", limit=1, progress=False)["arrays"] == 5

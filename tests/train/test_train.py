@@ -64,7 +64,7 @@ def test_train_then_predict(tiny_features, tmp_path, model):
 def _train_cmd(features, out, *extra):
     return [sys.executable, "-m", "text2music", "train", "--features", str(features), "--out", str(out), "--epochs", "50",
             "--batch-size", "2", "--lr", "1e-3", "--max-steps", "300", "--quiet", "--set", "model_args.hidden=32",
-            "--set", "model_args.lstm_input=16", "--set", "checkpoint_every=25", "--set", "log_every=5", *extra]
+            "--set", "model_args.lstm_input=16", "--set", "checkpoint_every=25", "--set", "log_every=5", "--set", "patience=null", *extra]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
@@ -76,6 +76,7 @@ def test_killed_run_resumes_bit_identical(tiny_features, tmp_path, sig):
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and '"step": 60,' in log.read_text()):
         time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     if sig == signal.SIGINT:

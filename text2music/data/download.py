@@ -4,8 +4,8 @@ Layout of a data folder (shared with the offline corpus, so later stages read on
 
     DATA/metadata.csv       the selected rows, MusicCaps schema + `split`
     DATA/audio/{ytid}.wav   mono WAV at the configured sample rate, the clip's [start_s, end_s]
-    DATA/manifest.jsonl     one line per attempt: {"ytid", "state": "done"|"failed", "reason", ...};
-                            the last line of an id wins. Ids with no line are pending.
+    DATA/manifest.jsonl     one line per state change: {"ytid", "state": "pending"|"done"|"failed",
+                            "reason", ...}; the last line of an id wins.
 
 A WAV reaches `audio/` only by an atomic rename after yt-dlp and ffmpeg have finished and the
 file has been read back, so a killed run never leaves a half-written clip that counts as done.
@@ -195,6 +195,8 @@ def download_musiccaps(
         if state == "failed" and not cfg.retry_failed:
             continue
         todo.append(clip)
+        if state is None:
+            append_jsonl(manifest, {"ytid": clip.ytid, "state": "pending"})
 
     ffmpeg = find_ffmpeg(cfg.ffmpeg)
     ffmpeg_dir = Path(tempfile.mkdtemp(prefix="text2music-ffmpeg."))

@@ -189,11 +189,13 @@ def fix_length(mel: np.ndarray, cfg: MelConfig) -> np.ndarray:
     """Crop or pad a `(n_mels, frames)` array to `(n_mels, cfg.n_frames)`.
 
     Policy: keep the first `n_frames` frames (clips start where the caption's clip starts);
-    shorter clips are padded at the end with the config's silence value (`cfg.floor`).
+    shorter clips are padded at the end with silence: the clip's own floor (its minimum, which
+    is `top_db` below its peak), or `cfg.floor` for an empty array.
     """
     if mel.shape[-1] >= cfg.n_frames:
         return mel[..., : cfg.n_frames]
-    pad = np.full(mel.shape[:-1] + (cfg.n_frames - mel.shape[-1],), cfg.floor, dtype=mel.dtype)
+    silence = mel.min() if mel.size else cfg.floor
+    pad = np.full(mel.shape[:-1] + (cfg.n_frames - mel.shape[-1],), silence, dtype=mel.dtype)
     return np.concatenate([mel, pad], axis=-1)
 
 

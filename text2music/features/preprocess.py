@@ -8,8 +8,8 @@ Output, one feature set per mel config:
     DATA/features/{name}/index.jsonl       one line per array: ytid, split, caption, aspects, frames
     DATA/features/{name}/skipped.jsonl     one line per clip left out, with the reason
 
-Re-running processes only clips that have no array yet; a feature folder made with another
-MelConfig is refused rather than mixed.
+index.jsonl grows as clips finish, so re-running after an interruption processes only clips that
+have no array yet; a feature folder made with another MelConfig is refused rather than mixed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from text2music.data.musiccaps import Clip, read_clips
 from text2music.features.mel import MelConfig, fix_length, load_audio, log_mel_spectrogram, mel_filters
-from text2music.utils import atomic_path, read_jsonl, write_jsonl
+from text2music.utils import append_jsonl, atomic_path, read_jsonl, write_jsonl
 
 SILENCE_DBFS = -60.0  # a clip whose RMS is below this is "silent"
 MIN_FRACTION = 0.5  # a clip shorter than this share of the config's duration is "too_short"
@@ -111,9 +111,9 @@ def preprocess(
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     data_dir = Path(data_dir)
-    clips = read_clips(data_dir / "metadata.csv")
-    if limit is not None:
-        clips = clips[:limit]
+    all_clips = read_clips(data_dir / "metadata.csv")
+    by_id = {c.ytid: c for c in all_clips}
+    clips = all_clips[:limit] if limit is not None else all_clips
     fs = FeatureSet(data_dir / "features" / name)
     if fs.config_path.exists() and fs.config() != cfg:
         raise ValueError(
@@ -123,40 +123,45 @@ def preprocess(
     (fs.root / "mels").mkdir(parents=True, exist_ok=True)
     cfg.save(fs.config_path)
 
-    old_index = {r["ytid"]: r for r in fs.index()}
+    # index.jsonl grows as chunks finish, so an interrupted run keeps what it did
+    index = {r["ytid"]: r for r in fs.index() if r["ytid"] in by_id and fs.mel_path(r["ytid"]).exists()}
     skipped: dict[str, dict] = {}
     todo = []
     for clip in clips:
         wav = data_dir / "audio" / f"{clip.ytid}.wav"
-        if fs.mel_path(clip.ytid).exists() and clip.ytid in old_index:
+        if clip.ytid in index:
             continue
         if not wav.exists():
             skipped[clip.ytid] = {"ytid": clip.ytid, "skipped": "missing_audio"}
             continue
         todo.append((clip.ytid, str(wav), str(fs.mel_path(clip.ytid))))
 
-    results = []
+    new = 0
+
+    def collect(chunk_results: list[dict]) -> None:
+        nonlocal new
+        for r in chunk_results:
+            if "skipped" in r:
+                skipped[r["ytid"]] = r
+            else:
+                index[r["ytid"]] = _index_record(by_id[r["ytid"]], r["frames"])
+                append_jsonl(fs.index_path, index[r["ytid"]])
+                new += 1
+        bar.update(len(chunk_results))
+
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     bar = tqdm(total=len(todo), desc=f"preprocess {name}", unit="clip", disable=not progress)
-    if jobs == 1:
-        done = (_process_chunk(chunk, cfg) for chunk in chunks)
-        for chunk_results in done:
-            results += chunk_results
-            bar.update(len(chunk_results))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-            for chunk_results in pool.map(_process_chunk, chunks, [cfg] * len(chunks)):
-                results += chunk_results
-                bar.update(len(chunk_results))
-    bar.close()
-
-    by_id = {c.ytid: c for c in clips}
-    frames = {r["ytid"]: r["frames"] for r in results if "frames" in r}
-    skipped.update({r["ytid"]: r for r in results if "skipped" in r})
-    index = [r for y, r in old_index.items() if y in by_id and y not in frames and fs.mel_path(y).exists()]
-    index += [_index_record(by_id[y], f) for y, f in frames.items()]
-    index.sort(key=lambda r: r["ytid"])
-    write_jsonl(fs.index_path, index)
+    try:
+        if jobs == 1:
+            for chunk in chunks:
+                collect(_process_chunk(chunk, cfg))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
+                for chunk_results in pool.map(_process_chunk, chunks, [cfg] * len(chunks)):
+                    collect(chunk_results)
+    finally:
+        bar.close()
+        write_jsonl(fs.index_path, sorted(index.values(), key=lambda r: r["ytid"]))  # deduplicated, sorted
     write_jsonl(fs.skipped_path, sorted(skipped.values(), key=lambda r: r["ytid"]))
     reasons: dict[str, int] = {}
     for r in skipped.values():
@@ -164,7 +169,7 @@ def preprocess(
     return {
         "features": str(fs.root),
         "arrays": len(index),
-        "new": len(frames),
+        "new": new,
         "skipped": len(skipped),
         "skipped_by_reason": reasons,
         "shape": [cfg.n_mels, cfg.n_frames],

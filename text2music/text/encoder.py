@@ -7,7 +7,6 @@ Default: all-MiniLM-L6-v2 (a 6-layer, 384-d BERT) shipped inside the pip package
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +71,6 @@ class TextEncoder(nn.Module):
         super().__init__()
         from transformers import BertModel, BertTokenizer
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         path = resolve_bert(name)
         self.name = name
         self.max_length = max_length

@@ -7,6 +7,7 @@ Runs as one process, or as several under `torchrun` (PyTorch DDP: gloo on CPU, n
 
 What a run folder (`TrainConfig.out`) holds:
     train_config.json   the config (a resumed run must use the same one)
+    mel_config.json     the features' MelConfig (a resumed run must read the same kind of features)
     state.pt            resumable state: model, EMA, optimiser, scheduler, position, RNG (atomic)
     best/               inference weights of the best validation loss (model.safetensors + config.json)
     log.jsonl           one line per `log_every` steps and per epoch
@@ -34,6 +35,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from text2music.features.mel import MelConfig
 from text2music.models import build_model, save_pretrained
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
@@ -122,6 +124,23 @@ def _check_resume_config(out: Path, cfg: TrainConfig) -> None:
         )
 
 
+def _any_rank(flag: bool, ddp: Distributed) -> bool:
+    """True on every rank if it is true on any (so all ranks stop together)."""
+    if ddp.world == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=ddp.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def _from_rank0(value: float, ddp: Distributed) -> float:
+    if ddp.world == 1:
+        return value
+    t = torch.tensor([value], device=ddp.device, dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
 def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device) -> float:
     """Mean loss over a whole split, in eval mode (no dropout), without gradients."""
     was_training = module.training
@@ -150,6 +169,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     train_set = MelTextSet(cfg.features, "train", cfg.text_mode, cfg.limit_train)
     val_set = MelTextSet(cfg.features, "valid", cfg.text_mode, cfg.limit_val)
     mel_cfg = train_set.mel_config
+    if (out / "mel_config.json").exists() and MelConfig.load(out / "mel_config.json") != mel_cfg:
+        raise ValueError(f"{cfg.features} holds features made with another MelConfig than the run in {out} was trained on")
+    if ddp.main:
+        mel_cfg.save(out / "mel_config.json")
     encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(device)
     cache = None if cfg.finetune_text else EmbeddingCache(encoder, train_set.texts + val_set.texts)
 
@@ -293,7 +316,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
                         writer.add_scalar("train/lr", lr, pos["step"])
                 if pos["step"] % cfg.checkpoint_every == 0:
                     save_state()
-                if interrupted:
+                if _any_rank(bool(interrupted), ddp):
                     save_state()
                     raise KeyboardInterrupt
             bar.close()
@@ -302,6 +325,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
                 break
             # ---- end of epoch: validate, schedule, early stopping
             val_loss = evaluate_loss(trained if ema is None else LossModule(ema, module.encoder, cache), val_set, cfg.batch_size, device)
+            val_loss = _from_rank0(val_loss, ddp)  # every rank takes the same early-stopping decision
             scheduler.step()
             improved = val_loss < pos["best_val"]
             pos.update(epoch=pos["epoch"] + 1, batch=0)

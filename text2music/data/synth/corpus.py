@@ -180,7 +180,7 @@ def _metadata_rows(records: list[dict], duration: float) -> list[Clip]:
         Clip(
             ytid=r["clip_id"],
             start_s=0,
-            end_s=int(round(duration)),
+            end_s=duration,
             aspects=tuple(r["aspects"]),
             caption=r["caption"],
             audioset_positive_labels="",

@@ -127,7 +127,7 @@ def _spectrogram(ax, wav: Path) -> None:
 
     y, sr = sf.read(wav, dtype="float32")
     mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=256, n_mels=80)
-    db = librosa.power_to_db(mel, ref=np.max, top_db=80)
+    db = librosa.power_to_db(S=mel, ref=np.max, top_db=80)
     ax.imshow(db, origin="lower", aspect="auto", cmap="magma", extent=(0, len(y) / sr, 0, 80))
     ax.set_xlabel("s")
     ax.set_ylabel("mel bin")

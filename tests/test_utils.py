@@ -1,0 +1,34 @@
+import pytest
+
+from text2music.utils import append_jsonl, atomic_path, read_jsonl
+
+
+def test_torn_jsonl_line_is_skipped_and_appends_continue(tmp_path):
+    path = tmp_path / "m.jsonl"
+    append_jsonl(path, {"a": 1})
+    with open(path, "a") as f:
+        f.write('{"a": 2, "tor')  # a writer killed mid-line
+    assert read_jsonl(path) == [{"a": 1}]
+    append_jsonl(path, {"a": 3})
+    append_jsonl(path, {"a": 4})
+    assert read_jsonl(path) == [{"a": 1}, {"a": 3}, {"a": 4}]
+
+
+def test_corrupt_jsonl_line_names_file_and_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"a": 1}\n{"a": }\n{"a": 2}\n')
+    with pytest.raises(ValueError, match=r"m.jsonl, line 2"):
+        read_jsonl(path)
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("new, half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and oct(target.stat().st_mode & 0o777) == "0o644"
