@@ -244,3 +244,14 @@ def test_attribute_space():
     by_genre = {g: [s.drums for s in songs if s.genre == g] for g in GENRES}
     assert not any(by_genre["classical"]) and all(by_genre["metal"])
     assert 0 < np.mean(by_genre["pop"] + by_genre["folk"]) < 1  # drums not fully predictable from genre
+
+
+def test_system_soundfont_is_preferred_when_installed(tmp_path, monkeypatch):
+    from text2music.data.synth import render
+
+    fake = tmp_path / "FluidR3_GM.sf2"
+    fake.write_bytes(b"RIFF")
+    assert render.find_soundfont() == render.bundled_soundfont()
+    monkeypatch.setattr(render, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"), str(fake)))
+    assert render.find_soundfont() == fake
+    assert render.find_soundfont(render.bundled_soundfont()) == render.bundled_soundfont()  # explicit wins
