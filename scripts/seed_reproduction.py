@@ -5,7 +5,8 @@
 
 Writes OUT/metrics.json (per model: MSE to the real test spectrograms, the MSE of predicting the
 training mean, temporal and across-prompt variation of generated vs real spectrograms),
-OUT/spectrograms.png (real vs each model for the same test captions) and OUT/loss-NAME.png.
+OUT/spectrograms.png (real vs each model for the same test captions), and each run's loss
+curve, training log and config (OUT/loss-NAME.png, log-NAME.jsonl, train_config-NAME.json).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from text2music.features.plot import save_mel_grid
 from text2music.models import load_pretrained
 from text2music.text import TextEncoder, clip_text
 from text2music.train.data import MelTextSet
+from text2music.utils import atomic_write_text
 
 
 def generate_for(run: Path, records: list[dict], batch: int = 16) -> np.ndarray:
@@ -58,10 +60,11 @@ def main() -> None:
         generated[name] = generate_for(run, test.records)
         metrics["models"][name] = spectra_report(generated[name], real, train_mean)
         metrics["models"][name]["trained"] = json.loads((run / "best" / "config.json").read_text()).get("trained")
-        if (run / "loss.png").exists():
-            shutil.copy(run / "loss.png", args.out / f"loss-{name}.png")
+        for src, dst in (("loss.png", f"loss-{name}.png"), ("log.jsonl", f"log-{name}.jsonl"), ("train_config.json", f"train_config-{name}.json")):
+            if (run / src).exists():
+                shutil.copy(run / src, args.out / dst)
     metrics["training_mean"] = spectra_report(np.broadcast_to(train_mean, real.shape), real, train_mean)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(args.out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
     mels, titles = [], []
     for i in range(min(args.examples, len(real))):
