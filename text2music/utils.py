@@ -41,12 +41,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one JSON line and flush it to disk. A torn last line left by a killed writer is
-    ended first, so it stays the only bad line, which `read_jsonl` skips."""
+def append_jsonl(path: str | Path, records: dict | list[dict]) -> None:
+    """Append one JSON line per record and flush them to disk (one fsync per call). A torn last
+    line left by a killed writer is ended first, so it stays the only bad line, which
+    `read_jsonl` skips."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, ensure_ascii=False) + "\n"
+    records = [records] if isinstance(records, dict) else records
+    line = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     with open(path, "a+b") as f:
         if f.seek(0, os.SEEK_END) > 0:
             f.seek(-1, os.SEEK_END)

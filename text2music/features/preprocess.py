@@ -140,13 +140,15 @@ def preprocess(
 
     def collect(chunk_results: list[dict]) -> None:
         nonlocal new
+        finished = []
         for r in chunk_results:
             if "skipped" in r:
                 skipped[r["ytid"]] = r
             else:
                 index[r["ytid"]] = _index_record(by_id[r["ytid"]], r["frames"])
-                append_jsonl(fs.index_path, index[r["ytid"]])
-                new += 1
+                finished.append(index[r["ytid"]])
+        append_jsonl(fs.index_path, finished)
+        new += len(finished)
         bar.update(len(chunk_results))
 
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
