@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from text2music.features.mel import MelConfig
+from text2music.models.flow_transformer import FlowTransformer, FlowTransformerConfig
 from text2music.models.seed_lstm import MusicGenerationModel, SeedLSTMConfig
 from text2music.models.seed_transformer import SeedTransformer, SeedTransformerConfig
 from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
@@ -22,6 +23,7 @@ from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
 MODELS: dict[str, tuple[type, type]] = {
     "seed_lstm": (SeedLSTMConfig, MusicGenerationModel),
     "seed_transformer": (SeedTransformerConfig, SeedTransformer),
+    "flow_transformer": (FlowTransformerConfig, FlowTransformer),
 }
 
 
