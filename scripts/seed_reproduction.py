@@ -21,15 +21,14 @@ import torch
 
 from text2music.evaluate.spectra import spectra_report
 from text2music.features.plot import save_mel_grid
-from text2music.models import load_pretrained
-from text2music.text import TextEncoder, clip_text
+from text2music.generate.predict import load_for_inference
+from text2music.text import clip_text
 from text2music.train.data import MelTextSet
 from text2music.utils import atomic_write_text
 
 
 def generate_for(run: Path, records: list[dict], batch: int = 16) -> np.ndarray:
-    model, _, config = load_pretrained(run / "best")
-    encoder = TextEncoder.from_model_folder(run / "best", config["text"])
+    model, encoder, _, config = load_for_inference(run / "best")
     texts = [clip_text(r["caption"], r["aspects"], config["text"]["mode"]) for r in records]
     outs = []
     with torch.no_grad():

@@ -176,13 +176,12 @@ def download_musiccaps(
     audio_dir = out_dir / "audio"
     manifest = out_dir / "manifest.jsonl"
     clips = select_clips(read_clips(csv_path), split=split, subset=subset, limit=limit)
-    (audio_dir / ".partial").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(audio_dir / ".partial", ignore_errors=True)  # leftovers of a killed run
-    (audio_dir / ".partial").mkdir(parents=True, exist_ok=True)
+    (audio_dir / ".partial").mkdir(parents=True)
     write_clips(out_dir / "metadata.csv", _merge_metadata(out_dir / "metadata.csv", clips))
 
     states = load_states(manifest)
-    todo = []
+    todo, new_pending = [], []
     for clip in clips:
         state = states.get(clip.ytid, {}).get("state")
         wav = audio_dir / f"{clip.ytid}.wav"
@@ -196,7 +195,9 @@ def download_musiccaps(
             continue
         todo.append(clip)
         if state is None:
-            append_jsonl(manifest, {"ytid": clip.ytid, "state": "pending"})
+            new_pending.append({"ytid": clip.ytid, "state": "pending"})
+    if new_pending:
+        append_jsonl(manifest, new_pending)  # one write and fsync, not one per clip
 
     ffmpeg = find_ffmpeg(cfg.ffmpeg)
     ffmpeg_dir = Path(tempfile.mkdtemp(prefix="text2music-ffmpeg."))

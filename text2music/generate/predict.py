@@ -21,12 +21,17 @@ def slug(text: str, max_len: int = 40) -> str:
     return s[:max_len].rstrip("-") or "text"
 
 
+def load_for_inference(model_dir: str | Path):
+    """(model, its text encoder, MelConfig, config.json dict) from a model folder."""
+    model, mel_cfg, config = load_pretrained(model_dir)
+    return model, TextEncoder.from_model_folder(model_dir, config["text"]), mel_cfg, config
+
+
 def predict(model_dir: str | Path, texts: list[str], out_dir: str | Path, griffin_lim_iters: int = 32, seed: int = 0) -> list[dict]:
     """Run the model on each text; write `NN-slug.{npy,png,wav}` into `out_dir`. Returns the paths."""
     if not texts:
         raise ValueError("no text given")
-    model, mel_cfg, config = load_pretrained(model_dir)
-    encoder = TextEncoder.from_model_folder(model_dir, config["text"])
+    model, encoder, mel_cfg, config = load_for_inference(model_dir)
     torch.manual_seed(seed)
     out_dir = Path(out_dir)
     results = []
