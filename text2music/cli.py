@@ -218,7 +218,7 @@ def add_train(sub) -> None:
     p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size per process")
     p.add_argument("--lr", type=float, default=None, help="learning rate")
-    p.add_argument("--text-mode", choices=["aspects", "caption", "both"], default=None, help="which text the model reads")
+    p.add_argument("--text-mode", choices=["aspects", "caption", "both", "mixed"], default=None, help="which text the model reads")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field, e.g. model_args.hidden=256")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

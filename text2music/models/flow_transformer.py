@@ -1,9 +1,11 @@
-"""A text-conditioned rectified-flow transformer over mel frames (first version, for issue 6).
+"""A text-conditioned rectified-flow transformer over mel frames (the generator of issue 6).
 
-Each mel frame is a token. Blocks: self-attention across frames, cross-attention to the BERT
-tokens, an MLP; the flow time and the pooled text modulate every block (adaLN, as in DiT).
-Positions are sinusoidal, so one model generates any number of frames. Training drops the
-text for `cond_drop` of the clips, which makes classifier-free guidance possible.
+Every `patch` consecutive mel frames form one token (a DiT-style patch along time). Each block:
+self-attention across tokens with rotary positions (relative, so one model makes any duration),
+cross-attention to the BERT tokens, an MLP. The flow time and the pooled text modulate every block
+through one shared adaLN projection plus a learned per-block offset (adaLN-single, as in PixArt-α);
+gates start at zero, so every block starts as the identity. Training drops the text for `cond_drop`
+of the clips, which makes classifier-free guidance possible.
 
 Objective (rectified flow): x_t = (1 - t) * noise + t * mel, predict v = mel - noise.
 """
@@ -17,112 +19,175 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from text2music.generate.sampling import SAMPLERS, classifier_free_guidance
+from text2music.generate.sampling import SAMPLERS, guide
 from text2music.text import TextEmbedding
 
 
 @dataclass
 class FlowTransformerConfig:
     n_mels: int = 80
-    n_frames: int = 626  # length of the training arrays; any length works when generating
+    n_frames: int = 626  # frames generated when no length is asked for
     text_dim: int = 384
     d_model: int = 256
     heads: int = 4
     layers: int = 6
     mlp_ratio: int = 4
+    patch: int = 1  # mel frames per token
     cond_drop: float = 0.1  # share of training clips whose text is dropped (for guidance)
 
 
 def sinusoidal(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """`(...,)` positions or times -> `(..., dim)` sinusoidal features."""
+    """`(...,)` times -> `(..., dim)` sinusoidal features."""
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
     angles = x.float()[..., None] * freqs
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
+def rotary(n: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin `(n, head_dim)` of rotary position embeddings for positions 0..n-1."""
+    inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x `(B, heads, n, head_dim)` rotated by position."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return (x * cos + torch.cat([-x2, x1], dim=-1) * sin).to(x.dtype)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class Attention(nn.Module):
+    """Multi-head attention of x `(B, n, d)` over `source` `(B, m, source_dim)`."""
+
+    def __init__(self, d: int, heads: int, source_dim: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(d, d)
+        self.kv = nn.Linear(source_dim or d, 2 * d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x, source, rope=None, source_mask=None):
+        B, n, d = x.shape
+        q = self.q(x).view(B, n, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(source).view(B, source.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        if rope is not None:
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        mask = None if source_mask is None else source_mask[:, None, None, :]  # True = attend
+        h = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(h.transpose(1, 2).reshape(B, n, d))
 
 
 class Block(nn.Module):
     def __init__(self, d: int, heads: int, mlp_ratio: int):
         super().__init__()
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
-        self.self_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.self_attn = Attention(d, heads)
         self.norm2 = nn.LayerNorm(d)
-        self.cross_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.cross_attn = Attention(d, heads)
         self.norm3 = nn.LayerNorm(d, elementwise_affine=False)
-        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
-        self.ada = nn.Linear(d, 6 * d)  # shift, scale, gate for self-attention and for the MLP
-        nn.init.zeros_(self.ada.weight)
-        nn.init.zeros_(self.ada.bias)
+        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(approximate="tanh"), nn.Linear(mlp_ratio * d, d))
+        self.ada_offset = nn.Parameter(torch.randn(6, d) / math.sqrt(d))  # this block's share of adaLN
 
-    def forward(self, x, cond, memory, memory_pad):
-        s1, c1, g1, s2, c2, g2 = self.ada(F.silu(cond)).chunk(6, dim=-1)
+    def forward(self, x, ada, rope, memory, memory_mask):
+        """x `(B, n, d)`, ada `(B, 6, d)` (the shared modulation), memory `(B, m, d)`."""
+        s1, c1, g1, s2, c2, g2 = (ada + self.ada_offset).unbind(1)
         h = modulate(self.norm1(x), s1, c1)
-        x = x + g1[:, None] * self.self_attn(h, h, h, need_weights=False)[0]
-        h = self.norm2(x)
-        x = x + self.cross_attn(h, memory, memory, key_padding_mask=memory_pad, need_weights=False)[0]
-        h = modulate(self.norm3(x), s2, c2)
-        return x + g2[:, None] * self.mlp(h)
+        x = x + g1[:, None] * self.self_attn(h, h, rope=rope)
+        x = x + self.cross_attn(self.norm2(x), memory, source_mask=memory_mask)
+        return x + g2[:, None] * self.mlp(modulate(self.norm3(x), s2, c2))
 
 
 class FlowTransformer(nn.Module):
     def __init__(self, cfg: FlowTransformerConfig):
         super().__init__()
+        if cfg.d_model % cfg.heads or (cfg.d_model // cfg.heads) % 2:
+            raise ValueError(f"d_model {cfg.d_model} must split into {cfg.heads} heads of an even size")
         self.cfg = cfg
-        d = cfg.d_model
-        self.in_proj = nn.Linear(cfg.n_mels, d)
+        d, p = cfg.d_model, cfg.patch
+        self.in_proj = nn.Linear(cfg.n_mels * p, d)
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.pooled_proj = nn.Linear(cfg.text_dim, d)
         self.null_token = nn.Parameter(torch.zeros(d))  # the text of a dropped caption
         self.null_pooled = nn.Parameter(torch.zeros(d))
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.ada = nn.Linear(d, 6 * d)  # shift, scale, gate for self-attention and for the MLP
         self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.out_ada = nn.Linear(d, 2 * d)
-        self.out_proj = nn.Linear(d, cfg.n_mels)
-        for layer in (self.out_ada, self.out_proj):
+        self.out_proj = nn.Linear(d, cfg.n_mels * p)
+        for layer in (self.ada, self.out_ada, self.out_proj):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, drop: torch.Tensor) -> torch.Tensor:
-        """x `(B, n_mels, T)`, t `(B,)` in [0, 1], drop `(B,)` bool (True = ignore the text) -> v like x."""
-        B, _, T = x.shape
-        d = self.cfg.d_model
-        h = self.in_proj(x.transpose(1, 2)) + sinusoidal(torch.arange(T, device=x.device), d)
+        """x `(B, n_mels, T)` with T a multiple of `patch`, t `(B,)` in [0, 1], drop `(B,)` bool
+        (True = ignore the text) -> v like x."""
+        B, n_mels, T = x.shape
+        d, p = self.cfg.d_model, self.cfg.patch
+        if T % p:
+            raise ValueError(f"the number of frames ({T}) must be a multiple of the patch size {p}")
+        h = self.in_proj(x.reshape(B, n_mels, T // p, p).permute(0, 2, 1, 3).reshape(B, T // p, n_mels * p))
         memory = self.text_proj(text.tokens)
-        memory = torch.where(drop[:, None, None], self.null_token.expand_as(memory), memory)
+        memory = torch.where(drop[:, None, None], self.null_token.to(memory.dtype).expand_as(memory), memory)
         first_only = torch.zeros_like(text.mask)
         first_only[:, 0] = True
-        memory_pad = ~torch.where(drop[:, None], first_only, text.mask)
+        memory_mask = torch.where(drop[:, None], first_only, text.mask)
         pooled = torch.where(drop[:, None], self.null_pooled.expand(B, d), self.pooled_proj(text.pooled))
-        cond = self.time_mlp(sinusoidal(t * 1000.0, d)) + pooled
+        cond = F.silu(self.time_mlp(sinusoidal(t * 1000.0, d)) + pooled)
+        ada = self.ada(cond).view(B, 6, d)
+        rope = rotary(T // p, d // self.cfg.heads, x.device)
         for block in self.blocks:
-            h = block(h, cond, memory, memory_pad)
-        shift, scale = self.out_ada(F.silu(cond)).chunk(2, dim=-1)
-        return self.out_proj(modulate(self.out_norm(h), shift, scale)).transpose(1, 2)
+            h = block(h, ada, rope, memory, memory_mask)
+        shift, scale = self.out_ada(cond).chunk(2, dim=-1)
+        out = self.out_proj(modulate(self.out_norm(h), shift, scale))  # (B, T/p, n_mels * p)
+        return out.reshape(B, T // p, n_mels, p).permute(0, 2, 1, 3).reshape(B, n_mels, T)
 
     def loss(self, mel: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
         noise = torch.randn_like(mel)
         t = torch.sigmoid(torch.randn(mel.shape[0], device=mel.device))  # logit-normal times
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mel
         drop = torch.rand(mel.shape[0], device=mel.device) < self.cfg.cond_drop
-        return F.mse_loss(self.velocity(x_t, t, text, drop), mel - noise)
+        return F.mse_loss(self.velocity(x_t, t, text, drop).float(), mel - noise)
 
     @torch.no_grad()
     def generate(self, text: TextEmbedding, n_frames: int | None = None, steps: int = 16, guidance: float = 3.0,
-                 sampler: str = "euler", seed: int | None = None) -> torch.Tensor:
-        """Text -> mel `(B, n_mels, n_frames)`: noise integrated along the guided velocity."""
+                 sampler: str = "euler", seed: int | None = None, init: torch.Tensor | None = None,
+                 strength: float = 1.0) -> torch.Tensor:
+        """Text -> mel `(B, n_mels, n_frames)`: noise integrated along the guided velocity.
+
+        `init` `(B, n_mels, n_frames)` with `strength` < 1 starts from that mel partly noised, at
+        flow time 1 - strength (a variation of existing audio, as in img2img).
+        """
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
         B = text.tokens.shape[0]
         device = text.tokens.device
+        p = self.cfg.patch
+        n_frames = n_frames or self.cfg.n_frames
+        padded = math.ceil(n_frames / p) * p
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
-        noise = torch.randn(B, self.cfg.n_mels, n_frames or self.cfg.n_frames, generator=gen).to(device)
+        noise = torch.randn(B, self.cfg.n_mels, padded, generator=gen).to(device)
+        t_start = 0.0
+        if init is not None and strength < 1.0:
+            init = F.pad(init.to(device), (0, padded - init.shape[-1]), mode="replicate")
+            t_start = 1.0 - strength
+            noise = (1 - t_start) * noise + t_start * init
         keep = torch.zeros(B, dtype=torch.bool, device=device)
-        cond = lambda x, t: self.velocity(x, t, text, keep)  # noqa: E731
-        uncond = lambda x, t: self.velocity(x, t, text, ~keep)  # noqa: E731
-        model_fn = cond if guidance == 1.0 else classifier_free_guidance(cond, uncond, guidance)
-        return SAMPLERS[sampler](model_fn, noise, steps)
+        if guidance == 1.0:
+            model_fn = lambda x, t: self.velocity(x, t, text, keep)  # noqa: E731
+        else:  # the conditional and unconditional passes as one batch
+            both = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
+            drop = torch.cat([keep, ~keep])
+
+            def model_fn(x, t):
+                v_cond, v_uncond = self.velocity(x.repeat(2, 1, 1), t.repeat(2), both, drop).chunk(2)
+                return guide(v_cond, v_uncond, guidance)
+        return SAMPLERS[sampler](model_fn, noise, steps, t_start=t_start)[..., :n_frames]

@@ -76,7 +76,7 @@ class TextEncoder(nn.Module):
         self.max_length = max_length
         self.trainable = trainable
         self.tokenizer = BertTokenizer.from_pretrained(path, local_files_only=True)
-        self.bert = BertModel.from_pretrained(path, local_files_only=True)
+        self.bert = BertModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)  # fp32 whatever is stored
         if not trainable:
             self.bert.requires_grad_(False)
             self.bert.eval()

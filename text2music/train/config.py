@@ -18,11 +18,13 @@ class TrainConfig:
     # data
     features: str = "data/synth/features/seed"  # folder written by `text2music data preprocess`
     text_mode: str = "caption"  # "aspects" | "caption" | "both" (the seed's two modes, and both)
+    # | "mixed": each training clip shows its caption or its aspect list at random (validation: caption)
     text_encoder: str = "all-MiniLM-L6-v2"  # the packaged BERT; or a HF id / local folder
     text_max_length: int = 128
     finetune_text: bool = False  # train the BERT too (no embedding cache then)
     limit_train: int | None = None
     limit_val: int | None = None
+    crop_frames: tuple[int, int] | None = None  # train on random crops, length drawn per batch in [min, max]
     # optimisation: the seed's recipe by default
     epochs: int = 50
     batch_size: int = 16
@@ -34,6 +36,7 @@ class TrainConfig:
     patience: int | None = 5  # early stopping: epochs without a better validation loss
     ema_decay: float | None = None  # keep an exponential moving average of the weights
     max_steps: int | None = None  # stop after this many optimiser steps (smoke runs, tests)
+    max_minutes: float | None = None  # stop (and save) after this much training time
     # bookkeeping
     out: str = "runs/seed_lstm"
     seed: int = 0
@@ -45,8 +48,12 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
-        if self.text_mode not in ("aspects", "caption", "both"):
-            raise ValueError(f"text_mode must be aspects, caption or both, got {self.text_mode!r}")
+        if self.text_mode not in ("aspects", "caption", "both", "mixed"):
+            raise ValueError(f"text_mode must be aspects, caption, both or mixed, got {self.text_mode!r}")
+        if self.crop_frames is not None:
+            self.crop_frames = tuple(self.crop_frames)
+            if len(self.crop_frames) != 2 or not 1 <= self.crop_frames[0] <= self.crop_frames[1]:
+                raise ValueError(f"crop_frames must be [min, max] with 1 <= min <= max, got {list(self.crop_frames)}")
         if self.scheduler not in ("cosine", "constant"):
             raise ValueError(f"scheduler must be cosine or constant, got {self.scheduler!r}")
         if self.precision not in ("fp32", "bf16", "fp16"):

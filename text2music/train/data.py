@@ -9,7 +9,11 @@ from text2music.text import TextEmbedding, TextEncoder, clip_text
 
 
 class MelTextSet:
-    """All arrays of one split as one tensor `(N, n_mels, n_frames)` plus the text of each clip."""
+    """All arrays of one split as one tensor `(N, n_mels, n_frames)` plus the text of each clip.
+
+    `texts[i]` is what validation sees; `choices[i]` the texts training draws from (two in
+    "mixed" mode: the caption and the aspect list; else just `texts[i]`).
+    """
 
     def __init__(self, features: str, split: str, text_mode: str, limit: int | None = None):
         self.mel_config, records, arrays = load_features(features, split=split)
@@ -17,10 +21,33 @@ class MelTextSet:
             records, arrays = records[:limit], arrays[:limit]
         self.records = records
         self.mels = torch.from_numpy(arrays)
-        self.texts = [clip_text(r["caption"], r["aspects"], text_mode) for r in records]
+        if text_mode == "mixed":
+            self.texts = [r["caption"] for r in records]
+            self.choices = [(r["caption"], clip_text(r["caption"], r["aspects"], "aspects")) if r["aspects"] else (r["caption"],)
+                            for r in records]
+        else:
+            self.texts = [clip_text(r["caption"], r["aspects"], text_mode) for r in records]
+            self.choices = [(t,) for t in self.texts]
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def batch(self, idx: list[int], gen: torch.Generator, crop: tuple[int, int] | None = None, multiple: int = 1):
+        """Training batch: mels `(B, n_mels, L)` and one text per clip, drawn with `gen`.
+
+        With `crop`, L is drawn in [min, max] (rounded down to `multiple`) and each clip is cut at
+        a random start; without, L is the whole array.
+        """
+        mels = self.mels[idx]
+        if crop is not None:
+            n = mels.shape[-1]
+            lo, hi = min(crop[0], n), min(crop[1], n)
+            length = int(torch.randint(lo, hi + 1, (1,), generator=gen)) // multiple * multiple or multiple
+            starts = torch.randint(0, n - length + 1, (len(idx),), generator=gen).tolist()
+            mels = torch.stack([m[:, s : s + length] for m, s in zip(mels, starts)])
+        picks = torch.randint(0, 2, (len(idx),), generator=gen).tolist()
+        texts = [self.choices[i][k % len(self.choices[i])] for i, k in zip(idx, picks)]
+        return mels, texts
 
 
 class EmbeddingCache:

@@ -10,6 +10,7 @@ What a run folder (`TrainConfig.out`) holds:
     mel_config.json     the features' MelConfig (a resumed run must read the same kind of features)
     state.pt            resumable state: model, EMA, optimiser, scheduler, position, RNG (atomic)
     best/               inference weights of the best validation loss (model.safetensors + config.json)
+    last/               inference weights at the end of the run
     log.jsonl           one line per `log_every` steps and per epoch
     loss.png            train and validation loss curves
 Killing the process and running the same command again continues from the last checkpoint; on
@@ -43,7 +44,7 @@ from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.utils import append_jsonl, atomic_path, atomic_write_text, read_jsonl, write_jsonl
 
 # fields that may differ when resuming a run: they do not change what is computed
-RESUMABLE_CHANGES = {"max_steps", "log_every", "tensorboard", "checkpoint_every"}
+RESUMABLE_CHANGES = {"max_steps", "max_minutes", "log_every", "tensorboard", "checkpoint_every"}
 
 
 @dataclass
@@ -141,14 +142,19 @@ def _from_rank0(value: float, ddp: Distributed) -> float:
     return float(t.item())
 
 
-def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device) -> float:
-    """Mean loss over a whole split, in eval mode (no dropout), without gradients."""
+def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device, multiple: int = 1) -> float:
+    """Mean loss over a whole split, in eval mode (no dropout), without gradients.
+
+    Randomness inside the loss (a flow model's noise and times) is drawn from a fixed seed, so
+    the numbers of two epochs compare, and the training stream of randomness is left as it was."""
     was_training = module.training
     module.eval()
     total, count = 0.0, 0
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+        torch.manual_seed(1234)
         for i in range(0, len(data), batch_size):
             mels = data.mels[i : i + batch_size].to(device)
+            mels = mels[..., : mels.shape[-1] // multiple * multiple]  # whole tokens of a patched model
             loss = module(mels, data.texts[i : i + batch_size])
             total += float(loss) * len(mels)
             count += len(mels)
@@ -169,12 +175,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     train_set = MelTextSet(cfg.features, "train", cfg.text_mode, cfg.limit_train)
     val_set = MelTextSet(cfg.features, "valid", cfg.text_mode, cfg.limit_val)
     mel_cfg = train_set.mel_config
+    if device.type == "cuda":  # the whole split fits: batches are then cut on the GPU
+        torch.backends.cuda.matmul.allow_tf32 = True
+        train_set.mels = train_set.mels.to(device)
     if (out / "mel_config.json").exists() and MelConfig.load(out / "mel_config.json") != mel_cfg:
         raise ValueError(f"{cfg.features} holds features made with another MelConfig than the run in {out} was trained on")
     if ddp.main:
         mel_cfg.save(out / "mel_config.json")
     encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(device)
-    cache = None if cfg.finetune_text else EmbeddingCache(encoder, train_set.texts + val_set.texts)
+    all_texts = [t for c in train_set.choices for t in c] + val_set.texts
+    cache = None if cfg.finetune_text else EmbeddingCache(encoder, all_texts)
 
     # ---- model (same seed on every rank: identical initial weights)
     torch.manual_seed(cfg.seed)
@@ -254,8 +264,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         print(f"train: {cfg.model}, {n_params / 1e6:.2f} M trained parameters, {len(train_set)} train / {len(val_set)} "
               f"valid clips, {batches_per_epoch} steps per epoch, {ddp.world} process(es) on {device}")
 
+    started = time.time()
+    patch = getattr(getattr(model, "cfg", None), "patch", 1)  # crops are cut to whole tokens
+
     def reached_max_steps() -> bool:
-        return cfg.max_steps is not None and pos["step"] >= cfg.max_steps
+        out_of_time = cfg.max_minutes is not None and time.time() - started >= 60 * cfg.max_minutes
+        return out_of_time or (cfg.max_steps is not None and pos["step"] >= cfg.max_steps)
 
     # Ctrl-C: finish the step in flight, save, then stop (a second Ctrl-C stops at once;
     # the last checkpoint is still whole, as every checkpoint is written atomically)
@@ -270,7 +284,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     previous_handler = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
 
     trained.train()
-    started = time.time()
     try:
         while pos["epoch"] < cfg.epochs and not pos["stopped"] and not reached_max_steps():
             sampler.set_epoch(pos["epoch"])
@@ -281,8 +294,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             while pos["batch"] < batches_per_epoch and not reached_max_steps():
                 # ---- one optimisation step
                 idx = order[pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size]
-                mels = train_set.mels[idx].to(device, non_blocking=True)
-                texts = [train_set.texts[i] for i in idx]
+                gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pos["step"] * 101 + ddp.rank)
+                mels, texts = train_set.batch(idx, gen, cfg.crop_frames, patch)
+                mels = mels.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                     loss = trained(mels, texts)
                 optimizer.zero_grad(set_to_none=True)
@@ -294,8 +308,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
                 scaler.update()
                 if ema is not None:
                     with torch.no_grad():
-                        for e, p in zip(ema.parameters(), model.parameters()):
-                            e.lerp_(p, 1.0 - cfg.ema_decay)
+                        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - cfg.ema_decay)
                         for e, b in zip(ema.buffers(), model.buffers()):
                             e.copy_(b)
                 pos["batch"] += 1
@@ -324,7 +337,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             if pos["batch"] < batches_per_epoch:  # stopped by max_steps inside the epoch
                 break
             # ---- end of epoch: validate, schedule, early stopping
-            val_loss = evaluate_loss(trained if ema is None else LossModule(ema, module.encoder, cache), val_set, cfg.batch_size, device)
+            val_loss = evaluate_loss(trained if ema is None else LossModule(ema, module.encoder, cache), val_set, cfg.batch_size, device,
+                                     patch)
             val_loss = _from_rank0(val_loss, ddp)  # every rank takes the same early-stopping decision
             scheduler.step()
             improved = val_loss < pos["best_val"]
@@ -349,6 +363,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous_handler)
     save_state()
+    save_inference("last")
     if not (out / "best" / "model.safetensors").exists():  # stopped before any validation
         save_inference("best")
     if ddp.main:
