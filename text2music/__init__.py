@@ -2,6 +2,9 @@
 
 Python API (mirrors the CLI):
 
+    from text2music import Text2Music
+    waves, sr = Text2Music.from_pretrained().generate(["a calm solo piano piece in A minor at 70 BPM"])
+
     from text2music import build_corpus, download_musiccaps, preprocess, get_preset, train, TrainConfig, predict
 
     build_corpus("data/synth", n=4000, jobs=2)                       # text2music data synth
@@ -37,6 +40,7 @@ _API = {
     "TrainConfig": "text2music.train.config",
     "train": "text2music.train.loop",
     "predict": "text2music.generate.predict",
+    "Text2Music": "text2music.generate.pipeline",
 }
 
 __all__ = ["BUNDLED_MUSICCAPS_CSV", *_API]

@@ -5,7 +5,8 @@
     text2music data stats       statistics and pictures of a data folder
     text2music data preprocess  audio -> fixed-shape log-mel arrays
     text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
-    text2music predict          text -> mel array, picture and audio with a trained model
+    text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
+    text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
     text2music plot             spectrogram picture of an audio file or mel array
 """
 
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from text2music import BUNDLED_MUSICCAPS_CSV
@@ -252,6 +254,121 @@ def add_predict(sub) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# generate
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
+    texts = list(texts)
+    if prompts:
+        if not prompts.is_file():
+            raise FileNotFoundError(f"prompts file not found: {prompts}")
+        texts += [line.strip() for line in prompts.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    if not texts:
+        raise ValueError("give at least one TEXT or --prompts FILE")
+    return texts
+
+
+def output_paths(out: Path, jobs: list[tuple[str, int]], fmt: str) -> list[Path]:
+    """OUT.wav for one clip; OUT-NN.wav for several; a folder of NN-slug-seedS.wav when OUT has no audio suffix."""
+    from text2music.generate.predict import slug
+
+    if out.suffix.lower() in AUDIO_SUFFIXES:
+        if len(jobs) == 1:
+            return [out]
+        return [out.with_name(f"{out.stem}-{i + 1:02d}{out.suffix}") for i in range(len(jobs))]
+    return [out / f"{i + 1:02d}-{slug(text)}-seed{seed}.{fmt}" for i, (text, seed) in enumerate(jobs)]
+
+
+def check_writable(paths: list[Path]) -> None:
+    for folder in sorted({p.parent for p in paths}):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"cannot create output folder {folder}: {e.strerror}") from None
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError:
+            raise ValueError(f"output folder is not writable: {folder}") from None
+
+
+def cmd_generate(args) -> int:
+    from tqdm import tqdm
+
+    from text2music.features.mel import save_audio
+    from text2music.features.plot import save_mel_png
+    from text2music.generate.pipeline import Text2Music, check_settings, check_texts
+
+    texts = check_texts(read_prompts(args.text, args.prompts))
+    check_settings(args.duration, args.steps, args.guidance)
+    if args.init_audio is not None and not args.init_audio.is_file():
+        raise FileNotFoundError(f"--init-audio file not found: {args.init_audio}")
+    if args.interpolate:
+        if len(texts) != 2:
+            raise ValueError(f"--interpolate N needs exactly two texts, got {len(texts)}")
+        jobs = [(f"{texts[0]} -> {texts[1]} ({k + 1}/{args.interpolate})", args.seed) for k in range(args.interpolate)]
+    else:
+        jobs = [(t, args.seed + v) for t in texts for v in range(args.variations)]
+    paths = output_paths(args.output, jobs, args.format)
+    check_writable(paths)
+
+    pipe = Text2Music.from_pretrained(args.model)
+    if args.interpolate:
+        waves, sr = pipe.interpolate(texts[0], texts[1], n=args.interpolate, duration=args.duration, steps=args.steps,
+                                     guidance=args.guidance, seed=args.seed)
+        mels = [None] * len(waves)
+    else:
+        bar = tqdm(total=len(jobs), unit="clip", disable=args.quiet or len(jobs) == 1, desc="generate")
+        waves, mels = [], []
+        for i in range(0, len(jobs), args.batch_size):
+            chunk = jobs[i : i + args.batch_size]
+            mel = pipe.generate_mel([t for t, _ in chunk], args.duration, args.steps, args.guidance, [s for _, s in chunk],
+                                    args.sampler, args.init_audio, args.strength)
+            waves.extend(pipe.vocode(mel, round(args.duration * pipe.sample_rate)))
+            mels.extend(mel.cpu().numpy())
+            bar.update(len(chunk))
+        bar.close()
+        sr = pipe.sample_rate
+    for (text, seed), path, wave, mel in zip(jobs, paths, waves, mels):
+        save_audio(path, wave, sr)
+        print(path)
+        if args.png:
+            if mel is None:
+                mel = pipe.mel_of(wave)
+            save_mel_png(path.with_suffix(".png"), mel, pipe.mel, title=f"{text[:80]} (seed {seed})")
+    return 0
+
+
+def add_generate(sub) -> None:
+    from text2music.generate.pipeline import DEFAULTS, MAX_DURATION, MAX_GUIDANCE, MAX_STEPS, MIN_DURATION, MIN_GUIDANCE
+
+    p = sub.add_parser("generate", help="text -> music with the generative model (default: the bundled one)", formatter_class=_Formatter,
+                       description="Generate music from text descriptions.\n\n"
+                                   '  text2music generate "a calm solo piano piece in A minor at 70 BPM" -o piano.wav\n'
+                                   '  text2music generate "upbeat funk with slap bass" "sad strings" -o out/ --variations 2 --png')
+    p.add_argument("text", nargs="*", help="descriptions of the music")
+    p.add_argument("-o", "--output", type=Path, default=Path("generated"),
+                   help="output .wav/.flac file (OUT-NN.wav when several), or a folder")
+    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
+    p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
+    p.add_argument("--duration", type=float, default=DEFAULTS.duration, help=f"seconds, {MIN_DURATION:g} to {MAX_DURATION:g}")
+    p.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"sampler steps, 1 to {MAX_STEPS}")
+    p.add_argument("--guidance", type=float, default=DEFAULTS.guidance, help=f"classifier-free guidance scale, {MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}")
+    p.add_argument("--sampler", choices=["euler", "heun"], default=DEFAULTS.sampler, help="ODE sampler")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the first clip (the next clips: seed+1, ...)")
+    p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (one seed each)")
+    p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
+    p.add_argument("--strength", type=float, default=0.6, help="with --init-audio: how much to change it (0 keeps it, 1 ignores it)")
+    p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
+    p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
+    p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
+    p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_generate)
+
+
+# ---------------------------------------------------------------------------------------------
 # plot
 
 
@@ -296,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stats(data_sub)
     add_preprocess(data_sub)
     add_train(sub)
+    add_generate(sub)
     add_predict(sub)
     add_plot(sub)
     return parser

@@ -157,12 +157,16 @@ class FlowTransformer(nn.Module):
 
     @torch.no_grad()
     def generate(self, text: TextEmbedding, n_frames: int | None = None, steps: int = 16, guidance: float = 3.0,
-                 sampler: str = "euler", seed: int | None = None, init: torch.Tensor | None = None,
-                 strength: float = 1.0) -> torch.Tensor:
+                 sampler: str = "euler", seed: int | list[int] | None = None, init: torch.Tensor | None = None,
+                 strength: float = 1.0, callback=None) -> torch.Tensor:
         """Text -> mel `(B, n_mels, n_frames)`: noise integrated along the guided velocity.
 
+        `seed` is one seed for the batch, or one per row (a row's result then does not depend on
+        what else is in the batch).
+
         `init` `(B, n_mels, n_frames)` with `strength` < 1 starts from that mel partly noised, at
-        flow time 1 - strength (a variation of existing audio, as in img2img).
+        flow time 1 - strength (a variation of existing audio, as in img2img). `callback(n)` is
+        called after the n-th model evaluation.
         """
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
@@ -173,8 +177,14 @@ class FlowTransformer(nn.Module):
         p = self.cfg.patch
         n_frames = n_frames or self.cfg.n_frames
         padded = math.ceil(n_frames / p) * p
-        gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
-        noise = torch.randn(B, self.cfg.n_mels, padded, generator=gen).to(device)
+        if isinstance(seed, (list, tuple)):
+            if len(seed) != B:
+                raise ValueError(f"{len(seed)} seeds for {B} texts")
+            noise = torch.stack([torch.randn(self.cfg.n_mels, padded, generator=torch.Generator().manual_seed(int(s)))
+                                 for s in seed]).to(device)
+        else:
+            gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+            noise = torch.randn(B, self.cfg.n_mels, padded, generator=gen).to(device)
         t_start = 0.0
         if init is not None and strength < 1.0:
             init = F.pad(init.to(device), (0, padded - init.shape[-1]), mode="replicate")
@@ -190,4 +200,19 @@ class FlowTransformer(nn.Module):
             def model_fn(x, t):
                 v_cond, v_uncond = self.velocity(x.repeat(2, 1, 1), t.repeat(2), both, drop).chunk(2)
                 return guide(v_cond, v_uncond, guidance)
+        if callback is not None:
+            model_fn = counted(model_fn, callback)
         return SAMPLERS[sampler](model_fn, noise, steps, t_start=t_start)[..., :n_frames]
+
+
+def counted(model_fn, callback):
+    """`model_fn` that calls `callback(n)` after its n-th evaluation (progress bars)."""
+    calls = [0]
+
+    def fn(x, t):
+        v = model_fn(x, t)
+        calls[0] += 1
+        callback(calls[0])
+        return v
+
+    return fn

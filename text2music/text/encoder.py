@@ -70,6 +70,9 @@ class TextEncoder(nn.Module):
     def __init__(self, name: str = DEFAULT_BERT, max_length: int = 128, trainable: bool = False):
         super().__init__()
         from transformers import BertModel, BertTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar for a local 6-layer model
 
         path = resolve_bert(name)
         self.name = name
