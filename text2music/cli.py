@@ -7,6 +7,8 @@
     text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
     text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
     text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
+    text2music evaluate         judge a model (or real audio) with external judges; metrics + report
+    text2music leaderboard      the table of EVALUATION.md from evaluation reports
     text2music plot             spectrogram picture of an audio file or mel array
 """
 
@@ -369,6 +371,65 @@ def add_generate(sub) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# evaluate, leaderboard
+
+
+def cmd_evaluate(args) -> int:
+    from text2music.evaluate.run import EvalConfig, evaluate
+
+    cfg = EvalConfig(system=args.model, out=str(args.out), data=str(args.data), split=args.split, n=args.n, prompts=args.prompts,
+                     steps=args.steps, guidance=args.guidance, seed=args.seed, diversity_prompts=args.diversity_prompts,
+                     diversity_seeds=args.diversity_seeds, batch_size=args.batch_size, speed=not args.no_speed)
+    if args.model not in ("real", "vocoder", "default") and not Path(args.model).is_dir():
+        raise FileNotFoundError(f"--model: no model folder {args.model} (or give real, vocoder or default)")
+    command = "text2music " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("text2music") else None
+    metrics = evaluate(cfg, progress=not args.quiet, command=command or f"text2music evaluate --model {args.model} --out {args.out}")
+    a = metrics["adherence"]
+    _print_summary({"out": str(args.out), "fad": metrics.get("fad"), "mean_tag_auc": a["mean_tag_auc"], "tempo_acc": a["tempo_acc"],
+                    "key_acc": a["key_acc"], "drums_acc": a["drums_acc"], "diversity": metrics.get("diversity"),
+                    "speed": metrics.get("speed")})
+    return 0
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="judge a model (or real audio) with external judges: metrics.json, report.md, PNGs",
+                       formatter_class=_Formatter)
+    p.add_argument("--model", required=True, help="model folder, 'default' (bundled), 'real' (the corpus audio) or 'vocoder' (real mel -> Griffin-Lim)")
+    p.add_argument("--out", type=Path, required=True, help="report folder (re-running resumes)")
+    p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
+    p.add_argument("--split", default="test", help="split of the prompts")
+    p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
+    p.add_argument("--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)")
+    p.add_argument("--steps", type=_positive_int, default=16, help="sampler steps (generative models)")
+    p.add_argument("--guidance", type=float, default=3.0, help="guidance scale (generative models)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the main clips")
+    p.add_argument("--diversity-prompts", type=int, default=8, help="prompts rendered with several seeds")
+    p.add_argument("--diversity-seeds", type=int, default=4, help="seeds per diversity prompt")
+    p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed and memory measurement")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_leaderboard(args) -> int:
+    from text2music.evaluate.report import write_leaderboard
+
+    for d in args.reports:
+        if not (d / "metrics.json").is_file():
+            raise FileNotFoundError(f"{d} has no metrics.json (run text2music evaluate --out {d} first)")
+    write_leaderboard(args.reports, args.output)
+    print(args.output)
+    return 0
+
+
+def add_leaderboard(sub) -> None:
+    p = sub.add_parser("leaderboard", help="write the leaderboard table of EVALUATION.md from report folders", formatter_class=_Formatter)
+    p.add_argument("reports", type=Path, nargs="+", help="report folders (text2music evaluate --out), one row each, in this order")
+    p.add_argument("-o", "--output", type=Path, default=Path("EVALUATION.md"), help="Markdown file with the leaderboard markers")
+    p.set_defaults(func=cmd_leaderboard)
+
+
+# ---------------------------------------------------------------------------------------------
 # plot
 
 
@@ -415,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub)
     add_generate(sub)
     add_predict(sub)
+    add_evaluate(sub)
+    add_leaderboard(sub)
     add_plot(sub)
     return parser
 

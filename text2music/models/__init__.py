@@ -55,12 +55,21 @@ def save_pretrained(
     atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
 
 
-def load_pretrained(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, MelConfig, dict]:
-    """(model in eval mode, its MelConfig, the config.json dict)."""
+def read_config(path: str | Path) -> dict:
+    """The config.json of a model folder (a clear error when the folder is not one)."""
     path = Path(path)
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
         raise FileNotFoundError(f"{path} is not a text2music model folder (needs config.json and model.safetensors)")
-    config = json.loads((path / "config.json").read_text())
+    try:
+        return json.loads((path / "config.json").read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path / 'config.json'}: invalid JSON ({e})") from None
+
+
+def load_pretrained(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, MelConfig, dict]:
+    """(model in eval mode, its MelConfig, the config.json dict)."""
+    path = Path(path)
+    config = read_config(path)
     model = build_model(config["kind"], **config["model"])
     state = load_file(str(path / "model.safetensors"), device=str(device))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from text2music.evaluate.concepts import JUDGE_TAGS, concepts_from_aspects, concepts_from_spec, concepts_in
+from text2music.evaluate.fad import frechet_audio_distance
+from text2music.evaluate.prompts import stated_bpm, stated_key
+from text2music.evaluate.run import adherence, roc_auc
+from text2music.evaluate.prompts import EvalItem
+
+
+def test_roc_auc_matches_its_definition():
+    assert roc_auc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert roc_auc(np.array([0.1]), np.array([0.9])) == 0.0
+    assert roc_auc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+    rng = np.random.default_rng(0)
+    assert abs(roc_auc(rng.normal(size=2000), rng.normal(size=2000)) - 0.5) < 0.03
+
+
+def test_frechet_distance_zero_for_same_distribution_and_grows_with_shift():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4000, 8)), rng.normal(size=(4000, 8))
+    assert frechet_audio_distance(a, b) < 0.05
+    # a mean shift of 2 along one axis adds 4; a doubled scale adds dim * (2 - 1)^2 = 8
+    assert frechet_audio_distance(a, b + np.eye(8)[0] * 2) == pytest.approx(4.0, abs=0.2)
+    assert frechet_audio_distance(a, 2 * b) == pytest.approx(8.0, abs=0.4)
+    with pytest.raises(ValueError):
+        frechet_audio_distance(a[:1], b)
+
+
+def test_concepts_from_text_spec_and_aspects():
+    assert concepts_in("electric piano") == {"piano"}
+    assert concepts_in("thumb piano") == set()
+    assert "drums" not in concepts_in("steel drums")
+    assert concepts_in("synth strings") == {"synth", "strings"}
+    assert "rock" not in concepts_in("rock organ")
+    named, excluded = concepts_from_aspects(["acoustic guitar", "no drums", "hip-hop", "male vocals"])
+    assert named == {"guitar", "hip hop"} and "drums" in excluded and not named & excluded
+    spec = {"genre": "jazz", "drums": True, "instruments": [
+        {"name": "alto saxophone", "role": "lead"}, {"name": "piano", "role": "accompaniment"}, {"name": "acoustic bass", "role": "bass"}]}
+    named, excluded = concepts_from_spec(spec)
+    assert named == {"jazz", "drums", "piano"} and named | excluded == set(JUDGE_TAGS)
+
+
+def test_stated_tempo_and_key():
+    assert stated_bpm("The tempo is leisurely (70 BPM).") == 70
+    assert stated_bpm("an ambient piece at 62 beats per minute") == 62
+    assert stated_bpm("a slow song") is None
+    assert stated_key("It is in E minor.") == ("E", "minor")
+    assert stated_key("The harmony stays in Bb major") == ("Bb", "major")
+
+
+def test_adherence_scores_perfect_and_shuffled_judges():
+    rng = np.random.default_rng(1)
+    items, judged = [], []
+    for i in range(40):
+        piano = i % 2 == 0
+        items.append(EvalItem(id=str(i), text="", named={"piano"} if piano else set(), excluded=set() if piano else {"piano"},
+                              bpm=100.0, key=("A", "minor"), drums=piano))
+        judged.append({"tags": {"piano": 0.9 if piano else 0.1}, "tempo": 200.0 if i < 30 else 131.0, "key": "A", "mode": "minor",
+                       "drum_activity": 0.3 if piano else 0.0})
+    a = adherence(items, judged)
+    assert a["tag_auc"]["piano"]["auc"] == 1.0 and a["mean_tag_auc"] == 1.0
+    assert a["tempo_acc"] == 0.75 and a["tempo_acc_strict"] == 0.0  # 200 = 2 x 100 counts only octave-tolerant
+    assert a["key_acc"] == 1.0 and a["drums_acc"] == 1.0
+    for j in judged:
+        j["tags"]["piano"] = float(rng.uniform())
+    assert abs(adherence(items, judged)["mean_tag_auc"] - 0.5) < 0.25

@@ -1,0 +1,65 @@
+"""External judges: pretrained models and fixed algorithms that nobody on this project trained.
+
+- musicnn (Pons & Serra 2019; ISC): the MagnaTagATune and Million Song Dataset auto-taggers,
+  ported to torch (`text2music.evaluate.musicnn`): tag probabilities, and the MSD model's
+  penultimate features as the embedding for Frechet Audio Distance;
+- librosa's beat tracker (tempo), Krumhansl-Schmuckler key profiles on CQT chroma (key and mode),
+  and a high-band noise detector (drums): `text2music.data.synth.analysis`.
+Every clip is judged at 16 kHz mono, whatever rate its system made it at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+from text2music.data.synth.analysis import DRUM_THRESHOLD, drum_activity, estimate_key, estimate_tempo
+from text2music.evaluate.concepts import JUDGE_TAGS
+
+JUDGE_RATE = 16000
+TAGGERS = ("MTT_musicnn", "MSD_musicnn")
+EMBEDDING_MODEL = "MSD_musicnn"
+
+
+@dataclass
+class Judgement:
+    tags: dict[str, float]  # concept -> probability of its judge tag
+    embeddings: np.ndarray  # (n_patches, dim)
+    tempo: float
+    key: str  # tonic
+    mode: str
+    drum_activity: float
+
+    @property
+    def drums(self) -> bool:
+        return self.drum_activity > DRUM_THRESHOLD
+
+    def to_dict(self) -> dict:
+        return {"tags": self.tags, "tempo": self.tempo, "key": self.key, "mode": self.mode, "drum_activity": self.drum_activity}
+
+
+class Judges:
+    def __init__(self):
+        from text2music.evaluate.musicnn import load_musicnn
+
+        self.taggers = {name: load_musicnn(name) for name in TAGGERS}
+        for concept, (model, tag) in JUDGE_TAGS.items():
+            if tag not in self.taggers[model].tags:
+                raise ValueError(f"concept {concept!r}: {model} has no tag {tag!r}")
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> Judgement:
+        y = np.asarray(audio, dtype=np.float32)
+        if sample_rate != JUDGE_RATE:
+            y = soxr.resample(y, sample_rate, JUDGE_RATE).astype(np.float32)
+        probs, embeddings = {}, None
+        for name, tagger in self.taggers.items():
+            p, emb = tagger.analyze(y, JUDGE_RATE)
+            probs[name] = dict(zip(tagger.tags, p.tolist()))
+            if name == EMBEDDING_MODEL:
+                embeddings = emb
+        tags = {concept: probs[model][tag] for concept, (model, tag) in JUDGE_TAGS.items()}
+        key = estimate_key(y, JUDGE_RATE)
+        return Judgement(tags=tags, embeddings=np.asarray(embeddings, np.float32), tempo=estimate_tempo(y, JUDGE_RATE),
+                         key=key.key, mode=key.mode, drum_activity=drum_activity(y, JUDGE_RATE))

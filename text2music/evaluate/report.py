@@ -1,0 +1,133 @@
+"""The evaluation report (Markdown + PNG figures) and the project leaderboard (EVALUATION.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
+from text2music.features.plot import _pyplot, save_mel_grid
+from text2music.utils import atomic_path, atomic_write_text
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def _savefig(fig, path: Path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    _pyplot().close(fig)
+
+
+def write_report(out: Path, metrics: dict, items, judged: list[dict], reference: dict, cfg) -> None:
+    from text2music.evaluate.run import clip_name
+
+    plt = _pyplot()
+    mel_cfg = get_preset("small")
+    # 1. spectrograms: prompt -> the system's clip (and the real clip made from that prompt)
+    show = items[:4]
+    mels, titles = [], []
+    for it in show:
+        audio = it.audio if cfg.system == "real" else out / "audio" / f"{clip_name(it.id, cfg.seed)}.wav"
+        mels.append(log_mel_spectrogram(load_audio(audio, 16000), mel_cfg).numpy())
+        titles.append(f"{cfg.system}: {it.text[:70]}")
+        if reference and cfg.system != "real":
+            mels.append(log_mel_spectrogram(load_audio(it.audio, 16000), mel_cfg).numpy())
+            titles.append(f"real: {it.id}")
+    save_mel_grid(out / "spectrograms.png", mels, mel_cfg, titles, cols=2 if reference and cfg.system != "real" else 1)
+
+    # 2. per-concept AUC bars
+    aucs = metrics["adherence"]["tag_auc"]
+    if aucs:
+        fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
+        names = sorted(aucs, key=lambda c: -aucs[c]["auc"])
+        ax.bar(names, [aucs[c]["auc"] for c in names], color="tab:blue")
+        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("ROC-AUC")
+        ax.set_title(f"{cfg.system}: judge tag AUC per concept (mean {_fmt(metrics['adherence']['mean_tag_auc'])})")
+        ax.tick_params(axis="x", rotation=60)
+        ax.legend()
+        _savefig(fig, out / "tag_auc.png")
+
+    # 3. tempo: stated vs measured
+    pairs = [(it.bpm, j["tempo"]) for it, j in zip(items, judged) if it.bpm]
+    if pairs:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+        bpm, est = np.array(pairs).T
+        ax.scatter(bpm, est, s=14)
+        grid = np.linspace(40, 200, 2)
+        for f, style in ((1, "-"), (2, ":"), (0.5, ":")):
+            ax.plot(grid, f * grid, "k" + style, lw=0.8)
+        ax.set_xlabel("tempo stated in the prompt (BPM)")
+        ax.set_ylabel("tempo measured (BPM)")
+        ax.set_title(f"{cfg.system}: tempo (acc {_fmt(metrics['adherence']['tempo_acc'], 2)})")
+        _savefig(fig, out / "tempo.png")
+
+    atomic_write_text(out / "report.md", report_markdown(metrics))
+
+
+def report_markdown(m: dict) -> str:
+    a = m["adherence"]
+    lines = [f"# Evaluation: {m['system']}", "", f"Command: `{m.get('command') or ''}`", "",
+             f"{m['n_prompts']} prompts ({m['config']['prompts']}, split {m['config']['split']}); "
+             f"{m['config']['steps']} steps, guidance {m['config']['guidance']}, seed {m['config']['seed']}.", "",
+             "| metric | value |", "|---|---|"]
+    rows = [("FAD (musicnn, vs real half B)", m.get("fad")), ("mean tag AUC", a["mean_tag_auc"]),
+            (f"tempo accuracy (octave-tolerant, {a['tempo_n']} prompts with a BPM)", a["tempo_acc"]),
+            ("tempo accuracy (strict 8%)", a["tempo_acc_strict"]),
+            (f"key and mode exact ({a['key_n']} prompts with a key)", a["key_acc"]), ("key exact or relative", a["key_acc_close"]),
+            (f"drums present/absent ({a['drums_n']})", a["drums_acc"]), ("diversity across seeds", m.get("diversity")),
+            ("spread across prompts (real = 1)", m.get("prompt_spread"))]
+    if "heldout" in m:
+        h = m["heldout"]
+        rows += [(f"held-out templates ({h['n']}): mean tag AUC", h["mean_tag_auc"]),
+                 ("held-out: tempo / key / drums", f"{_fmt(h['tempo_acc'], 2)} / {_fmt(h['key_acc'], 2)} / {_fmt(h['drums_acc'], 2)}")]
+    if "speed" in m:
+        s = m["speed"]
+        rows += [("seconds per 10-s clip (2 threads)", s["seconds_per_clip"]), ("real-time factor", s["rtf"]),
+                 ("peak RSS (MB)", s["peak_rss_mb"])]
+    lines += [f"| {k} | {_fmt(v) if not isinstance(v, str) else v} |" for k, v in rows]
+    lines += ["", "## Tag AUC per concept", "", "| concept | AUC | named | excluded |", "|---|---|---|---|"]
+    lines += [f"| {c} | {v['auc']:.3f} | {v['n_pos']} | {v['n_neg']} |" for c, v in sorted(a["tag_auc"].items())]
+    lines += ["", "![spectrograms](spectrograms.png)", "", "![tag AUC](tag_auc.png)", "", "![tempo](tempo.png)", ""]
+    return "\n".join(lines)
+
+
+LEADERBOARD_COLUMNS = ("FAD ↓", "tag AUC ↑", "tempo ↑", "key ↑", "drums ↑", "held-out AUC ↑", "diversity", "spread", "RTF ↑", "RSS MB")
+
+
+def leaderboard_rows(report_dirs: list[Path]) -> list[str]:
+    rows = []
+    for d in report_dirs:
+        m = json.loads((Path(d) / "metrics.json").read_text())
+        a, h, s = m["adherence"], m.get("heldout", {}), m.get("speed", {})
+        cells = [m.get("fad"), a["mean_tag_auc"], a["tempo_acc"], a["key_acc"], a["drums_acc"], h.get("mean_tag_auc"),
+                 m.get("diversity"), m.get("prompt_spread"), s.get("rtf"), s.get("peak_rss_mb")]
+        name = Path(d).name
+        rows.append(f"| [{name}]({Path(d).as_posix()}/report.md) | " + " | ".join(_fmt(c, 2) for c in cells) + f" | `{m.get('command') or ''}` |")
+    return rows
+
+
+START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+
+
+def write_leaderboard(report_dirs: list[Path], path: Path) -> None:
+    """Write the table (one row per report folder, in the order given) between the markers of
+    `path` (EVALUATION.md), keeping the text around them; a new file gets just the table."""
+    header = "| system | " + " | ".join(LEADERBOARD_COLUMNS) + " | command |"
+    sep = "|" + "---|" * (len(LEADERBOARD_COLUMNS) + 2)
+    table = "\n".join([START, header, sep, *leaderboard_rows(report_dirs), END])
+    path = Path(path)
+    text = path.read_text() if path.exists() else f"# Leaderboard\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        raise ValueError(f"{path} has no {START} ... {END} markers to write the table between")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    atomic_write_text(path, before + table + after)

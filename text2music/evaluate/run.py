@@ -1,0 +1,231 @@
+"""`text2music evaluate`: render the prompts with one system, judge every clip, compute the metrics.
+
+    out/
+      audio/ID_sSEED.wav        what the system made (re-running skips what exists)
+      judged.jsonl              one judgement per clip (tags, tempo, key, drums); resumable
+      embeddings/ID_sSEED.npy   musicnn embeddings (one row per 3-s patch)
+    ../_reference-DATA-SPLIT/   the real clips, judged the same way (shared by sibling reports)
+      metrics.json              every number below, with the command and settings
+      report.md                 tables; figures: spectrograms.png, tag_auc.png, tempo.png
+
+Metrics (every one on clips the system never trained on):
+- fad: Frechet distance between musicnn embeddings of the system's clips for half A of the
+  prompts and the real clips of half B (the real-audio row: real A vs real B, the floor);
+- tag_auc: per concept, ROC-AUC of the judge's tag probability between clips whose prompt names
+  the concept and clips whose prompt excludes it; mean over concepts with >= 5 of each;
+- tempo_acc: beat-tracker BPM within 8% of the BPM the prompt states (octave errors allowed),
+  tempo_acc_strict without octave errors; key_acc: estimated key and mode = the stated ones,
+  key_acc_close: or its relative key; drums_acc: drums detected = drums in the specification;
+- the same adherence numbers on prompts from held-out caption templates (`heldout`);
+- diversity: mean distance between clips of one prompt made with different seeds, over the mean
+  distance between real clips of different prompts (0 = the same clip whatever the seed);
+  prompt_spread: distance between clips of different prompts, over the same for real clips;
+- speed: seconds per 10-s clip, real-time factor and peak RSS, in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from text2music import BUNDLED_MUSICCAPS_CSV
+from text2music.data.synth.analysis import PITCH_CLASSES, key_relation, tempo_agrees
+from text2music.evaluate.fad import frechet_audio_distance
+from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
+from text2music.features.mel import load_audio, save_audio
+from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
+
+MIN_CLASS = 5  # clips needed on each side of a concept for its AUC
+
+
+@dataclass
+class EvalConfig:
+    system: str  # "real", "vocoder", "default" (the bundled model) or a model folder
+    out: str
+    data: str = "data/synth"
+    split: str = "test"
+    n: int = 200
+    prompts: str = "corpus"  # "corpus" (held-out corpus clips) | "musiccaps" (real captions, text only)
+    musiccaps_csv: str = str(BUNDLED_MUSICCAPS_CSV)
+    duration: float = 10.0
+    steps: int = 16
+    guidance: float = 3.0
+    seed: int = 0
+    diversity_prompts: int = 8
+    diversity_seeds: int = 4
+    batch_size: int = 4
+    speed: bool = True
+
+
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(score of a positive > score of a negative), ties counted half (Mann-Whitney U)."""
+    pos, neg = np.asarray(positive, float)[:, None], np.asarray(negative, float)[None, :]
+    return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
+
+
+def clip_name(item_id: str, seed: int) -> str:
+    return f"{item_id}_s{seed}"
+
+
+# ---------------------------------------------------------------------------------------------
+# steps: render, judge
+
+
+def render(system, jobs: list[tuple[EvalItem, int]], audio_dir: Path, batch_size: int, progress: bool) -> None:
+    """Make the audio of every (prompt, seed) not yet on disk."""
+    todo = [(it, s) for it, s in jobs if not (audio_dir / f"{clip_name(it.id, s)}.wav").exists()]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"render {system.name}", unit="clip", disable=not progress)
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i : i + batch_size]
+        waves = system.render([it for it, _ in chunk], [s for _, s in chunk])
+        for (it, s), wave in zip(chunk, waves):
+            save_audio(audio_dir / f"{clip_name(it.id, s)}.wav", np.clip(wave, -1, 1), system.sample_rate)
+        bar.update(len(chunk))
+    bar.close()
+
+
+def judge_all(judges, names: list[str], audio_dir: Path, folder: Path, progress: bool) -> dict[str, dict]:
+    """name -> judgement dict (with "embeddings"), judging only what judged.jsonl lacks."""
+    log = folder / "judged.jsonl"
+    done = {r["name"]: r for r in read_jsonl(log)} if log.exists() else {}
+    emb_dir = folder / "embeddings"
+    for name in tqdm([n for n in names if n not in done or not (emb_dir / f"{n}.npy").exists()],
+                     desc="judge", unit="clip", disable=not progress):
+        j = judges(load_audio(audio_dir / f"{name}.wav", 16000), 16000)
+        emb_dir.mkdir(parents=True, exist_ok=True)
+        np.save(emb_dir / f"{name}.npy", j.embeddings)
+        record = {"name": name, **j.to_dict()}
+        append_jsonl(log, record)
+        done[name] = record
+    return {n: {**done[n], "embeddings": np.load(emb_dir / f"{n}.npy")} for n in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+
+
+def adherence(items: list[EvalItem], judged: list[dict]) -> dict:
+    """Tag AUC, tempo, key and drums agreement of judged clips with their prompts."""
+    out: dict = {"n": len(items)}
+    aucs = {}
+    for concept in sorted({c for it in items for c in it.named}):
+        pos = [j["tags"][concept] for it, j in zip(items, judged) if concept in it.named]
+        neg = [j["tags"][concept] for it, j in zip(items, judged) if concept in it.excluded]
+        if len(pos) >= MIN_CLASS and len(neg) >= MIN_CLASS:
+            aucs[concept] = {"auc": round(roc_auc(np.array(pos), np.array(neg)), 4), "n_pos": len(pos), "n_neg": len(neg)}
+    out["tag_auc"] = aucs
+    out["mean_tag_auc"] = round(float(np.mean([a["auc"] for a in aucs.values()])), 4) if aucs else None
+    tempo = [(it.bpm, j["tempo"]) for it, j in zip(items, judged) if it.bpm]
+    out["tempo_n"] = len(tempo)
+    out["tempo_acc"] = round(float(np.mean([tempo_agrees(est, bpm) for bpm, est in tempo])), 4) if tempo else None
+    out["tempo_acc_strict"] = round(float(np.mean([abs(est - bpm) <= 0.08 * bpm for bpm, est in tempo])), 4) if tempo else None
+    keys = [(it.key, j) for it, j in zip(items, judged) if it.key and it.key[0] in PITCH_CLASSES]
+    relations = [key_relation(_estimate(j), key, mode) for (key, mode), j in keys]
+    out["key_n"] = len(keys)
+    out["key_acc"] = round(relations.count("exact") / len(keys), 4) if keys else None
+    out["key_acc_close"] = round(sum(r in ("exact", "relative") for r in relations) / len(keys), 4) if keys else None
+    drums = [(it.drums, j["drum_activity"]) for it, j in zip(items, judged) if it.drums is not None]
+    from text2music.data.synth.analysis import DRUM_THRESHOLD
+
+    out["drums_n"] = len(drums)
+    out["drums_acc"] = round(float(np.mean([(a > DRUM_THRESHOLD) == d for d, a in drums])), 4) if drums else None
+    return out
+
+
+def _estimate(j: dict):
+    from text2music.data.synth.analysis import KeyEstimate
+
+    return KeyEstimate(PITCH_CLASSES.index(j["key"]), j["mode"], 0.0)
+
+
+def mean_pairwise(vectors: list[np.ndarray]) -> float:
+    return float(np.mean([np.linalg.norm(a - b) for a, b in combinations(vectors, 2)])) if len(vectors) > 1 else float("nan")
+
+
+def speed_in_subprocess(system: str, text: str, duration: float, steps: int, guidance: float) -> dict:
+    """Time and peak memory of text -> waveform in a fresh process (model load included in RSS)."""
+    code = (
+        "import json, resource, sys, time\n"
+        "from text2music.evaluate.systems import load_system, measure_speed\n"
+        "t0 = time.perf_counter()\n"
+        f"s = load_system({system!r}, duration={duration}, steps={steps}, guidance={guidance})\n"
+        "load = time.perf_counter() - t0\n"
+        f"r = measure_speed(s, {text!r}, duration={duration})\n"
+        "r['load_seconds'] = round(load, 2)\n"
+        "r['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
+        "print('SPEED', json.dumps(r))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("SPEED ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"speed measurement failed: {proc.stderr.strip()[-500:]}")
+    return json.loads(line[6:])
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None) -> dict:
+    from text2music.evaluate.judges import Judges
+    from text2music.evaluate.report import write_report
+    from text2music.evaluate.systems import RealAudio, load_system
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.prompts == "corpus":
+        items = corpus_items(cfg.data, cfg.split, cfg.n)
+    elif cfg.prompts == "musiccaps":
+        items = musiccaps_items(cfg.musiccaps_csv, cfg.n, cfg.split)
+    else:
+        raise ValueError(f"prompts must be corpus or musiccaps, got {cfg.prompts!r}")
+    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance}
+    system = load_system(cfg.system, **settings) if cfg.system not in ("real", "vocoder") else load_system(cfg.system)
+    judges = Judges()
+
+    # 1. render: one clip per prompt, and extra seeds for the first prompts (diversity)
+    main = [(it, cfg.seed) for it in items]
+    div_items = items[: cfg.diversity_prompts] if getattr(system, "seeded", False) or cfg.system not in ("real", "vocoder") else []
+    extra = [(it, cfg.seed + k) for it in div_items for k in range(1, cfg.diversity_seeds)]
+    # the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
+    reference = {}
+    ref_dir = out.parent / f"_reference-{Path(cfg.data).name}-{cfg.split}"
+    if cfg.prompts == "corpus":
+        render(RealAudio(), [(it, 0) for it in items], ref_dir / "audio", 16, progress)
+        reference = judge_all(judges, [clip_name(it.id, 0) for it in items], ref_dir / "audio", ref_dir, progress)
+    if cfg.system == "real":  # the real-audio row is the reference itself
+        judged = {clip_name(it.id, cfg.seed): reference[clip_name(it.id, 0)] for it in items}
+    else:
+        render(system, main + extra, out / "audio", cfg.batch_size, progress)
+        judged = judge_all(judges, [clip_name(it.id, s) for it, s in main + extra], out / "audio", out, progress)
+    half_a, half_b = items[0::2], items[1::2]
+
+    # 3. metrics
+    main_judged = [judged[clip_name(it.id, cfg.seed)] for it in items]
+    metrics: dict = {"system": cfg.system, "config": asdict(cfg), "command": command, "n_prompts": len(items)}
+    metrics["adherence"] = adherence(items, main_judged)
+    held = [(it, j) for it, j in zip(items, main_judged) if it.heldout]
+    if cfg.prompts == "corpus" and held:
+        metrics["heldout"] = adherence([h[0] for h in held], [h[1] for h in held])
+    if reference:
+        sys_a = np.concatenate([judged[clip_name(it.id, cfg.seed)]["embeddings"] for it in half_a])
+        real_b = np.concatenate([reference[clip_name(it.id, 0)]["embeddings"] for it in half_b])
+        metrics["fad"] = round(frechet_audio_distance(sys_a, real_b), 3)
+        real_means = [reference[clip_name(it.id, 0)]["embeddings"].mean(0) for it in items]
+        real_spread = mean_pairwise(real_means)
+        metrics["prompt_spread"] = round(mean_pairwise([j["embeddings"].mean(0) for j in main_judged]) / real_spread, 4)
+        if div_items:
+            within = [mean_pairwise([judged[clip_name(it.id, cfg.seed + k)]["embeddings"].mean(0) for k in range(cfg.diversity_seeds)])
+                      for it in div_items]
+            metrics["diversity"] = round(float(np.mean(within)) / real_spread, 4)
+    if cfg.speed and cfg.system not in ("real", "vocoder"):
+        metrics["speed"] = speed_in_subprocess(cfg.system, "a calm solo piano piece in A minor at 70 BPM", 10.0, cfg.steps, cfg.guidance)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_report(out, metrics, items, main_judged, reference, cfg)
+    return metrics

@@ -1,0 +1,118 @@
+"""The systems a leaderboard compares: each turns evaluation prompts into audio.
+
+- `real`:    the corpus's own clip for each prompt (the judges' ceiling);
+- `vocoder`: the real clip -> the model's log-mel -> Griffin-Lim (the floor that any model
+             which generates mel spectrograms and uses this vocoder cannot go below);
+- a model folder: a generative model (`Text2Music`) or a seed baseline (one regressed mel per text).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from text2music.evaluate.prompts import EvalItem
+from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram, mel_to_audio
+
+
+class RealAudio:
+    name = "real"
+    seeded = False  # one clip per prompt whatever the seed
+
+    def __init__(self, sample_rate: int = 16000):
+        self.sample_rate = sample_rate
+
+    def render(self, items: list[EvalItem], seeds: list[int]) -> list[np.ndarray]:
+        for it in items:
+            if it.audio is None:
+                raise ValueError(f"prompt {it.id} has no real audio (the real-audio row needs corpus prompts)")
+        return [load_audio(it.audio, self.sample_rate) for it in items]
+
+
+class VocoderOnly(RealAudio):
+    name = "vocoder"
+
+    def __init__(self, preset: str = "small", griffin_lim_iters: int = 32):
+        self.mel = get_preset(preset)
+        self.n_iter = griffin_lim_iters
+        super().__init__(self.mel.sample_rate)
+
+    def render(self, items, seeds):
+        out = []
+        for audio in super().render(items, seeds):
+            mel = log_mel_spectrogram(audio, self.mel)
+            out.append(mel_to_audio(mel, self.mel, n_iter=self.n_iter)[: len(audio)].numpy())
+        return out
+
+
+class GenerativeModel:
+    """A flow model through the public API (the same code path as `text2music generate`)."""
+
+    seeded = True
+
+    def __init__(self, path: str | Path | None, duration: float = 10.0, steps: int = 16, guidance: float = 3.0):
+        from text2music.generate.pipeline import Text2Music
+
+        self.pipe = Text2Music.from_pretrained(path)
+        self.name = str(path) if path is not None else "default"
+        self.sample_rate = self.pipe.sample_rate
+        self.settings = {"duration": duration, "steps": steps, "guidance": guidance}
+
+    def render(self, items, seeds):
+        waves, _ = self.pipe.generate([it.text for it in items], seed=seeds, **self.settings)
+        return list(waves)
+
+
+class SeedBaseline:
+    """The seed's regressors: text -> one mel -> Griffin-Lim (no randomness but the vocoder's)."""
+
+    seeded = False
+
+    def __init__(self, path: str | Path, griffin_lim_iters: int = 32):
+        from text2music.generate.predict import load_for_inference
+
+        self.model, self.encoder, self.mel, self.config = load_for_inference(path)
+        self.name = str(path)
+        self.sample_rate = self.mel.sample_rate
+        self.n_iter = griffin_lim_iters
+
+    def render(self, items, seeds):
+        with torch.no_grad():
+            mels = self.model.generate(self.encoder([it.text for it in items]))
+        return list(mel_to_audio(mels, self.mel, n_iter=self.n_iter).numpy())
+
+
+def load_system(spec: str, **settings):
+    """'real', 'vocoder', 'default' (the bundled model) or a model folder."""
+    if spec == "real":
+        return RealAudio()
+    if spec == "vocoder":
+        return VocoderOnly()
+    from text2music.generate.pipeline import GENERATIVE_KINDS
+    from text2music.models import read_config
+
+    path = None if spec == "default" else Path(spec)
+    if path is not None and read_config(path)["kind"] not in GENERATIVE_KINDS:
+        return SeedBaseline(path)
+    return GenerativeModel(path, **settings)
+
+
+def measure_speed(system, text: str, duration: float = 10.0, repeats: int = 3) -> dict:
+    """Seconds to make one `duration`-s clip (text -> waveform, batch 1, after one warm-up) and
+    the real-time factor (seconds of audio per second of compute)."""
+    item = EvalItem(id="speed", text=text, named=set(), excluded=set())
+    if isinstance(system, GenerativeModel):
+        system.settings = {**system.settings, "duration": duration}
+    system.render([item], [0])
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        wave = system.render([item], [r + 1])[0]
+        times.append(time.perf_counter() - t0)
+    seconds = float(np.median(times))
+    audio_s = len(wave) / system.sample_rate
+    return {"seconds_per_clip": round(seconds, 3), "audio_seconds": round(audio_s, 2), "rtf": round(audio_s / seconds, 2),
+            "threads": torch.get_num_threads()}
