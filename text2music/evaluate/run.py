@@ -57,6 +57,7 @@ class EvalConfig:
     duration: float = 10.0
     steps: int = 16
     guidance: float = 3.0
+    sampler: str = "euler"
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
@@ -149,15 +150,15 @@ def mean_pairwise(vectors: list[np.ndarray]) -> float:
     return float(np.mean([np.linalg.norm(a - b) for a, b in combinations(vectors, 2)])) if len(vectors) > 1 else float("nan")
 
 
-def speed_in_subprocess(system: str, text: str, duration: float, steps: int, guidance: float) -> dict:
+def speed_in_subprocess(system: str, text: str, settings: dict) -> dict:
     """Time and peak memory of text -> waveform in a fresh process (model load included in RSS)."""
     code = (
         "import json, resource, sys, time\n"
         "from text2music.evaluate.systems import load_system, measure_speed\n"
         "t0 = time.perf_counter()\n"
-        f"s = load_system({system!r}, duration={duration}, steps={steps}, guidance={guidance})\n"
+        f"s = load_system({system!r}, **{settings!r})\n"
         "load = time.perf_counter() - t0\n"
-        f"r = measure_speed(s, {text!r}, duration={duration})\n"
+        f"r = measure_speed(s, {text!r}, duration={settings['duration']})\n"
         "r['load_seconds'] = round(load, 2)\n"
         "r['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
         "print('SPEED', json.dumps(r))\n"
@@ -185,7 +186,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         items = musiccaps_items(cfg.musiccaps_csv, cfg.n, cfg.split)
     else:
         raise ValueError(f"prompts must be corpus or musiccaps, got {cfg.prompts!r}")
-    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance}
+    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler}
     system = load_system(cfg.system, **settings) if cfg.system not in ("real", "vocoder") else load_system(cfg.system)
     judges = Judges()
 
@@ -225,7 +226,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
                       for it in div_items]
             metrics["diversity"] = round(float(np.mean(within)) / real_spread, 4)
     if cfg.speed and cfg.system not in ("real", "vocoder"):
-        metrics["speed"] = speed_in_subprocess(cfg.system, "a calm solo piano piece in A minor at 70 BPM", 10.0, cfg.steps, cfg.guidance)
+        metrics["speed"] = speed_in_subprocess(cfg.system, "a calm solo piano piece in A minor at 70 BPM", {**settings, "duration": 10.0})
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_report(out, metrics, items, main_judged, reference, cfg)
     return metrics

@@ -53,13 +53,14 @@ class GenerativeModel:
 
     seeded = True
 
-    def __init__(self, path: str | Path | None, duration: float = 10.0, steps: int = 16, guidance: float = 3.0):
+    def __init__(self, path: str | Path | None, duration: float = 10.0, steps: int = 16, guidance: float = 3.0,
+                 sampler: str = "euler"):
         from text2music.generate.pipeline import Text2Music
 
         self.pipe = Text2Music.from_pretrained(path)
         self.name = str(path) if path is not None else "default"
         self.sample_rate = self.pipe.sample_rate
-        self.settings = {"duration": duration, "steps": steps, "guidance": guidance}
+        self.settings = {"duration": duration, "steps": steps, "guidance": guidance, "sampler": sampler}
 
     def render(self, items, seeds):
         waves, _ = self.pipe.generate([it.text for it in items], seed=seeds, **self.settings)
@@ -71,7 +72,7 @@ class SeedBaseline:
 
     seeded = False
 
-    def __init__(self, path: str | Path, griffin_lim_iters: int = 32):
+    def __init__(self, path: str | Path, griffin_lim_iters: int = 32, **ignored):
         from text2music.generate.predict import load_for_inference
 
         self.model, self.encoder, self.mel, self.config = load_for_inference(path)
@@ -96,7 +97,7 @@ def load_system(spec: str, **settings):
 
     path = None if spec == "default" else Path(spec)
     if path is not None and read_config(path)["kind"] not in GENERATIVE_KINDS:
-        return SeedBaseline(path)
+        return SeedBaseline(path)  # no sampler settings: one regressed mel per text
     return GenerativeModel(path, **settings)
 
 

@@ -308,7 +308,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
                 scaler.update()
                 if ema is not None:
                     with torch.no_grad():
-                        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - cfg.ema_decay)
+                        # warm-up (as in timm/diffusers): early on the average forgets faster, so that the
+                        # random initial weights do not linger in it (0.9995^3000 would still keep 22% of them)
+                        decay = min(cfg.ema_decay, (1 + pos["step"]) / (10 + pos["step"]))
+                        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
                         for e, b in zip(ema.buffers(), model.buffers()):
                             e.copy_(b)
                 pos["batch"] += 1
