@@ -7,7 +7,8 @@ import pytest
 
 from text2music.cli import main
 
-COMMANDS = [["data", "musiccaps"], ["data", "synth"], ["data", "stats"], ["data", "preprocess"], ["train"], ["predict"], ["plot"]]
+COMMANDS = [["data", "musiccaps"], ["data", "synth"], ["data", "stats"], ["data", "preprocess"], ["train"], ["generate"], ["predict"],
+            ["evaluate"], ["leaderboard"], ["plot"]]
 
 
 def test_top_level_help_lists_commands(capsys):
@@ -15,7 +16,7 @@ def test_top_level_help_lists_commands(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for name in ["data", "train", "predict", "plot"]:
+    for name in ["data", "train", "generate", "predict", "evaluate", "leaderboard", "plot"]:
         assert name in out
 
 

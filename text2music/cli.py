@@ -10,6 +10,7 @@
     text2music evaluate         judge a model (or real audio) with external judges; metrics + report
     text2music leaderboard      the table of EVALUATION.md from evaluation reports
     text2music plot             spectrogram picture of an audio file or mel array
+    text2music serve            web page and HTTP API for generating music (127.0.0.1:7860 by default)
 """
 
 from __future__ import annotations
@@ -378,7 +379,8 @@ def cmd_evaluate(args) -> int:
     from text2music.evaluate.run import EvalConfig, evaluate
 
     cfg = EvalConfig(system=args.model, out=str(args.out), data=str(args.data), split=args.split, n=args.n, prompts=args.prompts,
-                     steps=args.steps, guidance=args.guidance, seed=args.seed, diversity_prompts=args.diversity_prompts,
+                     duration=args.duration, steps=args.steps, guidance=args.guidance, sampler=args.sampler, seed=args.seed,
+                     diversity_prompts=args.diversity_prompts,
                      diversity_seeds=args.diversity_seeds, batch_size=args.batch_size, speed=not args.no_speed)
     if args.model not in ("real", "vocoder", "default") and not Path(args.model).is_dir():
         raise FileNotFoundError(f"--model: no model folder {args.model} (or give real, vocoder or default)")
@@ -400,8 +402,10 @@ def add_evaluate(sub) -> None:
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
     p.add_argument("--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per generated clip (generative models)")
     p.add_argument("--steps", type=_positive_int, default=16, help="sampler steps (generative models)")
     p.add_argument("--guidance", type=float, default=3.0, help="guidance scale (generative models)")
+    p.add_argument("--sampler", choices=["euler", "heun"], default="euler", help="ODE sampler (generative models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the main clips")
     p.add_argument("--diversity-prompts", type=int, default=8, help="prompts rendered with several seeds")
     p.add_argument("--diversity-seeds", type=int, default=4, help="seeds per diversity prompt")
@@ -458,6 +462,34 @@ def add_plot(sub) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# serve
+
+
+def cmd_serve(args) -> int:
+    from text2music.serve.app import serve
+
+    if args.max_queue < 0:
+        raise ValueError(f"--max-queue must be 0 or more, got {args.max_queue}")
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
+    serve(args.model, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue)
+    return 0
+
+
+def add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="web page and HTTP API for generating music", formatter_class=_Formatter,
+                       description="Serve a page to generate music in the browser (/) and a JSON API (/docs) with one loaded model.\n\n"
+                                   "  text2music serve                      # then open http://127.0.0.1:7860/\n"
+                                   "  text2music serve --model runs/flow/best --workers 2 --max-queue 16")
+    p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface; there is no authentication)")
+    p.add_argument("--port", type=int, default=7860, help="TCP port")
+    p.add_argument("--workers", type=_positive_int, default=1, help="generations run at once (threads sharing one model)")
+    p.add_argument("--max-queue", type=int, default=8, help="requests that may wait beyond the running ones; more get 429")
+    p.set_defaults(func=cmd_serve)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -479,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(sub)
     add_leaderboard(sub)
     add_plot(sub)
+    add_serve(sub)
     return parser
 
 

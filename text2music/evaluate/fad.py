@@ -8,6 +8,8 @@ vector per 3-s patch), so the number is not defined by anything trained on this 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -22,7 +24,9 @@ def gaussian(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray, eps: float = 1e-6) -> float:
     diff = mu_a - mu_b
-    covmean = linalg.sqrtm(cov_a @ cov_b)
+    with warnings.catch_warnings():  # fewer embeddings than dimensions make the product singular: expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():  # near-singular product: regularise, as in the reference FID code
         offset = np.eye(cov_a.shape[0]) * eps
         covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))

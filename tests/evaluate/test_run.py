@@ -1,0 +1,63 @@
+"""`text2music evaluate` end to end on a handful of short corpus clips: real audio, the vocoder
+floor and a tiny random model, with every judge for real; resumable; the leaderboard table."""
+
+import json
+
+import pytest
+import torch
+
+from text2music.cli import main
+from text2music.data.synth import build_corpus
+from text2music.features.mel import get_preset
+from text2music.models import build_model, save_pretrained
+
+TEXT = {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, n=10, jobs=1, duration=4.0, progress=False)
+    return out
+
+
+def evaluate(corpus, out, model, *extra):
+    return main(["evaluate", "--model", str(model), "--data", str(corpus), "--split", "train", "--n", "6", "--out", str(out),
+                 "--duration", "4", "--steps", "2", "--diversity-prompts", "2", "--diversity-seeds", "2", "--quiet", *extra])
+
+
+def test_evaluate_real_vocoder_and_a_model_then_leaderboard(corpus, tmp_path, capsys):
+    torch.manual_seed(0)
+    model = build_model("flow_transformer", d_model=32, heads=2, layers=1, patch=2)
+    save_pretrained(tmp_path / "tiny", model, get_preset("small"), TEXT)
+    reports = tmp_path / "reports"
+    assert evaluate(corpus, reports / "real", "real", "--no-speed") == 0
+    assert evaluate(corpus, reports / "vocoder", "vocoder", "--no-speed") == 0
+    assert evaluate(corpus, reports / "tiny", tmp_path / "tiny") == 0
+    real = json.loads((reports / "real" / "metrics.json").read_text())
+    tiny = json.loads((reports / "tiny" / "metrics.json").read_text())
+    assert real["adherence"]["drums_acc"] >= 0.8  # the judges read the corpus's own audio right
+    assert tiny["fad"] > real["fad"]  # an untrained model sounds nothing like the corpus
+    assert tiny["speed"]["rtf"] > 0 and tiny["speed"]["peak_rss_mb"] > 0
+    assert "diversity" in tiny and "diversity" not in real
+    for name in ("real", "tiny"):
+        for f in ("report.md", "spectrograms.png"):
+            assert (reports / name / f).stat().st_size > 0
+    assert len(list((reports / "tiny" / "audio").glob("*.wav"))) == 6 + 2  # 6 prompts + 1 extra seed for 2 of them
+
+    # resumable: a second run re-renders nothing and gives the same numbers
+    stamp = {p: p.stat().st_mtime_ns for p in (reports / "tiny" / "audio").glob("*.wav")}
+    assert evaluate(corpus, reports / "tiny", tmp_path / "tiny", "--no-speed") == 0
+    assert {p: p.stat().st_mtime_ns for p in (reports / "tiny" / "audio").glob("*.wav")} == stamp
+    again = json.loads((reports / "tiny" / "metrics.json").read_text())
+    assert again["fad"] == tiny["fad"] and again["adherence"] == tiny["adherence"]
+
+    board = tmp_path / "EVALUATION.md"
+    board.write_text("# Leaderboard\n\nintro\n\n<!-- leaderboard:start -->\n<!-- leaderboard:end -->\n\nnotes\n")
+    assert main(["leaderboard", str(reports / "real"), str(reports / "vocoder"), str(reports / "tiny"), "-o", str(board)]) == 0
+    text = board.read_text()
+    assert text.startswith("# Leaderboard\n\nintro") and text.rstrip().endswith("notes")
+    assert text.count("\n| [") == 3 and "[real]" in text and "[tiny]" in text
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
+    assert "no model folder" in capsys.readouterr().err
