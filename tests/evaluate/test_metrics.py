@@ -65,3 +65,13 @@ def test_adherence_scores_perfect_and_shuffled_judges():
     for j in judged:
         j["tags"]["piano"] = float(rng.uniform())
     assert abs(adherence(items, judged)["mean_tag_auc"] - 0.5) < 0.25
+
+
+def test_speckle_separates_clean_lines_from_a_noisy_floor():
+    from text2music.evaluate.spectra import speckle
+
+    rng = np.random.default_rng(0)
+    clean = np.full((80, 200), -60.0)
+    clean[[10, 20, 30, 40]] = -10.0  # four sustained harmonic lines
+    noisy = clean + rng.normal(scale=6.0, size=clean.shape)
+    assert speckle(clean) < 1.0 < 3.0 < speckle(noisy)

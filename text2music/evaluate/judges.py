@@ -17,10 +17,13 @@ import soxr
 
 from text2music.data.synth.analysis import DRUM_THRESHOLD, drum_activity, estimate_key, estimate_tempo
 from text2music.evaluate.concepts import JUDGE_TAGS
+from text2music.evaluate.spectra import speckle
+from text2music.features.mel import MelConfig, log_mel_spectrogram
 
 JUDGE_RATE = 16000
 TAGGERS = ("MTT_musicnn", "MSD_musicnn")
 EMBEDDING_MODEL = "MSD_musicnn"
+SPECKLE_MEL = MelConfig(sample_rate=JUDGE_RATE, n_fft=1024, hop_length=256, n_mels=80, n_frames=626, norm="db")
 
 
 @dataclass
@@ -31,13 +34,15 @@ class Judgement:
     key: str  # tonic
     mode: str
     drum_activity: float
+    speckle: float  # dB of pixel noise on the log-mel (text2music.evaluate.spectra.speckle)
 
     @property
     def drums(self) -> bool:
         return self.drum_activity > DRUM_THRESHOLD
 
     def to_dict(self) -> dict:
-        return {"tags": self.tags, "tempo": self.tempo, "key": self.key, "mode": self.mode, "drum_activity": self.drum_activity}
+        return {"tags": self.tags, "tempo": self.tempo, "key": self.key, "mode": self.mode, "drum_activity": self.drum_activity,
+                "speckle": self.speckle}
 
 
 class Judges:
@@ -61,5 +66,6 @@ class Judges:
                 embeddings = emb
         tags = {concept: probs[model][tag] for concept, (model, tag) in JUDGE_TAGS.items()}
         key = estimate_key(y, JUDGE_RATE)
+        mel_db = log_mel_spectrogram(y, SPECKLE_MEL).numpy()
         return Judgement(tags=tags, embeddings=np.asarray(embeddings, np.float32), tempo=estimate_tempo(y, JUDGE_RATE),
-                         key=key.key, mode=key.mode, drum_activity=drum_activity(y, JUDGE_RATE))
+                         key=key.key, mode=key.mode, drum_activity=drum_activity(y, JUDGE_RATE), speckle=speckle(mel_db))

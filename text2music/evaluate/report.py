@@ -83,7 +83,8 @@ def report_markdown(m: dict) -> str:
             (f"tempo accuracy (octave-tolerant, {a['tempo_n']} prompts with a BPM)", a["tempo_acc"]),
             ("tempo accuracy (strict 8%)", a["tempo_acc_strict"]),
             (f"key and mode exact ({a['key_n']} prompts with a key)", a["key_acc"]), ("key exact or relative", a["key_acc_close"]),
-            (f"drums present/absent ({a['drums_n']})", a["drums_acc"]), ("diversity across seeds", m.get("diversity")),
+            (f"drums present/absent ({a['drums_n']})", a["drums_acc"]), ("speckle (dB of pixel noise on the log-mel; lower = cleaner)", a.get("speckle_db")),
+            ("diversity across seeds", m.get("diversity")),
             ("spread across prompts (real = 1)", m.get("prompt_spread"))]
     if "heldout" in m:
         h = m["heldout"]
@@ -100,7 +101,8 @@ def report_markdown(m: dict) -> str:
     return "\n".join(lines)
 
 
-LEADERBOARD_COLUMNS = ("FAD ↓", "tag AUC ↑", "tempo ↑", "key ↑", "drums ↑", "held-out AUC ↑", "diversity", "spread", "RTF ↑", "RSS MB")
+LEADERBOARD_COLUMNS = ("FAD ↓", "tag AUC ↑", "tempo ↑", "key ↑", "drums ↑", "held-out AUC ↑", "speckle dB", "diversity", "spread",
+                       "RTF ↑", "RSS MB")
 
 
 def leaderboard_rows(report_dirs: list[Path]) -> list[str]:
@@ -109,7 +111,7 @@ def leaderboard_rows(report_dirs: list[Path]) -> list[str]:
         m = json.loads((Path(d) / "metrics.json").read_text())
         a, h, s = m["adherence"], m.get("heldout", {}), m.get("speed", {})
         cells = [m.get("fad"), a["mean_tag_auc"], a["tempo_acc"], a["key_acc"], a["drums_acc"], h.get("mean_tag_auc"),
-                 m.get("diversity"), m.get("prompt_spread"), s.get("rtf"), s.get("peak_rss_mb")]
+                 a.get("speckle_db"), m.get("diversity"), m.get("prompt_spread"), s.get("rtf"), s.get("peak_rss_mb")]
         name = Path(d).name
         rows.append(f"| [{name}]({Path(d).as_posix()}/report.md) | " + " | ".join(_fmt(c, 2) for c in cells) + f" | `{m.get('command') or ''}` |")
     return rows

@@ -135,6 +135,7 @@ def adherence(items: list[EvalItem], judged: list[dict]) -> dict:
     drums = [(it.drums, j["drum_activity"]) for it, j in zip(items, judged) if it.drums is not None]
     from text2music.data.synth.analysis import DRUM_THRESHOLD
 
+    out["speckle_db"] = round(float(np.mean([j["speckle"] for j in judged])), 3) if judged and "speckle" in judged[0] else None
     out["drums_n"] = len(drums)
     out["drums_acc"] = round(float(np.mean([(a > DRUM_THRESHOLD) == d for d, a in drums])), 4) if drums else None
     return out

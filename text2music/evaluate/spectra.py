@@ -40,3 +40,17 @@ def spectra_report(generated: np.ndarray, real: np.ndarray, train_mean: np.ndarr
         "frame_flux": {"generated": frame_flux(generated), "real": frame_flux(real)},
         "prompt_variation": {"generated": prompt_variation(generated), "real": prompt_variation(real)},
     }
+
+
+def speckle(mel_db: np.ndarray, floor_db: float = 60.0) -> float:
+    """Mean |S - median of 5 frames(S)| in dB over the cells within `floor_db` of the clip's peak,
+    for a log-mel `(n_mels, n_frames)` in dB: the frame-to-frame noise on top of the spectrum's
+    sustained lines. A held note is smooth along time in its band (only its onset and release
+    differ from the running median); a speckled noise floor is not."""
+    from scipy.ndimage import median_filter
+
+    S = np.asarray(mel_db, dtype=np.float64)
+    audible = S > S.max() - floor_db
+    if not audible.any():
+        return 0.0
+    return float(np.abs(S - median_filter(S, size=(1, 5), mode="nearest"))[audible].mean())
