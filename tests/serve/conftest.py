@@ -1,0 +1,121 @@
+"""Fixtures for the web page and API: a tiny random-weight flow model (its output is noise, which
+is all interface tests need), apps around it, and a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import torch
+
+from text2music.features.mel import get_preset
+from text2music.generate.pipeline import Text2Music
+from text2music.models import build_model, save_pretrained
+from text2music.serve.app import create_app
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """As `text2music serve` does on a 2-core machine (see `serve.app.torch_threads`); restored after each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_tiny_model(folder):
+    model = build_model("flow_transformer", d_model=64, heads=2, layers=2, patch=2)
+    save_pretrained(folder, model, get_preset("small"),
+                    {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False})
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> Text2Music:
+    return Text2Music.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("serve") / "tinyflow"))
+
+
+class BlockingPipeline:
+    """The tiny pipeline, but each generation waits for `release` (so the queue fills on cue);
+    `started` is set when a generation has begun. `fail=True` makes generations raise."""
+
+    def __init__(self, pipe: Text2Music, fail: bool = False):
+        self.pipe, self.fail = pipe, fail
+        self.release, self.started = threading.Event(), threading.Event()
+        self.sample_rate, self.mel, self.config, self.path = pipe.sample_rate, pipe.mel, pipe.config, pipe.path
+
+    def generate_mel(self, *args, **kwargs):
+        self.started.set()
+        if not self.release.wait(30):
+            raise TimeoutError("test never released the pipeline")
+        if self.fail:
+            raise RuntimeError("boom (test pipeline)")
+        return self.pipe.generate_mel(*args, **kwargs)
+
+    def vocode(self, mel, n_samples=None):
+        return self.pipe.vocode(mel, n_samples)
+
+    def generate(self, texts, *args, callback=None, **kwargs):
+        mel = self.generate_mel(texts, *args, callback=callback, **kwargs)
+        return self.vocode(mel), self.sample_rate
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """`make_app(pipeline, **kwargs) -> app`; every app's queue is closed after the test."""
+    apps = []
+
+    def make(pipeline, **kwargs):
+        kwargs.setdefault("out_dir", tmp_path / "results")
+        app = create_app(pipeline, **kwargs)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.state.queue.close(timeout=10)
+
+
+class ServerThread:
+    """uvicorn serving `app` on 127.0.0.1 at a free port, in a thread."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.sock.close()
+
+
+@pytest.fixture
+def live_server():
+    """`live_server(app) -> base URL` of a real uvicorn server; stopped after the test."""
+    servers = []
+
+    def start(app) -> str:
+        s = ServerThread(app).__enter__()
+        servers.append(s)
+        return s.url
+
+    yield start
+    for s in servers:
+        s.__exit__(None, None, None)

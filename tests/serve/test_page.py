@@ -1,0 +1,124 @@
+"""The page in a real browser (Chromium driven by Playwright) against a real uvicorn on loopback:
+limits shown, a bad setting and a full queue reported inline, progress while it works, then a
+playable WAV of the asked duration, its spectrogram and a download link, newest result first.
+
+Skips only when no Chromium is installed (`bash scripts/install_browser.sh` installs Debian's).
+The screenshot goes to pytest's tmp dir; with T2M_SAVE_SCREENSHOT=1 also to
+reports/screenshots/serve-page.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.serve.conftest import BlockingPipeline
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "reports" / "screenshots" / "serve-page.png"
+PROMPT = "a calm solo piano piece in A minor at 70 BPM"
+
+
+def find_chromium() -> str | None:
+    """T2M_CHROMIUM, else a system Chromium/Chrome, else None (Playwright's own download is tried by the caller)."""
+    if os.environ.get("T2M_CHROMIUM"):
+        return os.environ["T2M_CHROMIUM"]
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (bash scripts/install_browser.sh)")
+    executable = find_chromium()
+    with sync_api.sync_playwright() as p:
+        if executable is None and not Path(p.chromium.executable_path).is_file():
+            pytest.skip("no Chromium installed (bash scripts/install_browser.sh installs Debian's chromium)")
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+CHECK_AUDIO = """async (src) => {
+  const buf = await (await fetch(src)).arrayBuffer();
+  const head = new TextDecoder("ascii").decode(new Uint8Array(buf, 0, 16));
+  const decoded = await new OfflineAudioContext(1, 1, 16000).decodeAudioData(buf.slice(0));
+  return {head, bytes: buf.byteLength, duration: decoded.duration, sampleRate: decoded.sampleRate};
+}"""
+
+
+@pytest.mark.slow
+def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_server, tmp_path):
+    pipe = BlockingPipeline(tiny_pipeline)
+    url = live_server(make_app(pipe, workers=1, max_queue=0))  # one running job fills the server: 429 on cue
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, color_scheme="light")
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    expected = ("status of 422", "status of 429")  # the browser logs the answers this test provokes
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not any(e in m.text for e in expected) else None)
+    page.goto(url + "/")
+
+    # limits and examples come from /api/info
+    page.wait_for_selector(".chip")
+    assert page.inner_text("[data-limit=duration]") == "(1–20 s)"
+    assert page.inner_text("[data-limit=steps]") == "(1–100)"
+    assert page.locator(".chip").count() >= 3
+
+    # a bad setting: the server's 422 message inline, nothing submitted
+    page.fill("#text", PROMPT)
+    page.fill("#duration", "50")
+    page.click("#generate")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "duration" in page.inner_text("#error") and "20" in page.inner_text("#error")
+    assert page.get_attribute("#duration", "aria-invalid") == "true"
+    assert page.locator(".result").count() == 0
+
+    # generate 2 s: progress is visible while it works
+    page.fill("#duration", "2")
+    page.fill("#steps", "4")
+    page.click("#generate")
+    page.wait_for_selector(".result.running .progress", state="visible")
+    assert page.is_hidden("#error")
+    assert "Generating" in page.inner_text(".result .result-status")
+
+    # the server is full: "busy, retry in N s" inline
+    page.click("#generate")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "busy" in page.inner_text("#error") and "retry in" in page.inner_text("#error")
+
+    pipe.release.set()
+    page.wait_for_selector(".result.done audio[src]", timeout=60_000)
+    src = page.get_attribute(".result.done audio", "src")
+    assert page.get_attribute(".result.done a.download", "href") == src
+    wav = page.evaluate(CHECK_AUDIO, src)
+    assert wav["head"][:4] == "RIFF" and wav["head"][8:12] == "WAVE"
+    assert wav["bytes"] == 44 + 2 * 2 * tiny_pipeline.sample_rate  # 16-bit mono PCM: header + 2 s of samples
+    assert abs(wav["duration"] - 2.0) < 0.01
+    page.wait_for_function("() => { const a = document.querySelector('.result.done audio'); return a.readyState >= 1; }")
+    assert abs(page.evaluate("document.querySelector('.result.done audio').duration") - 2.0) < 0.05
+    page.wait_for_function("() => { const i = document.querySelector('.result.done img.spectrogram'); return i.complete && i.naturalWidth > 0; }")
+    assert page.evaluate("document.querySelector('.result.done img.spectrogram').naturalWidth") >= 500
+
+    # a second clip from an example chip: newest first, both kept
+    page.locator(".chip").nth(1).click()
+    example = page.input_value("#text")
+    page.click("#generate")
+    page.wait_for_function("() => document.querySelectorAll('.result.done audio[src]').length === 2", timeout=60_000)
+    assert page.inner_text(".result:first-child .result-text") == example
+    assert page.inner_text(".result:last-child .result-text") == PROMPT
+    assert "2 s · 4 steps" in page.inner_text(".result:last-child .result-settings")
+    page.wait_for_function("() => [...document.querySelectorAll('img.spectrogram')].every(i => i.complete && i.naturalWidth > 0)")
+
+    shot = tmp_path / "page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("T2M_SAVE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
+    assert not errors, errors
+    page.close()

@@ -1,0 +1,210 @@
+// text2music page: reads limits from /api/info, submits to /api/generate, polls the job, shows results.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const FIELDS = ["duration", "steps", "guidance", "seed"];
+const POLL_MS = 400;
+const STORE = "text2music-results";  // this tab's results (ids + settings), so a reload keeps the list
+let info = null;
+
+function fmt(x) { return Number.isInteger(x) ? String(x) : String(+x.toFixed(2)); }
+
+async function loadInfo() {
+  try {
+    const r = await fetch("/api/info");
+    info = await r.json();
+  } catch (e) { return; }
+  const L = info.limits, D = info.defaults;
+  $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz`;
+  $("#text").maxLength = L.text_chars;
+  const ranges = { duration: L.duration, steps: L.steps, guidance: L.guidance, seed: L.seed };
+  const units = { duration: " s" };
+  for (const [name, [lo, hi]] of Object.entries(ranges)) {
+    for (const el of [$("#" + name), $(`#${name}-range`)]) {
+      if (!el) continue;
+      el.min = lo; el.max = hi;
+    }
+    $(`[data-limit=${name}]`).textContent = `(${fmt(lo)}–${fmt(hi)}${units[name] || ""})`;
+  }
+  const box = $("#examples");
+  for (const text of info.examples) {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "chip"; b.textContent = text;
+    b.addEventListener("click", () => { $("#text").value = text; updateCount(); $("#text").focus(); });
+    box.appendChild(b);
+  }
+  setDefaults(D);
+}
+
+function setDefaults(D) {
+  D = D || (info && info.defaults);
+  if (!D) return;
+  for (const name of FIELDS) setValue(name, D[name]);
+  $("#sampler").value = D.sampler;
+}
+
+function setValue(name, v) {
+  $("#" + name).value = v;
+  const range = $(`#${name}-range`);
+  if (range) range.value = v;
+}
+
+function updateCount() {
+  const n = $("#text").value.length, max = $("#text").maxLength;
+  $("#text-count").textContent = n ? `(${n} / ${max} characters)` : "";
+}
+
+function showError(msg) {
+  const el = $("#error");
+  el.textContent = msg || "";
+  el.hidden = !msg;
+}
+
+function readForm() {
+  const body = { text: $("#text").value.trim(), sampler: $("#sampler").value };
+  for (const name of FIELDS) {
+    const el = $("#" + name);
+    el.removeAttribute("aria-invalid");
+    body[name] = name === "steps" || name === "seed" ? parseInt(el.value, 10) : parseFloat(el.value);
+  }
+  return body;
+}
+
+function markInvalid(message) {
+  for (const name of ["text", ...FIELDS]) {
+    if (message.includes(name + ":")) $("#" + name).setAttribute("aria-invalid", "true");
+  }
+}
+
+async function submit(ev) {
+  if (ev) ev.preventDefault();
+  showError("");
+  const body = readForm();
+  $("#text").removeAttribute("aria-invalid");
+  if (!body.text) {
+    $("#text").setAttribute("aria-invalid", "true");
+    showError("Type a description of the music first (or click an example).");
+    return;
+  }
+  const button = $("#generate");
+  button.disabled = true;
+  try {
+    const r = await fetch("/api/generate", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const data = await r.json().catch(() => ({}));
+    if (r.status === 429) {
+      const wait = r.headers.get("Retry-After") || data.retry_after || "a few";
+      showError(`The server is busy (queue full): retry in ${wait} s.`);
+    } else if (r.status === 422) {
+      markInvalid(data.message || "");
+      showError(`Please check the settings: ${data.message}`);
+    } else if (!r.ok) {
+      showError(`The server answered ${r.status}: ${data.message || r.statusText}`);
+    } else {
+      const item = { id: data.id, request: data.request };
+      remember(item);
+      track(addCard(item), item.id);
+    }
+  } catch (e) {
+    showError(`Could not reach the server: ${e.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function settingsLine(q) {
+  return `${fmt(q.duration)} s · ${q.steps} steps · guidance ${fmt(q.guidance)} · seed ${q.seed} · ${q.sampler}`;
+}
+
+function addCard(item) {
+  const node = $("#result-template").content.firstElementChild.cloneNode(true);
+  node.dataset.id = item.id;
+  $(".result-text", node).textContent = item.request.text;
+  $(".result-settings", node).textContent = settingsLine(item.request);
+  $(".reuse", node).addEventListener("click", () => {
+    const q = item.request;
+    $("#text").value = q.text; updateCount();
+    for (const name of FIELDS) setValue(name, q[name]);
+    $("#sampler").value = q.sampler;
+    window.scrollTo({ top: 0, behavior: "smooth" });
+  });
+  $("#results").prepend(node);
+  $("#empty").hidden = true;
+  $("#results-count").textContent = `(${$("#results").children.length})`;
+  return node;
+}
+
+function render(node, job) {
+  node.classList.remove("queued", "running", "done", "failed");
+  node.classList.add(job.status);
+  const pct = Math.round(100 * job.progress);
+  $(".bar", node).style.width = pct + "%";
+  $(".progress", node).setAttribute("aria-valuenow", pct);
+  const status = $(".result-status", node);
+  if (job.status === "queued") {
+    status.textContent = job.queue_position > 1 ? `Waiting: ${job.queue_position - 1} ahead in the queue…` : "Starting…";
+  } else if (job.status === "running") {
+    status.textContent = `Generating… ${pct}%` + (job.elapsed_s ? ` (${job.elapsed_s.toFixed(1)} s)` : "");
+  } else if (job.status === "failed") {
+    status.textContent = `Failed: ${job.error}`;
+  } else if (job.status === "done") {
+    status.textContent = `Done in ${job.elapsed_s.toFixed(1)} s`;
+    const body = $(".result-body", node);
+    if (body.hidden) {
+      $("audio", node).src = job.audio_url;
+      $(".spectrogram", node).src = job.image_url;
+      $(".download", node).href = job.audio_url;
+      $(".download", node).setAttribute("download", `text2music-${job.id.slice(0, 8)}.wav`);
+      $(".image-link", node).href = job.image_url;
+      body.hidden = false;
+    }
+  }
+}
+
+async function track(node, id) {
+  for (let failures = 0; failures < 20;) {
+    let job;
+    try {
+      const r = await fetch(`/api/jobs/${id}`);
+      if (r.status === 404) {
+        render(node, { status: "failed", progress: 0, error: "this result is no longer kept by the server" });
+        forget(id);
+        return;
+      }
+      job = await r.json();
+      failures = 0;
+    } catch (e) {
+      failures++;
+      $(".result-status", node).textContent = "Connection lost, retrying…";
+      await new Promise((ok) => setTimeout(ok, 1000 * failures));
+      continue;
+    }
+    render(node, job);
+    if (job.status === "done" || job.status === "failed") return;
+    await new Promise((ok) => setTimeout(ok, POLL_MS));
+  }
+}
+
+function stored() {
+  try { return JSON.parse(sessionStorage.getItem(STORE) || "[]"); } catch (e) { return []; }
+}
+function remember(item) { sessionStorage.setItem(STORE, JSON.stringify([...stored(), item].slice(-50))); }
+function forget(id) { sessionStorage.setItem(STORE, JSON.stringify(stored().filter((x) => x.id !== id))); }
+
+function wire() {
+  $("#form").addEventListener("submit", submit);
+  $("#text").addEventListener("input", updateCount);
+  $("#text").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) submit(e); });
+  for (const name of ["duration", "steps", "guidance"]) {
+    $(`#${name}-range`).addEventListener("input", (e) => { $("#" + name).value = e.target.value; });
+    $("#" + name).addEventListener("input", (e) => { $(`#${name}-range`).value = e.target.value; });
+  }
+  $("#dice").addEventListener("click", () => setValue("seed", Math.floor(Math.random() * 1e6)));
+  $("#reset").addEventListener("click", () => setDefaults());
+}
+
+wire();
+loadInfo().then(() => {
+  for (const item of stored()) track(addCard(item), item.id);
+});
