@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from text2music.models import build_model, load_pretrained
@@ -50,3 +51,19 @@ def test_trains_with_the_engine_and_reloads(tiny_features, tmp_path):
     # the saved weights are the EMA's
     ema_state = result.ema.state_dict()
     assert all(torch.equal(v, ema_state[k]) for k, v in model.state_dict().items())
+
+
+def test_fine_tunes_from_a_model_folder(tiny_features, tmp_path):
+    args = {"d_model": 32, "heads": 2, "layers": 1}
+    first = TrainConfig(model="flow_transformer", model_args=args, features=str(tiny_features), out=str(tmp_path / "a"),
+                        epochs=1, batch_size=4, lr=1e-3, max_steps=2)
+    train(first, progress=False)
+    start, _, _ = load_pretrained(tmp_path / "a" / "best")
+    second = TrainConfig(model="flow_transformer", model_args=args, features=str(tiny_features), out=str(tmp_path / "b"),
+                         epochs=1, batch_size=4, lr=1e-9, max_steps=1, init_from=str(tmp_path / "a" / "best"))
+    tuned = train(second, progress=False).model
+    assert all(torch.allclose(v, start.state_dict()[k], atol=1e-6) for k, v in tuned.state_dict().items())
+    other = TrainConfig(model="flow_transformer", model_args={**args, "d_model": 64}, features=str(tiny_features),
+                        out=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "best"))
+    with pytest.raises(ValueError, match="init_from"):
+        train(other, progress=False)

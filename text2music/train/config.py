@@ -25,6 +25,7 @@ class TrainConfig:
     limit_train: int | None = None
     limit_val: int | None = None
     crop_frames: tuple[int, int] | None = None  # train on random crops, length drawn per batch in [min, max]
+    init_from: str | None = None  # start from the weights of this model folder (fine-tuning; ignored on resume)
     # optimisation: the seed's recipe by default
     epochs: int = 50
     batch_size: int = 16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from text2music.features.preprocess import load_features
 from text2music.text import TextEmbedding, TextEncoder, clip_text
@@ -66,18 +67,15 @@ class EmbeddingCache:
                 emb = encoder(chunk)
                 for j, text in enumerate(chunk):
                     self.index[text] = len(self.tokens)
-                    self.tokens.append(emb.tokens[j, emb.mask[j]].cpu())
+                    self.tokens.append(emb.tokens[j, emb.mask[j]])  # stays where the encoder ran (GPU: no copies per step)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     def batch(self, texts: list[str]) -> TextEmbedding:
         rows = [self.tokens[self.index[t]] for t in texts]
-        length = max(r.shape[0] for r in rows)
-        tokens = torch.zeros(len(rows), length, rows[0].shape[1])
-        mask = torch.zeros(len(rows), length, dtype=torch.bool)
-        for i, r in enumerate(rows):
-            tokens[i, : r.shape[0]] = r
-            mask[i, : r.shape[0]] = True
+        lengths = torch.tensor([r.shape[0] for r in rows], device=rows[0].device)
+        tokens = pad_sequence(rows, batch_first=True)
+        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]
         pooled = (tokens * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         return TextEmbedding(tokens, mask, pooled)

@@ -37,7 +37,7 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from text2music.features.mel import MelConfig
-from text2music.models import build_model, save_pretrained
+from text2music.models import build_model, load_pretrained, save_pretrained
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
@@ -192,6 +192,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         if cfg.model_args.get(key, value) != value:
             raise ValueError(f"model_args.{key}={cfg.model_args[key]} but the features in {cfg.features} have {key}={value}")
     model = build_model(cfg.model, **{**cfg.model_args, "n_mels": mel_cfg.n_mels, "n_frames": mel_cfg.n_frames, "text_dim": encoder.dim})
+    if cfg.init_from is not None:
+        init, _, init_config = load_pretrained(cfg.init_from)
+        if init_config["kind"] != cfg.model or init.cfg != model.cfg:
+            raise ValueError(f"init_from={cfg.init_from} holds a {init_config['kind']} {init.cfg}, not this run's {cfg.model} {model.cfg}")
+        model.load_state_dict(init.state_dict())
     model.to(device)
     module = LossModule(model, encoder if cache is None else None, cache)
     ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay else None
