@@ -5,6 +5,7 @@
     text2music data stats       statistics and pictures of a data folder
     text2music data preprocess  audio -> fixed-shape log-mel arrays
     text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
+    text2music train-vocoder    train the learned vocoder on a corpus's audio
     text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
     text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
     text2music evaluate         judge a model (or real audio) with external judges; metrics + report
@@ -256,6 +257,28 @@ def add_predict(sub) -> None:
     p.set_defaults(func=cmd_predict)
 
 
+def cmd_train_vocoder(args) -> int:
+    from text2music.train.vocoder import VocoderTrainConfig, train_vocoder
+
+    if not (args.data / "metadata.csv").is_file():
+        raise FileNotFoundError(f"{args.data} has no metadata.csv (make it with text2music data synth or data musiccaps)")
+    cfg = VocoderTrainConfig(data=str(args.data), out=str(args.out), clips=args.clips, minutes=args.minutes, max_steps=args.max_steps)
+    _print_summary(train_vocoder(cfg, progress=not args.quiet))
+    return 0
+
+
+def add_train_vocoder(sub) -> None:
+    p = sub.add_parser("train-vocoder", help="train the learned vocoder (mel -> magnitude, Griffin-Lim phase); resumable",
+                       formatter_class=_Formatter)
+    p.add_argument("--data", type=Path, default=Path("data/synth"), help="data folder with metadata.csv and audio/")
+    p.add_argument("--out", type=Path, default=Path("runs/vocoder"), help="run folder (vocoder.json + vocoder.safetensors)")
+    p.add_argument("--clips", type=_positive_int, default=600, help="train clips held in memory")
+    p.add_argument("--minutes", type=float, default=15.0, help="training time")
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train_vocoder)
+
+
 # ---------------------------------------------------------------------------------------------
 # generate
 
@@ -382,8 +405,9 @@ def cmd_evaluate(args) -> int:
                      duration=args.duration, steps=args.steps, guidance=args.guidance, sampler=args.sampler, seed=args.seed,
                      diversity_prompts=args.diversity_prompts,
                      diversity_seeds=args.diversity_seeds, batch_size=args.batch_size, speed=not args.no_speed)
-    if args.model not in ("real", "vocoder", "default") and not Path(args.model).is_dir():
-        raise FileNotFoundError(f"--model: no model folder {args.model} (or give real, vocoder or default)")
+    folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
+    if folder not in ("real", "vocoder", "default") and not Path(folder).is_dir():
+        raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:FOLDER or default)")
     command = "text2music " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("text2music") else None
     metrics = evaluate(cfg, progress=not args.quiet, command=command or f"text2music evaluate --model {args.model} --out {args.out}")
     a = metrics["adherence"]
@@ -396,7 +420,8 @@ def cmd_evaluate(args) -> int:
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="judge a model (or real audio) with external judges: metrics.json, report.md, PNGs",
                        formatter_class=_Formatter)
-    p.add_argument("--model", required=True, help="model folder, 'default' (bundled), 'real' (the corpus audio) or 'vocoder' (real mel -> Griffin-Lim)")
+    p.add_argument("--model", required=True, help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' "
+                   "(real mel -> Griffin-Lim) or 'vocoder:FOLDER' (real mel -> the learned vocoder in FOLDER)")
     p.add_argument("--out", type=Path, required=True, help="report folder (re-running resumes)")
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
@@ -506,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stats(data_sub)
     add_preprocess(data_sub)
     add_train(sub)
+    add_train_vocoder(sub)
     add_generate(sub)
     add_predict(sub)
     add_evaluate(sub)

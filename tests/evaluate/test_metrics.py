@@ -31,7 +31,8 @@ def test_concepts_from_text_spec_and_aspects():
     assert concepts_in("electric piano") == {"piano"}
     assert concepts_in("thumb piano") == set()
     assert "drums" not in concepts_in("steel drums")
-    assert concepts_in("synth strings") == {"synth", "strings"}
+    assert concepts_in("synth strings") == {"synth"}
+    assert concepts_in("distorted guitar") == {"guitar"}
     assert "rock" not in concepts_in("rock organ")
     named, excluded = concepts_from_aspects(["acoustic guitar", "no drums", "hip-hop", "male vocals"])
     assert named == {"guitar", "hip hop"} and "drums" in excluded and not named & excluded

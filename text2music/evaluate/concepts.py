@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 
-# concept -> (judge model, tag in that model's vocabulary)
+# concept -> (judge model, tag in that model's vocabulary).
+# Validated on the real audio of the corpus test split (reports/real): two tags were dropped
+# because they cannot tell the corpus's own clips apart, ROC-AUC on real audio MTT "strings"
+# 0.57 and MSD "metal" 0.52; "piano" (0.61) is weak but kept (see EVALUATION.md).
 JUDGE_TAGS: dict[str, tuple[str, str]] = {
     "piano": ("MTT_musicnn", "piano"),
     "guitar": ("MTT_musicnn", "guitar"),
-    "strings": ("MTT_musicnn", "strings"),
     "violin": ("MTT_musicnn", "violin"),
     "cello": ("MTT_musicnn", "cello"),
     "flute": ("MTT_musicnn", "flute"),
@@ -29,7 +31,6 @@ JUDGE_TAGS: dict[str, tuple[str, str]] = {
     "classical": ("MTT_musicnn", "classical"),
     "rock": ("MSD_musicnn", "rock"),
     "pop": ("MSD_musicnn", "pop"),
-    "metal": ("MSD_musicnn", "metal"),
     "electronic": ("MSD_musicnn", "electronic"),
     "ambient": ("MSD_musicnn", "ambient"),
     "country": ("MSD_musicnn", "country"),
@@ -38,7 +39,7 @@ JUDGE_TAGS: dict[str, tuple[str, str]] = {
     "folk": ("MSD_musicnn", "folk"),
     "hip hop": ("MSD_musicnn", "Hip-Hop"),
 }
-INSTRUMENT_CONCEPTS = ("piano", "guitar", "strings", "violin", "cello", "flute", "harpsichord", "harp", "sitar", "synth",
+INSTRUMENT_CONCEPTS = ("piano", "guitar", "violin", "cello", "flute", "harpsichord", "harp", "sitar", "synth",
                        "choir", "drums")
 GENRE_CONCEPTS = tuple(c for c in JUDGE_TAGS if c not in INSTRUMENT_CONCEPTS)
 
@@ -46,7 +47,6 @@ GENRE_CONCEPTS = tuple(c for c in JUDGE_TAGS if c not in INSTRUMENT_CONCEPTS)
 PATTERNS: dict[str, str] = {
     "piano": r"(?<!thumb )(?<!toy )\bpiano\b|e-piano|rhodes|\bkeys\b",
     "guitar": r"guitar",
-    "strings": r"\bstrings\b|string (ensemble|section|orchestra|quartet)",
     "violin": r"violin|fiddle",
     "cello": r"\bcello",
     "flute": r"flute",
@@ -59,7 +59,6 @@ PATTERNS: dict[str, str] = {
     "classical": r"classical|baroque|orchestral",
     "rock": r"\brock\b(?! organ)",
     "pop": r"\bpop\b",
-    "metal": r"\bmetal\b",
     "electronic": r"electronic|\bedm\b|techno|\bhouse\b|trance|electro\b|dubstep|synthwave",
     "ambient": r"ambient",
     "country": r"\bcountry\b",
@@ -97,5 +96,5 @@ def concepts_from_aspects(aspects: list[str]) -> tuple[set[str], set[str]]:
     for aspect in aspects:
         found = concepts_in(aspect)
         if not NEGATION.search(aspect.lower()):
-            named |= found
+            named |= found & set(JUDGE_TAGS)
     return named, set(JUDGE_TAGS) - named

@@ -188,12 +188,13 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     else:
         raise ValueError(f"prompts must be corpus or musiccaps, got {cfg.prompts!r}")
     settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler}
-    system = load_system(cfg.system, **settings) if cfg.system not in ("real", "vocoder") else load_system(cfg.system)
+    reference_only = cfg.system == "real" or cfg.system.startswith("vocoder")  # real audio in, no generation settings
+    system = load_system(cfg.system) if reference_only else load_system(cfg.system, **settings)
     judges = Judges()
 
     # 1. render: one clip per prompt, and extra seeds for the first prompts (diversity)
     main = [(it, cfg.seed) for it in items]
-    div_items = items[: cfg.diversity_prompts] if getattr(system, "seeded", False) or cfg.system not in ("real", "vocoder") else []
+    div_items = [] if reference_only else items[: cfg.diversity_prompts]
     extra = [(it, cfg.seed + k) for it in div_items for k in range(1, cfg.diversity_seeds)]
     # the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
     reference = {}
@@ -226,7 +227,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
             within = [mean_pairwise([judged[clip_name(it.id, cfg.seed + k)]["embeddings"].mean(0) for k in range(cfg.diversity_seeds)])
                       for it in div_items]
             metrics["diversity"] = round(float(np.mean(within)) / real_spread, 4)
-    if cfg.speed and cfg.system not in ("real", "vocoder"):
+    if cfg.speed and not reference_only:
         metrics["speed"] = speed_in_subprocess(cfg.system, "a calm solo piano piece in A minor at 70 BPM", {**settings, "duration": 10.0})
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_report(out, metrics, items, main_judged, reference, cfg)

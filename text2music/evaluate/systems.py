@@ -3,6 +3,7 @@
 - `real`:    the corpus's own clip for each prompt (the judges' ceiling);
 - `vocoder`: the real clip -> the model's log-mel -> Griffin-Lim (the floor that any model
              which generates mel spectrograms and uses this vocoder cannot go below);
+             `vocoder:FOLDER`: the same through a learned vocoder;
 - a model folder: a generative model (`Text2Music`) or a seed baseline (one regressed mel per text).
 """
 
@@ -33,10 +34,15 @@ class RealAudio:
 
 
 class VocoderOnly(RealAudio):
+    """Real clip -> log-mel -> a vocoder: Griffin-Lim on the analytic inverse, or a learned one."""
+
     name = "vocoder"
 
-    def __init__(self, preset: str = "small", griffin_lim_iters: int = 32):
-        self.mel = get_preset(preset)
+    def __init__(self, preset: str = "small", griffin_lim_iters: int = 32, neural: str | Path | None = None):
+        from text2music.models.neural_vocoder import NeuralVocoder
+
+        self.vocoder = NeuralVocoder.from_folder(neural) if neural is not None else None
+        self.mel = self.vocoder.mel if self.vocoder is not None else get_preset(preset)
         self.n_iter = griffin_lim_iters
         super().__init__(self.mel.sample_rate)
 
@@ -44,7 +50,8 @@ class VocoderOnly(RealAudio):
         out = []
         for audio in super().render(items, seeds):
             mel = log_mel_spectrogram(audio, self.mel)
-            out.append(mel_to_audio(mel, self.mel, n_iter=self.n_iter)[: len(audio)].numpy())
+            wave = self.vocoder(mel[None])[0] if self.vocoder is not None else mel_to_audio(mel, self.mel, n_iter=self.n_iter)
+            out.append(wave[: len(audio)].numpy())
         return out
 
 
@@ -87,11 +94,17 @@ class SeedBaseline:
 
 
 def load_system(spec: str, **settings):
-    """'real', 'vocoder', 'default' (the bundled model) or a model folder."""
+    """'real', 'vocoder' (Griffin-Lim), 'vocoder:FOLDER' (the learned vocoder in FOLDER; 'vocoder:default'
+    for the bundled model's), 'default' (the bundled model) or a model folder."""
     if spec == "real":
         return RealAudio()
     if spec == "vocoder":
         return VocoderOnly()
+    if spec.startswith("vocoder:"):
+        from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+        folder = spec.split(":", 1)[1]
+        return VocoderOnly(neural=DEFAULT_MODEL_DIR if folder == "default" else folder)
     from text2music.generate.pipeline import GENERATIVE_KINDS
     from text2music.models import read_config
 

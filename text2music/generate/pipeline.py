@@ -7,7 +7,8 @@
 
 Three separately loaded parts, as in diffusers: the text encoder (BERT, `text2music.text`), the
 generator (a flow model over mel frames, `text2music.models`), the vocoder (mel -> audio,
-`text2music.models.vocoder`).
+`text2music.models.vocoder`: Griffin-Lim, or the learned `neural_vocoder` when the model
+folder holds one).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
 from text2music.models import load_pretrained
+from text2music.models.neural_vocoder import NeuralVocoder
 from text2music.models.vocoder import GriffinLimVocoder
 from text2music.text import TextEmbedding, TextEncoder
 
@@ -78,7 +80,7 @@ class Text2Music:
     """A loaded model: `generate(texts) -> (waveforms, sample_rate)`."""
 
     def __init__(self, model: torch.nn.Module, encoder: TextEncoder, mel: MelConfig, config: dict,
-                 vocoder: GriffinLimVocoder | None = None, path: Path | None = None):
+                 vocoder: GriffinLimVocoder | NeuralVocoder | None = None, path: Path | None = None):
         if config.get("kind") not in GENERATIVE_KINDS:
             raise ValueError(f"{path}: a {config.get('kind')} model is not a generative model; "
                              f"use `text2music predict` for the seed baselines")
@@ -94,7 +96,10 @@ class Text2Music:
             raise FileNotFoundError(f"model folder not found: {folder}")
         model, mel, config = load_pretrained(folder, device=device)
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
-        return cls(model, encoder, mel, config, path=folder)
+        vocoder = NeuralVocoder.from_folder(folder) if (folder / "vocoder.json").exists() else GriffinLimVocoder(mel)
+        if vocoder.mel != mel:
+            raise ValueError(f"{folder}: the vocoder was trained on other mel features than the generator")
+        return cls(model, encoder, mel, config, vocoder=vocoder, path=folder)
 
     @property
     def sample_rate(self) -> int:
