@@ -3,7 +3,7 @@
     text2music train-vocoder --data data/synth --out runs/vocoder --minutes 15
 
 Each step: random 128-frame crops of (log-mel values, true STFT magnitude) pairs computed once
-from the train split's audio; L1 on log magnitude; Adam. The run folder holds `vocoder.json` +
+from the train split's audio; L1 on log magnitude + spectral convergence; Adam. The run folder holds `vocoder.json` +
 `vocoder.safetensors` (inference), `state.pt` (resumable: running the same command again
 continues), `log.jsonl` and `loss.png`.
 """
@@ -140,7 +140,7 @@ def _plot(out: Path) -> None:
     ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.6, label="train")
     ax.plot([r["step"] for r in vals], [r["val_loss"] for r in vals], "s-", label="validation (step 0: analytic inverse)")
     ax.set_xlabel("step")
-    ax.set_ylabel("L1 on log magnitude")
+    ax.set_ylabel("L1 log magnitude + spectral convergence")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
