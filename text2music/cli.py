@@ -408,8 +408,11 @@ def cmd_evaluate(args) -> int:
     folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
     if folder not in ("real", "vocoder", "default") and not Path(folder).is_dir():
         raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:FOLDER or default)")
-    command = "text2music " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("text2music") else None
-    metrics = evaluate(cfg, progress=not args.quiet, command=command or f"text2music evaluate --model {args.model} --out {args.out}")
+    defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+             if k not in ("func", "command", "quiet", "no_speed", "model", "out") and v != getattr(defaults, k, None)]
+    command = " ".join(["text2music evaluate --model", args.model, *flags, "--out", str(args.out)])
+    metrics = evaluate(cfg, progress=not args.quiet, command=command)
     a = metrics["adherence"]
     _print_summary({"out": str(args.out), "fad": metrics.get("fad"), "mean_tag_auc": a["mean_tag_auc"], "tempo_acc": a["tempo_acc"],
                     "key_acc": a["key_acc"], "drums_acc": a["drums_acc"], "diversity": metrics.get("diversity"),
