@@ -231,16 +231,22 @@ def add_train(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
+    """The TEXT arguments, then the lines of a --prompts file (blank and '#' lines skipped)."""
+    texts = list(texts)
+    if prompts:
+        if not prompts.is_file():
+            raise FileNotFoundError(f"prompts file not found: {prompts}")
+        texts += [line.strip() for line in prompts.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    if not texts:
+        raise ValueError("give at least one TEXT or --prompts FILE")
+    return texts
+
+
 def cmd_predict(args) -> int:
     from text2music.generate.predict import predict
 
-    texts = list(args.text)
-    if args.prompts:
-        if not args.prompts.is_file():
-            raise FileNotFoundError(f"prompts file not found: {args.prompts}")
-        texts += [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
-    if not texts:
-        raise ValueError("give at least one TEXT or --prompts FILE")
+    texts = read_prompts(args.text, args.prompts)
     for r in predict(args.model, texts, args.out, griffin_lim_iters=args.griffin_lim_iters, seed=args.seed):
         print(r["wav"])
     return 0
@@ -283,17 +289,6 @@ def add_train_vocoder(sub) -> None:
 # generate
 
 AUDIO_SUFFIXES = (".wav", ".flac")
-
-
-def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
-    texts = list(texts)
-    if prompts:
-        if not prompts.is_file():
-            raise FileNotFoundError(f"prompts file not found: {prompts}")
-        texts += [line.strip() for line in prompts.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    if not texts:
-        raise ValueError("give at least one TEXT or --prompts FILE")
-    return texts
 
 
 def output_paths(out: Path, jobs: list[tuple[str, int]], fmt: str) -> list[Path]:

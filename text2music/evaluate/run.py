@@ -36,8 +36,9 @@ import numpy as np
 from tqdm import tqdm
 
 from text2music import BUNDLED_MUSICCAPS_CSV
-from text2music.data.synth.analysis import PITCH_CLASSES, key_relation, tempo_agrees
+from text2music.data.synth.analysis import DRUM_THRESHOLD, PITCH_CLASSES, KeyEstimate, key_relation, tempo_agrees
 from text2music.evaluate.fad import frechet_audio_distance
+from text2music.evaluate.judges import JUDGE_RATE
 from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
 from text2music.features.mel import load_audio, save_audio
 from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
@@ -99,7 +100,7 @@ def judge_all(judges, names: list[str], audio_dir: Path, folder: Path, progress:
     emb_dir = folder / "embeddings"
     for name in tqdm([n for n in names if n not in done or not (emb_dir / f"{n}.npy").exists()],
                      desc="judge", unit="clip", disable=not progress):
-        j = judges(load_audio(audio_dir / f"{name}.wav", 16000), 16000)
+        j = judges(load_audio(audio_dir / f"{name}.wav", JUDGE_RATE), JUDGE_RATE)
         emb_dir.mkdir(parents=True, exist_ok=True)
         np.save(emb_dir / f"{name}.npy", j.embeddings)
         record = {"name": name, **j.to_dict()}
@@ -128,23 +129,15 @@ def adherence(items: list[EvalItem], judged: list[dict]) -> dict:
     out["tempo_acc"] = round(float(np.mean([tempo_agrees(est, bpm) for bpm, est in tempo])), 4) if tempo else None
     out["tempo_acc_strict"] = round(float(np.mean([abs(est - bpm) <= 0.08 * bpm for bpm, est in tempo])), 4) if tempo else None
     keys = [(it.key, j) for it, j in zip(items, judged) if it.key and it.key[0] in PITCH_CLASSES]
-    relations = [key_relation(_estimate(j), key, mode) for (key, mode), j in keys]
+    relations = [key_relation(KeyEstimate(PITCH_CLASSES.index(j["key"]), j["mode"], 0.0), key, mode) for (key, mode), j in keys]
     out["key_n"] = len(keys)
     out["key_acc"] = round(relations.count("exact") / len(keys), 4) if keys else None
     out["key_acc_close"] = round(sum(r in ("exact", "relative") for r in relations) / len(keys), 4) if keys else None
     drums = [(it.drums, j["drum_activity"]) for it, j in zip(items, judged) if it.drums is not None]
-    from text2music.data.synth.analysis import DRUM_THRESHOLD
-
-    out["speckle_db"] = round(float(np.mean([j["speckle"] for j in judged])), 3) if judged and "speckle" in judged[0] else None
     out["drums_n"] = len(drums)
     out["drums_acc"] = round(float(np.mean([(a > DRUM_THRESHOLD) == d for d, a in drums])), 4) if drums else None
+    out["speckle_db"] = round(float(np.mean([j["speckle"] for j in judged])), 3) if judged and "speckle" in judged[0] else None
     return out
-
-
-def _estimate(j: dict):
-    from text2music.data.synth.analysis import KeyEstimate
-
-    return KeyEstimate(PITCH_CLASSES.index(j["key"]), j["mode"], 0.0)
 
 
 def mean_pairwise(vectors: list[np.ndarray]) -> float:
@@ -159,7 +152,7 @@ def speed_in_subprocess(system: str, text: str, settings: dict) -> dict:
         "t0 = time.perf_counter()\n"
         f"s = load_system({system!r}, **{settings!r})\n"
         "load = time.perf_counter() - t0\n"
-        f"r = measure_speed(s, {text!r}, duration={settings['duration']})\n"
+        f"r = measure_speed(s, {text!r})\n"
         "r['load_seconds'] = round(load, 2)\n"
         "r['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
         "print('SPEED', json.dumps(r))\n"

@@ -13,7 +13,6 @@ folder holds one).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -141,7 +140,7 @@ class Text2Music:
             audio = np.pad(audio[:need], (0, max(0, need - len(audio))))
             init = log_mel_spectrogram(audio, self.mel)[None].expand(B, -1, -1)
         per_step = 2 if sampler == "heun" else 1
-        total = math.ceil(steps * per_step)
+        total = steps * per_step
         with torch.no_grad():
             return self.model.generate(text, n_frames=n_frames, steps=steps, guidance=guidance, sampler=sampler,
                                        seed=seeds, init=init, strength=strength if init is not None else 1.0,
