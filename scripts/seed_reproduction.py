@@ -21,19 +21,19 @@ import torch
 
 from text2music.evaluate.spectra import spectra_report
 from text2music.features.plot import save_mel_grid
-from text2music.generate.predict import load_for_inference
+from text2music.generate.pipeline import Text2Music
 from text2music.text import clip_text
 from text2music.train.data import MelTextSet
 from text2music.utils import atomic_write_text
 
 
 def generate_for(run: Path, records: list[dict], batch: int = 16) -> np.ndarray:
-    model, encoder, _, config = load_for_inference(run / "best")
-    texts = [clip_text(r["caption"], r["aspects"], config["text"]["mode"]) for r in records]
+    pipe = Text2Music.from_pretrained(run / "best")
+    texts = [clip_text(r["caption"], r["aspects"], pipe.config["text"]["mode"]) for r in records]
     outs = []
     with torch.no_grad():
         for i in range(0, len(texts), batch):
-            outs.append(model.generate(encoder(texts[i : i + batch])).numpy())
+            outs.append(pipe.model(pipe.embed(texts[i : i + batch])).numpy())  # a regressor: one pass per text
     return np.concatenate(outs)
 
 

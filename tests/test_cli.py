@@ -1,5 +1,6 @@
 """A smoke test per CLI command: --help works and shows defaults; bad input gives a clear error."""
 
+import re
 import subprocess
 import sys
 
@@ -45,6 +46,8 @@ def test_errors_are_clear(tmp_path, capsys):
     assert "missing.json" in capsys.readouterr().err
     assert main(["predict", "--model", str(tmp_path), "some text"]) == 2
     assert "not a text2music model folder" in capsys.readouterr().err
+    assert main(["generate", "some text", "--model", str(tmp_path / "none")]) == 2
+    assert "model folder not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["data", "musiccaps", "--out", str(tmp_path), "--jobs", "0"])
     assert "must be positive" in capsys.readouterr().err
@@ -56,3 +59,30 @@ def test_plot_command(tmp_path):
     wav = write_wav(tmp_path / "a.wav", synth_music(16000, 3.0), 16000)
     assert main(["plot", str(wav), "-o", str(tmp_path / "a.png")]) == 0
     assert (tmp_path / "a.png").stat().st_size > 5000
+
+
+def test_parser_imports_nothing_heavy():
+    """--help and argparse errors must answer at once: building the parser loads no torch, librosa,
+    transformers or numpy (they took 3 s on a quiet machine, 5-15 s under load)."""
+    code = ("import sys; from text2music.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'librosa', 'transformers', 'numpy', 'matplotlib', 'fastapi') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"]])
+def test_output_into_a_closed_pipe_is_not_an_error(argv):
+    """`text2music ... | head`: the reader has gone; no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "text2music", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader leaves before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "BrokenPipeError" not in err and "Traceback" not in err, err
+
+
+def test_help_has_no_empty_or_doubled_defaults(capsys):
+    for command in COMMANDS:
+        with pytest.raises(SystemExit):
+            main(command + ["--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in out and "(default: False)" not in out, command
+        assert not re.search(r"\(default:[^)]*\) \(default:", out), command

@@ -5,12 +5,13 @@ Python API (mirrors the CLI):
     from text2music import Text2Music
     waves, sr = Text2Music.from_pretrained().generate(["a calm solo piano piece in A minor at 70 BPM"])
 
-    from text2music import build_corpus, download_musiccaps, preprocess, get_preset, train, TrainConfig, predict
+    from text2music import GenerationSettings, build_corpus, download_musiccaps, preprocess, get_preset, train, TrainConfig
 
     build_corpus("data/synth", n=4000, jobs=2)                       # text2music data synth
     preprocess("data/synth", get_preset("seed"), name="seed")        # text2music data preprocess
     train(TrainConfig.load("configs/seed_lstm.json"))                # text2music train
-    predict("runs/seed_lstm/best", ["a calm piano piece"], "out/")   # text2music predict
+    pipe = Text2Music.from_pretrained("runs/seed_lstm/best")         # text2music generate --model ...
+    out = pipe(["a calm piano piece"], GenerationSettings(duration=8.0, seed=1))   # out.audio, out.mel, out.sample_rate
 
 Names are imported on first use, so `import text2music` (and the CLI's --help) stays fast.
 """
@@ -39,8 +40,9 @@ _API = {
     "plot_file": "text2music.features.plot",
     "TrainConfig": "text2music.train.config",
     "train": "text2music.train.loop",
-    "predict": "text2music.generate.predict",
     "Text2Music": "text2music.generate.pipeline",
+    "Generation": "text2music.generate.pipeline",
+    "GenerationSettings": "text2music.generate.settings",
 }
 
 __all__ = ["BUNDLED_MUSICCAPS_CSV", *_API]

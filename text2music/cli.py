@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -29,8 +30,16 @@ from text2music import BUNDLED_MUSICCAPS_CSV
 log = logging.getLogger("text2music")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; "(default: X)" after an option's help when X says something
+    (not None, not False, and not already in the help)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (not any(action.default is v for v in (None, False, argparse.SUPPRESS)) and "default" not in text
+                and (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE))):
+            text += " (default: %(default)s)"
+        return text
 
 
 def setup_logging(log_file: Path | None = None) -> None:
@@ -72,7 +81,7 @@ def cmd_musiccaps(args) -> int:
     setup_logging(args.out / "text2music.log")
     cfg = DownloadConfig(
         sample_rate=args.sample_rate,
-        url_template=args.url_template,
+        **({"url_template": args.url_template} if args.url_template else {}),
         jobs=args.jobs,
         retry_failed=args.retry_failed,
         ffmpeg=args.ffmpeg,
@@ -85,8 +94,6 @@ def cmd_musiccaps(args) -> int:
 
 
 def add_musiccaps(sub) -> None:
-    from text2music.data.download import YOUTUBE_URL
-
     p = sub.add_parser("musiccaps", help="download MusicCaps clips with yt-dlp (resumable)", formatter_class=_Formatter)
     p.add_argument("--csv", type=Path, default=BUNDLED_MUSICCAPS_CSV, help="MusicCaps CSV")
     p.add_argument("--out", type=Path, required=True, help="data folder (audio/, metadata.csv, manifest.jsonl)")
@@ -96,7 +103,7 @@ def add_musiccaps(sub) -> None:
     p.add_argument("--subset", choices=["balanced", "audioset_eval"], default=None, help="only this MusicCaps subset")
     p.add_argument("--retry-failed", action="store_true", help="try again the clips that failed before")
     p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate")
-    p.add_argument("--url-template", default=YOUTUBE_URL, help="video URL, '{ytid}' replaced by the id")
+    p.add_argument("--url-template", default=None, help="video URL, '{ytid}' replaced by the id (default: YouTube's)")
     p.add_argument("--ffmpeg", default=None, help="ffmpeg binary (default: system ffmpeg, else imageio-ffmpeg's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_musiccaps)
@@ -168,8 +175,8 @@ def cmd_preprocess(args) -> int:
 
 
 def add_preprocess(sub) -> None:
-    from text2music.features.mel import PRESETS
-    from text2music.features.preprocess import default_jobs
+    from text2music.features.config import PRESETS
+    from text2music.utils import default_jobs
 
     p = sub.add_parser(
         "preprocess",
@@ -231,38 +238,6 @@ def add_train(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
-    """The TEXT arguments, then the lines of a --prompts file (blank and '#' lines skipped)."""
-    texts = list(texts)
-    if prompts:
-        if not prompts.is_file():
-            raise FileNotFoundError(f"prompts file not found: {prompts}")
-        texts += [line.strip() for line in prompts.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    if not texts:
-        raise ValueError("give at least one TEXT or --prompts FILE")
-    return texts
-
-
-def cmd_predict(args) -> int:
-    from text2music.generate.predict import predict
-
-    texts = read_prompts(args.text, args.prompts)
-    for r in predict(args.model, texts, args.out, griffin_lim_iters=args.griffin_lim_iters, seed=args.seed):
-        print(r["wav"])
-    return 0
-
-
-def add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="text -> mel (.npy), picture (.png) and audio (.wav) with a trained model", formatter_class=_Formatter)
-    p.add_argument("text", nargs="*", help="descriptions of the music")
-    p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
-    p.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
-    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
-    p.add_argument("--griffin-lim-iters", type=_positive_int, default=32, help="Griffin-Lim iterations")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.set_defaults(func=cmd_predict)
-
-
 def cmd_train_vocoder(args) -> int:
     from text2music.train.vocoder import VocoderTrainConfig, train_vocoder
 
@@ -286,23 +261,67 @@ def add_train_vocoder(sub) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# generate
+# generate, predict
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
 
+def slug(text: str, max_len: int = 40) -> str:
+    """A file-name-safe short form of a text."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:max_len].rstrip("-") or "text"
+
+
+def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
+    """The TEXT arguments, then the lines of a --prompts file (blank and '#' lines skipped), checked.
+
+    The file is read as a stream, so `/dev/fd/N` (a shell's process substitution) works."""
+    from text2music.generate.settings import check_texts
+
+    texts = list(texts)
+    if prompts is not None:
+        try:
+            data = prompts.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"prompts file not found: {prompts}") from None
+        except OSError as e:
+            raise ValueError(f"cannot read prompts file {prompts}: {e.strerror}") from None
+        if b"\0" in data:
+            raise ValueError(f"prompts file {prompts} is binary, not text")
+        try:
+            lines = data.decode("utf-8-sig").splitlines()
+        except UnicodeDecodeError as e:
+            raise ValueError(f"prompts file {prompts} is not UTF-8 text (byte {e.start})") from None
+        found = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not found:
+            raise ValueError(f"prompts file {prompts} has no prompts (only blank or '#' lines)")
+        texts += found
+    if not texts:
+        raise ValueError("give at least one TEXT or --prompts FILE")
+    return check_texts(texts, max_batch=None)
+
+
 def output_paths(out: Path, jobs: list[tuple[str, int]], fmt: str) -> list[Path]:
     """OUT.wav for one clip; OUT-NN.wav for several; a folder of NN-slug-seedS.wav when OUT has no audio suffix."""
-    from text2music.generate.predict import slug
-
     if out.suffix.lower() in AUDIO_SUFFIXES:
+        if out.is_dir():
+            raise ValueError(f"-o {out} is an existing folder; give a file name, or a folder name without .wav/.flac")
         if len(jobs) == 1:
             return [out]
         return [out.with_name(f"{out.stem}-{i + 1:02d}{out.suffix}") for i in range(len(jobs))]
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {out} is an existing file without an audio suffix; give OUT.wav, OUT.flac or a folder")
     return [out / f"{i + 1:02d}-{slug(text)}-seed{seed}.{fmt}" for i, (text, seed) in enumerate(jobs)]
 
 
 def check_writable(paths: list[Path]) -> None:
+    """Create the output folders, check that they take files, sweep temporary files that a killed
+    run left there; a path that is an existing folder is an error."""
+    from text2music.utils import sweep_stale_temps
+
+    for path in paths:
+        if path.is_dir():
+            raise ValueError(f"output {path} is an existing folder")
     for folder in sorted({p.parent for p in paths}):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -312,58 +331,103 @@ def check_writable(paths: list[Path]) -> None:
             tempfile.TemporaryFile(dir=folder).close()
         except OSError:
             raise ValueError(f"output folder is not writable: {folder}") from None
+        sweep_stale_temps(folder)
 
 
-def cmd_generate(args) -> int:
-    from tqdm import tqdm
+def check_init_audio(path: Path | None) -> None:
+    """A one-line error, before any model loads, when --init-audio is missing or unreadable."""
+    if path is None:
+        return
+    import soundfile as sf
 
-    from text2music.features.mel import save_audio
-    from text2music.features.plot import save_mel_png
-    from text2music.generate.pipeline import Text2Music, check_settings, check_texts
+    if not path.is_file():
+        raise FileNotFoundError(f"--init-audio file not found: {path}")
+    try:
+        sf.info(str(path))
+    except Exception as e:
+        raise ValueError(f"--init-audio {path} is not a readable audio file: {e}") from None
 
-    texts = check_texts(read_prompts(args.text, args.prompts))
-    check_settings(args.duration, args.steps, args.guidance)
-    if args.init_audio is not None and not args.init_audio.is_file():
-        raise FileNotFoundError(f"--init-audio file not found: {args.init_audio}")
+
+def generation_settings(args):
+    from text2music.generate.settings import GenerationSettings
+
+    return GenerationSettings(duration=args.duration, steps=args.steps, guidance=args.guidance, sampler=args.sampler,
+                              seed=args.seed, strength=args.strength, normalize=not args.no_normalize)
+
+
+def plan_jobs(args, texts: list[str]) -> list[tuple[str, int]]:
+    """(label, seed) per output clip: each text's variations take seed, seed+1, ..."""
     if args.interpolate:
         if len(texts) != 2:
             raise ValueError(f"--interpolate N needs exactly two texts, got {len(texts)}")
-        jobs = [(f"{texts[0]} -> {texts[1]} ({k + 1}/{args.interpolate})", args.seed) for k in range(args.interpolate)]
-    else:
-        jobs = [(t, args.seed + v) for t in texts for v in range(args.variations)]
+        if args.interpolate < 2:
+            raise ValueError(f"--interpolate needs N >= 2, got {args.interpolate}")
+        return [(f"{texts[0]} -> {texts[1]} ({k + 1}/{args.interpolate})", args.seed) for k in range(args.interpolate)]
+    return [(t, args.seed + v) for t in texts for v in range(args.variations)]
+
+
+def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str, int]]):
+    """(audio rows, mel rows, sample rate) for the jobs, batch by batch, with one progress bar."""
+    from tqdm import tqdm
+
+    batches = [jobs] if args.interpolate else [jobs[i : i + args.batch_size] for i in range(0, len(jobs), args.batch_size)]
+    per_batch = settings.model_evaluations if pipe.generative else 1
+    bar = tqdm(total=len(batches) * per_batch, unit="step", desc=f"generate {len(jobs)} clip{'s' * (len(jobs) > 1)}",
+               disable=args.quiet, leave=False)
+    waves, mels = [], []
+    for b, batch in enumerate(batches):
+        def progress(done: int, total: int, b=b) -> None:
+            bar.update(b * per_batch + done * per_batch // max(1, total) - bar.n)
+
+        if args.interpolate:
+            out = pipe.interpolate(texts[0], texts[1], n=args.interpolate, settings=settings, callback=progress)
+        else:
+            out = pipe([t for t, _ in batch], settings, seeds=[s for _, s in batch], init_audio=args.init_audio,
+                       callback=progress)
+        waves.extend(out.audio)
+        mels.extend(out.mel.float().cpu().numpy())
+    bar.close()
+    return waves, mels, pipe.sample_rate
+
+
+def cmd_generate(args) -> int:
+    import numpy as np
+
+    from text2music.features.mel import save_audio
+    from text2music.features.plot import save_mel_png
+    from text2music.utils import atomic_path
+
+    texts = read_prompts(args.text, args.prompts)
+    settings = generation_settings(args)
+    check_init_audio(args.init_audio)
+    jobs = plan_jobs(args, texts)
     paths = output_paths(args.output, jobs, args.format)
     check_writable(paths)
+    if args.model is not None:
+        from text2music.models import read_config
+
+        read_config(args.model)  # a missing or broken model folder: one line, before the text encoder loads
+
+    from text2music.generate.pipeline import Text2Music
 
     pipe = Text2Music.from_pretrained(args.model)
-    if args.interpolate:
-        waves, sr = pipe.interpolate(texts[0], texts[1], n=args.interpolate, duration=args.duration, steps=args.steps,
-                                     guidance=args.guidance, seed=args.seed)
-        mels = [None] * len(waves)
-    else:
-        bar = tqdm(total=len(jobs), unit="clip", disable=args.quiet or len(jobs) == 1, desc="generate")
-        waves, mels = [], []
-        for i in range(0, len(jobs), args.batch_size):
-            chunk = jobs[i : i + args.batch_size]
-            mel = pipe.generate_mel([t for t, _ in chunk], args.duration, args.steps, args.guidance, [s for _, s in chunk],
-                                    args.sampler, args.init_audio, args.strength)
-            waves.extend(pipe.vocode(mel, round(args.duration * pipe.sample_rate)))
-            mels.extend(mel.cpu().numpy())
-            bar.update(len(chunk))
-        bar.close()
-        sr = pipe.sample_rate
-    for (text, seed), path, wave, mel in zip(jobs, paths, waves, mels):
+    waves, mels, sr = run_generation(pipe, args, settings, texts, jobs)
+    for (label, seed), path, wave, mel in zip(jobs, paths, waves, mels):
         save_audio(path, wave, sr)
-        print(path)
         if args.png:
-            if mel is None:
-                mel = pipe.mel_of(wave)
-            save_mel_png(path.with_suffix(".png"), mel, pipe.mel, title=f"{text[:80]} (seed {seed})")
+            save_mel_png(path.with_suffix(".png"), mel, pipe.mel, title=f"{label[:80]} (seed {seed})")
+        if args.npy:
+            with atomic_path(path.with_suffix(".npy")) as tmp, open(tmp, "wb") as f:
+                np.save(f, mel.astype(np.float32))
+        print(path, flush=True)
     return 0
 
 
 def add_generate(sub) -> None:
-    from text2music.generate.pipeline import DEFAULTS, MAX_DURATION, MAX_GUIDANCE, MAX_STEPS, MIN_DURATION, MIN_GUIDANCE
+    from text2music.generate.sampling import SAMPLERS
+    from text2music.generate.settings import MAX_DURATION, MAX_GUIDANCE, MAX_STEPS, MIN_DURATION, MIN_GUIDANCE, GenerationSettings
 
+    d = GenerationSettings()
     p = sub.add_parser("generate", help="text -> music with the generative model (default: the bundled one)", formatter_class=_Formatter,
                        description="Generate music from text descriptions.\n\n"
                                    '  text2music generate "a calm solo piano piece in A minor at 70 BPM" -o piano.wav\n'
@@ -371,23 +435,51 @@ def add_generate(sub) -> None:
     p.add_argument("text", nargs="*", help="descriptions of the music")
     p.add_argument("-o", "--output", type=Path, default=Path("generated"),
                    help="output .wav/.flac file (OUT-NN.wav when several), or a folder")
-    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
+    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line ('#' lines skipped)")
     p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
-    p.add_argument("--duration", type=float, default=DEFAULTS.duration, help=f"seconds, {MIN_DURATION:g} to {MAX_DURATION:g}")
-    p.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"sampler steps, 1 to {MAX_STEPS}")
-    p.add_argument("--guidance", type=float, default=DEFAULTS.guidance, help=f"classifier-free guidance scale, {MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}")
-    p.add_argument("--sampler", choices=["euler", "heun"], default=DEFAULTS.sampler, help="ODE sampler")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the first clip (the next clips: seed+1, ...)")
+    p.add_argument("--duration", type=float, default=d.duration, help=f"seconds, {MIN_DURATION:g} to {MAX_DURATION:g}")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"sampler steps, 1 to {MAX_STEPS}")
+    p.add_argument("--guidance", type=float, default=d.guidance,
+                   help=f"classifier-free guidance scale, {MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of every description's clip (the same text and seed give the same clip); "
+                        "--variations take seed+1, seed+2, ...")
     p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (one seed each)")
     p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
-    p.add_argument("--strength", type=float, default=0.6, help="with --init-audio: how much to change it (0 keeps it, 1 ignores it)")
+    p.add_argument("--strength", type=float, default=d.strength,
+                   help="with --init-audio: how much to change it, between 0 (keep) and 1 (ignore)")
     p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
+    p.add_argument("--no-normalize", action="store_true", help="keep the vocoder's level (default: every clip at the same loudness)")
     p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
+    p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
 
+
+def cmd_predict(args) -> int:
+    from text2music.generate.settings import GenerationSettings
+
+    d = GenerationSettings()
+    args.duration, args.steps, args.guidance, args.sampler, args.strength = d.duration, d.steps, d.guidance, d.sampler, d.strength
+    args.variations, args.init_audio, args.interpolate, args.format = 1, None, None, "wav"
+    args.png = args.npy = True
+    args.no_normalize, args.batch_size = False, 4
+    return cmd_generate(args)
+
+
+def add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="generate, plus the mel array (.npy) and picture (.png) of each clip (the seed's command)",
+                       formatter_class=_Formatter)
+    p.add_argument("text", nargs="*", help="descriptions of the music")
+    p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
+    p.add_argument("-o", "--output", "--out", dest="output", type=Path, default=Path("predictions"), help="output folder")
+    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
 
 # ---------------------------------------------------------------------------------------------
 # evaluate, leaderboard
@@ -416,6 +508,10 @@ def cmd_evaluate(args) -> int:
 
 
 def add_evaluate(sub) -> None:
+    from text2music.generate.sampling import SAMPLERS
+    from text2music.generate.settings import GenerationSettings
+
+    d = GenerationSettings()
     p = sub.add_parser("evaluate", help="judge a model (or real audio) with external judges: metrics.json, report.md, PNGs",
                        formatter_class=_Formatter)
     p.add_argument("--model", required=True, help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' "
@@ -425,10 +521,10 @@ def add_evaluate(sub) -> None:
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
     p.add_argument("--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per generated clip (generative models)")
-    p.add_argument("--steps", type=_positive_int, default=16, help="sampler steps (generative models)")
-    p.add_argument("--guidance", type=float, default=3.0, help="guidance scale (generative models)")
-    p.add_argument("--sampler", choices=["euler", "heun"], default="euler", help="ODE sampler (generative models)")
+    p.add_argument("--duration", type=float, default=d.duration, help="seconds per generated clip (generative models)")
+    p.add_argument("--steps", type=_positive_int, default=d.steps, help="sampler steps (generative models)")
+    p.add_argument("--guidance", type=float, default=d.guidance, help="guidance scale (generative models)")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler (generative models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the main clips")
     p.add_argument("--diversity-prompts", type=int, default=8, help="prompts rendered with several seeds")
     p.add_argument("--diversity-seeds", type=int, default=4, help="seeds per diversity prompt")
@@ -474,7 +570,7 @@ def cmd_plot(args) -> int:
 
 
 def add_plot(sub) -> None:
-    from text2music.features.mel import PRESETS
+    from text2music.features.config import PRESETS
 
     p = sub.add_parser("plot", help="spectrogram picture (PNG) of an audio file or a mel array", formatter_class=_Formatter)
     p.add_argument("src", type=Path, help="audio file (.wav, .flac, ...) or mel array (.npy)")
@@ -495,7 +591,18 @@ def cmd_serve(args) -> int:
         raise ValueError(f"--max-queue must be 0 or more, got {args.max_queue}")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
-    serve(args.model, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue)
+    out_dir = args.out_dir
+    if out_dir is not None:  # checked before the model loads
+        out_dir = out_dir.expanduser()
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ValueError(f"--out-dir {out_dir} is an existing file, not a folder")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"--out-dir: cannot create folder {out_dir}: {e.strerror}") from None
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise ValueError(f"--out-dir {out_dir} is not writable")
+    serve(args.model, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue, out_dir=out_dir)
     return 0
 
 
@@ -509,6 +616,9 @@ def add_serve(sub) -> None:
     p.add_argument("--port", type=int, default=7860, help="TCP port")
     p.add_argument("--workers", type=_positive_int, default=1, help="generations run at once (threads sharing one model)")
     p.add_argument("--max-queue", type=int, default=8, help="requests that may wait beyond the running ones; more get 429")
+    p.add_argument("--out-dir", type=Path, default=None,
+                   help="folder for the results, kept after the server stops (default: a temp folder deleted at shutdown; "
+                        "those of killed servers are deleted at the next start)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -540,16 +650,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"text2music: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("text2music: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        args = build_parser().parse_args(argv)
+        try:
+            return args.func(args)
+        except (ValueError, FileNotFoundError, RuntimeError) as e:
+            print(f"text2music: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("text2music: interrupted; run the same command again to resume", file=sys.stderr)
+            return 130
+    except BrokenPipeError:  # output piped into `head`, which stopped reading: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush of stdout must not fail again
+        return 0
 
 
 if __name__ == "__main__":

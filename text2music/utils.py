@@ -6,9 +6,15 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+
+def default_jobs() -> int:
+    """Worker processes for parallel data work: one per core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 @contextlib.contextmanager
@@ -16,11 +22,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it over `path` in one step.
 
     A crash or Ctrl-C inside the block leaves `path` untouched (old content or absent) and
-    removes the temporary file, so a half-written file never looks finished.
+    removes the temporary file, so a half-written file never looks finished. The temporary name
+    holds the writer's pid, so that what a killed process left behind can be swept
+    (`sweep_stale_temps`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the file the usual permissions
@@ -29,6 +37,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp(\.[^.]*)?$")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def sweep_stale_temps(folder: str | Path) -> int:
+    """Delete the temporary files of `atomic_path` in `folder` whose writing process is gone
+    (killed mid-write with SIGKILL, which no `finally` survives). Returns how many."""
+    swept = 0
+    for entry in Path(folder).glob(".*.tmp*"):
+        m = _TEMP_NAME.match(entry.name)
+        if m and entry.is_file() and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            entry.unlink(missing_ok=True)
+            swept += 1
+    return swept
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -83,11 +116,33 @@ def write_jsonl(path: str | Path, records: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
+_SIMPLE_TYPES = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "None": lambda v: v is None,
+}
+
+
+def _type_ok(annotation, value) -> bool:
+    """Whether `value` fits a simple annotation ("int", "float | None", ...); other annotations pass."""
+    parts = [p.strip() for p in str(getattr(annotation, "__name__", annotation)).split("|")]
+    if not all(p in _SIMPLE_TYPES for p in parts):
+        return True
+    return any(_SIMPLE_TYPES[p](value) for p in parts)
+
+
 def dataclass_from_dict(cls, d: dict, what: str):
     """Build dataclass `cls` from `d`, refusing unknown keys (a typo in a config is an error,
-    never silently ignored)."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - known
+    never silently ignored) and values of the wrong type for int, float, str and bool fields."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(fields)
     if unknown:
-        raise ValueError(f"unknown {what} fields {sorted(unknown)}; known: {sorted(known)}")
+        raise ValueError(f"unknown {what} fields {sorted(unknown)}; known: {sorted(fields)}")
+    for name, value in d.items():
+        if not _type_ok(fields[name].type, value):
+            raise ValueError(f"{what} field {name!r} must be {fields[name].type}, got {value!r}")
     return cls(**d)

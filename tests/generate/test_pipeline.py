@@ -1,5 +1,11 @@
 """The Python API and the generate command, on a tiny random-weight flow model and on the bundled one."""
 
+import dataclasses
+import json
+import os
+import re
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -7,9 +13,11 @@ import torch
 
 from text2music.cli import main
 from text2music.features.mel import get_preset
-from text2music.generate.pipeline import DEFAULT_MODEL_DIR, MAX_DURATION, Text2Music
-from text2music.models import build_model, save_pretrained
-from tests.conftest import synth_music
+from text2music.features.mel import load_audio
+from text2music.generate.pipeline import DEFAULT_MODEL_DIR, Generation, Text2Music, normalize_loudness, read_init_audio
+from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
+from text2music.models import build_model, load_pretrained, save_pretrained
+from tests.conftest import synth_music, write_wav
 
 TEXT = {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
 
@@ -34,68 +42,209 @@ def test_generate_shapes_seeds_and_batch_independence(pipe):
     waves, sr = pipe.generate(["soft piano", "loud drums"], duration=2.0, steps=3, seed=5)
     assert sr == 16000 and waves.shape == (2, 32000) and waves.dtype == np.float32
     assert np.isfinite(waves).all() and np.abs(waves).max() <= 1.0
-    alone, _ = pipe.generate(["loud drums"], duration=2.0, steps=3, seed=6)  # row 2 had seed 5 + 1
+    alone, _ = pipe.generate(["loud drums"], duration=2.0, steps=3, seed=5)  # every text gets the seed
     np.testing.assert_allclose(alone[0], waves[1], atol=1e-4)  # same noise; only float rounding of the batch differs
     other, _ = pipe.generate(["loud drums"], duration=2.0, steps=3, seed=7)
     assert not np.array_equal(other[0], alone[0])
+
+
+def test_one_call_returns_audio_mel_and_rate(pipe):
+    out = pipe(["soft piano"], GenerationSettings(duration=1.5, steps=2, seed=3))
+    assert isinstance(out, Generation) and out.sample_rate == 16000
+    assert out.audio.shape == (1, 24000) and out.mel.shape == (1, 80, pipe.mel.frames_for(1.5))
+
+
+def test_output_loudness_is_normalised_unless_asked_not_to(pipe):
+    loud = pipe(["a", "b"], GenerationSettings(duration=1.5, steps=2, guidance=1.0)).audio
+    rms_db = 20 * np.log10(np.sqrt((loud.astype(np.float64) ** 2).mean(axis=1)))
+    peaks = np.abs(loud).max(axis=1)
+    assert np.all((np.abs(rms_db - LOUDNESS_TARGET_DBFS) < 0.1) | (np.abs(peaks - 0.99) < 1e-3)), (rms_db, peaks)
+    raw = pipe(["a"], GenerationSettings(duration=1.5, steps=2, guidance=1.0, normalize=False)).audio
+    assert not np.allclose(raw[0], loud[0]) and np.abs(raw).max() <= 0.99 + 1e-6
+    assert normalize_loudness(np.zeros((1, 100), np.float32)).max() == 0  # silence stays silent
 
 
 def test_progress_variation_and_interpolation(pipe):
     calls = []
     pipe.generate("piano", duration=1.5, steps=4, callback=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    calls.clear()
+    pipe.generate("piano", duration=1.5, steps=2, sampler="heun", callback=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, 4), (4, 4)]
     music = synth_music(sample_rate=16000, seconds=2.0)
     target = pipe.mel_of(music)
-    near = pipe.generate_mel(["piano"], duration=2.0, steps=4, init_audio=music, strength=0.2)[0].numpy()
-    far = pipe.generate_mel(["piano"], duration=2.0, steps=4, init_audio=music, strength=0.9)[0].numpy()
+    near = pipe(["piano"], GenerationSettings(duration=2.0, steps=4, strength=0.2), init_audio=music).mel[0].numpy()
+    far = pipe(["piano"], GenerationSettings(duration=2.0, steps=4, strength=0.9), init_audio=music).mel[0].numpy()
     assert np.abs(near - target).mean() < 0.5 * np.abs(far - target).mean()
-    waves, _ = pipe.interpolate("piano", "drums", n=3, duration=1.0, steps=2)
-    assert waves.shape == (3, 16000)
+    out = pipe.interpolate("piano", "drums", n=3, settings=GenerationSettings(duration=1.0, steps=2))
+    assert out.audio.shape == (3, 16000)
+
+
+def test_a_long_init_clip_is_read_only_for_the_section_used(tmp_path):
+    long = write_wav(tmp_path / "long.wav", np.zeros(16000 * 120, np.float32), 16000)
+    assert len(read_init_audio(long, 16000, 2.0)) == 32000
+    assert len(load_audio(long, 16000, max_seconds=2.0)) <= 32001
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"texts": [""]}, "text 1 is empty"),
+    ({"texts": ["ok", "\u200b\u200b \u2060"]}, "text 2 is empty"),
+    ({"texts": ["bad \udcff bytes"]}, "text 1 is not valid UTF-8"),
     ({"texts": ["x" * 5000]}, "characters long"),
     ({"texts": ["x"], "duration": MAX_DURATION + 1}, "duration must be between"),
+    ({"texts": ["x"], "duration": True}, "duration must be a number"),
     ({"texts": ["x"], "steps": 0}, "steps must be between"),
+    ({"texts": ["x"], "steps": 2.5}, "steps must be an integer"),
     ({"texts": ["x"], "guidance": 100.0}, "guidance must be between"),
+    ({"texts": ["x"], "sampler": "dpm"}, "unknown sampler 'dpm'; choose one of euler, heun"),
+    ({"texts": ["x"], "strength": 1.0}, "strength must be between 0 and 1"),
 ])
 def test_bad_input_is_refused_clearly(pipe, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         pipe.generate(**kwargs)
 
 
-def test_unknown_model_and_seed_baselines_are_refused(tmp_path):
+def test_settings_are_frozen_and_validated_in_one_place():
+    s = GenerationSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.steps = 3
+    with pytest.raises(ValueError, match="seed must be between"):
+        s.replace(seed=-1)
+    assert s.replace(steps=8).model_evaluations == 8 and s.replace(sampler="heun").model_evaluations == 32
+
+
+def test_seed_baselines_load_through_the_same_pipeline(tmp_path):
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         Text2Music.from_pretrained(tmp_path / "nope")
-    save_pretrained(tmp_path / "lstm", build_model("seed_lstm", n_mels=8, n_frames=10, text_dim=384, hidden=8), get_preset("small"), TEXT)
-    with pytest.raises(ValueError, match="not a generative model"):
-        Text2Music.from_pretrained(tmp_path / "lstm")
+    save_pretrained(tmp_path / "lstm", build_model("seed_lstm", n_mels=80, n_frames=40, text_dim=384, hidden=8), get_preset("small"), TEXT)
+    pipe = Text2Music.from_pretrained(tmp_path / "lstm")
+    assert not pipe.generative
+    out = pipe(["a calm piano piece", "loud metal"], GenerationSettings(duration=1.0, seed=1))
+    assert out.mel.shape == (2, 80, 40) and out.audio.shape == (2, 39 * 256)  # its own length, at most the asked one
+    again = pipe(["a calm piano piece"], GenerationSettings(duration=1.0, seed=2))
+    np.testing.assert_allclose(again.audio[0], out.audio[0], atol=1e-4)  # a regressor ignores the seed
+
+
+def _broken_models(tmp_path, good):
+    """name -> (folder, the message it must give)."""
+    cases = {}
+
+    def copy(name):
+        folder = tmp_path / name
+        shutil.copytree(good, folder)
+        return folder
+
+    f = copy("truncated")
+    data = (f / "model.safetensors").read_bytes()
+    (f / "model.safetensors").write_bytes(data[: len(data) // 2])
+    cases["truncated"] = (f, "not a readable safetensors file")
+    f = copy("empty")
+    (f / "model.safetensors").write_bytes(b"")
+    cases["empty"] = (f, "model.safetensors is empty")
+    for name, change, message in [("no-model", lambda c: c.pop("model"), "no 'model' field"),
+                                  ("wrong-type", lambda c: c["model"].update(layers="six"), "field 'layers' must be int"),
+                                  ("shape", lambda c: c["model"].update(d_model=32), "the weights do not fit config.json"),
+                                  ("not-json", None, "invalid JSON")]:
+        f = copy(name)
+        if change is None:
+            (f / "config.json").write_text("{nope")
+        else:
+            config = json.loads((f / "config.json").read_text())
+            change(config)
+            (f / "config.json").write_text(json.dumps(config))
+        cases[name] = (f, message)
+    return cases
+
+
+def test_broken_model_folders_give_one_line(tiny_model, tmp_path, capsys):
+    for name, (folder, message) in _broken_models(tmp_path, tiny_model).items():
+        with pytest.raises(ValueError, match=re.escape(message)) as e:
+            load_pretrained(folder)
+        assert "\n" not in str(e.value), name
+        assert main(["generate", "x", "--model", str(folder), "-o", str(tmp_path / f"{name}.wav"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, (name, err)
+        assert not (tmp_path / f"{name}.wav").exists()
 
 
 def test_generate_command_files_and_errors(tiny_model, tmp_path, capsys):
     out = tmp_path / "clips"
+    out.mkdir()
+    stale = out / ".01-soft-piano-seed0.wav.999999999.abcd.tmp.wav"  # left by a generate killed with -9
+    stale.write_bytes(b"RIFF")
     assert main(["generate", "soft piano", "drums", "--model", str(tiny_model), "-o", str(out), "--duration", "1.5",
-                 "--steps", "2", "--variations", "2", "--png", "--quiet"]) == 0
+                 "--steps", "2", "--variations", "2", "--png", "--npy", "--quiet", "--seed", "5"]) == 0
     wavs = sorted(out.glob("*.wav"))
-    assert [w.name for w in wavs] == ["01-soft-piano-seed0.wav", "02-soft-piano-seed1.wav", "03-drums-seed0.wav", "04-drums-seed1.wav"]
-    assert len(list(out.glob("*.png"))) == 4
+    assert [w.name for w in wavs] == ["01-soft-piano-seed5.wav", "02-soft-piano-seed6.wav", "03-drums-seed5.wav", "04-drums-seed6.wav"]
+    assert len(list(out.glob("*.png"))) == 4 and np.load(out / "03-drums-seed5.npy").shape == (80, 95)
+    assert not stale.exists() and not list(out.glob(".*"))
     info = sf.info(wavs[0])
     assert info.samplerate == 16000 and info.frames == 24000
     assert main(["generate", "x", "--model", str(tiny_model), "-o", str(tmp_path / "one.flac"), "--duration", "1", "--steps", "1"]) == 0
     assert sf.info(tmp_path / "one.flac").format == "FLAC"
-    capsys.readouterr()
-    for args, message in [(["--duration", "99"], "duration must be between"), (["--model", str(tmp_path / "nope")], "model folder not found"),
-                          (["-o", "/proc/x.wav"], "not writable"), (["--interpolate", "3"], "exactly two texts")]:
-        assert main(["generate", "x", "--model", str(tiny_model), *args][: 2 + (0 if "--model" in args else 2)] + args) == 2
+    assert "generate 1 clip" in capsys.readouterr().err  # a progress bar for a single clip too
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--duration", "99"], "duration must be between"),
+    (["--model", "MISSING"], "model folder not found"),
+    (["-o", "/proc/x.wav"], "not writable"),
+    (["--interpolate", "3"], "exactly two texts"),
+    (["-o", "DIR.wav"], "is an existing folder"),
+    (["--init-audio", "NOT_AUDIO"], "is not a readable audio file"),
+    (["--init-audio", "MISSING"], "--init-audio file not found"),
+    (["--init-audio", "GOOD.wav", "--strength", "1.5"], "strength must be between 0 and 1"),
+    (["--prompts", "EMPTY"], "has no prompts"),
+    (["--prompts", "BINARY"], "is binary"),
+])
+def test_generate_errors_come_before_the_model_loads(tmp_path, capsys, args, message):
+    """Every model path here is broken: the error named must be the input's, found first."""
+    (tmp_path / "DIR.wav").mkdir()
+    (tmp_path / "NOT_AUDIO").write_text("hello")
+    write_wav(tmp_path / "GOOD.wav", synth_music(16000, 1.0), 16000)
+    (tmp_path / "EMPTY").write_text("# only a comment\n\n   \n")
+    (tmp_path / "BINARY").write_bytes(b"\x00\x01\x02soft piano\x00")
+    args = [str(tmp_path / a) if a in ("MISSING", "DIR.wav", "NOT_AUDIO", "GOOD.wav", "EMPTY", "BINARY") else a for a in args]
+    model = [] if "--model" in args else ["--model", str(tmp_path / "no-model-here")]
+    texts = [] if "--prompts" in args else ["x"]
+    assert main(["generate", *texts, *model, "-o", str(tmp_path / "o.wav"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_texts_are_checked_before_the_model_loads(tmp_path, capsys):
+    for text, message in [("\u200b\u200b", "text 1 is empty"), ("caf\udce9", "text 1 is not valid UTF-8")]:
+        assert main(["generate", text, "--model", str(tmp_path / "none"), "-o", str(tmp_path / "o.wav")]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_prompts_from_process_substitution(tiny_model, tmp_path):
+    r, w = os.pipe()
+    os.write(w, b"# two prompts\nsoft piano\nloud drums\n")
+    os.close(w)
+    try:
+        assert main(["generate", "--prompts", f"/dev/fd/{r}", "--model", str(tiny_model), "-o", str(tmp_path / "p"),
+                     "--duration", "1", "--steps", "1", "--quiet"]) == 0
+    finally:
+        os.close(r)
+    assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["01-soft-piano-seed0.wav", "02-loud-drums-seed0.wav"]
+
+
+def test_interpolate_and_predict_commands(tiny_model, tmp_path, capsys):
+    assert main(["generate", "soft piano", "loud drums", "--interpolate", "3", "--model", str(tiny_model),
+                 "-o", str(tmp_path / "morph.wav"), "--duration", "1", "--steps", "2", "--png"]) == 0
+    assert [p.name for p in sorted(tmp_path.glob("morph-*.wav"))] == ["morph-01.wav", "morph-02.wav", "morph-03.wav"]
+    assert "generate 3 clips" in capsys.readouterr().err
+    assert main(["predict", "a calm piano piece", "--model", str(tiny_model), "-o", str(tmp_path / "pred"), "--quiet"]) == 0
+    assert {p.suffix for p in (tmp_path / "pred").iterdir()} == {".wav", ".png", ".npy"}
 
 
 @pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "model.safetensors").exists(), reason="no bundled model")
 def test_bundled_default_model_makes_music_not_noise():
     """The shipped model: 4 s of a drum prompt has onsets in the high band, a drum-free piano prompt
     has far fewer; both are structured (not white noise: spectral flatness well below 1)."""
-    from text2music.data.synth.analysis import drum_activity
+    from text2music.analysis.drums import drum_activity
 
     pipe = Text2Music.from_pretrained()
     assert pipe.config["kind"] == "flow_transformer" and pipe.sample_rate == 16000

@@ -4,7 +4,8 @@
 - `vocoder`: the real clip -> the model's log-mel -> Griffin-Lim (the floor that any model
              which generates mel spectrograms and uses this vocoder cannot go below);
              `vocoder:FOLDER`: the same through a learned vocoder;
-- a model folder: a generative model (`Text2Music`) or a seed baseline (one regressed mel per text).
+- a model folder (a flow model or a seed baseline) or `default`: through `Text2Music`, as
+  `text2music generate` runs it.
 """
 
 from __future__ import annotations
@@ -55,47 +56,28 @@ class VocoderOnly(RealAudio):
         return out
 
 
-class GenerativeModel:
-    """A flow model through the public API (the same code path as `text2music generate`)."""
+class ModelSystem:
+    """A model folder (or the bundled model) through the public pipeline: the same code path as
+    `text2music generate`, for a flow model and the seed's regressors alike."""
 
-    seeded = True
-
-    def __init__(self, path: str | Path | None, duration: float = 10.0, steps: int = 16, guidance: float = 3.0,
-                 sampler: str = "euler"):
+    def __init__(self, path: str | Path | None, **settings):
         from text2music.generate.pipeline import Text2Music
+        from text2music.generate.settings import GenerationSettings
 
         self.pipe = Text2Music.from_pretrained(path)
         self.name = str(path) if path is not None else "default"
         self.sample_rate = self.pipe.sample_rate
-        self.settings = {"duration": duration, "steps": steps, "guidance": guidance, "sampler": sampler}
+        self.settings = GenerationSettings(**settings)
+        self.seeded = self.pipe.generative  # a regressor makes one clip per prompt whatever the seed
 
     def render(self, items, seeds):
-        waves, _ = self.pipe.generate([it.text for it in items], seed=seeds, **self.settings)
-        return list(waves)
-
-
-class SeedBaseline:
-    """The seed's regressors: text -> one mel -> Griffin-Lim (no randomness but the vocoder's)."""
-
-    seeded = False
-
-    def __init__(self, path: str | Path, griffin_lim_iters: int = 32, **ignored):
-        from text2music.generate.predict import load_for_inference
-
-        self.model, self.encoder, self.mel, self.config = load_for_inference(path)
-        self.name = str(path)
-        self.sample_rate = self.mel.sample_rate
-        self.n_iter = griffin_lim_iters
-
-    def render(self, items, seeds):
-        with torch.no_grad():
-            mels = self.model.generate(self.encoder([it.text for it in items]))
-        return list(mel_to_audio(mels, self.mel, n_iter=self.n_iter).numpy())
+        return list(self.pipe([it.text for it in items], self.settings, seeds=seeds).audio)
 
 
 def load_system(spec: str, **settings):
     """'real', 'vocoder' (Griffin-Lim), 'vocoder:FOLDER' (the learned vocoder in FOLDER; 'vocoder:default'
-    for the bundled model's), 'default' (the bundled model) or a model folder."""
+    for the bundled model's), 'default' (the bundled model) or a model folder; `settings` are
+    GenerationSettings fields for a model."""
     if spec == "real":
         return RealAudio()
     if spec == "vocoder":
@@ -105,13 +87,7 @@ def load_system(spec: str, **settings):
 
         folder = spec.split(":", 1)[1]
         return VocoderOnly(neural=DEFAULT_MODEL_DIR if folder == "default" else folder)
-    from text2music.generate.pipeline import GENERATIVE_KINDS
-    from text2music.models import read_config
-
-    path = None if spec == "default" else Path(spec)
-    if path is not None and read_config(path)["kind"] not in GENERATIVE_KINDS:
-        return SeedBaseline(path)  # no sampler settings: one regressed mel per text
-    return GenerativeModel(path, **settings)
+    return ModelSystem(None if spec == "default" else Path(spec), **settings)
 
 
 def measure_speed(system, text: str, repeats: int = 3) -> dict:

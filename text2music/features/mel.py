@@ -4,19 +4,13 @@ Every function takes a `MelConfig`, the one place that says how audio becomes a 
 Shapes: audio is `(n_samples,)` or `(batch, n_samples)`; mel arrays are `(n_mels, n_frames)`
 or `(batch, n_mels, n_frames)`. Forward and inverse run in torch and are batched.
 
-Value scale of a mel array (`MelConfig.norm`):
-- "db":   10 * log10(mel power), floored at `top_db` below the clip's maximum (librosa's
-          `power_to_db(S, ref=1.0, top_db=...)`); the seed's choice.
-- "unit": the same dB values mapped affinely, (db - unit_offset_db) / unit_scale_db, so that
-          typical music lies in about [-1, 1]: a friendlier target for neural networks.
+The value scale of a mel array is `MelConfig.norm` (`text2music.features.config`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import functools
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
@@ -25,96 +19,25 @@ import soundfile as sf
 import soxr
 import torch
 
-from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
-
-AMIN = 1e-10  # power floor before the log, as in librosa.power_to_db
-
-
-@dataclass(frozen=True)
-class MelConfig:
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    hop_length: int = 256
-    n_mels: int = 80
-    fmin: float = 0.0
-    fmax: float | None = None  # None = sample_rate / 2
-    n_frames: int = 626  # fixed length of stored arrays: 10 s at 16 kHz / 256 hop, centered STFT
-    norm: str = "unit"  # "db" or "unit", see the module docstring
-    top_db: float | None = 80.0
-    unit_offset_db: float = -30.0
-    unit_scale_db: float = 40.0
-    power: float = 2.0
-
-    def __post_init__(self):
-        if self.norm not in ("db", "unit"):
-            raise ValueError(f"MelConfig.norm must be 'db' or 'unit', got {self.norm!r}")
-        if self.n_fft < 2 or self.hop_length < 1 or self.n_mels < 1 or self.n_frames < 1:
-            raise ValueError(f"MelConfig has a non-positive size: {self}")
-        if self.fmax is not None and self.fmax > self.sample_rate / 2:
-            raise ValueError(f"MelConfig.fmax={self.fmax} is above Nyquist ({self.sample_rate / 2})")
-
-    @property
-    def f_max(self) -> float:
-        return self.fmax if self.fmax is not None else self.sample_rate / 2
-
-    @property
-    def duration(self) -> float:
-        """Seconds of audio covered by `n_frames` frames."""
-        return (self.n_frames - 1) * self.hop_length / self.sample_rate
-
-    def frames_for(self, seconds: float) -> int:
-        """Number of centered-STFT frames for `seconds` of audio."""
-        return int(round(seconds * self.sample_rate)) // self.hop_length + 1
-
-    @property
-    def floor(self) -> float:
-        """The value of silence in this config's scale (used for padding)."""
-        db = 10 * math.log10(AMIN)
-        return self.db_to_value(db)
-
-    def db_to_value(self, db: float) -> float:
-        return db if self.norm == "db" else (db - self.unit_offset_db) / self.unit_scale_db
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MelConfig":
-        return dataclass_from_dict(cls, d, "MelConfig")
-
-    def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "MelConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-PRESETS: dict[str, MelConfig] = {
-    # The seed: 256 mel bands x 420 frames (about 9.7 s at 22.05 kHz, hop 512), raw dB values.
-    "seed": MelConfig(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256, n_frames=420, norm="db"),
-    # CPU-friendly: 80 bands, 16 kHz, 10 s = 626 frames, values in about [-1, 1].
-    "small": MelConfig(),
-}
-
-
-def get_preset(name: str) -> MelConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown mel preset {name!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name]
-
+from text2music.features.config import AMIN, PRESETS, MelConfig, get_preset  # noqa: F401 (re-exported)
+from text2music.utils import atomic_path
 
 # ---------------------------------------------------------------------------------------------
 # Audio I/O
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Read any file libsndfile can read, downmix to mono, resample -> float32 `(n_samples,)`."""
+def load_audio(path: str | Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
+    """Read any file libsndfile can read, downmix to mono, resample -> float32 `(n_samples,)`.
+
+    `max_seconds`: read only the file's beginning (a long file costs no more memory than that)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: {path}")
     try:
-        audio, sr = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as f:
+            sr = f.samplerate
+            frames = -1 if max_seconds is None else min(f.frames, math.ceil(max_seconds * sr) + 1)
+            audio = f.read(frames, dtype="float32", always_2d=True)
     except Exception as e:  # libsndfile's errors do not name the file
         raise ValueError(f"cannot read audio file {path}: {e}") from e
     audio = audio.mean(axis=1)
@@ -140,13 +63,23 @@ def save_audio(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: 
 # Forward: audio -> log-mel
 
 
+@functools.lru_cache(maxsize=8)
 def mel_filters(cfg: MelConfig) -> torch.Tensor:
-    """Slaney-style mel filterbank `(n_mels, n_fft // 2 + 1)`, identical to librosa's."""
+    """Slaney-style mel filterbank `(n_mels, n_fft // 2 + 1)`, identical to librosa's.
+
+    Built once per config (building it costs more than the transform of a 10-s clip); read-only."""
     fb = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.f_max)
     return torch.from_numpy(fb)
 
 
-def _stft(audio: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+@functools.lru_cache(maxsize=8)
+def mel_pinv(cfg: MelConfig) -> torch.Tensor:
+    """Pseudo-inverse of the mel filterbank `(n_fft // 2 + 1, n_mels)`, once per config; read-only."""
+    return torch.linalg.pinv(mel_filters(cfg))
+
+
+def stft(audio: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """Complex STFT `(..., n_samples)` -> `(..., n_fft // 2 + 1, n_samples // hop + 1)` (centered, Hann)."""
     window = torch.hann_window(cfg.n_fft, dtype=audio.dtype, device=audio.device)
     return torch.stft(audio, cfg.n_fft, cfg.hop_length, window=window, center=True, pad_mode="constant", return_complex=True)
 
@@ -154,11 +87,10 @@ def _stft(audio: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
 def mel_power(audio: np.ndarray | torch.Tensor, cfg: MelConfig, filters: torch.Tensor | None = None) -> torch.Tensor:
     """Mel power spectrogram: `(..., n_samples)` -> `(..., n_mels, n_frames)`, float32.
 
-    `filters`: `mel_filters(cfg)`, passed in by callers that process many clips (building the
-    filterbank costs more than the transform of a 10-s clip).
+    `filters`: a filterbank to use instead of `mel_filters(cfg)` (e.g. one already on the GPU).
     """
     audio = torch.as_tensor(audio, dtype=torch.float32)
-    spec = _stft(audio, cfg).abs() ** cfg.power
+    spec = stft(audio, cfg).abs() ** cfg.power
     filters = mel_filters(cfg) if filters is None else filters
     return filters.to(spec) @ spec
 
@@ -211,7 +143,7 @@ def mel_to_linear(mel_power_: torch.Tensor, cfg: MelConfig, n_iter: int = 30) ->
     solution non-negative and lower ||M S - mel||^2 monotonically.
     """
     fb = mel_filters(cfg).to(mel_power_)
-    spec = (torch.linalg.pinv(fb) @ mel_power_).clamp_min(1e-12)
+    spec = (mel_pinv(cfg).to(mel_power_) @ mel_power_).clamp_min(1e-12)
     fbt_mel = fb.T @ mel_power_
     fbt_fb = fb.T @ fb
     for _ in range(n_iter):
@@ -235,7 +167,7 @@ def griffin_lim(
     istft = dict(n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=window, center=True, length=length)
     for _ in range(n_iter):
         audio = torch.istft(magnitude * angles, **istft)
-        rebuilt = _stft(audio, cfg)
+        rebuilt = stft(audio, cfg)
         angles = rebuilt - (momentum / (1 + momentum)) * previous
         angles = angles / angles.abs().clamp_min(1e-16)
         previous = rebuilt

@@ -10,7 +10,8 @@ from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
 from text2music.utils import atomic_path
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use: it is slow to import)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,7 +44,7 @@ def draw_mel(ax, mel: np.ndarray, cfg: MelConfig, title: str | None = None, vmin
 
 def save_mel_png(path: str | Path, mel: np.ndarray, cfg: MelConfig, title: str | None = None) -> None:
     """One spectrogram with a colour bar, written atomically as PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     im = draw_mel(ax, np.asarray(mel, dtype=np.float32), cfg, title)
     fig.colorbar(im, ax=ax, label="dB" if cfg.norm == "db" else "log-mel (unit scale)")
@@ -55,7 +56,7 @@ def save_mel_png(path: str | Path, mel: np.ndarray, cfg: MelConfig, title: str |
 
 def save_mel_grid(path: str | Path, mels: list[np.ndarray], cfg: MelConfig, titles: list[str], cols: int = 2) -> None:
     """Several spectrograms on one page, sharing one colour scale."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = (len(mels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3 * rows), dpi=90, squeeze=False)
     lo = min(float(np.min(m)) for m in mels)

@@ -56,22 +56,58 @@ def save_pretrained(
 
 
 def read_config(path: str | Path) -> dict:
-    """The config.json of a model folder (a clear error when the folder is not one)."""
+    """The config.json of a model folder, checked: a one-line error when the folder is not one."""
     path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"model folder not found: {path}")
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
         raise FileNotFoundError(f"{path} is not a text2music model folder (needs config.json and model.safetensors)")
     try:
-        return json.loads((path / "config.json").read_text())
-    except json.JSONDecodeError as e:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path / 'config.json'}: invalid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path / 'config.json'}: expected a JSON object")
+    for key, kind in (("kind", str), ("model", dict), ("mel", dict), ("text", dict)):
+        if key not in config:
+            raise ValueError(f"{path / 'config.json'}: no {key!r} field")
+        if not isinstance(config[key], kind):
+            raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
+    return config
+
+
+def read_weights(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or a one-line error naming it when it is empty or truncated."""
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty")
+    try:
+        return load_file(str(path), device=str(device))
+    except Exception as e:  # safetensors' errors do not name the file
+        raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {e}") from None
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+    """Load weights, or one line that says what does not match."""
+    own = model.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    if missing or extra or wrong:
+        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+                 f"{len(extra)} unexpected (e.g. {extra[0]})" if extra else "",
+                 f"{len(wrong)} of another shape (e.g. {wrong[0]}, file vs config)" if wrong else ""]
+        raise ValueError(f"{where}: the weights do not fit config.json: {'; '.join(p for p in parts if p)}")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
 
 
 def load_pretrained(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, MelConfig, dict]:
-    """(model in eval mode, its MelConfig, the config.json dict)."""
+    """(model in eval mode, its MelConfig, the config.json dict); every failure a one-line error."""
     path = Path(path)
     config = read_config(path)
-    model = build_model(config["kind"], **config["model"])
-    state = load_file(str(path / "model.safetensors"), device=str(device))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    model.load_state_dict(state)
-    return model.to(device).eval(), MelConfig.from_dict(config["mel"]), config
+    where = path / "config.json"
+    try:
+        model = build_model(config["kind"], **config["model"])
+        mel = MelConfig.from_dict(config["mel"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
+    load_state(model, read_weights(path / "model.safetensors", device), path / "model.safetensors")
+    return model.to(device).eval(), mel, config

@@ -1,4 +1,4 @@
-"""A text-conditioned rectified-flow transformer over mel frames (the generator of issue 6).
+"""A text-conditioned rectified-flow transformer over mel frames: the generator.
 
 Every `patch` consecutive mel frames form one token (a DiT-style patch along time). Each block:
 self-attention across tokens with rotary positions (relative, so one model makes any duration),
@@ -7,7 +7,9 @@ through one shared adaLN projection plus a learned per-block offset (adaLN-singl
 gates start at zero, so every block starts as the identity. Training drops the text for `cond_drop`
 of the clips, which makes classifier-free guidance possible.
 
-Objective (rectified flow): x_t = (1 - t) * noise + t * mel, predict v = mel - noise.
+Objective (rectified flow): x_t = (1 - t) * noise + t * mel, predict v = mel - noise. The model
+gives only the velocity and the training loss; sampling, guidance and init audio live in
+`text2music.generate`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from text2music.generate.sampling import SAMPLERS, guide
 from text2music.text import TextEmbedding
 
 
@@ -154,65 +155,3 @@ class FlowTransformer(nn.Module):
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mel
         drop = torch.rand(mel.shape[0], device=mel.device) < self.cfg.cond_drop
         return F.mse_loss(self.velocity(x_t, t, text, drop).float(), mel - noise)
-
-    @torch.no_grad()
-    def generate(self, text: TextEmbedding, n_frames: int | None = None, steps: int = 16, guidance: float = 3.0,
-                 sampler: str = "euler", seed: int | list[int] | None = None, init: torch.Tensor | None = None,
-                 strength: float = 1.0, callback=None) -> torch.Tensor:
-        """Text -> mel `(B, n_mels, n_frames)`: noise integrated along the guided velocity.
-
-        `seed` is one seed for the batch, or one per row (a row's result then does not depend on
-        what else is in the batch).
-
-        `init` `(B, n_mels, n_frames)` with `strength` < 1 starts from that mel partly noised, at
-        flow time 1 - strength (a variation of existing audio, as in img2img). `callback(n)` is
-        called after the n-th model evaluation.
-        """
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
-        if not 0.0 < strength <= 1.0:
-            raise ValueError(f"strength must be in (0, 1], got {strength}")
-        B = text.tokens.shape[0]
-        device = text.tokens.device
-        p = self.cfg.patch
-        n_frames = n_frames or self.cfg.n_frames
-        padded = math.ceil(n_frames / p) * p
-        if isinstance(seed, (list, tuple)):
-            if len(seed) != B:
-                raise ValueError(f"{len(seed)} seeds for {B} texts")
-            noise = torch.stack([torch.randn(self.cfg.n_mels, padded, generator=torch.Generator().manual_seed(int(s)))
-                                 for s in seed]).to(device)
-        else:
-            gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
-            noise = torch.randn(B, self.cfg.n_mels, padded, generator=gen).to(device)
-        t_start = 0.0
-        if init is not None and strength < 1.0:
-            init = F.pad(init.to(device), (0, padded - init.shape[-1]), mode="replicate")
-            t_start = 1.0 - strength
-            noise = (1 - t_start) * noise + t_start * init
-        keep = torch.zeros(B, dtype=torch.bool, device=device)
-        if guidance == 1.0:
-            model_fn = lambda x, t: self.velocity(x, t, text, keep)  # noqa: E731
-        else:  # the conditional and unconditional passes as one batch
-            both = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
-            drop = torch.cat([keep, ~keep])
-
-            def model_fn(x, t):
-                v_cond, v_uncond = self.velocity(x.repeat(2, 1, 1), t.repeat(2), both, drop).chunk(2)
-                return guide(v_cond, v_uncond, guidance)
-        if callback is not None:
-            model_fn = counted(model_fn, callback)
-        return SAMPLERS[sampler](model_fn, noise, steps, t_start=t_start)[..., :n_frames]
-
-
-def counted(model_fn, callback):
-    """`model_fn` that calls `callback(n)` after its n-th evaluation (progress bars)."""
-    calls = [0]
-
-    def fn(x, t):
-        v = model_fn(x, t)
-        calls[0] += 1
-        callback(calls[0])
-        return v
-
-    return fn

@@ -50,7 +50,3 @@ class MusicGenerationModel(nn.Module):
 
     def loss(self, mel: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
         return F.mse_loss(self(text, mel.shape[-1]), mel)
-
-    @torch.no_grad()
-    def generate(self, text: TextEmbedding, n_frames: int | None = None, **_unused) -> torch.Tensor:
-        return self(text, n_frames)

@@ -53,7 +53,3 @@ class SeedTransformer(nn.Module):
 
     def loss(self, mel: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
         return F.mse_loss(self(text, mel.shape[-1]), mel)
-
-    @torch.no_grad()
-    def generate(self, text: TextEmbedding, n_frames: int | None = None, **_unused) -> torch.Tensor:
-        return self(text, n_frames)
