@@ -39,27 +39,26 @@ def tiny_pipeline(tmp_path_factory) -> Text2Music:
 
 class BlockingPipeline:
     """The tiny pipeline, but each generation waits for `release` (so the queue fills on cue);
-    `started` is set when a generation has begun. `fail=True` makes generations raise."""
+    `started` is set when a generation has begun. `fail=True` makes generations raise;
+    `report=(done, total)` reports that progress before waiting."""
 
-    def __init__(self, pipe: Text2Music, fail: bool = False):
-        self.pipe, self.fail = pipe, fail
+    def __init__(self, pipe: Text2Music, fail: bool = False, report: tuple[int, int] | None = None):
+        self.pipe, self.fail, self.report = pipe, fail, report
         self.release, self.started = threading.Event(), threading.Event()
         self.sample_rate, self.mel, self.config, self.path = pipe.sample_rate, pipe.mel, pipe.config, pipe.path
 
-    def generate_mel(self, *args, **kwargs):
+    def embed(self, texts):
+        return self.pipe.embed(texts)
+
+    def __call__(self, texts, settings=None, *, callback=None, **kwargs):
         self.started.set()
+        if self.report is not None and callback is not None:
+            callback(*self.report)
         if not self.release.wait(30):
             raise TimeoutError("test never released the pipeline")
         if self.fail:
             raise RuntimeError("boom (test pipeline)")
-        return self.pipe.generate_mel(*args, **kwargs)
-
-    def vocode(self, mel, n_samples=None):
-        return self.pipe.vocode(mel, n_samples)
-
-    def generate(self, texts, *args, callback=None, **kwargs):
-        mel = self.generate_mel(texts, *args, callback=callback, **kwargs)
-        return self.vocode(mel), self.sample_rate
+        return self.pipe(texts, settings, callback=callback, **kwargs)
 
 
 @pytest.fixture

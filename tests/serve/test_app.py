@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,10 +13,12 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 
 from tests.serve.conftest import BlockingPipeline
-from text2music.generate.pipeline import DEFAULTS, MAX_DURATION, MAX_STEPS, MAX_TEXT_CHARS, MIN_DURATION
-from text2music.serve.app import SYNC_MAX_DURATION
+from text2music.generate.sampling import SAMPLERS
+from text2music.generate.settings import MAX_DURATION, MAX_STEPS, MAX_TEXT_CHARS, MIN_DURATION, GenerationSettings
+from text2music.serve.app import MAX_BODY_BYTES, SYNC_MAX_DURATION
 
 PNG = b"\x89PNG\r\n\x1a\n"
+DEFAULTS = GenerationSettings()
 
 
 def wait_done(client, job_id: str, timeout: float = 60.0) -> dict:
@@ -105,17 +108,26 @@ def test_sync_call_answers_with_the_wav(client, tiny_pipeline):
 BAD = [
     ({"text": ""}, "text"),
     ({"text": "   "}, "text: text is empty"),
-    ({"text": "x" * (MAX_TEXT_CHARS + 1)}, f"text: String should have at most {MAX_TEXT_CHARS} characters"),
-    ({"text": "ok", "duration": 0.5}, "duration: Input should be greater than or equal to 1"),
-    ({"text": "ok", "duration": MAX_DURATION + 1}, "duration: Input should be less than or equal to 20"),
-    ({"text": "ok", "duration": "long"}, "duration"),
-    ({"text": "ok", "steps": 0}, "steps"),
-    ({"text": "ok", "steps": MAX_STEPS + 1}, "steps: Input should be less than or equal to 100"),
-    ({"text": "ok", "steps": 2.5}, "steps"),
-    ({"text": "ok", "guidance": 0.5}, "guidance"),
-    ({"text": "ok", "guidance": 16}, "guidance"),
-    ({"text": "ok", "seed": -1}, "seed"),
-    ({"text": "ok", "sampler": "dpm"}, "sampler"),
+    ({"text": "\u200b\u200b"}, "text: text is empty (no visible characters)"),
+    ({"text": "x" * (MAX_TEXT_CHARS + 1)}, f"text: text is {MAX_TEXT_CHARS + 1} characters long; the limit is {MAX_TEXT_CHARS}"),
+    ({"text": 5}, "text: Input should be a valid string"),
+    ({"text": "ok", "duration": 0.5}, "duration: must be between 1 and 20 seconds, got 0.5"),
+    ({"text": "ok", "duration": MAX_DURATION + 1}, "duration: must be between 1 and 20 seconds"),
+    ({"text": "ok", "duration": "long"}, "duration: Input should be a valid number"),
+    ({"text": "ok", "duration": "4"}, "duration: Input should be a valid number"),
+    ({"text": "ok", "duration": True}, "duration: Input should be a valid number"),  # JSON booleans are not numbers
+    ({"text": "ok", "steps": True}, "steps: Input should be a valid integer"),
+    ({"text": "ok", "guidance": False}, "guidance: Input should be a valid number"),
+    ({"text": "ok", "seed": True}, "seed: Input should be a valid integer"),
+    ({"text": "ok", "steps": 0}, "steps: must be between 1 and 100, got 0"),
+    ({"text": "ok", "steps": MAX_STEPS + 1}, "steps: must be between 1 and 100"),
+    ({"text": "ok", "steps": 2.5}, "steps: Input should be a valid integer"),
+    ({"text": "ok", "steps": 4.0}, "steps: Input should be a valid integer"),
+    ({"text": "ok", "guidance": 0.5}, "guidance: must be between 1 and 15"),
+    ({"text": "ok", "guidance": 16}, "guidance: must be between 1 and 15"),
+    ({"text": "ok", "seed": -1}, "seed: must be between 0 and 2147483647"),
+    ({"text": "ok", "sampler": "dpm"}, "sampler: unknown sampler 'dpm'; choose one of " + ", ".join(SAMPLERS)),
+    ({"text": "ok", "sampler": 1}, "sampler: Input should be a valid string"),
     ({"text": "ok", "path": "../../etc/passwd"}, "path: Extra inputs are not permitted"),
     ({}, "text: Field required"),
 ]
@@ -132,9 +144,89 @@ def test_bad_input_is_422_with_a_clear_message(client, body, message):
     assert client.get("/api/info").json()["queue"]["submitted"] == 0
 
 
-def test_body_that_is_not_json_is_422(client):
-    r = client.post("/api/generate", content=b"text=hello", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["message"]
+def test_out_of_range_errors_name_the_field_in_detail_too(client):
+    r = client.post("/api/generate", json={"text": "ok", "duration": 50})
+    assert r.status_code == 422 and r.json()["detail"] == [{"type": "value_error", "loc": ["body", "duration"],
+                                                            "msg": "must be between 1 and 20 seconds, got 50"}]
+
+
+NOT_A_JSON_OBJECT = [
+    (b"text=hello", "the request body is not valid JSON: Expecting value at line 1, column 1"),
+    (b'{"text": "calm piano" "duration": 2}', "the request body is not valid JSON: Expecting ',' delimiter at line 1, column 23"),
+    (b'{"text": "calm piano",\n "steps": }', "the request body is not valid JSON: Expecting value at line 2, column 11"),
+    (b'{"text": "calm piano"', "the request body is not valid JSON: Expecting ',' delimiter at line 1, column 22"),
+    (b"", 'the request body is empty; send a JSON object such as {"text": "calm piano"}'),
+    (b'["calm piano"]', 'the request body must be a JSON object such as {"text": "calm piano"}'),
+    (b'"calm piano"', 'the request body must be a JSON object such as {"text": "calm piano"}'),
+    (b'{"text": "\\ud800"}', "text: text is not valid UTF-8"),  # a lone surrogate escape
+]
+
+
+@pytest.mark.parametrize("body,message", NOT_A_JSON_OBJECT)
+def test_a_body_that_is_not_a_json_object_is_422_saying_what_and_where(client, body, message):
+    r = client.post("/api/generate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["message"] == message
+
+
+def test_a_body_sent_as_another_content_type_is_422_saying_so(client):
+    r = client.post("/api/generate", content=b'{"text": "calm piano"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 422 and r.json()["message"] == "the request body must be JSON, sent with Content-Type: application/json"
+    r = client.post("/api/generate", content=b'{"text": "\xff"}', headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422) and "JSON" in r.json()["message"]
+
+
+def test_unknown_paths_and_methods_answer_in_the_same_shape(client):
+    assert client.get("/api/nothing").json() == {"message": "Not Found"}
+    r = client.get("/api/generate")
+    assert r.status_code == 405 and r.json() == {"message": "Method Not Allowed"}
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read(client):
+    big = b'{"text": "' + b"x" * 10_000_000 + b'"}'
+    for path in ("/api/generate", "/api/generate/sync"):
+        r = client.post(path, content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["message"] == f"the request body is larger than the limit of {MAX_BODY_BYTES // 1024} KB"
+    chunks = (b'{"text": "' if i == 0 else b"x" * 8192 for i in range(100))  # no Content-Length: sent chunked
+    r = client.post("/api/generate", content=chunks, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert client.post("/api/generate", json={"text": "é" * MAX_TEXT_CHARS, "duration": 1.0, "steps": 1}).status_code == 202
+    assert client.get("/api/info").json()["queue"]["submitted"] == 1
+
+
+def raw_request(url: str, head: bytes, body_parts: list[bytes], timeout: float = 10.0) -> bytes:
+    """Send a request by hand (headers, then body parts, never finishing a body that is too long)
+    and return what the server answers before `timeout`."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(head)
+        for part in body_parts:
+            s.sendall(part)
+        answer = b""
+        try:
+            while b"\r\n\r\n" not in answer:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except socket.timeout:
+            pass
+        return answer
+
+
+def test_a_real_server_answers_413_without_waiting_for_the_whole_body(tiny_pipeline, make_app, live_server):
+    """A 10 MB Content-Length with only 1 KB sent, and a chunked body that passes the limit and never
+    ends: both answered 413 at once (a server that reads the body first would wait forever)."""
+    url = live_server(make_app(tiny_pipeline))
+    head = (b"POST /api/generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n")
+    answer = raw_request(url, head, [b'{"text": "' + b"x" * 1000])
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    head = b"POST /api/generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"x" * 8192
+    parts = [b'a\r\n{"text": "\r\n'] + [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * 10  # 80 KB, no final chunk
+    answer = raw_request(url, head, parts)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert httpx.get(url + "/api/info").json()["queue"]["submitted"] == 0
 
 
 def test_full_queue_answers_429_with_retry_after(tiny_pipeline, make_app):

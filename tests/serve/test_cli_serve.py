@@ -36,6 +36,21 @@ def test_bad_flags_are_clear_errors(capsys):
     assert "must be positive" in capsys.readouterr().err
 
 
+def test_out_dir_is_checked_before_the_model_loads_and_handed_to_the_server(tmp_path, monkeypatch, capsys):
+    import text2music.serve.app as app
+
+    calls = []
+    monkeypatch.setattr(app, "serve", lambda model, **kwargs: calls.append(kwargs))
+    assert build_parser().parse_args(["serve"]).out_dir is None
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("x")
+    assert main(["serve", "--out-dir", str(a_file)]) == 2
+    assert "--out-dir" in capsys.readouterr().err and not calls
+    assert main(["serve", "--out-dir", str(tmp_path / "new" / "results")]) == 0
+    assert calls[-1]["out_dir"] == tmp_path / "new" / "results" and (tmp_path / "new" / "results").is_dir()
+    assert main(["serve"]) == 0 and calls[-1]["out_dir"] is None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,7 +61,9 @@ def free_port() -> int:
 def test_serve_command_runs_a_server(tmp_path):
     model = make_tiny_model(tmp_path / "tinyflow")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "text2music", "serve", "--model", str(model), "--port", str(port), "--max-queue", "2"],
+    out = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "text2music", "serve", "--model", str(model), "--port", str(port), "--max-queue", "2",
+                             "--out-dir", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
@@ -61,11 +78,13 @@ def test_serve_command_runs_a_server(tmp_path):
         assert info["model"]["name"] == "tinyflow" and info["queue"]["max_queue"] == 2
         r = httpx.post(url + "/api/generate/sync", json={"text": "calm piano", "duration": 1.0, "steps": 2}, timeout=60)
         assert r.status_code == 200 and r.content[:4] == b"RIFF"
+        assert (out / r.headers["x-job-id"] / "audio.wav").read_bytes() == r.content
     finally:
         proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=30)[0]
-    assert f"http://127.0.0.1:{port}/" in out
-    assert proc.returncode in (0, 130), out
+        said = proc.communicate(timeout=30)[0]
+    assert f"http://127.0.0.1:{port}/" in said and f"results go to {out}/" in said
+    assert proc.returncode in (0, 130), said
+    assert (out / r.headers["x-job-id"] / "audio.wav").is_file()  # kept after the server stops
 
 
 def test_torch_threads_leave_a_core_for_the_event_loop():

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.serve.conftest import BlockingPipeline
+from text2music.generate.sampling import SAMPLERS
+from text2music.generate.settings import GenerationSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "reports" / "screenshots" / "serve-page.png"
@@ -68,6 +70,8 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     assert page.inner_text("[data-limit=duration]") == "(1–20 s)"
     assert page.inner_text("[data-limit=steps]") == "(1–100)"
     assert page.locator(".chip").count() >= 3
+    assert page.eval_on_selector_all("#sampler option", "os => os.map(o => o.value)") == list(SAMPLERS)
+    assert page.input_value("#sampler") == GenerationSettings().sampler
 
     # a bad setting: the server's 422 message inline, nothing submitted
     page.fill("#text", PROMPT)

@@ -12,45 +12,55 @@
     GET  /api/jobs/{id}/image.png   its spectrogram
     POST /api/generate/sync         the same body, clips up to SYNC_MAX_DURATION s: answers with the WAV itself
 
-Bad input: 422 with `message` naming the field and its limits. A full queue: 429 with Retry-After.
-Unknown or malformed ids: 404.
+Bad input: 422 with `message` naming the field and its limits (or, for a body that is not a JSON
+object, what is wrong and where). A body over MAX_BODY_BYTES: 413, unread. A full queue: 429 with
+Retry-After, the estimated seconds until a running job finishes. Unknown or malformed ids: 404.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import os
+import re
 import time
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from text2music.generate.pipeline import (
-    DEFAULTS,
+from text2music.generate.sampling import SAMPLERS
+from text2music.generate.settings import (
     MAX_DURATION,
     MAX_GUIDANCE,
+    MAX_SEED,
     MAX_STEPS,
     MAX_TEXT_CHARS,
     MIN_DURATION,
     MIN_GUIDANCE,
+    GenerationSettings,
+    check_texts,
 )
-from text2music.serve.jobs import GenerationRequest, Job, JobQueue, QueueFull
+from text2music.serve.jobs import Job, JobQueue, QueueFull
 
 log = logging.getLogger("text2music.serve")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SYNC_MAX_DURATION = 5.0  # seconds; longer clips go through submit + poll
 SYNC_TIMEOUT = 300.0  # seconds a synchronous call waits before answering 504 with the job to poll
-MAX_SEED = 2**31 - 1
+MAX_BODY_BYTES = 64 * 1024  # a request body beyond this gets 413 unread (a 2000-character text is at most ~24 KB of JSON)
+DEFAULT_SETTINGS = GenerationSettings()
+REQUEST_FIELDS = ("duration", "steps", "guidance", "seed", "sampler")  # the settings a client may send
 EXAMPLES = [
     "a calm solo piano piece in A minor at 70 BPM",
     "upbeat funk with slap bass and drums at 110 BPM",
@@ -58,28 +68,58 @@ EXAMPLES = [
     "energetic rock with distorted guitar and drums",
 ]
 
+Number = Annotated[float, Strict()]  # JSON numbers only: ints are accepted, booleans and strings are not
+Integer = Annotated[int, Strict()]  # JSON integers only: not 2.0, not true
+
+
+def _limits(lo, hi) -> dict:
+    return {"json_schema_extra": {"minimum": lo, "maximum": hi}}
+
 
 class GenerateBody(BaseModel):
-    """One clip to generate. Every field but `text` has a default."""
+    """One clip to generate. Every field but `text` has a default.
+
+    Types are checked here; values by `GenerationSettings` (`settings()`), the one place the
+    limits shown in the schema are enforced."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": EXAMPLES[0], "duration": 4.0}]})
 
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="description of the music")
-    duration: float = Field(DEFAULTS.duration, ge=MIN_DURATION, le=MAX_DURATION, description="seconds")
-    steps: int = Field(DEFAULTS.steps, ge=1, le=MAX_STEPS, description="sampler steps (more: slower, finer)")
-    guidance: float = Field(DEFAULTS.guidance, ge=MIN_GUIDANCE, le=MAX_GUIDANCE, description="classifier-free guidance scale")
-    seed: int = Field(DEFAULTS.seed, ge=0, le=MAX_SEED, description="same seed and settings, same clip")
-    sampler: Literal["euler", "heun"] = Field(DEFAULTS.sampler, description="ODE sampler (heun: two evaluations per step)")
+    text: str = Field(description="description of the music", json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS})
+    duration: Number = Field(DEFAULT_SETTINGS.duration, description="seconds", **_limits(MIN_DURATION, MAX_DURATION))
+    steps: Integer = Field(DEFAULT_SETTINGS.steps, description="sampler steps (more: slower, finer)", **_limits(1, MAX_STEPS))
+    guidance: Number = Field(DEFAULT_SETTINGS.guidance, description="classifier-free guidance scale", **_limits(MIN_GUIDANCE, MAX_GUIDANCE))
+    seed: Integer = Field(DEFAULT_SETTINGS.seed, description="same seed and settings, same clip", **_limits(0, MAX_SEED))
+    sampler: str = Field(DEFAULT_SETTINGS.sampler, description="ODE sampler (heun: two evaluations per step)",
+                         json_schema_extra={"enum": list(SAMPLERS)})
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("text is empty")
+    def _check_text(cls, v: str) -> str:
+        try:
+            check_texts([v])
+        except ValueError as e:
+            raise ValueError(str(e).replace("text 1 ", "text ", 1)) from None
         return v.strip()
 
-    def request(self) -> GenerationRequest:
-        return GenerationRequest(self.text, self.duration, self.steps, self.guidance, self.seed, self.sampler)
+    def settings(self) -> GenerationSettings:
+        """The body's settings, or InvalidSettings naming the field out of range."""
+        try:
+            return GenerationSettings(**{name: getattr(self, name) for name in REQUEST_FIELDS})
+        except ValueError as e:
+            raise InvalidSettings(str(e)) from None
+
+
+class InvalidSettings(ValueError):
+    """A GenerationSettings error, with the field it names (answered 422)."""
+
+    def __init__(self, message: str):
+        names = [f.name for f in fields(GenerationSettings)]
+        found = [(m.start(), m.group(0)) for n in names if (m := re.search(rf"\b{n}\b", message))]
+        self.field = min(found)[1] if found else None
+        if self.field and message.startswith(self.field + " "):
+            message = message[len(self.field) + 1:]
+        super().__init__(f"{self.field}: {message}" if self.field else message)
+        self.msg = message
 
 
 class JobStatus(BaseModel):
@@ -108,7 +148,7 @@ def job_status(job: Job, queue: JobQueue) -> JobStatus:
     return JobStatus(id=job.id, status=job.status, progress=round(job.progress, 4), queue_position=queue.position(job),
                      status_url=base, audio_url=f"{base}/audio.wav" if done else None,
                      image_url=f"{base}/image.png" if done else None, error=job.error,
-                     request=job.request.__dict__.copy(), created=job.created,
+                     request={"text": job.text, **{k: getattr(job.settings, k) for k in REQUEST_FIELDS}}, created=job.created,
                      elapsed_s=None if elapsed is None else round(elapsed, 3))
 
 
@@ -116,11 +156,38 @@ def _error(status: int, message: str, headers: dict | None = None, **extra) -> J
     return JSONResponse({"message": message, **extra}, status_code=status, headers=headers)
 
 
-def _describe(err: dict) -> str:
-    """'duration: Input should be less than or equal to 20' from a pydantic error."""
-    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+def _describe(err: dict, body=None, content_type: str = "") -> str:
+    """'steps: Input should be a valid integer' from a pydantic error; the body's own faults in words."""
+    loc = list(err.get("loc", ()))
+    kind = err.get("type")
+    if kind == "json_invalid":
+        return _json_error(err, body)
+    if loc == ["body"] and kind == "missing":
+        return 'the request body is empty; send a JSON object such as {"text": "calm piano"}'
+    if loc == ["body"] and kind in ("model_attributes_type", "dict_type", "model_type"):
+        if "json" not in content_type.lower():
+            return "the request body must be JSON, sent with Content-Type: application/json"
+        return 'the request body must be a JSON object such as {"text": "calm piano"}'
+    where = [str(p) for p in loc if p != "body"]
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    return f"{'.'.join(loc)}: {msg}" if loc else msg
+    return f"{'.'.join(where)}: {msg}" if where else msg
+
+
+def _json_error(err: dict, body) -> str:
+    """"the request body is not valid JSON: Expecting ',' delimiter at line 1, column 23"."""
+    what = str((err.get("ctx") or {}).get("error") or "syntax error")
+    loc = err.get("loc", ())
+    pos = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if pos is None:
+        where = ""
+    elif isinstance(body, str) and pos <= len(body):
+        e = json.JSONDecodeError(what, body, pos)
+        where = f" at line {e.lineno}, column {e.colno}"
+    else:
+        where = f" at character {pos + 1}"
+    return f"the request body is not valid JSON: {what}{where}"
 
 
 def model_info(pipeline) -> dict:
@@ -130,19 +197,73 @@ def model_info(pipeline) -> dict:
             "text_encoder": (config.get("text") or {}).get("encoder")}
 
 
-def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64) -> FastAPI:
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` gets 413 without being read in full.
+
+    A declared Content-Length over the limit is refused before any of the body is read; a body
+    without one (chunked) is counted while it streams and refused as soon as it passes the limit
+    (the app sees the client as gone and its answer is replaced by the 413)."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
+            return await self._refuse(send)
+        state = {"received": 0, "over": False, "started": False}
+
+        async def limited_receive():
+            if state["over"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_bytes:
+                    state["over"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if state["over"]:
+                return  # the 413 below answers instead
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not state["over"]:
+                raise
+        if state["over"] and not state["started"]:
+            await self._refuse(send)
+
+    async def _refuse(self, send):
+        body = json.dumps({"message": f"the request body is larger than the limit of {self.max_bytes // 1024} KB"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64,
+               max_body: int = MAX_BODY_BYTES) -> FastAPI:
     """The app around one loaded pipeline (`Text2Music` or anything with its interface).
 
-    Results are files under `out_dir` (default: a new temp folder, deleted at shutdown); the newest
-    `keep` finished jobs are kept."""
+    Results are files under `out_dir` (default: a new temp folder, deleted at shutdown, see
+    `jobs.sweep_stale`); the newest `keep` finished jobs are kept. Request bodies over `max_body`
+    bytes get 413."""
     queue = JobQueue(pipeline, workers=workers, max_queue=max_queue, out_dir=out_dir, keep=keep)
     info = {
         "model": model_info(pipeline),
         "limits": {"text_chars": MAX_TEXT_CHARS, "duration": [MIN_DURATION, MAX_DURATION], "steps": [1, MAX_STEPS],
                    "guidance": [MIN_GUIDANCE, MAX_GUIDANCE], "seed": [0, MAX_SEED], "sync_duration": SYNC_MAX_DURATION},
-        "defaults": {"duration": DEFAULTS.duration, "steps": DEFAULTS.steps, "guidance": DEFAULTS.guidance,
-                     "seed": DEFAULTS.seed, "sampler": DEFAULTS.sampler},
-        "samplers": ["euler", "heun"],
+        "defaults": {name: getattr(DEFAULT_SETTINGS, name) for name in REQUEST_FIELDS},
+        "samplers": list(SAMPLERS),
+        "evaluations_per_step": {name: GenerationSettings(sampler=name, steps=1).model_evaluations for name in SAMPLERS},
         "examples": EXAMPLES,
     }
 
@@ -159,14 +280,27 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
     app.state.queue = queue
     app.state.pipeline = pipeline
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=max_body)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        message = "; ".join(_describe(e, getattr(exc, "body", None), request.headers.get("content-type", "")) for e in errors)
         for e in errors:
             e.pop("input", None)  # do not echo a 2000-character text back
             e.pop("ctx", None)
-        return _error(422, "; ".join(_describe(e) for e in errors), detail=errors)
+        return _error(422, message, detail=errors)
+
+    @app.exception_handler(InvalidSettings)
+    async def _out_of_range(request: Request, exc: InvalidSettings):
+        loc = ["body", exc.field] if exc.field else ["body"]
+        return _error(422, str(exc), detail=[{"type": "value_error", "loc": loc, "msg": exc.msg}])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):  # 404, 405, an unreadable body (400): {"message"} too
+        unreadable = exc.status_code == 400 and exc.detail == "There was an error parsing the body"
+        message = "the request body could not be read as JSON text (UTF-8)" if unreadable else str(exc.detail)
+        return _error(exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(QueueFull)
     async def _busy(request: Request, exc: QueueFull):
@@ -199,7 +333,7 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
     @app.post("/api/generate", status_code=202, response_model=JobStatus, responses=responses,
               summary="Submit a generation; poll status_url until done")
     async def submit(body: GenerateBody):
-        job = queue.submit(body.request())
+        job = queue.submit(body.text, body.settings())
         return JSONResponse(jsonable_encoder(job_status(job, queue)), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
     @app.post("/api/generate/sync", summary=f"Generate a short clip (up to {SYNC_MAX_DURATION:g} s) and answer with the WAV",
@@ -207,10 +341,12 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
                          504: {"model": ErrorBody, "description": "still running; poll status_url"}},
               response_class=FileResponse)
     async def generate_sync(body: GenerateBody):
-        if body.duration > SYNC_MAX_DURATION:
+        settings = body.settings()
+        if settings.duration > SYNC_MAX_DURATION:
             return _error(422, f"duration: at most {SYNC_MAX_DURATION:g} s for a synchronous call; "
-                               f"use POST /api/generate for longer clips")
-        job = queue.submit(body.request())
+                               f"use POST /api/generate for longer clips",
+                          detail=[{"type": "value_error", "loc": ["body", "duration"], "msg": "too long for a synchronous call"}])
+        job = queue.submit(body.text, settings)
         deadline = time.monotonic() + SYNC_TIMEOUT
         while not job.done_event.is_set():  # no thread is held while waiting
             if time.monotonic() > deadline:
@@ -273,7 +409,10 @@ def torch_threads(cores: int, workers: int) -> int:
 
 def serve(model: str | Path | None = None, host: str = "127.0.0.1", port: int = 7860, workers: int = 1, max_queue: int = 8,
           out_dir: str | Path | None = None, log_level: str = "info") -> None:
-    """Load the model once and serve the page and API until Ctrl-C."""
+    """Load the model once and serve the page and API until Ctrl-C.
+
+    Results go under `out_dir` (kept after the server stops), else to a temp folder deleted at
+    shutdown; temp folders of servers that were killed are deleted at the next start."""
     import torch
     import uvicorn
 
@@ -290,4 +429,6 @@ def serve(model: str | Path | None = None, host: str = "127.0.0.1", port: int = 
     shown = f"[{host}]" if ":" in host else host
     print(f"text2music: serving {model_info(pipeline)['name']} on http://{shown}:{port}/  (API reference: /docs; Ctrl-C stops)",
           flush=True)
+    if out_dir is not None:
+        print(f"text2music: results go to {app.state.queue.out_dir}/ (kept after the server stops)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -1,24 +1,32 @@
 """A bounded queue of generation jobs run by worker threads, results kept as files.
 
     queue = JobQueue(pipeline, workers=1, max_queue=8)
-    job = queue.submit(GenerationRequest("a calm solo piano piece", duration=4.0))  # or QueueFull
+    job = queue.submit("a calm solo piano piece", GenerationSettings(duration=4.0))   # or QueueFull
     queue.wait(job.id, timeout=60)        # job.status: queued -> running -> done | failed
     job.audio_path, job.image_path        # OUT_DIR/<id>/audio.wav, image.png
 
 Ids are made by the server (random hex), file names are fixed: nothing a client sends becomes a
 path. The `max_queue` jobs waiting beyond the running ones are all that is accepted; one more is
-refused with `QueueFull` (the HTTP layer answers 429 with its `retry_after`). Finished jobs beyond
-the newest `keep` are evicted, their files deleted. Torch releases the GIL, so worker threads
-generate in parallel; one loaded model serves them all (its inference keeps no state).
+refused with `QueueFull`, whose `retry_after` is the estimated time until a running job finishes
+(from the running jobs' own progress, else from the measured seconds per unit of work of the
+finished ones, else from a first guess). Finished jobs beyond the newest `keep` are evicted, their
+files deleted. Torch releases the GIL, so worker threads generate in parallel; one loaded model
+serves them all (its inference keeps no state).
+
+Without `out_dir` the results go to a new temp folder `text2music-serve-*` holding `server.pid`
+(the owner's pid, start time and host); it is deleted at shutdown, and `sweep_stale()` deletes
+those whose owner is gone (a server killed with -9 cannot clean up after itself).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -26,13 +34,18 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from text2music.generate.pipeline import DEFAULTS
+from text2music.generate.settings import GenerationSettings
 
 log = logging.getLogger("text2music.serve")
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 STATES = ("queued", "running", "done", "failed")
 AUDIO_NAME, IMAGE_NAME = "audio.wav", "image.png"
+TEMP_PREFIX = "text2music-serve-"
+OWNER_FILE = "server.pid"
+# First guess of seconds per unit of work (one model evaluation over one second of audio) before
+# any job has been measured: the bundled model on 2 CPU cores (a 10 s clip, 16 Euler steps: ~2 s).
+PRIOR_SECONDS_PER_UNIT = 0.012
 _PLOT_LOCK = threading.Lock()
 _TEXT_LOCK = threading.Lock()
 
@@ -41,20 +54,16 @@ def valid_id(job_id: str) -> bool:
     return isinstance(job_id, str) and ID_PATTERN.fullmatch(job_id) is not None
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    text: str
-    duration: float = DEFAULTS.duration
-    steps: int = DEFAULTS.steps
-    guidance: float = DEFAULTS.guidance
-    seed: int = DEFAULTS.seed
-    sampler: str = DEFAULTS.sampler
+def work_units(settings: GenerationSettings) -> float:
+    """What a generation costs, roughly: model evaluations x seconds of audio."""
+    return settings.model_evaluations * settings.duration
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity
 class Job:
     id: str
-    request: GenerationRequest
+    text: str
+    settings: GenerationSettings
     folder: Path
     status: str = "queued"
     progress: float = 0.0  # 0..1
@@ -83,26 +92,82 @@ class QueueFull(RuntimeError):
         self.retry_after = retry_after
 
 
-def render(pipeline, request: GenerationRequest, folder: Path, progress) -> None:
+def render(pipeline, text: str, settings: GenerationSettings, folder: Path, progress) -> None:
     """Generate one clip: folder/audio.wav (16-bit PCM) and folder/image.png (its spectrogram).
 
     `progress(fraction)` goes 0 -> 0.9 over the sampler's model evaluations, then to 1."""
     from text2music.features.mel import save_audio
     from text2music.features.plot import save_mel_png
 
-    text = [request.text]
-    if hasattr(pipeline, "embed"):  # one thread at a time in the tokenizer (Rust-backed: not meant for concurrent calls)
-        with _TEXT_LOCK:
-            text = pipeline.embed(text)
-    mel = pipeline.generate_mel(text, duration=request.duration, steps=request.steps, guidance=request.guidance,
-                                seed=request.seed, sampler=request.sampler,
-                                callback=lambda done, total: progress(0.9 * done / max(1, total)))
-    wave = pipeline.vocode(mel, round(request.duration * pipeline.sample_rate))[0]
-    save_audio(folder / AUDIO_NAME, wave, pipeline.sample_rate)
+    with _TEXT_LOCK:  # one thread at a time in the tokenizer (Rust-backed: not meant for concurrent calls)
+        embedding = pipeline.embed([text])
+    out = pipeline(embedding, settings, callback=lambda done, total: progress(0.9 * done / max(1, total)))
+    save_audio(folder / AUDIO_NAME, out.audio[0], out.sample_rate)
     progress(0.95)
-    title = f"{request.text[:80]} (seed {request.seed}, {request.steps} steps, guidance {request.guidance:g})"
+    title = f"{text[:80]} (seed {settings.seed}, {settings.steps} steps, guidance {settings.guidance:g})"
     with _PLOT_LOCK:  # pyplot's figure bookkeeping is global, not thread-safe
-        save_mel_png(folder / IMAGE_NAME, mel[0].float().cpu().numpy(), pipeline.mel, title=title)
+        save_mel_png(folder / IMAGE_NAME, out.mel[0].float().cpu().numpy(), pipeline.mel, title=title)
+
+
+# -- server-made folders
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of a process (clock ticks since boot, from /proc), or None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22 of proc(5), counted after the command name
+
+
+def make_server_dir(parent: str | Path | None = None) -> Path:
+    """A new `text2music-serve-*` folder under `parent` (default: the temp folder) naming its owner."""
+    folder = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent))
+    pid = os.getpid()
+    tmp = folder / (OWNER_FILE + ".tmp")
+    tmp.write_text(f"{pid} {_process_start(pid) or '-'} {socket.gethostname()}\n")
+    os.replace(tmp, folder / OWNER_FILE)  # a reader sees the whole line or no file
+    return folder
+
+
+def owner_alive(folder: Path) -> bool | None:
+    """Whether the server that made `folder` still runs: None when that cannot be told (no or
+    unreadable `server.pid`, another host), False when its process is gone or its pid reused."""
+    try:
+        pid_text, start, host = (folder / OWNER_FILE).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    if host != socket.gethostname() or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    now = _process_start(pid)
+    return not (start != "-" and now is not None and now != start)
+
+
+def sweep_stale(parent: str | Path | None = None) -> list[Path]:
+    """Delete the `text2music-serve-*` folders under `parent` (default: the temp folder) that this
+    user owns and whose server is gone; folders whose owner cannot be told are left alone."""
+    parent = Path(parent if parent is not None else tempfile.gettempdir())
+    removed = []
+    for folder in parent.glob(TEMP_PREFIX + "*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if owner_alive(folder) is False:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.info("removed %d result folder(s) left by stopped servers", len(removed))
+    return removed
 
 
 class JobQueue:
@@ -117,14 +182,18 @@ class JobQueue:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.pipeline, self.workers, self.max_queue, self.keep = pipeline, workers, max_queue, keep
         self._own_dir = out_dir is None
-        self.out_dir = Path(tempfile.mkdtemp(prefix="text2music-serve-")) if out_dir is None else Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self._own_dir:
+            sweep_stale()
+            self.out_dir = make_server_dir()
+        else:
+            self.out_dir = Path(out_dir)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         self._jobs: OrderedDict[str, Job] = OrderedDict()  # every known job, oldest first
         self._pending: deque[Job] = deque()
-        self._running = 0
+        self._running: set[Job] = set()
         self._cond = threading.Condition()
         self._closed = False
-        self._durations: deque[float] = deque(maxlen=20)  # seconds per finished job, for Retry-After
+        self._rates: deque[float] = deque(maxlen=20)  # seconds per work unit of recent finished jobs
         self.counts = {"submitted": 0, "rejected": 0, "done": 0, "failed": 0}
         self._threads = [threading.Thread(target=self._work, name=f"text2music-worker-{i}", daemon=True) for i in range(workers)]
         for t in self._threads:
@@ -132,15 +201,16 @@ class JobQueue:
 
     # -- clients
 
-    def submit(self, request: GenerationRequest) -> Job:
+    def submit(self, text: str, settings: GenerationSettings | None = None) -> Job:
+        settings = settings if settings is not None else GenerationSettings()
         with self._cond:
             if self._closed:
                 raise RuntimeError("the job queue is closed")
-            if self._running + len(self._pending) >= self.workers + self.max_queue:
+            if len(self._running) + len(self._pending) >= self.workers + self.max_queue:
                 self.counts["rejected"] += 1
                 raise QueueFull(self._retry_after_locked())
             job_id = secrets.token_hex(16)
-            job = Job(job_id, request, self.out_dir / job_id)
+            job = Job(job_id, text, settings, self.out_dir / job_id)
             job.folder.mkdir()
             self._jobs[job_id] = job
             self._pending.append(job)
@@ -170,8 +240,9 @@ class JobQueue:
 
     def stats(self) -> dict:
         with self._cond:
-            return {"workers": self.workers, "max_queue": self.max_queue, "running": self._running,
-                    "queued": len(self._pending), "kept": len(self._jobs), **self.counts}
+            return {"workers": self.workers, "max_queue": self.max_queue, "running": len(self._running),
+                    "queued": len(self._pending), "kept": len(self._jobs), **self.counts,
+                    "seconds_per_unit": round(self._seconds_per_unit_locked(), 5)}
 
     def retry_after(self) -> int:
         with self._cond:
@@ -191,10 +262,28 @@ class JobQueue:
 
     # -- internals
 
+    def _seconds_per_unit_locked(self) -> float:
+        """Measured on the recent finished jobs; before any, PRIOR_SECONDS_PER_UNIT."""
+        return sum(self._rates) / len(self._rates) if self._rates else PRIOR_SECONDS_PER_UNIT
+
+    def _remaining_locked(self, job: Job, now: float) -> float:
+        """Seconds until `job` is expected to finish: a running job with progress extrapolates its
+        own pace (once it is a tenth done, or while nothing has been measured); else work x rate."""
+        expected = self._seconds_per_unit_locked() * work_units(job.settings)
+        if job.started is None:
+            return expected
+        elapsed = now - job.started
+        if job.progress > 0 and (job.progress >= 0.1 or not self._rates):
+            expected = elapsed / job.progress
+        return max(0.0, expected - elapsed)
+
     def _retry_after_locked(self) -> int:
-        per_job = sum(self._durations) / len(self._durations) if self._durations else 5.0
-        ahead = self._running + len(self._pending)
-        return max(1, math.ceil(per_job * max(1, ahead) / self.workers))
+        """Whole seconds until a place opens: when the first running job is expected to finish
+        (or the first waiting ones, if no worker has taken a job yet); at least 1."""
+        now = time.time()
+        ahead = list(self._running) or list(self._pending)[: self.workers]
+        soonest = min((self._remaining_locked(j, now) for j in ahead), default=0.0)
+        return max(1, math.ceil(soonest))
 
     def _work(self) -> None:
         while True:
@@ -205,16 +294,17 @@ class JobQueue:
                     return
                 job = self._pending.popleft()
                 job.status, job.started = "running", time.time()
-                self._running += 1
+                self._running.add(job)
             error = None
             try:
-                render(self.pipeline, job.request, job.folder, job.report)
+                render(self.pipeline, job.text, job.settings, job.folder, job.report)
             except Exception as e:  # reported to the client; the worker lives on
                 log.exception("job %s failed", job.id)
                 error = f"{type(e).__name__}: {e}"
             with self._cond:
-                self._running -= 1
-                self._durations.append(time.time() - job.started)
+                self._running.discard(job)
+                if error is None:
+                    self._rates.append((time.time() - job.started) / max(1e-9, work_units(job.settings)))
                 self._finish(job, error)
 
     def _finish(self, job: Job, error: str | None) -> None:

@@ -33,6 +33,13 @@ async function loadInfo() {
     b.addEventListener("click", () => { $("#text").value = text; updateCount(); $("#text").focus(); });
     box.appendChild(b);
   }
+  const names = info.samplers || [], cost = info.evaluations_per_step || {};
+  $("#sampler").replaceChildren(...names.map((name) => {
+    const o = document.createElement("option");
+    o.value = name;
+    o.textContent = cost[name] > 1 ? `${name} (${cost[name]}× slower)` : name;
+    return o;
+  }));
   setDefaults(D);
 }
 
