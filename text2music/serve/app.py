@@ -249,15 +249,9 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64,
-               max_body: int = MAX_BODY_BYTES) -> FastAPI:
-    """The app around one loaded pipeline (`Text2Music` or anything with its interface).
-
-    Results are files under `out_dir` (default: a new temp folder, deleted at shutdown, see
-    `jobs.sweep_stale`); the newest `keep` finished jobs are kept. Request bodies over `max_body`
-    bytes get 413."""
-    queue = JobQueue(pipeline, workers=workers, max_queue=max_queue, out_dir=out_dir, keep=keep)
-    info = {
+def api_info(pipeline) -> dict:
+    """What GET /api/info tells besides the queue state: model, limits, defaults, samplers, examples."""
+    return {
         "model": model_info(pipeline),
         "limits": {"text_chars": MAX_TEXT_CHARS, "duration": [MIN_DURATION, MAX_DURATION], "steps": [1, MAX_STEPS],
                    "guidance": [MIN_GUIDANCE, MAX_GUIDANCE], "seed": [0, MAX_SEED], "sync_duration": SYNC_MAX_DURATION},
@@ -267,20 +261,9 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
         "examples": EXAMPLES,
     }
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        yield
-        queue.close()
 
-    from text2music import __version__
-
-    app = FastAPI(title="text2music", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Text to music on CPU: submit a description, poll the job, fetch the WAV. "
-                              "Limits and defaults: `GET /api/info`.")
-    app.state.queue = queue
-    app.state.pipeline = pipeline
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error answers `{"message": ...}`: 422 naming the field, 429 with Retry-After, never a bare 500."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -311,6 +294,10 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
         log.exception("unexpected error on %s", request.url.path)
         return _error(500, f"internal error: {type(exc).__name__}")
 
+
+def add_page_routes(app: FastAPI) -> None:
+    """The page, the offline API reference and the icon."""
+
     @app.get("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
@@ -322,6 +309,35 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
         return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
+def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64,
+               max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    """The app around one loaded pipeline (`Text2Music` or anything with its interface).
+
+    Results are files under `out_dir` (default: a new temp folder, deleted at shutdown, see
+    `jobs.sweep_stale`); the newest `keep` finished jobs are kept. Request bodies over `max_body`
+    bytes get 413."""
+    queue = JobQueue(pipeline, workers=workers, max_queue=max_queue, out_dir=out_dir, keep=keep)
+    info = api_info(pipeline)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        queue.close()
+
+    from text2music import __version__
+
+    app = FastAPI(title="text2music", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Text to music on CPU: submit a description, poll the job, fetch the WAV. "
+                              "Limits and defaults: `GET /api/info`.")
+    app.state.queue = queue
+    app.state.pipeline = pipeline
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+
+    install_error_handlers(app)
+    add_page_routes(app)
 
     @app.get("/api/info", summary="Model, limits, defaults and queue state")
     async def get_info() -> dict:
