@@ -1,6 +1,5 @@
 """yt-dlp runs for real against a loopback HTTP server serving WAV files made here."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -75,8 +74,22 @@ def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
     served, csv = make_source(tmp_path, ids, seconds=5.0)
     url = http_server(served, delay=0.3) + "/{ytid}.wav"
     out = tmp_path / "data"
-    cmd = [sys.executable, "-m", "text2music", "data", "musiccaps", "--csv", str(csv), "--out", str(out),
-           "--url-template", url, "--jobs", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "text2music",
+        "data",
+        "musiccaps",
+        "--csv",
+        str(csv),
+        "--out",
+        str(out),
+        "--url-template",
+        url,
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -13,20 +13,27 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from text2music.analysis.clip import check_clip
+from text2music.analysis.drums import DRUM_THRESHOLD
+from text2music.analysis.key import estimate_key, key_relation
+from text2music.analysis.tempo import tempo_agrees
 from text2music.data.musiccaps import COLUMNS, read_clips
 from text2music.data.synth import GENRES, INSTRUMENTS, build_corpus, corpus_stats
-from text2music.data.synth.analysis import DRUM_THRESHOLD, check_clip, estimate_key, key_relation, tempo_agrees
 from text2music.data.synth.captions import DRUM_KIT_WORDS, HELDOUT_FAMILIES, PATTERN_WORDS, make_caption
 from text2music.data.synth.compose import mood_for, sample_song
-from text2music.data.synth.corpus import split_for
+from text2music.data.synth.corpus import clip_rngs, split_for
+from text2music.data.synth.render import bundled_soundfont
 
 N, SEED, DURATION, SR = 32, 0, 8.0, 22050
+# every corpus here is rendered with pretty_midi's TimGM6mb, whatever soundfonts the machine has
+# installed, so the measured thresholds hold everywhere (discovery is tested on its own)
+SF = str(bundled_soundfont())
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "corpus"
-    summary = build_corpus(out, n=N, seed=SEED, jobs=2, duration=DURATION, sample_rate=SR, progress=False)
+    summary = build_corpus(out, n=N, seed=SEED, jobs=2, duration=DURATION, sample_rate=SR, soundfont=SF, progress=False)
     assert summary["rendered"] == N and summary["skipped"] == 0
     return out
 
@@ -90,11 +97,20 @@ def test_loudness_follows_dynamics(checks):
 def test_measures_reject_wrong_labels(checks):
     """The checks can fail: against shifted labels (key a tritone away, BPM x1.3, drums flipped)
     agreement collapses."""
-    from text2music.data.synth.analysis import KeyEstimate
+    from text2music.analysis.key import KeyEstimate
     from text2music.data.synth.theory import PITCH_CLASSES
 
-    wrong_key = np.mean([key_relation(KeyEstimate(PITCH_CLASSES.index(c.key.split()[0]), c.key.split()[1], 0.0),
-                                      PITCH_CLASSES[(PITCH_CLASSES.index(r["key"]) + 6) % 12], r["mode"]) == "exact" for r, c in checks])
+    wrong_key = np.mean(
+        [
+            key_relation(
+                KeyEstimate(PITCH_CLASSES.index(c.key.split()[0]), c.key.split()[1], 0.0),
+                PITCH_CLASSES[(PITCH_CLASSES.index(r["key"]) + 6) % 12],
+                r["mode"],
+            )
+            == "exact"
+            for r, c in checks
+        ]
+    )
     wrong_tempo = np.mean([tempo_agrees(c.tempo, r["bpm"] * 1.3) for r, c in checks])
     wrong_drums = np.mean([(c.drum_activity > DRUM_THRESHOLD) == (not r["drums"]) for r, c in checks])
     assert wrong_key <= 0.15 and wrong_tempo <= 0.3 and wrong_drums <= 0.1
@@ -119,7 +135,9 @@ def test_captions_state_the_ground_truth(manifest):
             assert {"no drums", "no percussion"} & set(aspects)
             caption = r["caption"].lower()
             assert not any(w.lower() in caption for words in (*DRUM_KIT_WORDS.values(), *PATTERN_WORDS.values()) for w in words), caption
-            assert any(w in caption for w in ("no percussion", "no drums", "without any drums", "without drums", "percussion: none", "any drums")), caption
+            assert any(
+                w in caption for w in ("no percussion", "no drums", "without any drums", "without drums", "percussion: none", "any drums")
+            ), caption
         assert 2 <= sum(r["caption"].count(ch) for ch in ".!?") <= 6, r["caption"]
         roles = Counter(i["role"] for i in r["instruments"])
         assert roles["lead"] == 1 and roles["bass"] == 1 and 1 <= roles["accompaniment"] <= 2
@@ -131,7 +149,7 @@ def test_captions_state_the_ground_truth(manifest):
 
 def test_same_seed_same_corpus_for_any_jobs(corpus, tmp_path):
     again = tmp_path / "again"
-    build_corpus(again, n=N, seed=SEED, jobs=1, duration=DURATION, sample_rate=SR, progress=False)
+    build_corpus(again, n=N, seed=SEED, jobs=1, duration=DURATION, sample_rate=SR, soundfont=SF, progress=False)
     for name in ("metadata.csv", "manifest.jsonl", "corpus.json"):
         assert (again / name).read_bytes() == (corpus / name).read_bytes(), name
     wavs = sorted(p.name for p in (corpus / "audio").glob("*.wav"))
@@ -141,8 +159,8 @@ def test_same_seed_same_corpus_for_any_jobs(corpus, tmp_path):
 
 
 def test_other_seed_other_corpus(tmp_path):
-    build_corpus(tmp_path / "a", n=3, seed=1, duration=2.0, progress=False)
-    build_corpus(tmp_path / "b", n=3, seed=2, duration=2.0, progress=False)
+    build_corpus(tmp_path / "a", n=3, seed=1, duration=2.0, soundfont=SF, progress=False)
+    build_corpus(tmp_path / "b", n=3, seed=2, duration=2.0, soundfont=SF, progress=False)
     assert (tmp_path / "a/audio/synth-000000.wav").read_bytes() != (tmp_path / "b/audio/synth-000000.wav").read_bytes()
 
 
@@ -162,7 +180,21 @@ def test_audio_and_schema(corpus, manifest):
         assert row["is_balanced_subset"] == "False" and row["is_audioset_eval"] == str(row["split"] == "test")
         assert row["caption"] == m["caption"] and row["split"] == m["split"]
     assert len(read_clips(corpus / "metadata.csv")) == N  # the rest of the pipeline reads it
-    for key in ("genre", "key", "mode", "bpm", "instruments", "drums", "dynamics", "mood", "template", "split", "seed", "caption", "aspects"):
+    for key in (
+        "genre",
+        "key",
+        "mode",
+        "bpm",
+        "instruments",
+        "drums",
+        "dynamics",
+        "mood",
+        "template",
+        "split",
+        "seed",
+        "caption",
+        "aspects",
+    ):
         assert all(key in m for m in manifest), key
     assert all(m["genre"] in GENRES and 60 <= m["bpm"] <= 180 and m["mode"] in ("major", "minor") for m in manifest)
     config = json.loads((corpus / "corpus.json").read_text())
@@ -184,11 +216,11 @@ def test_splits_disjoint_covering_and_heldout_templates(manifest):
 
 def test_resume_skips_existing_clips(tmp_path):
     out = tmp_path / "c"
-    build_corpus(out, n=6, seed=3, duration=3.0, progress=False)
+    build_corpus(out, n=6, seed=3, duration=3.0, soundfont=SF, progress=False)
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "audio").glob("*.wav")}
     (out / "audio/synth-000001.wav").unlink()
     (out / "audio/synth-000004.wav").unlink()
-    summary = build_corpus(out, n=6, seed=3, duration=3.0, progress=False)
+    summary = build_corpus(out, n=6, seed=3, duration=3.0, soundfont=SF, progress=False)
     assert (summary["rendered"], summary["skipped"]) == (2, 4)
     for p in (out / "audio").glob("*.wav"):
         assert p.read_bytes() == before[p.name][0]
@@ -198,9 +230,9 @@ def test_resume_skips_existing_clips(tmp_path):
 
 
 def test_other_arguments_into_same_folder_are_refused(tmp_path):
-    build_corpus(tmp_path / "c", n=2, seed=0, duration=2.0, progress=False)
+    build_corpus(tmp_path / "c", n=2, seed=0, duration=2.0, soundfont=SF, progress=False)
     with pytest.raises(ValueError, match="other arguments.*seed"):
-        build_corpus(tmp_path / "c", n=2, seed=1, duration=2.0, progress=False)
+        build_corpus(tmp_path / "c", n=2, seed=1, duration=2.0, soundfont=SF, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -217,7 +249,7 @@ def test_other_arguments_into_same_folder_are_refused(tmp_path):
 )
 def test_bad_arguments(tmp_path, kwargs, exc, match):
     with pytest.raises(exc, match=match):
-        build_corpus(tmp_path / "c", **kwargs, progress=False)
+        build_corpus(tmp_path / "c", **{"soundfont": SF, **kwargs}, progress=False)
     assert not (tmp_path / "c" / "corpus.json").exists()
 
 
@@ -251,7 +283,46 @@ def test_system_soundfont_is_preferred_when_installed(tmp_path, monkeypatch):
 
     fake = tmp_path / "FluidR3_GM.sf2"
     fake.write_bytes(b"RIFF")
+    monkeypatch.setattr(render, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"),))
     assert render.find_soundfont() == render.bundled_soundfont()
     monkeypatch.setattr(render, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"), str(fake)))
     assert render.find_soundfont() == fake
     assert render.find_soundfont(render.bundled_soundfont()) == render.bundled_soundfont()  # explicit wins
+
+
+def test_smaller_corpus_is_a_byte_identical_prefix_of_a_larger_one(tmp_path):
+    """A clip's split, caption, attributes and audio depend on (seed, index) only, not on the size
+    of the corpus, nor on how its clips are grouped into work chunks."""
+    small, large = tmp_path / "small", tmp_path / "large"
+    build_corpus(small, n=5, seed=7, jobs=2, duration=1.0, sample_rate=8000, soundfont=SF, progress=False)
+    build_corpus(large, n=14, seed=7, jobs=2, duration=1.0, sample_rate=8000, soundfont=SF, progress=False)
+    small_lines = (small / "manifest.jsonl").read_text().splitlines()
+    assert len(small_lines) == 5 and small_lines == (large / "manifest.jsonl").read_text().splitlines()[:5]
+    assert (small / "metadata.csv").read_text().splitlines() == (large / "metadata.csv").read_text().splitlines()[:6]
+    for i in range(5):
+        name = f"audio/synth-{i:06d}.wav"
+        assert (small / name).read_bytes() == (large / name).read_bytes(), name
+
+
+def test_soundfont_loaded_once_renders_as_a_fresh_load(monkeypatch):
+    """The synthesizer kept loaded between clips is put back into its freshly loaded state: the
+    clips come out the same bytes as with a soundfont loaded for every clip, in any order."""
+    from text2music.data.synth import render
+    from text2music.data.synth.compose import compose
+
+    loads = []
+    load = render._load_synth
+    monkeypatch.setattr(render, "_load_synth", lambda *a: loads.append(a) or load(*a))
+
+    def clip(i: int, fresh: bool) -> bytes:
+        if fresh:
+            render.release_synths()
+        r_song, r_notes, _, _ = clip_rngs(11, i)
+        return render.synthesize(compose(sample_song(r_song), 2.0, r_notes), SF, 16000, 2.0).tobytes()
+
+    fresh = {i: clip(i, True) for i in range(8)}
+    loads.clear()
+    kept = {i: clip(i, False) for i in (7, 3, 0, 5, 1, 6, 2, 4)}
+    render.release_synths()
+    assert loads == []  # loaded once (by the last fresh clip), then kept
+    assert kept == fresh

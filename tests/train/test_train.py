@@ -1,17 +1,18 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
-from text2music.generate.predict import predict
+from text2music.generate.pipeline import Text2Music
 from text2music.models import build_model, load_pretrained
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
@@ -25,8 +26,17 @@ TINY_ARGS = {
 
 
 def tiny_config(features, out, model="seed_lstm", **kw) -> TrainConfig:
-    return TrainConfig(model=model, model_args=TINY_ARGS[model], features=str(features), out=str(out),
-                       epochs=kw.pop("epochs", 3), batch_size=4, lr=kw.pop("lr", 1e-3), log_every=1, **kw)
+    return TrainConfig(
+        model=model,
+        model_args=TINY_ARGS[model],
+        features=str(features),
+        out=str(out),
+        epochs=kw.pop("epochs", 3),
+        batch_size=4,
+        lr=kw.pop("lr", 1e-3),
+        log_every=1,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("model", ["seed_lstm", "seed_transformer"])
@@ -53,18 +63,62 @@ def test_train_then_predict(tiny_features, tmp_path, model):
 
     loaded, mel_cfg, config = load_pretrained(run / "best")
     assert config["kind"] == model and mel_cfg.n_mels == 32
-    paths = predict(run / "best", ["a calm piano piece", "loud metal"], tmp_path / "pred")
-    mel = np.load(paths[0]["npy"])
-    assert mel.shape == (32, 64) and np.isfinite(mel).all()
-    info = sf.info(paths[1]["wav"])
-    assert info.samplerate == 16000 and abs(info.duration - 63 * 256 / 16000) < 0.01
-    assert os.path.getsize(paths[0]["png"]) > 5000
+    made = Text2Music.from_pretrained(run / "best")(["a calm piano piece", "loud metal"])
+    assert made.mel.shape == (2, 32, 64) and torch.isfinite(made.mel).all()
+    assert made.sample_rate == 16000 and abs(made.audio.shape[1] - 63 * 256) <= 256 and np.isfinite(made.audio).all()
+
+
+def test_training_never_reads_the_test_split(tiny_features, tmp_path, monkeypatch):
+    """Training and validation read the train and valid arrays, never one of the test split."""
+    features = tmp_path / "features"
+    shutil.copytree(tiny_features, features)
+    index = [json.loads(line) for line in (features / "index.jsonl").read_text().splitlines()]
+    for r in index[1:8:3]:  # some train clips become test clips
+        r["split"] = "test"
+    (features / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in index))
+    split_of = {r["file"].split("/")[-1]: r["split"] for r in index}
+    assert sorted(set(split_of.values())) == ["test", "train", "valid"]
+    read = []
+    real_load = np.load
+    monkeypatch.setattr(np, "load", lambda file, *a, **kw: read.append(os.path.basename(str(file))) or real_load(file, *a, **kw))
+    result = train(tiny_config(features, tmp_path / "run", epochs=1), progress=False)
+    assert result.summary["epochs"] == 1
+    splits = Counter(split_of[name] for name in read if name in split_of)
+    assert splits["train"] == Counter(split_of.values())["train"] and splits["valid"] > 0  # the spy sees the reads
+    assert splits["test"] == 0, f"training read {splits['test']} arrays of the test split"
 
 
 def _train_cmd(features, out, *extra):
-    return [sys.executable, "-m", "text2music", "train", "--features", str(features), "--out", str(out), "--epochs", "50",
-            "--batch-size", "2", "--lr", "1e-3", "--max-steps", "300", "--quiet", "--set", "model_args.hidden=32",
-            "--set", "model_args.lstm_input=16", "--set", "checkpoint_every=25", "--set", "log_every=5", "--set", "patience=null", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "text2music",
+        "train",
+        "--features",
+        str(features),
+        "--out",
+        str(out),
+        "--epochs",
+        "50",
+        "--batch-size",
+        "2",
+        "--lr",
+        "1e-3",
+        "--max-steps",
+        "300",
+        "--quiet",
+        "--set",
+        "model_args.hidden=32",
+        "--set",
+        "model_args.lstm_input=16",
+        "--set",
+        "checkpoint_every=25",
+        "--set",
+        "log_every=5",
+        "--set",
+        "patience=null",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])

@@ -180,25 +180,7 @@ def download_musiccaps(
     (audio_dir / ".partial").mkdir(parents=True)
     write_clips(out_dir / "metadata.csv", _merge_metadata(out_dir / "metadata.csv", clips))
 
-    states = load_states(manifest)
-    todo, new_pending = [], []
-    for clip in clips:
-        state = states.get(clip.ytid, {}).get("state")
-        wav = audio_dir / f"{clip.ytid}.wav"
-        if wav.exists() and state != "done":  # killed between the rename and the manifest line
-            info = sf.info(wav)
-            append_jsonl(manifest, {"ytid": clip.ytid, "state": "done", "seconds": round(info.frames / info.samplerate, 3)})
-            state = "done"
-        if state == "done" and wav.exists():
-            continue
-        if state == "failed" and not cfg.retry_failed:
-            continue
-        todo.append(clip)
-        if state is None:
-            new_pending.append({"ytid": clip.ytid, "state": "pending"})
-    if new_pending:
-        append_jsonl(manifest, new_pending)  # one write and fsync, not one per clip
-
+    todo = _clips_to_download(clips, audio_dir, manifest, cfg.retry_failed)
     ffmpeg = find_ffmpeg(cfg.ffmpeg)
     ffmpeg_dir = Path(tempfile.mkdtemp(prefix="text2music-ffmpeg."))
     (ffmpeg_dir / "ffmpeg").symlink_to(ffmpeg)
@@ -238,6 +220,30 @@ def download_musiccaps(
         shutil.rmtree(ffmpeg_dir, ignore_errors=True)
         shutil.rmtree(audio_dir / ".partial", ignore_errors=True)
     return summarize(out_dir, [c.ytid for c in clips])
+
+
+def _clips_to_download(clips: list[Clip], audio_dir: Path, manifest: Path, retry_failed: bool) -> list[Clip]:
+    """The clips not done yet (failed ones only with `retry_failed`); new clips are recorded as
+    pending, and a WAV whose manifest line is missing is recorded as done."""
+    states = load_states(manifest)
+    todo, new_pending = [], []
+    for clip in clips:
+        state = states.get(clip.ytid, {}).get("state")
+        wav = audio_dir / f"{clip.ytid}.wav"
+        if wav.exists() and state != "done":  # killed between the rename and the manifest line
+            info = sf.info(wav)
+            append_jsonl(manifest, {"ytid": clip.ytid, "state": "done", "seconds": round(info.frames / info.samplerate, 3)})
+            state = "done"
+        if state == "done" and wav.exists():
+            continue
+        if state == "failed" and not retry_failed:
+            continue
+        todo.append(clip)
+        if state is None:
+            new_pending.append({"ytid": clip.ytid, "state": "pending"})
+    if new_pending:
+        append_jsonl(manifest, new_pending)  # one write and fsync, not one per clip
+    return todo
 
 
 def _merge_metadata(path: Path, clips: list[Clip]) -> list[Clip]:

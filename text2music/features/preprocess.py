@@ -14,8 +14,6 @@ have no array yet; a feature folder made with another MelConfig is refused rathe
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from tqdm import tqdm
 from text2music.data.musiccaps import Clip, read_clips
 from text2music.features.mel import MelConfig, fix_length, load_audio, log_mel_spectrogram, mel_filters
 from text2music.utils import append_jsonl, atomic_path, read_jsonl, write_jsonl
+from text2music.workers import worker_pool
 
 SILENCE_DBFS = -60.0  # a clip whose RMS is below this is "silent"
 MIN_FRACTION = 0.5  # a clip shorter than this share of the config's duration is "too_short"
@@ -104,9 +103,7 @@ def _init_worker():
     torch.set_num_threads(1)
 
 
-def preprocess(
-    data_dir: str | Path, cfg: MelConfig, name: str, jobs: int = 1, limit: int | None = None, progress: bool = True
-) -> dict:
+def preprocess(data_dir: str | Path, cfg: MelConfig, name: str, jobs: int = 1, limit: int | None = None, progress: bool = True) -> dict:
     """Compute the mel arrays of every clip of `data_dir` that has audio. Returns a summary."""
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
@@ -117,8 +114,7 @@ def preprocess(
     fs = FeatureSet(data_dir / "features" / name)
     if fs.config_path.exists() and fs.config() != cfg:
         raise ValueError(
-            f"{fs.root} holds features made with another MelConfig ({fs.config_path}); "
-            f"use another --name or delete that folder"
+            f"{fs.root} holds features made with another MelConfig ({fs.config_path}); use another --name or delete that folder"
         )
     (fs.root / "mels").mkdir(parents=True, exist_ok=True)
     cfg.save(fs.config_path)
@@ -158,7 +154,7 @@ def preprocess(
             for chunk in chunks:
                 collect(_process_chunk(chunk, cfg))
         else:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
+            with worker_pool(jobs, initializer=_init_worker) as pool:
                 for chunk_results in pool.map(_process_chunk, chunks, [cfg] * len(chunks)):
                     collect(chunk_results)
     finally:
@@ -201,7 +197,3 @@ def load_features(feature_dir: str | Path, split: str | None = None) -> tuple[Me
     if arrays.shape[1:] != expected:
         raise ValueError(f"{fs.root}: arrays have shape {arrays.shape[1:]}, mel_config.json says {expected}")
     return cfg, records, arrays
-
-
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))

@@ -24,8 +24,9 @@ class MelTextSet:
         self.mels = torch.from_numpy(arrays)
         if text_mode == "mixed":
             self.texts = [r["caption"] for r in records]
-            self.choices = [(r["caption"], clip_text(r["caption"], r["aspects"], "aspects")) if r["aspects"] else (r["caption"],)
-                            for r in records]
+            self.choices = [
+                (r["caption"], clip_text(r["caption"], r["aspects"], "aspects")) if r["aspects"] else (r["caption"],) for r in records
+            ]
         else:
             self.texts = [clip_text(r["caption"], r["aspects"], text_mode) for r in records]
             self.choices = [(t,) for t in self.texts]

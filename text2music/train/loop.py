@@ -1,4 +1,4 @@
-"""The training loop: one plain function, every step written out.
+"""The training loop: a plain loop over epochs and steps, its parts as named helpers.
 
 Runs as one process, or as several under `torchrun` (PyTorch DDP: gloo on CPU, nccl on GPU):
 
@@ -23,10 +23,8 @@ import copy
 import json
 import math
 import os
-import signal
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -41,7 +39,10 @@ from text2music.models import build_model, load_pretrained, save_pretrained
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
-from text2music.utils import append_jsonl, atomic_path, atomic_write_text, read_jsonl, write_jsonl
+from text2music.train.run import Budget, RunLog, load_checkpoint, plot_losses, save_checkpoint, stop_on_sigint
+from text2music.utils import atomic_path, atomic_write_text
+
+__all__ = ["LossModule", "TrainResult", "evaluate_loss", "plot_losses", "train"]
 
 # fields that may differ when resuming a run: they do not change what is computed
 RESUMABLE_CHANGES = {"max_steps", "max_minutes", "log_every", "tensorboard", "checkpoint_every"}
@@ -120,8 +121,7 @@ def _check_resume_config(out: Path, cfg: TrainConfig) -> None:
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
     if changed:
         raise ValueError(
-            f"{out} holds a run with another config (fields {changed} differ); "
-            f"use another --out or delete {out} to start over"
+            f"{out} holds a run with another config (fields {changed} differ); use another --out or delete {out} to start over"
         )
 
 
@@ -162,42 +162,76 @@ def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device,
     return total / max(count, 1)
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
-    ddp = setup_distributed()
-    device = ddp.device
-    out = Path(cfg.out)
-    _check_resume_config(out, cfg)
-    if ddp.main:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+@dataclass
+class Run:
+    """Everything one training run holds; `pos` is where it stands (saved in every checkpoint)."""
 
-    # ---- data and text
+    cfg: TrainConfig
+    ddp: Distributed
+    out: Path
+    train_set: MelTextSet
+    val_set: MelTextSet
+    mel_cfg: MelConfig
+    encoder: TextEncoder
+    cache: EmbeddingCache | None
+    model: nn.Module
+    module: LossModule
+    ema: nn.Module | None
+    trained: nn.Module  # `module`, or its DDP wrapper
+    params: list
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None  # None: no autocast
+    patch: int  # crops are cut to whole tokens of a patched model
+    log: RunLog
+    budget: Budget
+    pos: dict = field(default_factory=lambda: {"epoch": 0, "batch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "stopped": False})
+
+
+def _load_data(cfg: TrainConfig, ddp: Distributed, out: Path) -> tuple[MelTextSet, MelTextSet]:
+    """The train and valid splits (the test split is never read), checked against the run's
+    MelConfig; the whole train split goes to the GPU, where batches are then cut."""
     train_set = MelTextSet(cfg.features, "train", cfg.text_mode, cfg.limit_train)
     val_set = MelTextSet(cfg.features, "valid", cfg.text_mode, cfg.limit_val)
-    mel_cfg = train_set.mel_config
-    if device.type == "cuda":  # the whole split fits: batches are then cut on the GPU
+    if ddp.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
-        train_set.mels = train_set.mels.to(device)
-    if (out / "mel_config.json").exists() and MelConfig.load(out / "mel_config.json") != mel_cfg:
+        train_set.mels = train_set.mels.to(ddp.device)
+    if (out / "mel_config.json").exists() and MelConfig.load(out / "mel_config.json") != train_set.mel_config:
         raise ValueError(f"{cfg.features} holds features made with another MelConfig than the run in {out} was trained on")
     if ddp.main:
-        mel_cfg.save(out / "mel_config.json")
-    encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(device)
-    all_texts = [t for c in train_set.choices for t in c] + val_set.texts
-    cache = None if cfg.finetune_text else EmbeddingCache(encoder, all_texts)
+        train_set.mel_config.save(out / "mel_config.json")
+    return train_set, val_set
 
-    # ---- model (same seed on every rank: identical initial weights)
+
+def _build_model(cfg: TrainConfig, mel_cfg: MelConfig, text_dim: int, device: torch.device) -> nn.Module:
+    """The model, with the same weights on every rank (same seed), or those of `init_from`."""
     torch.manual_seed(cfg.seed)
     for key, value in (("n_mels", mel_cfg.n_mels), ("n_frames", mel_cfg.n_frames)):
         if cfg.model_args.get(key, value) != value:
             raise ValueError(f"model_args.{key}={cfg.model_args[key]} but the features in {cfg.features} have {key}={value}")
-    model = build_model(cfg.model, **{**cfg.model_args, "n_mels": mel_cfg.n_mels, "n_frames": mel_cfg.n_frames, "text_dim": encoder.dim})
+    model = build_model(cfg.model, **{**cfg.model_args, "n_mels": mel_cfg.n_mels, "n_frames": mel_cfg.n_frames, "text_dim": text_dim})
     if cfg.init_from is not None:
         init, _, init_config = load_pretrained(cfg.init_from)
         if init_config["kind"] != cfg.model or init.cfg != model.cfg:
             raise ValueError(f"init_from={cfg.init_from} holds a {init_config['kind']} {init.cfg}, not this run's {cfg.model} {model.cfg}")
         model.load_state_dict(init.state_dict())
-    model.to(device)
+    return model.to(device)
+
+
+def build_run(cfg: TrainConfig, ddp: Distributed) -> Run:
+    """Data, text encoder (or its embedding cache), model, EMA, optimiser, scheduler and log of a
+    run, in this order (the order of the random draws), before any checkpoint is loaded."""
+    out = Path(cfg.out)
+    _check_resume_config(out, cfg)
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    train_set, val_set = _load_data(cfg, ddp, out)
+    mel_cfg = train_set.mel_config
+    encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(ddp.device)
+    cache = None if cfg.finetune_text else EmbeddingCache(encoder, [t for c in train_set.choices for t in c] + val_set.texts)
+    model = _build_model(cfg, mel_cfg, encoder.dim, ddp.device)
     module = LossModule(model, encoder if cache is None else None, cache)
     ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay else None
     trained = nn.parallel.DistributedDataParallel(module) if ddp.world > 1 else module
@@ -208,206 +242,220 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         if cfg.scheduler == "cosine"
         else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     )
-    use_amp = device.type == "cuda" and cfg.precision != "fp32"
-    amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    use_amp = ddp.device.type == "cuda" and cfg.precision != "fp32"
+    amp_dtype = (torch.bfloat16 if cfg.precision == "bf16" else torch.float16) if use_amp else None
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.precision == "fp16")
+    patch = getattr(getattr(model, "cfg", None), "patch", 1)
+    return Run(
+        cfg,
+        ddp,
+        out,
+        train_set,
+        val_set,
+        mel_cfg,
+        encoder,
+        cache,
+        model,
+        module,
+        ema,
+        trained,
+        params,
+        optimizer,
+        scheduler,
+        scaler,
+        amp_dtype,
+        patch,
+        RunLog(out, ddp.main, cfg.tensorboard),
+        Budget(cfg.max_steps, cfg.max_minutes),
+    )
 
-    # ---- resume
-    pos = {"epoch": 0, "batch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "stopped": False}
-    if (out / "state.pt").exists():
-        state = torch.load(out / "state.pt", map_location=device, weights_only=True)
-        module.load_state_dict(state["module"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        pos = state["position"]
-        _set_rng_state(state["rng"])
-        if ddp.main:  # forget log lines written after that checkpoint
-            write_jsonl(out / "log.jsonl", [r for r in read_jsonl(out / "log.jsonl") if r["step"] <= pos["step"]])
+
+def load_state(run: Run) -> bool:
+    """Continue from the run folder's checkpoint, if any (True); else seed the training stream of
+    randomness (dropout, a flow model's noise)."""
+    state = load_checkpoint(run.out / "state.pt", run.ddp.device)
+    if state is None:
+        torch.manual_seed(run.cfg.seed + 1)
+        return False
+    run.module.load_state_dict(state["module"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if run.ema is not None:
+        run.ema.load_state_dict(state["ema"])
+    run.pos = state["position"]
+    _set_rng_state(state["rng"])
+    run.log.resume(run.pos["step"])
+    return True
+
+
+def save_state(run: Run) -> None:
+    if run.ddp.main:
+        save_checkpoint(
+            run.out / "state.pt",
+            {
+                "module": run.module.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(),
+                "ema": run.ema.state_dict() if run.ema is not None else {},
+                "position": run.pos,
+                "rng": _rng_state(),
+            },
+        )
+
+
+def save_inference(run: Run, folder: str) -> None:
+    """Inference weights (the EMA's when there is one) into `out/folder`."""
+    if not run.ddp.main:
+        return
+    cfg, pos = run.cfg, run.pos
+    text_info = {"encoder": cfg.text_encoder, "max_length": cfg.text_max_length, "mode": cfg.text_mode, "finetuned": cfg.finetune_text}
+    dtype = torch.float16 if cfg.save_dtype == "float16" else torch.float32
+    save_pretrained(
+        run.out / folder,
+        run.ema if run.ema is not None else run.model,
+        run.mel_cfg,
+        text_info,
+        dtype=dtype,
+        extra={"trained": {"step": pos["step"], "epoch": pos["epoch"], "best_val": pos["best_val"]}},
+    )
+    if cfg.finetune_text:
+        with atomic_path(run.out / folder / "text_encoder.safetensors") as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in run.encoder.bert.state_dict().items()}, str(tmp))
+
+
+def ema_update(ema: nn.Module, model: nn.Module, max_decay: float, step: int) -> None:
+    """ema <- decay * ema + (1 - decay) * model, buffers copied. Warm-up (as in timm/diffusers):
+    early on the average forgets faster, so that the random initial weights do not linger in it
+    (0.9995^3000 would still keep 22% of them)."""
+    decay = min(max_decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+        for e, b in zip(ema.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+def train_step(run: Run, idx: list[int]) -> float:
+    """One optimisation step on the clips `idx`; returns its loss."""
+    cfg, pos, device = run.cfg, run.pos, run.ddp.device
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pos["step"] * 101 + run.ddp.rank)
+    mels, texts = run.train_set.batch(idx, gen, cfg.crop_frames, run.patch)
+    mels = mels.to(device, non_blocking=True)
+    with torch.autocast(device.type, dtype=run.amp_dtype or torch.float16, enabled=run.amp_dtype is not None):
+        loss = run.trained(mels, texts)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if cfg.grad_clip:
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.ema is not None:
+        ema_update(run.ema, run.model, cfg.ema_decay, pos["step"])
+    return float(loss.detach())
+
+
+def log_step(run: Run, loss: float) -> None:
+    pos, lr = run.pos, run.optimizer.param_groups[0]["lr"]
+    record = {"type": "step", "step": pos["step"], "epoch": pos["epoch"], "loss": loss, "lr": lr, "elapsed_s": run.budget.elapsed()}
+    run.log.write(record, {"train/loss": loss, "train/lr": lr})
+
+
+def end_of_epoch(run: Run, train_loss: float) -> None:
+    """Validate (the EMA when there is one), step the schedule, keep the best weights, decide on
+    early stopping, log, plot and checkpoint."""
+    cfg, pos = run.cfg, run.pos
+    judged = run.trained if run.ema is None else LossModule(run.ema, run.module.encoder, run.cache)
+    val_loss = evaluate_loss(judged, run.val_set, cfg.batch_size, run.ddp.device, run.patch)
+    val_loss = _from_rank0(val_loss, run.ddp)  # every rank takes the same early-stopping decision
+    run.scheduler.step()
+    improved = val_loss < pos["best_val"]
+    pos.update(epoch=pos["epoch"] + 1, batch=0)
+    if improved:
+        pos.update(best_val=val_loss, bad_epochs=0)
+        save_inference(run, "best")
     else:
-        torch.manual_seed(cfg.seed + 1)  # the training stream of randomness (dropout)
+        pos["bad_epochs"] += 1
+        if cfg.patience is not None and pos["bad_epochs"] >= cfg.patience:
+            pos["stopped"] = True
+    run.log.write(
+        {
+            "type": "epoch",
+            "step": pos["step"],
+            "epoch": pos["epoch"],
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "best_val": pos["best_val"],
+            "lr": run.optimizer.param_groups[0]["lr"],
+            "elapsed_s": run.budget.elapsed(),
+        },
+        {"val/loss": val_loss},
+    )
+    run.log.plot()
+    save_state(run)
 
-    def save_state():
-        if not ddp.main:
-            return
-        state = {
-            "module": module.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "ema": ema.state_dict() if ema is not None else {},
-            "position": pos,
-            "rng": _rng_state(),
-        }
-        with atomic_path(out / "state.pt") as tmp:
-            torch.save(state, tmp)
 
-    def save_inference(folder: str):
-        if not ddp.main:
-            return
-        text_info = {"encoder": cfg.text_encoder, "max_length": cfg.text_max_length, "mode": cfg.text_mode,
-                     "finetuned": cfg.finetune_text}
-        dtype = torch.float16 if cfg.save_dtype == "float16" else torch.float32
-        save_pretrained(out / folder, ema if ema is not None else model, mel_cfg, text_info, dtype=dtype,
-                        extra={"trained": {"step": pos["step"], "epoch": pos["epoch"], "best_val": pos["best_val"]}})
-        if cfg.finetune_text:
-            with atomic_path(out / folder / "text_encoder.safetensors") as tmp:
-                save_file({k: v.detach().cpu().contiguous() for k, v in encoder.bert.state_dict().items()}, str(tmp))
-
-    writer = None
-    if cfg.tensorboard and ddp.main:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise RuntimeError("tensorboard logging needs the tensorboard package: pip install tensorboard") from None
-        writer = SummaryWriter(str(out / "tensorboard"))
-
-    sampler = DistributedSampler(range(len(train_set)), num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
+def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
+    run = build_run(cfg, setup_distributed())
+    load_state(run)
+    pos, ddp = run.pos, run.ddp
+    sampler = DistributedSampler(range(len(run.train_set)), num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
     batches_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
     if ddp.main:
-        n_params = sum(p.numel() for p in params)
-        print(f"train: {cfg.model}, {n_params / 1e6:.2f} M trained parameters, {len(train_set)} train / {len(val_set)} "
-              f"valid clips, {batches_per_epoch} steps per epoch, {ddp.world} process(es) on {device}")
-
-    started = time.time()
-    patch = getattr(getattr(model, "cfg", None), "patch", 1)  # crops are cut to whole tokens
-
-    def reached_max_steps() -> bool:
-        out_of_time = cfg.max_minutes is not None and time.time() - started >= 60 * cfg.max_minutes
-        return out_of_time or (cfg.max_steps is not None and pos["step"] >= cfg.max_steps)
-
-    # Ctrl-C: finish the step in flight, save, then stop (a second Ctrl-C stops at once;
-    # the last checkpoint is still whole, as every checkpoint is written atomically)
-    interrupted = []
-
-    def on_sigint(signum, frame):
-        if interrupted:
-            raise KeyboardInterrupt
-        interrupted.append(signum)
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous_handler = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
-
-    trained.train()
-    try:
-        while pos["epoch"] < cfg.epochs and not pos["stopped"] and not reached_max_steps():
+        print(
+            f"train: {cfg.model}, {sum(p.numel() for p in run.params) / 1e6:.2f} M trained parameters, {len(run.train_set)} "
+            f"train / {len(run.val_set)} valid clips, {batches_per_epoch} steps per epoch, {ddp.world} process(es) on {ddp.device}"
+        )
+    run.trained.train()
+    run.budget.start()
+    with stop_on_sigint() as interrupted:
+        while pos["epoch"] < cfg.epochs and not pos["stopped"] and not run.budget.spent(pos["step"]):
             sampler.set_epoch(pos["epoch"])
             order = list(sampler)
-            bar = tqdm(total=batches_per_epoch, initial=pos["batch"], desc=f"epoch {pos['epoch'] + 1}/{cfg.epochs}",
-                       disable=not (progress and ddp.main), leave=False)
+            bar = tqdm(
+                total=batches_per_epoch,
+                initial=pos["batch"],
+                desc=f"epoch {pos['epoch'] + 1}/{cfg.epochs}",
+                disable=not (progress and ddp.main),
+                leave=False,
+            )
             epoch_loss, epoch_batches = 0.0, 0
-            while pos["batch"] < batches_per_epoch and not reached_max_steps():
-                # ---- one optimisation step
-                idx = order[pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size]
-                gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pos["step"] * 101 + ddp.rank)
-                mels, texts = train_set.batch(idx, gen, cfg.crop_frames, patch)
-                mels = mels.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    loss = trained(mels, texts)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.grad_clip:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                if ema is not None:
-                    with torch.no_grad():
-                        # warm-up (as in timm/diffusers): early on the average forgets faster, so that the
-                        # random initial weights do not linger in it (0.9995^3000 would still keep 22% of them)
-                        decay = min(cfg.ema_decay, (1 + pos["step"]) / (10 + pos["step"]))
-                        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
-                        for e, b in zip(ema.buffers(), model.buffers()):
-                            e.copy_(b)
+            while pos["batch"] < batches_per_epoch and not run.budget.spent(pos["step"]):
+                loss = train_step(run, order[pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size])
                 pos["batch"] += 1
                 pos["step"] += 1
-                loss_value = float(loss.detach())
-                epoch_loss += loss_value
+                epoch_loss += loss
                 epoch_batches += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4f}")
-
-                # ---- logging and checkpoints
-                if ddp.main and pos["step"] % cfg.log_every == 0:
-                    lr = optimizer.param_groups[0]["lr"]
-                    append_jsonl(out / "log.jsonl", {"type": "step", "step": pos["step"], "epoch": pos["epoch"],
-                                                     "loss": loss_value, "lr": lr, "elapsed_s": round(time.time() - started, 2)})
-                    if writer:
-                        writer.add_scalar("train/loss", loss_value, pos["step"])
-                        writer.add_scalar("train/lr", lr, pos["step"])
+                bar.set_postfix(loss=f"{loss:.4f}")
+                if pos["step"] % cfg.log_every == 0:
+                    log_step(run, loss)
                 if pos["step"] % cfg.checkpoint_every == 0:
-                    save_state()
+                    save_state(run)
                 if _any_rank(bool(interrupted), ddp):
-                    save_state()
+                    save_state(run)
                     raise KeyboardInterrupt
             bar.close()
-
-            if pos["batch"] < batches_per_epoch:  # stopped by max_steps inside the epoch
+            if pos["batch"] < batches_per_epoch:  # stopped by the budget inside the epoch
                 break
-            # ---- end of epoch: validate, schedule, early stopping
-            val_loss = evaluate_loss(trained if ema is None else LossModule(ema, module.encoder, cache), val_set, cfg.batch_size, device,
-                                     patch)
-            val_loss = _from_rank0(val_loss, ddp)  # every rank takes the same early-stopping decision
-            scheduler.step()
-            improved = val_loss < pos["best_val"]
-            pos.update(epoch=pos["epoch"] + 1, batch=0)
-            if improved:
-                pos.update(best_val=val_loss, bad_epochs=0)
-                save_inference("best")
-            else:
-                pos["bad_epochs"] += 1
-                if cfg.patience is not None and pos["bad_epochs"] >= cfg.patience:
-                    pos["stopped"] = True
-            if ddp.main:
-                record = {"type": "epoch", "step": pos["step"], "epoch": pos["epoch"], "train_loss": epoch_loss / max(epoch_batches, 1),
-                          "val_loss": val_loss, "best_val": pos["best_val"], "lr": optimizer.param_groups[0]["lr"],
-                          "elapsed_s": round(time.time() - started, 2)}
-                append_jsonl(out / "log.jsonl", record)
-                if writer:
-                    writer.add_scalar("val/loss", val_loss, pos["step"])
-                plot_losses(out / "log.jsonl", out / "loss.png")
-            save_state()
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous_handler)
-    save_state()
-    save_inference("last")
-    if not (out / "best" / "model.safetensors").exists():  # stopped before any validation
-        save_inference("best")
-    if ddp.main:
-        plot_losses(out / "log.jsonl", out / "loss.png")
-    if writer:
-        writer.close()
-    summary = {"out": str(out), "steps": pos["step"], "epochs": pos["epoch"], "best_val": pos["best_val"],
-               "early_stopped": pos["stopped"], "seconds": round(time.time() - started, 1)}
-    return TrainResult(model=model, ema=ema, summary=summary)
+            end_of_epoch(run, epoch_loss / max(epoch_batches, 1))
+    return finish(run)
 
 
-def plot_losses(log_path: Path, png: Path) -> None:
-    """Train loss per logged step and train/validation loss per epoch (like the seed's figure)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    records = read_jsonl(log_path)
-    steps = [r for r in records if r["type"] == "step"]
-    epochs = [r for r in records if r["type"] == "epoch"]
-    if not steps and not epochs:
-        return
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    if steps:
-        ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.5, label="train (per step)")
-    if epochs:
-        ax.plot([r["step"] for r in epochs], [r["train_loss"] for r in epochs], "o-", label="train (epoch mean)")
-        ax.plot([r["step"] for r in epochs], [r["val_loss"] for r in epochs], "s-", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(log_path.parent.name)
-    fig.tight_layout()
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+def finish(run: Run) -> TrainResult:
+    """Save the last state and weights (and "best" if no epoch ended), plot, summarise."""
+    save_state(run)
+    save_inference(run, "last")
+    if not (run.out / "best" / "model.safetensors").exists():  # stopped before any validation
+        save_inference(run, "best")
+    run.log.plot()
+    run.log.close()
+    pos = run.pos
+    summary = {
+        "out": str(run.out),
+        "steps": pos["step"],
+        "epochs": pos["epoch"],
+        "best_val": pos["best_val"],
+        "early_stopped": pos["stopped"],
+        "seconds": round(time.time() - run.budget.started, 1),
+    }
+    return TrainResult(model=run.model, ema=run.ema, summary=summary)

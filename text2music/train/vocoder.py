@@ -5,7 +5,7 @@
 Each step: random 128-frame crops of (log-mel values, true STFT magnitude) pairs computed once
 from the train split's audio; L1 on log magnitude + spectral convergence; Adam. The run folder holds `vocoder.json` +
 `vocoder.safetensors` (inference), `state.pt` (resumable: running the same command again
-continues), `log.jsonl` and `loss.png`.
+continues, as for `text2music train`), `log.jsonl` and `loss.png`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from text2music.features.mel import _stft, get_preset, load_audio, mel_filters, power_to_value
+from text2music.features.mel import get_preset, load_audio, mel_filters, power_to_value, stft
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
-from text2music.utils import append_jsonl, atomic_path, atomic_write_text
+from text2music.train.run import Budget, RunLog, load_checkpoint, save_checkpoint, stop_on_sigint
+from text2music.utils import atomic_write_text
 
 
 @dataclass
@@ -60,12 +61,36 @@ def spectra(paths: list[Path], vocoder: NeuralVocoder, progress: bool) -> tuple[
     for p in tqdm(paths, desc="spectra", unit="clip", disable=not progress):
         audio = torch.from_numpy(load_audio(p, mel.sample_rate)[:n_samples])
         audio = torch.nn.functional.pad(audio, (0, n_samples - len(audio)))
-        mag = _stft(audio, mel).abs()
-        v = power_to_value(filters @ mag ** mel.power, mel)
+        mag = stft(audio, mel).abs()
+        v = power_to_value(filters @ mag**mel.power, mel)
         values.append(v.half())
         mags.append(mag.half())
         bases.append(vocoder.analytic_log_magnitude(v[None])[0].half())
     return torch.stack(values), torch.stack(mags), torch.stack(bases)
+
+
+def _validate(vocoder: NeuralVocoder, val: tuple[torch.Tensor, ...], batch: int = 8) -> float:
+    """Mean loss over the validation clips, in eval mode, without gradients."""
+    values, mags, bases = val
+    vocoder.eval()
+    with torch.no_grad():
+        total = sum(
+            float(vocoder.loss(values[i : i + batch].float(), mags[i : i + batch].float(), bases[i : i + batch].float()))
+            * len(values[i : i + batch])
+            for i in range(0, len(values), batch)
+        )
+    vocoder.train()
+    return total / len(values)
+
+
+def _crops(train: tuple[torch.Tensor, ...], cfg: VocoderTrainConfig, step: int) -> list[torch.Tensor]:
+    """The batch of `step`: random clips and crop starts drawn from a generator seeded by the step
+    (so a resumed run draws what an uninterrupted one would)."""
+    n, frames = train[0].shape[0], train[0].shape[-1]
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
+    start = torch.randint(0, frames - cfg.crop_frames + 1, (cfg.batch_size,), generator=gen)
+    return [torch.stack([t[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float() for t in train]
 
 
 def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
@@ -74,76 +99,45 @@ def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
     atomic_write_text(out / "train_config.json", json.dumps(asdict(cfg), indent=2) + "\n")
     torch.manual_seed(cfg.seed)
     vocoder = NeuralVocoder(NeuralVocoderConfig(), get_preset(cfg.preset))
-    train_v, train_m, train_b = spectra(_clip_paths(data, "train", cfg.clips), vocoder, progress)
-    val_v, val_m, val_b = spectra(_clip_paths(data, "valid", cfg.val_clips), vocoder, progress)
+    train = spectra(_clip_paths(data, "train", cfg.clips), vocoder, progress)
+    val = spectra(_clip_paths(data, "valid", cfg.val_clips), vocoder, progress)
     optimizer = torch.optim.Adam(vocoder.parameters(), lr=cfg.lr)
+    log, budget = RunLog(out), Budget(cfg.max_steps, cfg.minutes)
     step = 0
-    if (out / "state.pt").exists():
-        state = torch.load(out / "state.pt", weights_only=True)
+    state = load_checkpoint(out / "state.pt")
+    if state is not None:
         vocoder.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
-
-    def validate() -> float:
-        vocoder.eval()
-        with torch.no_grad():
-            loss = sum(float(vocoder.loss(val_v[i : i + 8].float(), val_m[i : i + 8].float(), val_b[i : i + 8].float())) * len(val_v[i : i + 8])
-                       for i in range(0, len(val_v), 8)) / len(val_v)
-        vocoder.train()
-        return loss
+        log.resume(step)
+    else:
+        log.write({"type": "val", "step": 0, "val_loss": _validate(vocoder, val)})  # = the analytic inverse
 
     def save() -> None:
-        with atomic_path(out / "state.pt") as tmp:
-            torch.save({"model": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, tmp)
+        save_checkpoint(out / "state.pt", {"model": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step})
         vocoder.save(out)
 
-    if step == 0:
-        append_jsonl(out / "log.jsonl", {"type": "val", "step": 0, "val_loss": validate()})  # = the analytic inverse
-    started = time.time()
     bar = tqdm(desc="train vocoder", unit="step", initial=step, disable=not progress)
-    n, frames = train_v.shape[0], train_v.shape[-1]
-    while time.time() - started < 60 * cfg.minutes and (cfg.max_steps is None or step < cfg.max_steps):
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
-        start = torch.randint(0, frames - cfg.crop_frames + 1, (cfg.batch_size,), generator=gen)
-        v = torch.stack([train_v[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float()
-        m = torch.stack([train_m[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float()
-        b = torch.stack([train_b[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float()
-        loss = vocoder.loss(v, m, b)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step += 1
-        bar.update(1)
-        if step % cfg.log_every == 0:
-            append_jsonl(out / "log.jsonl", {"type": "step", "step": step, "loss": float(loss.detach()), "elapsed_s": round(time.time() - started, 1)})
-        if step % cfg.checkpoint_every == 0:
-            append_jsonl(out / "log.jsonl", {"type": "val", "step": step, "val_loss": validate()})
-            save()
+    budget.start()
+    with stop_on_sigint() as interrupted:
+        while not budget.spent(step):
+            loss = vocoder.loss(*_crops(train, cfg, step))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            if step % cfg.log_every == 0:
+                log.write({"type": "step", "step": step, "loss": float(loss.detach()), "elapsed_s": budget.elapsed()})
+            if step % cfg.checkpoint_every == 0:
+                log.write({"type": "val", "step": step, "val_loss": _validate(vocoder, val)})
+                save()
+            if interrupted:
+                save()
+                raise KeyboardInterrupt
     bar.close()
-    final = validate()
-    append_jsonl(out / "log.jsonl", {"type": "val", "step": step, "val_loss": final})
+    final = _validate(vocoder, val)
+    log.write({"type": "val", "step": step, "val_loss": final})
     save()
-    _plot(out)
-    return {"out": str(out), "steps": step, "val_loss": round(final, 4), "seconds": round(time.time() - started, 1)}
-
-
-def _plot(out: Path) -> None:
-    from text2music.features.plot import _pyplot
-    from text2music.utils import read_jsonl
-
-    plt = _pyplot()
-    records = read_jsonl(out / "log.jsonl")
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    steps = [r for r in records if r["type"] == "step"]
-    vals = [r for r in records if r["type"] == "val"]
-    ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.6, label="train")
-    ax.plot([r["step"] for r in vals], [r["val_loss"] for r in vals], "s-", label="validation (step 0: analytic inverse)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("L1 log magnitude + spectral convergence")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(out / "loss.png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    log.plot(ylabel="L1 log magnitude + spectral convergence", log_scale=False)
+    return {"out": str(out), "steps": step, "val_loss": round(final, 4), "seconds": round(time.time() - budget.started, 1)}

@@ -123,15 +123,24 @@ PATTERN_WORDS = {
 }
 ACC_STYLE = {  # (verb phrase, noun phrase for aspects)
     "block": (["plays chords", "provides chordal backing", "plays steady chords", "lays down the chords"], "chords"),
-    "pad": (["holds sustained chords", "provides a lush pad", "lays down a warm bed of sustained chords", "sustains long chords"], "sustained chords"),
+    "pad": (
+        ["holds sustained chords", "provides a lush pad", "lays down a warm bed of sustained chords", "sustains long chords"],
+        "sustained chords",
+    ),
     "arpeggio": (["plays arpeggios", "arpeggiates the chords", "plays flowing broken chords", "plays a rippling arpeggio"], "arpeggios"),
     "alberti": (["plays an Alberti bass figure", "plays flowing broken chords", "plays a rolling broken-chord pattern"], "broken chords"),
     "strum": (["strums the chords", "strums along", "plays a strummed rhythm", "provides strummed chords"], "strumming"),
     "comping": (["comps jazzy chords", "comps behind the soloist", "adds syncopated jazz chords", "plays extended jazz chords"], "comping"),
-    "power": (["chugs heavy power chords", "plays power chords", "drives the song with palm-muted power chords", "hammers out power chords"], "power chords"),
+    "power": (
+        ["chugs heavy power chords", "plays power chords", "drives the song with palm-muted power chords", "hammers out power chords"],
+        "power chords",
+    ),
     "skank": (["plays offbeat skank chords", "chops chords on the offbeat", "plays the classic reggae skank"], "offbeat skank"),
     "stabs": (["plays short chord stabs", "adds rhythmic chord stabs", "punctuates with offbeat stabs"], "chord stabs"),
-    "montuno": (["plays a syncopated montuno pattern", "plays a repeating montuno figure", "plays a syncopated latin piano pattern"], "montuno"),
+    "montuno": (
+        ["plays a syncopated montuno pattern", "plays a repeating montuno figure", "plays a syncopated latin piano pattern"],
+        "montuno",
+    ),
     "shuffle": (["plays a bluesy shuffle riff", "plays a boogie shuffle riff", "chugs a shuffle pattern"], "shuffle riff"),
     "bossa": (["plays syncopated bossa nova chords", "plays a gentle bossa nova comping pattern"], "bossa nova chords"),
 }
@@ -175,18 +184,42 @@ MELODY_ADJ = {
     "happy": ["catchy", "lively", "bouncy", "upbeat"],
 }
 USES = {
-    "sad": ["could be used in the soundtrack of a sad movie scene", "would suit a rainy-day playlist",
-            "could accompany a farewell scene in a drama", "would fit a reflective documentary moment"],
-    "mysterious": ["could be used in a detective film", "would fit a video game exploring a dark dungeon",
-                   "could accompany a suspenseful thriller scene", "would suit a late-night drive"],
-    "dramatic": ["could be used in an action movie trailer", "would suit a chase scene", "could play during a sports highlight reel",
-                 "would fit a boss fight in a video game"],
-    "calm": ["could be played in a spa", "would be good for studying or meditation", "could play softly in a cafe",
-             "would suit a nature documentary"],
-    "cheerful": ["could be played in a cafe", "would fit a travel vlog", "could be used in a feel-good commercial",
-                 "would suit a sunny afternoon playlist"],
-    "happy": ["could be played at a party", "would suit a workout playlist", "could be used in an upbeat advertisement",
-              "would get people dancing at a celebration"],
+    "sad": [
+        "could be used in the soundtrack of a sad movie scene",
+        "would suit a rainy-day playlist",
+        "could accompany a farewell scene in a drama",
+        "would fit a reflective documentary moment",
+    ],
+    "mysterious": [
+        "could be used in a detective film",
+        "would fit a video game exploring a dark dungeon",
+        "could accompany a suspenseful thriller scene",
+        "would suit a late-night drive",
+    ],
+    "dramatic": [
+        "could be used in an action movie trailer",
+        "would suit a chase scene",
+        "could play during a sports highlight reel",
+        "would fit a boss fight in a video game",
+    ],
+    "calm": [
+        "could be played in a spa",
+        "would be good for studying or meditation",
+        "could play softly in a cafe",
+        "would suit a nature documentary",
+    ],
+    "cheerful": [
+        "could be played in a cafe",
+        "would fit a travel vlog",
+        "could be used in a feel-good commercial",
+        "would suit a sunny afternoon playlist",
+    ],
+    "happy": [
+        "could be played at a party",
+        "would suit a workout playlist",
+        "could be used in an upbeat advertisement",
+        "would get people dancing at a celebration",
+    ],
 }
 GENRE_USES = {
     "electronic": ["could be played in a nightclub", "would fit a DJ set at a festival"],
@@ -262,36 +295,76 @@ class _Words:
     def key_sentence(self) -> str:
         s = self.song
         key = f"{s.key} {s.mode}"
-        return self.pick([f"The piece is in {key}.", f"It is written in the key of {key}.", f"The song is in a {s.mode} key.",
-                          f"The harmony stays in {key}.", f"It is in {key}."])
+        return self.pick(
+            [
+                f"The piece is in {key}.",
+                f"It is written in the key of {key}.",
+                f"The song is in a {s.mode} key.",
+                f"The harmony stays in {key}.",
+                f"It is in {key}.",
+            ]
+        )
 
     def drums_sentence(self) -> str:
         if not self.song.drums:
-            return self.pick(["There is no percussion.", "There are no drums in this piece.", "No drums are present.",
-                              "The track has no percussion at all.", "It is played without any drums."])
+            return self.pick(
+                [
+                    "There is no percussion.",
+                    "There are no drums in this piece.",
+                    "No drums are present.",
+                    "The track has no percussion at all.",
+                    "It is played without any drums.",
+                ]
+            )
         verb = "keeps" if self.kit.startswith(("a ", "an ")) else "keep"
-        return self.pick([f"The rhythm is provided by {self.kit} playing {self.groove}.", f"{_cap(self.kit)} {verb} time with {self.groove}.",
-                          f"The drums lay down {self.groove}.", f"The beat comes from {self.kit} playing {self.groove}."])
+        return self.pick(
+            [
+                f"The rhythm is provided by {self.kit} playing {self.groove}.",
+                f"{_cap(self.kit)} {verb} time with {self.groove}.",
+                f"The drums lay down {self.groove}.",
+                f"The beat comes from {self.kit} playing {self.groove}.",
+            ]
+        )
 
     def instrumental_sentence(self) -> str | None:
         if self.voices:
             return "The voices sing without words." if self.rng.random() < 0.5 else None
-        return self.pick(["This is an instrumental piece.", "There are no vocals.", "There are no voices in this song.", "It is purely instrumental."])
+        return self.pick(
+            ["This is an instrumental piece.", "There are no vocals.", "There are no voices in this song.", "It is purely instrumental."]
+        )
 
     def use_sentence(self, subject: str = "This song") -> str:
         return f"{subject} {self.use}."
 
     def mood_sentence(self) -> str:
-        return self.pick([f"The mood is {self.mood1} and {self.mood2}.", f"It sounds {self.mood1}.", f"The atmosphere is {self.mood1}.",
-                          f"Overall it feels {self.mood1} and {self.mood2}.", f"The song has {_a(self.mood1)} feel."])
+        return self.pick(
+            [
+                f"The mood is {self.mood1} and {self.mood2}.",
+                f"It sounds {self.mood1}.",
+                f"The atmosphere is {self.mood1}.",
+                f"Overall it feels {self.mood1} and {self.mood2}.",
+                f"The song has {_a(self.mood1)} feel.",
+            ]
+        )
 
     def dyn_sentence(self) -> str:
-        return self.pick([f"It is played {('softly' if self.song.dynamics == 'soft' else 'loudly')}.", f"The overall sound is {self.dyn}.",
-                          f"The performance is {self.dyn}."])
+        return self.pick(
+            [
+                f"It is played {('softly' if self.song.dynamics == 'soft' else 'loudly')}.",
+                f"The overall sound is {self.dyn}.",
+                f"The performance is {self.dyn}.",
+            ]
+        )
 
     def lead_sentence(self) -> str:
-        return self.pick([f"{_cap(_a(self.lead))} plays the {self.melody_adj} melody.", f"The main melody is played by {_a(self.lead)}.",
-                          f"{_cap(_a(self.lead))} carries {_a(self.melody_adj)} melody.", f"The lead is {_a(self.lead)} playing {_a(self.melody_adj)} tune."])
+        return self.pick(
+            [
+                f"{_cap(_a(self.lead))} plays the {self.melody_adj} melody.",
+                f"The main melody is played by {_a(self.lead)}.",
+                f"{_cap(_a(self.lead))} carries {_a(self.melody_adj)} melody.",
+                f"The lead is {_a(self.lead)} playing {_a(self.melody_adj)} tune.",
+            ]
+        )
 
     def accomp_sentence(self) -> str:
         parts = [self.acc_clause(k) for k in range(len(self.accs))]
@@ -299,12 +372,23 @@ class _Words:
         return _cap(core) + "."
 
     def bass_sentence(self) -> str:
-        return self.pick([f"{_cap(_a(self.bass))} plays {self.bass_line}.", f"The bass line is played by {_a(self.bass)}.",
-                          f"{_cap(_a(self.bass))} holds down the low end with {self.bass_line}.", f"Underneath, {_a(self.bass)} plays {self.bass_line}."])
+        return self.pick(
+            [
+                f"{_cap(_a(self.bass))} plays {self.bass_line}.",
+                f"The bass line is played by {_a(self.bass)}.",
+                f"{_cap(_a(self.bass))} holds down the low end with {self.bass_line}.",
+                f"Underneath, {_a(self.bass)} plays {self.bass_line}.",
+            ]
+        )
 
     def solo_sentence(self) -> str:
-        return self.pick([f"This is a solo {self.lead} piece.", f"A solo {self.lead} plays both the melody and the accompaniment.",
-                          f"It is performed on a single {self.lead}, melody and accompaniment together."])
+        return self.pick(
+            [
+                f"This is a solo {self.lead} piece.",
+                f"A solo {self.lead} plays both the melody and the accompaniment.",
+                f"It is performed on a single {self.lead}, melody and accompaniment together.",
+            ]
+        )
 
     def support_sentence(self) -> str:
         """Accompaniment and bass in one sentence."""
@@ -337,13 +421,23 @@ def _f01(w: _Words) -> list[str]:  # "This ... song features ..."
         first = f"This {w.genre} song features a solo {w.lead}."
     else:
         first = f"This {w.genre} song features {_a(w.lead)} playing {_a(w.melody_adj)} melody."
-    rest = [] if w.solo else [f"This is accompanied by {_a(w.accs[0][0])} that {w.pick(ACC_STYLE[w.accs[0][1]][0])} and {_a(w.bass)} playing {w.bass_line}."]
+    rest = (
+        []
+        if w.solo
+        else [
+            f"This is accompanied by {_a(w.accs[0][0])} that {w.pick(ACC_STYLE[w.accs[0][1]][0])} and {_a(w.bass)} playing {w.bass_line}."
+        ]
+    )
     s = [first] + rest + [w.drums_sentence(), f"The tempo is {w.tempo} and the mood of this song is {w.mood1}."]
     return s + _optional(w.rng, 0.7, w.use_sentence("This song"))
 
 
 def _f02(w: _Words) -> list[str]:  # tempo and mood first
-    s = [f"The song is {_a(w.song.tempo_class)}-tempo {w.genre} instrumental." if w.rng.random() < 0.5 else f"A {w.tempo}, {w.mood1} {w.genre} track."]
+    s = [
+        f"The song is {_a(w.song.tempo_class)}-tempo {w.genre} instrumental."
+        if w.rng.random() < 0.5
+        else f"A {w.tempo}, {w.mood1} {w.genre} track."
+    ]
     s += w.arrangement()[:2] + [w.drums_sentence()] + _optional(w.rng, 0.4, w.key_sentence())
     return s
 
@@ -354,7 +448,10 @@ def _f03(w: _Words) -> list[str]:  # one long listing sentence
     else:
         inst = f"{_a(w.lead)} melody, {', '.join(_a(a) for a, _ in w.accs)} and {_a(w.bass)}"
     drums = f", driven by {w.kit}" if w.song.drums else ", without drums"
-    s = [f"{_cap(_a(w.mood1))} {w.genre} instrumental with {inst}{drums}.", f"The tempo is {w.tempo} ({w.song.bpm} BPM)." if w.rng.random() < 0.4 else f"It moves {w.tempo_phrase()}."]
+    s = [
+        f"{_cap(_a(w.mood1))} {w.genre} instrumental with {inst}{drums}.",
+        f"The tempo is {w.tempo} ({w.song.bpm} BPM)." if w.rng.random() < 0.4 else f"It moves {w.tempo_phrase()}.",
+    ]
     return s + _optional(w.rng, 0.5, w.key_sentence()) + [w.use_sentence("It")]
 
 
@@ -362,8 +459,11 @@ def _f04(w: _Words) -> list[str]:  # "In this ... you can hear ..."
     if w.solo:
         s = [f"In this {w.genre} recording you can hear a solo {w.lead}."]
     else:
-        s = [f"In this {w.genre} track you can hear {_a(w.lead)} playing the melody.",
-             f"In the background, {w.acc_clause(0)}{' and ' + w.acc_clause(1) if len(w.accs) > 1 else ''}, and {_a(w.bass)} plays {w.bass_line}."]
+        s = [
+            f"In this {w.genre} track you can hear {_a(w.lead)} playing the melody.",
+            f"In the background, {w.acc_clause(0)}{' and ' + w.acc_clause(1) if len(w.accs) > 1 else ''}, "
+            f"and {_a(w.bass)} plays {w.bass_line}.",
+        ]
     s += [w.drums_sentence() if w.song.drums else "You can't hear any drums.", f"The song is {w.mood1} and {w.dyn}."]
     return s
 
@@ -403,7 +503,10 @@ def _f08(w: _Words) -> list[str]:  # terse
 
 
 def _f09(w: _Words) -> list[str]:  # participle-first
-    s = [f"Performed on {_a(w.lead)}{'' if w.solo else ' over ' + _a(w.accs[0][0]) + ' and ' + _a(w.bass)}, this {w.genre} number is {w.mood1}."]
+    s = [
+        f"Performed on {_a(w.lead)}{'' if w.solo else ' over ' + _a(w.accs[0][0]) + ' and ' + _a(w.bass)}, "
+        f"this {w.genre} number is {w.mood1}."
+    ]
     s += [f"Its tempo is {w.tempo}, around {w.song.bpm} BPM." if w.rng.random() < 0.5 else f"The pace is {w.tempo}."]
     s += [w.drums_sentence(), f"Someone might play it when they want something {w.mood2}."]
     return s
@@ -415,19 +518,37 @@ def _f10(w: _Words) -> list[str]:  # listener's point of view
         s += [f"A lone {w.lead} does all the work."]
     else:
         s += [f"Up front there is {_a(w.lead)}; behind it, {w.acc_clause(0)}.", f"The low end belongs to {_a(w.bass)}."]
-    s += ["Percussion: none." if not w.song.drums else f"Percussion comes from {w.kit}.", f"Mood-wise it is {w.mood1}, in {w.song.key} {w.song.mode}."]
+    s += [
+        "Percussion: none." if not w.song.drums else f"Percussion comes from {w.kit}.",
+        f"Mood-wise it is {w.mood1}, in {w.song.key} {w.song.mode}.",
+    ]
     return s
 
 
 def _f11(w: _Words) -> list[str]:  # use first
     s = [f"Picture this {w.genre} instrumental in a scene: it {w.use}."]
-    s += [f"It is built around {_a(w.lead)}{', with ' + _a(w.accs[0][0]) + ' and ' + _a(w.bass) + ' underneath' if not w.solo else ''}.",
-          f"The pace is {w.tempo}{'' if w.song.drums else ' and there are no drums'}.", f"The feeling is {w.mood1}."]
+    s += [
+        f"It is built around {_a(w.lead)}{', with ' + _a(w.accs[0][0]) + ' and ' + _a(w.bass) + ' underneath' if not w.solo else ''}.",
+        f"The pace is {w.tempo}{'' if w.song.drums else ' and there are no drums'}.",
+        f"The feeling is {w.mood1}.",
+    ]
     return s
 
 
-_FAMILY_FUNCS = {"F00": _f00, "F01": _f01, "F02": _f02, "F03": _f03, "F04": _f04, "F05": _f05, "F06": _f06, "F07": _f07, "F08": _f08,
-                 "F09": _f09, "F10": _f10, "F11": _f11}
+_FAMILY_FUNCS = {
+    "F00": _f00,
+    "F01": _f01,
+    "F02": _f02,
+    "F03": _f03,
+    "F04": _f04,
+    "F05": _f05,
+    "F06": _f06,
+    "F07": _f07,
+    "F08": _f08,
+    "F09": _f09,
+    "F10": _f10,
+    "F11": _f11,
+}
 
 
 def choose_family(split: str, rng: np.random.Generator) -> str:
@@ -473,8 +594,11 @@ def make_caption(song: Song, split: str, rng: np.random.Generator, family: str |
     w = _Words(song, rng)
     sentences = _FAMILY_FUNCS[family](w)
     # Optional extras where the family left room (2-5 sentences in all).
-    extras = [x for x in (w.instrumental_sentence() if family not in ("F06", "F08") else None,
-                          w.key_sentence() if rng.random() < 0.2 else None) if x]
+    extras = [
+        x
+        for x in (w.instrumental_sentence() if family not in ("F06", "F08") else None, w.key_sentence() if rng.random() < 0.2 else None)
+        if x
+    ]
     for extra in extras:
         if len(sentences) < 5 and rng.random() < 0.4 and extra not in sentences:
             sentences.insert(int(rng.integers(1, len(sentences) + 1)), extra)

@@ -167,139 +167,327 @@ GENRES: dict[str, GenreSpec] = {
     g.name: g
     for g in [
         GenreSpec(
-            "classical", (60, 140),
+            "classical",
+            (60, 140),
             leads=("violin", "flute", "cello", "clarinet", "oboe", "piano", "harp", "harpsichord", "string ensemble", "trumpet"),
-            accomps=(("piano", ("arpeggio", "alberti", "block")), ("string ensemble", ("pad", "block")), ("harp", ("arpeggio",)),
-                     ("harpsichord", ("arpeggio", "alberti", "block")), ("pizzicato strings", ("block", "arpeggio"))),
+            accomps=(
+                ("piano", ("arpeggio", "alberti", "block")),
+                ("string ensemble", ("pad", "block")),
+                ("harp", ("arpeggio",)),
+                ("harpsichord", ("arpeggio", "alberti", "block")),
+                ("pizzicato strings", ("block", "arpeggio")),
+            ),
             basses=(("cello", ("roots", "half")), ("contrabass", ("roots", "half"))),
             major=("I-IV-V-IV", "I-IV-I-V", "I-ii-IV-V", "I-vi-IV-V", "I-IV-V-I"),
             minor=("i-iv-i-V", "i-VI-iv-V", "i-iv-V-i", "i-VII-VI-V"),
-            minor_prob=0.5, loud_prob=0.25, drum_prob=0.0, waltz_prob=0.3,
-            pads=("string ensemble",), pad_prob=0.2,
-            solo=(("piano", "alberti", "half"), ("piano", "arpeggio", "roots"), ("harpsichord", "arpeggio", "half")), solo_prob=0.25,
+            minor_prob=0.5,
+            loud_prob=0.25,
+            drum_prob=0.0,
+            waltz_prob=0.3,
+            pads=("string ensemble",),
+            pad_prob=0.2,
+            solo=(("piano", "alberti", "half"), ("piano", "arpeggio", "roots"), ("harpsichord", "arpeggio", "half")),
+            solo_prob=0.25,
         ),
         GenreSpec(
-            "jazz", (80, 180),
+            "jazz",
+            (80, 180),
             leads=("alto saxophone", "tenor saxophone", "trumpet", "piano", "vibraphone", "jazz guitar", "clarinet", "trombone", "flute"),
-            accomps=(("piano", ("comping",)), ("jazz guitar", ("comping",)), ("electric piano", ("comping",)), ("organ", ("comping", "pad")),
-                     ("vibraphone", ("comping",))),
+            accomps=(
+                ("piano", ("comping",)),
+                ("jazz guitar", ("comping",)),
+                ("electric piano", ("comping",)),
+                ("organ", ("comping", "pad")),
+                ("vibraphone", ("comping",)),
+            ),
             basses=(("upright bass", ("walking",)),),
             major=("I6-vi7-ii7-V7", "I6-IVmaj7-ii7-V7", "I6-ii7-V7-I6"),
             minor=("i-iv7-iiø7-V7", "i-VImaj7-iiø7-V7"),
-            minor_prob=0.35, loud_prob=0.3, drum_prob=0.85, kits=("jazz", "brush"), patterns=("swing",),
-            swing_prob=1.0, waltz_prob=0.1,
+            minor_prob=0.35,
+            loud_prob=0.3,
+            drum_prob=0.85,
+            kits=("jazz", "brush"),
+            patterns=("swing",),
+            swing_prob=1.0,
+            waltz_prob=0.1,
         ),
         GenreSpec(
-            "rock", (100, 160),
+            "rock",
+            (100, 160),
             leads=("distorted guitar", "overdriven guitar", "electric guitar", "rock organ", "piano", "synth lead"),
-            accomps=(("distorted guitar", ("power",)), ("overdriven guitar", ("power",)), ("electric guitar", ("strum", "arpeggio")),
-                     ("acoustic guitar", ("strum",)), ("rock organ", ("pad", "block")), ("piano", ("block",))),
+            accomps=(
+                ("distorted guitar", ("power",)),
+                ("overdriven guitar", ("power",)),
+                ("electric guitar", ("strum", "arpeggio")),
+                ("acoustic guitar", ("strum",)),
+                ("rock organ", ("pad", "block")),
+                ("piano", ("block",)),
+            ),
             basses=(("electric bass", ("eighths", "half")), ("picked bass", ("eighths",))),
             major=("I-IV-V-IV", "I-V-vi-IV", "I-IV-I-V", "I-V-IV-I", "I-I-IV-V"),
             minor=("i-VII-VI-V", "i-VI-VII-i", "i-i-VI-VII", "i-VI-III-VII", "i-iv-V-i"),
-            minor_prob=0.45, loud_prob=0.75, drum_prob=0.97, kits=("standard", "room", "power"), patterns=("rock",),
+            minor_prob=0.45,
+            loud_prob=0.75,
+            drum_prob=0.97,
+            kits=("standard", "room", "power"),
+            patterns=("rock",),
         ),
         GenreSpec(
-            "pop", (85, 130),
-            leads=("piano", "synth lead", "electric guitar", "electric piano", "marimba", "violin", "acoustic guitar", "vibraphone", "square lead", "flute"),
-            accomps=(("piano", ("block", "arpeggio")), ("acoustic guitar", ("strum",)), ("electric piano", ("block",)), ("synth pad", ("pad",)),
-                     ("string ensemble", ("pad",)), ("electric guitar", ("arpeggio", "strum"))),
-            basses=(("electric bass", ("syncopated", "half", "eighths")), ("synth bass", ("syncopated", "eighths")), ("fretless bass", ("half",))),
-            major=_KEYS_POP_MAJOR, minor=_KEYS_POP_MINOR,
-            minor_prob=0.35, loud_prob=0.5, drum_prob=0.8, kits=("standard", "electronic", "room"), patterns=("pop",),
-            pads=("synth pad", "string ensemble"), pad_prob=0.25,
-            solo=(("piano", "block", "half"), ("acoustic guitar", "strum", "roots")), solo_prob=0.1,
+            "pop",
+            (85, 130),
+            leads=(
+                "piano",
+                "synth lead",
+                "electric guitar",
+                "electric piano",
+                "marimba",
+                "violin",
+                "acoustic guitar",
+                "vibraphone",
+                "square lead",
+                "flute",
+            ),
+            accomps=(
+                ("piano", ("block", "arpeggio")),
+                ("acoustic guitar", ("strum",)),
+                ("electric piano", ("block",)),
+                ("synth pad", ("pad",)),
+                ("string ensemble", ("pad",)),
+                ("electric guitar", ("arpeggio", "strum")),
+            ),
+            basses=(
+                ("electric bass", ("syncopated", "half", "eighths")),
+                ("synth bass", ("syncopated", "eighths")),
+                ("fretless bass", ("half",)),
+            ),
+            major=_KEYS_POP_MAJOR,
+            minor=_KEYS_POP_MINOR,
+            minor_prob=0.35,
+            loud_prob=0.5,
+            drum_prob=0.8,
+            kits=("standard", "electronic", "room"),
+            patterns=("pop",),
+            pads=("synth pad", "string ensemble"),
+            pad_prob=0.25,
+            solo=(("piano", "block", "half"), ("acoustic guitar", "strum", "roots")),
+            solo_prob=0.1,
         ),
         GenreSpec(
-            "electronic", (118, 150),
+            "electronic",
+            (118, 150),
             leads=("synth lead", "square lead", "piano", "electric piano", "synth brass", "vibraphone"),
-            accomps=(("synth pad", ("pad", "stabs")), ("synth strings", ("pad",)), ("synth brass", ("stabs",)), ("electric piano", ("stabs",)),
-                     ("piano", ("stabs",)), ("square lead", ("arpeggio",))),
+            accomps=(
+                ("synth pad", ("pad", "stabs")),
+                ("synth strings", ("pad",)),
+                ("synth brass", ("stabs",)),
+                ("electric piano", ("stabs",)),
+                ("piano", ("stabs",)),
+                ("square lead", ("arpeggio",)),
+            ),
             basses=(("synth bass", ("offbeat", "octave", "eighths")), ("analog synth bass", ("offbeat", "octave"))),
-            major=("I-V-vi-IV", "I-vi-IV-V", "I-IV-V-I", "I-I-IV-V"), minor=("i-VI-III-VII", "i-i-VI-VII", "i-VII-VI-V", "i-VI-VII-i", "i-iv-VI-V"),
-            minor_prob=0.6, loud_prob=0.7, drum_prob=0.95, kits=("electronic", "808"), patterns=("four_on_floor",),
-            pads=("synth pad", "synth strings"), pad_prob=0.3,
+            major=("I-V-vi-IV", "I-vi-IV-V", "I-IV-V-I", "I-I-IV-V"),
+            minor=("i-VI-III-VII", "i-i-VI-VII", "i-VII-VI-V", "i-VI-VII-i", "i-iv-VI-V"),
+            minor_prob=0.6,
+            loud_prob=0.7,
+            drum_prob=0.95,
+            kits=("electronic", "808"),
+            patterns=("four_on_floor",),
+            pads=("synth pad", "synth strings"),
+            pad_prob=0.3,
         ),
         GenreSpec(
-            "ambient", (60, 90),
-            leads=("flute", "pan flute", "piano", "vibraphone", "harp", "electric piano", "kalimba", "string ensemble", "choir", "synth pad"),
-            accomps=(("synth pad", ("pad", "arpeggio")), ("choir", ("pad",)), ("string ensemble", ("pad",)), ("harp", ("arpeggio",)),
-                     ("piano", ("arpeggio",)), ("kalimba", ("arpeggio",))),
+            "ambient",
+            (60, 90),
+            leads=(
+                "flute",
+                "pan flute",
+                "piano",
+                "vibraphone",
+                "harp",
+                "electric piano",
+                "kalimba",
+                "string ensemble",
+                "choir",
+                "synth pad",
+            ),
+            accomps=(
+                ("synth pad", ("pad", "arpeggio")),
+                ("choir", ("pad",)),
+                ("string ensemble", ("pad",)),
+                ("harp", ("arpeggio",)),
+                ("piano", ("arpeggio",)),
+                ("kalimba", ("arpeggio",)),
+            ),
             basses=(("synth bass", ("roots",)), ("fretless bass", ("roots",)), ("contrabass", ("roots",))),
-            major=("I-IV-I-V", "I-V-vi-IV", "I-I-IV-V", "I-iii-IV-V"), minor=("i-VI-III-VII", "i-iv-i-V", "i-VI-VII-i", "i-i-VI-VII"),
-            minor_prob=0.5, loud_prob=0.08, drum_prob=0.15, kits=("electronic", "808"), patterns=("ambient",),
-            pads=("synth pad", "choir", "string ensemble"), pad_prob=0.6,
+            major=("I-IV-I-V", "I-V-vi-IV", "I-I-IV-V", "I-iii-IV-V"),
+            minor=("i-VI-III-VII", "i-iv-i-V", "i-VI-VII-i", "i-i-VI-VII"),
+            minor_prob=0.5,
+            loud_prob=0.08,
+            drum_prob=0.15,
+            kits=("electronic", "808"),
+            patterns=("ambient",),
+            pads=("synth pad", "choir", "string ensemble"),
+            pad_prob=0.6,
         ),
         GenreSpec(
-            "hip hop", (70, 100),
+            "hip hop",
+            (70, 100),
             leads=("electric piano", "piano", "flute", "synth lead", "vibraphone", "string ensemble", "alto saxophone", "trumpet"),
-            accomps=(("electric piano", ("block", "stabs")), ("piano", ("block", "stabs")), ("synth pad", ("pad",)), ("string ensemble", ("pad", "stabs")),
-                     ("jazz guitar", ("comping",))),
+            accomps=(
+                ("electric piano", ("block", "stabs")),
+                ("piano", ("block", "stabs")),
+                ("synth pad", ("pad",)),
+                ("string ensemble", ("pad", "stabs")),
+                ("jazz guitar", ("comping",)),
+            ),
             basses=(("synth bass", ("808",)), ("electric bass", ("syncopated", "808"))),
-            major=("I-vi-IV-V", "I6-vi7-ii7-V7", "I-I-IV-V"), minor=("i-VI-III-VII", "i-iv-i-V", "i-i-VI-VII", "i-iv7-iiø7-V7", "i-VI-VII-i"),
-            minor_prob=0.6, loud_prob=0.55, drum_prob=1.0, kits=("808", "standard", "electronic"), patterns=("boom_bap",),
+            major=("I-vi-IV-V", "I6-vi7-ii7-V7", "I-I-IV-V"),
+            minor=("i-VI-III-VII", "i-iv-i-V", "i-i-VI-VII", "i-iv7-iiø7-V7", "i-VI-VII-i"),
+            minor_prob=0.6,
+            loud_prob=0.55,
+            drum_prob=1.0,
+            kits=("808", "standard", "electronic"),
+            patterns=("boom_bap",),
             swing_prob=0.5,
         ),
         GenreSpec(
-            "blues", (60, 130),
+            "blues",
+            (60, 130),
             leads=("electric guitar", "overdriven guitar", "harmonica", "piano", "alto saxophone", "tenor saxophone", "organ"),
-            accomps=(("piano", ("comping", "block")), ("electric guitar", ("shuffle", "comping")), ("organ", ("pad", "comping")),
-                     ("overdriven guitar", ("shuffle",))),
+            accomps=(
+                ("piano", ("comping", "block")),
+                ("electric guitar", ("shuffle", "comping")),
+                ("organ", ("pad", "comping")),
+                ("overdriven guitar", ("shuffle",)),
+            ),
             basses=(("electric bass", ("boogie", "walking")), ("upright bass", ("walking", "boogie"))),
-            major=("12-bar blues", "8-bar blues"), minor=("minor blues",),
-            minor_prob=0.3, loud_prob=0.45, drum_prob=0.9, kits=("standard", "jazz", "brush"), patterns=("shuffle",),
+            major=("12-bar blues", "8-bar blues"),
+            minor=("minor blues",),
+            minor_prob=0.3,
+            loud_prob=0.45,
+            drum_prob=0.9,
+            kits=("standard", "jazz", "brush"),
+            patterns=("shuffle",),
             swing_prob=1.0,
         ),
         GenreSpec(
-            "folk", (80, 130),
+            "folk",
+            (80, 130),
             leads=("fiddle", "flute", "violin", "harmonica", "accordion", "banjo", "acoustic guitar", "clarinet", "pan flute"),
-            accomps=(("acoustic guitar", ("strum", "arpeggio")), ("nylon guitar", ("arpeggio",)), ("accordion", ("block",)), ("banjo", ("arpeggio",)),
-                     ("harp", ("arpeggio",)), ("piano", ("block",))),
+            accomps=(
+                ("acoustic guitar", ("strum", "arpeggio")),
+                ("nylon guitar", ("arpeggio",)),
+                ("accordion", ("block",)),
+                ("banjo", ("arpeggio",)),
+                ("harp", ("arpeggio",)),
+                ("piano", ("block",)),
+            ),
             basses=(("upright bass", ("root_fifth", "half")), ("electric bass", ("root_fifth",)), ("acoustic guitar", ("root_fifth",))),
-            major=("I-IV-I-V", "I-IV-V-IV", "I-IV-V-I", "I-I-IV-V", "I-vi-IV-V"), minor=("i-VII-VI-V", "i-iv-V-i", "i-i-VI-VII", "i-iv-i-V"),
-            minor_prob=0.4, loud_prob=0.3, drum_prob=0.5, kits=("brush", "standard", "room"), patterns=("folk",),
+            major=("I-IV-I-V", "I-IV-V-IV", "I-IV-V-I", "I-I-IV-V", "I-vi-IV-V"),
+            minor=("i-VII-VI-V", "i-iv-V-i", "i-i-VI-VII", "i-iv-i-V"),
+            minor_prob=0.4,
+            loud_prob=0.3,
+            drum_prob=0.5,
+            kits=("brush", "standard", "room"),
+            patterns=("folk",),
             waltz_prob=0.3,
-            solo=(("acoustic guitar", "arpeggio", "roots"), ("nylon guitar", "arpeggio", "half")), solo_prob=0.15,
+            solo=(("acoustic guitar", "arpeggio", "roots"), ("nylon guitar", "arpeggio", "half")),
+            solo_prob=0.15,
         ),
         GenreSpec(
-            "country", (90, 150),
+            "country",
+            (90, 150),
             leads=("fiddle", "banjo", "electric guitar", "harmonica", "piano", "acoustic guitar"),
             accomps=(("acoustic guitar", ("strum",)), ("banjo", ("arpeggio",)), ("piano", ("block",)), ("electric guitar", ("arpeggio",))),
             basses=(("electric bass", ("root_fifth",)), ("upright bass", ("root_fifth",))),
-            major=("I-IV-I-V", "I-IV-V-IV", "I-IV-V-I", "I-I-IV-V"), minor=("i-VII-VI-V", "i-iv-i-V", "i-VI-VII-i"),
-            minor_prob=0.2, loud_prob=0.4, drum_prob=0.8, kits=("standard", "brush", "room"), patterns=("country",),
+            major=("I-IV-I-V", "I-IV-V-IV", "I-IV-V-I", "I-I-IV-V"),
+            minor=("i-VII-VI-V", "i-iv-i-V", "i-VI-VII-i"),
+            minor_prob=0.2,
+            loud_prob=0.4,
+            drum_prob=0.8,
+            kits=("standard", "brush", "room"),
+            patterns=("country",),
             waltz_prob=0.15,
         ),
         GenreSpec(
-            "reggae", (65, 95),
+            "reggae",
+            (65, 95),
             leads=("organ", "trumpet", "tenor saxophone", "electric guitar", "trombone", "harmonica", "synth lead"),
             accomps=(("electric guitar", ("skank",)), ("organ", ("skank",)), ("piano", ("skank",)), ("clavinet", ("skank",))),
             basses=(("electric bass", ("reggae",)), ("synth bass", ("reggae",))),
-            major=("I-I-IV-V", "I-IV-I-V", "I-IV-V-IV", "I-vi-IV-V"), minor=("i-iv-i-V", "i-i-VI-VII", "i-VI-VII-i", "i-iv-V-i"),
-            minor_prob=0.5, loud_prob=0.4, drum_prob=0.95, kits=("standard", "room"), patterns=("one_drop",),
+            major=("I-I-IV-V", "I-IV-I-V", "I-IV-V-IV", "I-vi-IV-V"),
+            minor=("i-iv-i-V", "i-i-VI-VII", "i-VI-VII-i", "i-iv-V-i"),
+            minor_prob=0.5,
+            loud_prob=0.4,
+            drum_prob=0.95,
+            kits=("standard", "room"),
+            patterns=("one_drop",),
         ),
         GenreSpec(
-            "latin", (90, 140),
-            leads=("trumpet", "flute", "nylon guitar", "piano", "alto saxophone", "trombone", "marimba", "vibraphone", "steel drums", "accordion"),
-            accomps=(("piano", ("montuno",)), ("nylon guitar", ("arpeggio", "bossa")), ("acoustic guitar", ("strum",)), ("brass section", ("stabs",)),
-                     ("marimba", ("montuno",))),
+            "latin",
+            (90, 140),
+            leads=(
+                "trumpet",
+                "flute",
+                "nylon guitar",
+                "piano",
+                "alto saxophone",
+                "trombone",
+                "marimba",
+                "vibraphone",
+                "steel drums",
+                "accordion",
+            ),
+            accomps=(
+                ("piano", ("montuno",)),
+                ("nylon guitar", ("arpeggio", "bossa")),
+                ("acoustic guitar", ("strum",)),
+                ("brass section", ("stabs",)),
+                ("marimba", ("montuno",)),
+            ),
             basses=(("upright bass", ("tumbao",)), ("electric bass", ("tumbao",))),
-            major=("I-IV-V-IV", "I-IV-I-V", "I6-ii7-V7-I6", "I-vi-IV-V"), minor=("i-iv-i-V", "i-VI-iv-V", "i-VII-VI-V", "i-iv7-iiø7-V7"),
-            minor_prob=0.45, loud_prob=0.5, drum_prob=0.9, kits=("standard", "room"), patterns=("latin",),
+            major=("I-IV-V-IV", "I-IV-I-V", "I6-ii7-V7-I6", "I-vi-IV-V"),
+            minor=("i-iv-i-V", "i-VI-iv-V", "i-VII-VI-V", "i-iv7-iiø7-V7"),
+            minor_prob=0.45,
+            loud_prob=0.5,
+            drum_prob=0.9,
+            kits=("standard", "room"),
+            patterns=("latin",),
         ),
         GenreSpec(
-            "metal", (100, 180),
+            "metal",
+            (100, 180),
             leads=("distorted guitar", "overdriven guitar", "synth lead", "violin", "rock organ"),
             accomps=(("distorted guitar", ("power",)), ("overdriven guitar", ("power",))),
             basses=(("picked bass", ("eighths",)), ("electric bass", ("eighths",))),
-            major=("I-V-IV-I", "I-IV-V-IV"), minor=("i-VI-VII-i", "i-VII-VI-V", "i-iv-V-i", "i-VI-iv-V", "i-i-VI-VII"),
-            minor_prob=0.9, loud_prob=0.95, drum_prob=1.0, kits=("power", "standard"), patterns=("metal",),
-            pads=("string ensemble", "choir"), pad_prob=0.2,
+            major=("I-V-IV-I", "I-IV-V-IV"),
+            minor=("i-VI-VII-i", "i-VII-VI-V", "i-iv-V-i", "i-VI-iv-V", "i-i-VI-VII"),
+            minor_prob=0.9,
+            loud_prob=0.95,
+            drum_prob=1.0,
+            kits=("power", "standard"),
+            patterns=("metal",),
+            pads=("string ensemble", "choir"),
+            pad_prob=0.2,
         ),
     ]
 }
 
-DRUM_PATTERNS = ("rock", "pop", "four_on_floor", "boom_bap", "swing", "shuffle", "one_drop", "latin", "metal", "country", "folk", "ambient", "waltz")
+DRUM_PATTERNS = (
+    "rock",
+    "pop",
+    "four_on_floor",
+    "boom_bap",
+    "swing",
+    "shuffle",
+    "one_drop",
+    "latin",
+    "metal",
+    "country",
+    "folk",
+    "ambient",
+    "waltz",
+)
 RHYTHMIC_STYLES = ("block", "arpeggio", "alberti", "strum", "comping", "power", "skank", "stabs", "montuno", "shuffle", "bossa")
 
 
@@ -431,9 +619,21 @@ def sample_song(rng: np.random.Generator, genre: str | None = None) -> Song:
         parts.append(PartSpec(kit, "drums", DRUM_KITS[kit], pattern, DRUM_CHANNEL, 100, is_drums=True))
 
     return Song(
-        genre=genre, tonic=tonic, mode=mode, bpm=bpm, meter=meter, swing=swing, progression=progression,
-        parts=tuple(parts), drums=drums, drum_kit=kit, drum_pattern=pattern, dynamics=dynamics,
-        mood=mood_for(mode, bpm), phase=float(rng.uniform(0, meter)), solo=solo,
+        genre=genre,
+        tonic=tonic,
+        mode=mode,
+        bpm=bpm,
+        meter=meter,
+        swing=swing,
+        progression=progression,
+        parts=tuple(parts),
+        drums=drums,
+        drum_kit=kit,
+        drum_pattern=pattern,
+        dynamics=dynamics,
+        mood=mood_for(mode, bpm),
+        phase=float(rng.uniform(0, meter)),
+        solo=solo,
     )
 
 
@@ -487,8 +687,7 @@ def _chord_slots(song: Song, total_beats: float) -> list[_Slot]:
     length = song.meter / per_bar
     n = int(math.ceil(total_beats / length))
     return [
-        _Slot(i * length, length, chords[i % len(chords)], chords[(i + 1) % len(chords)], int(i * length // song.meter))
-        for i in range(n)
+        _Slot(i * length, length, chords[i % len(chords)], chords[(i + 1) % len(chords)], int(i * length // song.meter)) for i in range(n)
     ]
 
 
@@ -598,7 +797,9 @@ def _melody(ctx: _Ctx, part: PartSpec) -> list[_BeatNote]:
             chord_pcs = set(slot.chord.pitch_classes)
             strong = abs(onset % 1) < 1e-6 and (onset in (0.0, 2.0) or length >= 1.5)
             if strong or ending:
-                tones = sorted(set([p for p in full_scale if p % 12 in chord_pcs] + [p for p in range(low, high + 1) if p % 12 in chord_pcs]))
+                tones = sorted(
+                    set([p for p in full_scale if p % 12 in chord_pcs] + [p for p in range(low, high + 1) if p % 12 in chord_pcs])
+                )
                 cur = scale[idx]
                 near = sorted(tones, key=lambda p: (abs(p - cur), p))[:2]
                 if ending and onset > 0:  # cadence: prefer the tonic if the chord has it
@@ -631,120 +832,219 @@ def _slot_at(slots: list[_Slot], beat: float) -> _Slot:
 # --- accompaniment -------------------------------------------------------------------------
 
 
-def _accompaniment(ctx: _Ctx, part: PartSpec) -> list[_BeatNote]:
+@dataclass
+class _Comp:
+    """What every accompaniment style reads: the song's context, the part's range and loudness,
+    the per-song rhythmic choices (all drawn up front, whatever the style, in a fixed order) and
+    the previous voicing (for smooth voice leading)."""
+
+    ctx: _Ctx
+    low: int
+    high: int
+    v: float
+    sw: float
+    block_hits: tuple
+    strum: tuple
+    sub: float
+    power_rhythm: str
+    stab_hits: tuple
+    beat_sec: float
+    prev: tuple[int, ...] | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self.ctx.rng
+
+
+def _comp_context(ctx: _Ctx, part: PartSpec) -> _Comp:
     song, rng = ctx.song, ctx.rng
-    inst = INSTRUMENTS[part.name]
-    low, high = inst.comp
-    style = part.style
-    v = ctx.base_vel - 12
-    notes: list[_BeatNote] = []
-    prev = None
-    sw = ctx.swing_amount if song.swing else 0.0
-    # Per-song rhythmic choices.
+    low, high = INSTRUMENTS[part.name].comp
     block_hits = _pick(rng, [(0, 1, 2, 3), (0, 2), (0, 1.5, 3), (0, 2, 2.5)]) if song.meter == 4 else (0, 1, 2)
-    strum = _pick(rng, [((0, "D"), (1, "D"), (1.5, "U"), (2.5, "U"), (3, "D"), (3.5, "U")), ((0, "D"), (1, "D"), (2, "D"), (3, "D")),
-                        ((0, "D"), (1, "D"), (1.5, "U"), (2, "D"), (3, "D"), (3.5, "U"))]) if song.meter == 4 else ((0, "D"), (1, "D"), (2, "U"))
+    strum = (
+        _pick(
+            rng,
+            [
+                ((0, "D"), (1, "D"), (1.5, "U"), (2.5, "U"), (3, "D"), (3.5, "U")),
+                ((0, "D"), (1, "D"), (2, "D"), (3, "D")),
+                ((0, "D"), (1, "D"), (1.5, "U"), (2, "D"), (3, "D"), (3.5, "U")),
+            ],
+        )
+        if song.meter == 4
+        else ((0, "D"), (1, "D"), (2, "U"))
+    )
     sub = 0.25 if (song.bpm < 85 and rng.random() < 0.5) else 0.5
     power_rhythm = _pick(rng, ["chug", "sustain", "gallop"] if song.genre == "metal" else ["chug", "sustain"])
     stab_hits = _pick(rng, [(0.5, 1.5, 2.5, 3.5), (0, 0.75, 1.5, 2.5, 3.25), (0.5, 1.5, 2.5, 3.0, 3.5)])
-    beat_sec = 60.0 / song.bpm
+    return _Comp(
+        ctx,
+        low,
+        high,
+        ctx.base_vel - 12,
+        ctx.swing_amount if song.swing else 0.0,
+        block_hits,
+        strum,
+        sub,
+        power_rhythm,
+        stab_hits,
+        60.0 / song.bpm,
+    )
 
-    for slot in ctx.slots:
-        b0, L, chord = slot.beat, slot.length, slot.chord
-        if style in ("block", "pad", "comping", "skank", "stabs", "bossa"):
-            n = 4 if (len(chord.pitch_classes) == 4 and style in ("comping", "pad")) else 3
-            voicing = voice_chord(chord, low, high, prev, n)
-            prev = voicing
-            if style == "pad":
-                notes += [_BeatNote(b0, L * 0.98, p, v - 4) for p in voicing]
-            elif style == "block":
-                hits = [h for h in block_hits if h < L] or [0]
-                for i, h in enumerate(hits):
-                    nxt = hits[i + 1] if i + 1 < len(hits) else L
-                    notes += [_BeatNote(b0 + h, (nxt - h) * 0.9, p, v + (6 if h == 0 else 0)) for p in voicing]
-            elif style == "comping":
-                grid = [x * 0.5 for x in range(int(L * 2))]
-                k = min(len(grid), int(rng.integers(2, 4)))
-                hits = sorted(rng.choice(grid, size=k, replace=False).tolist())
-                for h in hits:
-                    dur = float(rng.choice([0.4, 0.9, 1.4]))
-                    notes += [_BeatNote(b0 + _swing(h, sw), dur, p, v + rng.integers(-4, 5)) for p in voicing]
-            elif style == "skank":
-                for h in (1.0, 3.0):
-                    if h < L:
-                        notes += [_BeatNote(b0 + h, 0.3, p, v + 4) for p in voicing]
-            elif style == "stabs":
-                for h in stab_hits:
-                    if h < L:
-                        notes += [_BeatNote(b0 + h, 0.3, p, v + 2) for p in voicing]
-            elif style == "bossa":
-                for h in (0, 1.5, 2.5, 3.5):
-                    if h < L:
-                        notes += [_BeatNote(b0 + h, 0.45, p, v) for p in voicing]
-        elif style in ("arpeggio", "alberti", "montuno"):
-            arp_low = max(low, 48)
-            voicing = voice_chord(chord, arp_low, min(high, arp_low + 14), prev if style == "alberti" else None, 3)
-            prev = voicing
-            if style == "alberti":
-                seq = [voicing[0], voicing[2], voicing[1], voicing[2]]
-                step = 0.5
-            elif style == "montuno":
-                seq = [voicing[0], voicing[1] + 12 if voicing[1] + 12 <= high + 12 else voicing[1], voicing[2], voicing[0] + 12]
-                step = 0.5
-            else:
-                up = list(voicing) + [p + 12 for p in voicing if p + 12 <= high + 5]
-                pattern = _pick(rng, ["up", "updown"]) if slot.bar == 0 else ("updown" if (slot.bar % 2) else "up")
-                seq = up if pattern == "up" else up + up[-2:0:-1]
-                step = sub
-            t, i = 0.0, 0
-            while t < L - 1e-9:
-                if style == "montuno" and (t % 2) in (0.5,):  # syncopated gaps
-                    t += step
-                    continue
-                p = seq[i % len(seq)]
-                notes.append(_BeatNote(b0 + _swing(t, sw), step * (1.8 if style == "arpeggio" else 0.95), p, v + (5 if abs(t % 1) < 1e-6 else 0)))
-                t += step
-                i += 1
-        elif style == "strum":
-            root = _root_in(chord.root, low)
-            shape = [root]
-            pcs = list(chord.pitch_classes)
-            p = root
-            while len(shape) < 6:
-                p = min(q for q in range(p + 3, p + 10) if q % 12 in pcs)
-                if p > high:
-                    break
-                shape.append(p)
-            string_gap = 0.012 / beat_sec  # 12 ms between strings
-            for h, direction in strum:
-                if h >= L:
-                    continue
-                strings = shape if direction == "D" else shape[::-1][:4]
-                vel = v + (6 if h == 0 else 0) - (8 if direction == "U" else 0)
-                nxt = min([x for x, _ in strum if x > h] + [L])
-                for j, s in enumerate(strings):
-                    notes.append(_BeatNote(b0 + _swing(h, sw) + j * string_gap, (nxt - h) * 0.95, s, vel))
-        elif style == "power":
-            root = _root_in(chord.root, low)
-            shape = (root, root + 7, root + 12)
-            if power_rhythm == "sustain":
-                hits = [(h, min(2.0, L - h) * 0.95) for h in np.arange(0, L, 2.0)]
-            elif power_rhythm == "gallop":
-                hits = [(b + o, 0.22) for b in range(int(L)) for o in (0.0, 0.5, 0.75)]
-            else:
-                hits = [(h, 0.35) for h in np.arange(0, L, 0.5)]
-            for h, dur in hits:
-                notes += [_BeatNote(b0 + float(h), dur, p, v + (8 if abs(h % 2) < 1e-6 else 0)) for p in shape]
-        elif style == "shuffle":
-            root = _root_in(chord.root, low)
-            sixth = 9
-            for k, h in enumerate(np.arange(0, L, 0.5)):
-                top = root + (7 if (k // 2) % 2 == 0 else sixth)
-                for p in (root, top):
-                    notes.append(_BeatNote(b0 + _swing(float(h), sw), 0.45, p, v + (5 if k % 2 == 0 else -3)))
-        else:
-            raise ValueError(f"unknown accompaniment style {style!r}")
+
+def _chord_voicing(c: _Comp, slot: _Slot, n_notes: int) -> tuple[int, ...]:
+    c.prev = voice_chord(slot.chord, c.low, c.high, c.prev, n_notes)
+    return c.prev
+
+
+def _hits(c: _Comp, slot: _Slot, hits, length: float, accent: float, voicing: tuple[int, ...]) -> list[_BeatNote]:
+    return [_BeatNote(slot.beat + h, length, p, c.v + accent) for h in hits if h < slot.length for p in voicing]
+
+
+def _comp_pad(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    voicing = _chord_voicing(c, slot, 4 if len(slot.chord.pitch_classes) == 4 else 3)
+    return [_BeatNote(slot.beat, slot.length * 0.98, p, c.v - 4) for p in voicing]
+
+
+def _comp_block(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    voicing = _chord_voicing(c, slot, 3)
+    hits = [h for h in c.block_hits if h < slot.length] or [0]
+    notes = []
+    for i, h in enumerate(hits):
+        nxt = hits[i + 1] if i + 1 < len(hits) else slot.length
+        notes += [_BeatNote(slot.beat + h, (nxt - h) * 0.9, p, c.v + (6 if h == 0 else 0)) for p in voicing]
     return notes
+
+
+def _comp_comping(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    voicing = _chord_voicing(c, slot, 4 if len(slot.chord.pitch_classes) == 4 else 3)
+    grid = [x * 0.5 for x in range(int(slot.length * 2))]
+    k = min(len(grid), int(c.rng.integers(2, 4)))
+    notes = []
+    for h in sorted(c.rng.choice(grid, size=k, replace=False).tolist()):
+        dur = float(c.rng.choice([0.4, 0.9, 1.4]))
+        notes += [_BeatNote(slot.beat + _swing(h, c.sw), dur, p, c.v + c.rng.integers(-4, 5)) for p in voicing]
+    return notes
+
+
+def _comp_skank(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    return _hits(c, slot, (1.0, 3.0), 0.3, 4, _chord_voicing(c, slot, 3))
+
+
+def _comp_stabs(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    return _hits(c, slot, c.stab_hits, 0.3, 2, _chord_voicing(c, slot, 3))
+
+
+def _comp_bossa(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    return _hits(c, slot, (0, 1.5, 2.5, 3.5), 0.45, 0, _chord_voicing(c, slot, 3))
+
+
+def _broken_chord(c: _Comp, slot: _Slot, seq: list[int], step: float, hold: float, skip_offbeat: bool = False) -> list[_BeatNote]:
+    """`seq` cycled every `step` beats over the slot (a montuno skips the off-beat of every half bar)."""
+    notes = []
+    t, i = 0.0, 0
+    while t < slot.length - 1e-9:
+        if skip_offbeat and (t % 2) == 0.5:  # syncopated gaps
+            t += step
+            continue
+        notes.append(_BeatNote(slot.beat + _swing(t, c.sw), step * hold, seq[i % len(seq)], c.v + (5 if abs(t % 1) < 1e-6 else 0)))
+        t += step
+        i += 1
+    return notes
+
+
+def _arp_voicing(c: _Comp, slot: _Slot, lead_voices: bool) -> tuple[int, ...]:
+    arp_low = max(c.low, 48)
+    c.prev = voice_chord(slot.chord, arp_low, min(c.high, arp_low + 14), c.prev if lead_voices else None, 3)
+    return c.prev
+
+
+def _comp_arpeggio(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    voicing = _arp_voicing(c, slot, False)
+    up = list(voicing) + [p + 12 for p in voicing if p + 12 <= c.high + 5]
+    pattern = _pick(c.rng, ["up", "updown"]) if slot.bar == 0 else ("updown" if (slot.bar % 2) else "up")
+    return _broken_chord(c, slot, up if pattern == "up" else up + up[-2:0:-1], c.sub, 1.8)
+
+
+def _comp_alberti(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    voicing = _arp_voicing(c, slot, True)
+    return _broken_chord(c, slot, [voicing[0], voicing[2], voicing[1], voicing[2]], 0.5, 0.95)
+
+
+def _comp_montuno(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    voicing = _arp_voicing(c, slot, False)
+    seq = [voicing[0], voicing[1] + 12 if voicing[1] + 12 <= c.high + 12 else voicing[1], voicing[2], voicing[0] + 12]
+    return _broken_chord(c, slot, seq, 0.5, 0.95, skip_offbeat=True)
+
+
+def _comp_strum(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    root = _root_in(slot.chord.root, c.low)
+    shape = [root]
+    pcs = list(slot.chord.pitch_classes)
+    p = root
+    while len(shape) < 6:
+        p = min(q for q in range(p + 3, p + 10) if q % 12 in pcs)
+        if p > c.high:
+            break
+        shape.append(p)
+    string_gap = 0.012 / c.beat_sec  # 12 ms between strings
+    notes = []
+    for h, direction in c.strum:
+        if h >= slot.length:
+            continue
+        strings = shape if direction == "D" else shape[::-1][:4]
+        vel = c.v + (6 if h == 0 else 0) - (8 if direction == "U" else 0)
+        nxt = min([x for x, _ in c.strum if x > h] + [slot.length])
+        for j, s in enumerate(strings):
+            notes.append(_BeatNote(slot.beat + _swing(h, c.sw) + j * string_gap, (nxt - h) * 0.95, s, vel))
+    return notes
+
+
+def _comp_power(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    root = _root_in(slot.chord.root, c.low)
+    shape = (root, root + 7, root + 12)
+    L = slot.length
+    if c.power_rhythm == "sustain":
+        hits = [(h, min(2.0, L - h) * 0.95) for h in np.arange(0, L, 2.0)]
+    elif c.power_rhythm == "gallop":
+        hits = [(b + o, 0.22) for b in range(int(L)) for o in (0.0, 0.5, 0.75)]
+    else:
+        hits = [(h, 0.35) for h in np.arange(0, L, 0.5)]
+    return [_BeatNote(slot.beat + float(h), dur, p, c.v + (8 if abs(h % 2) < 1e-6 else 0)) for h, dur in hits for p in shape]
+
+
+def _comp_shuffle(c: _Comp, slot: _Slot) -> list[_BeatNote]:
+    root = _root_in(slot.chord.root, c.low)
+    sixth = 9
+    notes = []
+    for k, h in enumerate(np.arange(0, slot.length, 0.5)):
+        top = root + (7 if (k // 2) % 2 == 0 else sixth)
+        for p in (root, top):
+            notes.append(_BeatNote(slot.beat + _swing(float(h), c.sw), 0.45, p, c.v + (5 if k % 2 == 0 else -3)))
+    return notes
+
+
+# accompaniment style -> the notes of one chord slot
+ACCOMPANIMENT_STYLES = {
+    "pad": _comp_pad,
+    "block": _comp_block,
+    "comping": _comp_comping,
+    "skank": _comp_skank,
+    "stabs": _comp_stabs,
+    "bossa": _comp_bossa,
+    "arpeggio": _comp_arpeggio,
+    "alberti": _comp_alberti,
+    "montuno": _comp_montuno,
+    "strum": _comp_strum,
+    "power": _comp_power,
+    "shuffle": _comp_shuffle,
+}
+
+
+def _accompaniment(ctx: _Ctx, part: PartSpec) -> list[_BeatNote]:
+    if part.style not in ACCOMPANIMENT_STYLES:
+        raise ValueError(f"unknown accompaniment style {part.style!r}")
+    write = ACCOMPANIMENT_STYLES[part.style]
+    comp = _comp_context(ctx, part)
+    return [note for slot in ctx.slots for note in write(comp, slot)]
 
 
 # --- bass ----------------------------------------------------------------------------------
@@ -914,7 +1214,9 @@ def _drums(ctx: _Ctx, part: PartSpec) -> list[_BeatNote]:
         b0 = bar * song.meter
         hits = _drum_bar(song.drum_pattern, bar, variant, song.meter)
         if bar % 4 == 3 and song.meter == 4 and rng.random() < fill_prob:
-            hits = [x for x in hits if x[0] < 2] + [(2 + k * 0.25, (SNARE, SNARE, HIGH_TOM, HIGH_TOM, MID_TOM, MID_TOM, LOW_TOM, LOW_TOM)[k], k) for k in range(8)]
+            hits = [x for x in hits if x[0] < 2] + [
+                (2 + k * 0.25, (SNARE, SNARE, HIGH_TOM, HIGH_TOM, MID_TOM, MID_TOM, LOW_TOM, LOW_TOM)[k], k) for k in range(8)
+            ]
         if bar % 4 == 0 and song.drum_pattern not in ("ambient", "swing", "latin", "waltz"):
             hits = hits + [(0, CRASH, 6)]
         for beat, drum, accent in hits:
@@ -943,7 +1245,9 @@ def compose(song: Song, duration: float, rng: np.random.Generator) -> list[tuple
     return out
 
 
-def _to_seconds(notes: list[_BeatNote], song: Song, beat_sec: float, duration: float, jitter: float, rng: np.random.Generator) -> list[Note]:
+def _to_seconds(
+    notes: list[_BeatNote], song: Song, beat_sec: float, duration: float, jitter: float, rng: np.random.Generator
+) -> list[Note]:
     """Beats -> seconds with the clip's phase; humanise timing and velocity; keep what sounds in
     the clip; shorten notes that would overlap the next onset of the same pitch."""
     out: list[Note] = []

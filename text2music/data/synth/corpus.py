@@ -14,11 +14,10 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,9 +27,10 @@ import soundfile as sf
 from text2music.data.musiccaps import Clip, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, compose, sample_song
-from text2music.data.synth.render import find_soundfont, render, soundfont_fingerprint
+from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
 from text2music.data.synth.theory import PROGRESSIONS, progression_chords
 from text2music.utils import atomic_path, atomic_write_text, write_jsonl
+from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,7 @@ def song_record(song: Song) -> dict:
         "swing": song.swing,
         "progression": song.progression,
         "chords": [c.label for c in chords],
-        "instruments": [
-            {"name": p.name, "role": p.role, "program": p.program, "style": p.style}
-            for p in song.parts
-            if not p.is_drums
-        ],
+        "instruments": [{"name": p.name, "role": p.role, "program": p.program, "style": p.style} for p in song.parts if not p.is_drums],
         "solo": song.solo,
         "drums": song.drums,
         "drum_kit": song.drum_kit,
@@ -140,6 +136,35 @@ def make_clip(index: int, seed: int, out: Path, duration: float, sample_rate: in
 
 def _make_chunk(indices: list[int], seed: int, out: str, duration: float, sample_rate: int, soundfont: str) -> list[tuple[dict, bool]]:
     return [make_clip(i, seed, Path(out), duration, sample_rate, soundfont) for i in indices]
+
+
+def _make_clips(n: int, jobs: int, args: tuple, advance) -> list[tuple[dict, bool]]:
+    """`make_clip` for clips 0..n-1 (in any order), in this process or in `jobs` workers that
+    each take chunks of clips; `advance(k)` after every k clips made."""
+    if jobs == 1:
+        made = []
+        try:
+            for i in range(n):
+                made.append(make_clip(i, args[0], Path(args[1]), *args[2:]))
+                advance(1)
+        finally:
+            release_synths()  # the soundfont is held by this process only while it builds
+        return made
+    size = max(1, min(16, math.ceil(n / (jobs * 8))))
+    chunks = [list(range(a, min(n, a + size))) for a in range(0, n, size)]
+    made = []
+    with worker_pool(jobs) as pool:
+        futures = [pool.submit(_make_chunk, chunk, *args) for chunk in chunks]
+        try:
+            for fut in as_completed(futures):
+                done = fut.result()
+                made += done
+                advance(len(done))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return made
 
 
 def _validate(n, seed, jobs, duration, sample_rate) -> None:
@@ -217,36 +242,10 @@ def build_corpus(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    records: list[dict] = []
-    rendered = 0
-    args = (int(seed), str(out), duration, int(sample_rate), str(sf_path))
     with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
-        if jobs == 1:
-            for i in range(n):
-                record, new = make_clip(i, int(seed), out, duration, int(sample_rate), str(sf_path))
-                records.append(record)
-                rendered += new
-                bar.update(1)
-        else:
-            size = max(1, min(16, math.ceil(n / (jobs * 8))))
-            chunks = [list(range(a, min(n, a + size))) for a in range(0, n, size)]
-            # fork where available: workers start at once and need only numpy, soundfile and
-            # tinysoundfont (no torch, no threads of the parent); spawn elsewhere.
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            ctx = multiprocessing.get_context(method)
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = [pool.submit(_make_chunk, chunk, *args) for chunk in chunks]
-                try:
-                    for fut in as_completed(futures):
-                        done = fut.result()
-                        for record, new in done:
-                            records.append(record)
-                            rendered += new
-                        bar.update(len(done))
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+        made = _make_clips(n, jobs, (int(seed), str(out), duration, int(sample_rate), str(sf_path)), bar.update)
+    records = [record for record, _ in made]
+    rendered = sum(new for _, new in made)
     seconds = time.perf_counter() - t0
 
     records.sort(key=lambda r: r["clip_id"])

@@ -3,8 +3,10 @@
 Rendering is sample-accurate: every note on/off is an event at a sample index; the synthesizer
 generates exactly the samples between consecutive events. The stereo output is downmixed to
 mono, normalised to a loudness target that follows the clip's dynamics (soft / loud), and is
-exactly `duration` seconds long. A fresh synthesizer per clip keeps every clip independent of
-the ones rendered before it in the same process, so the corpus is identical for any `jobs`.
+exactly `duration` seconds long. Each process loads a soundfont once (loading FluidR3_GM takes
+longer than rendering a clip) and, before every clip, puts its synthesizer back into the state of
+a freshly loaded one (every voice stopped, every channel dropped), so every clip is independent of
+the ones rendered before it in the same process, and the corpus is identical for any `jobs`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,49 @@ class RenderResult:
     gain_db: float
 
 
+# this process's loaded synthesizer: (soundfont path, sample rate) -> (synth, soundfont id)
+_SYNTHS: dict[tuple[str, int], tuple[object, int]] = {}
+_SILENCE_CHECK_SAMPLES = 512
+MAX_VOICES = 256
+
+
+def _load_synth(soundfont: bytes | str, sample_rate: int) -> tuple[object, int]:
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=sample_rate)
+    return synth, synth.sfload(soundfont, max_voices=MAX_VOICES)
+
+
+def _back_to_fresh(synth) -> bool:
+    """Stop every voice and drop every channel's settings (TinySoundFont's reset), then render a
+    short block so that the stopped voices finish. True if the next block is silent: the
+    synthesizer is then in the state of a freshly loaded one."""
+    for font in synth.soundfonts.values():
+        font.reset()
+    synth.generate_simple(_SILENCE_CHECK_SAMPLES)
+    block = np.frombuffer(synth.generate_simple(_SILENCE_CHECK_SAMPLES), dtype=np.float32)
+    return not block.any()
+
+
+def _synth(soundfont: bytes | str | os.PathLike, sample_rate: int) -> tuple[object, int]:
+    """A synthesizer with `soundfont` loaded, in its freshly loaded state: loaded once per process
+    for a soundfont path (one kept at a time), every time for soundfont bytes."""
+    if isinstance(soundfont, (bytes, bytearray)):
+        return _load_synth(bytes(soundfont), sample_rate)
+    key = (os.fspath(soundfont), int(sample_rate))
+    cached = _SYNTHS.get(key)
+    if cached is not None and _back_to_fresh(cached[0]):
+        return cached
+    release_synths()
+    _SYNTHS[key] = _load_synth(key[0], sample_rate)
+    return _SYNTHS[key]
+
+
+def release_synths() -> None:
+    """Free the soundfont this process holds (the next clip loads it again)."""
+    _SYNTHS.clear()
+
+
 def _events(parts: list[tuple[PartSpec, list[Note]]], sample_rate: int, n_samples: int) -> list[tuple[int, int, int, int, int]]:
     """(sample, kind, channel, pitch, velocity) sorted; kind 0 = note off, 1 = note on, so that a
     note ending where the same pitch starts again is released first."""
@@ -90,13 +135,12 @@ def _events(parts: list[tuple[PartSpec, list[Note]]], sample_rate: int, n_sample
     return events
 
 
-def synthesize(parts: list[tuple[PartSpec, list[Note]]], soundfont: bytes | str, sample_rate: int, duration: float) -> np.ndarray:
+def synthesize(
+    parts: list[tuple[PartSpec, list[Note]]], soundfont: bytes | str | os.PathLike, sample_rate: int, duration: float
+) -> np.ndarray:
     """Raw stereo-downmixed float32 audio of the parts, exactly duration seconds, unnormalised."""
-    import tinysoundfont
-
     n_samples = int(round(duration * sample_rate))
-    synth = tinysoundfont.Synth(samplerate=sample_rate)
-    sfid = synth.sfload(soundfont, max_voices=256)
+    synth, sfid = _synth(soundfont, sample_rate)
     for part, _ in parts:
         synth.program_select(part.channel, sfid, part.bank, part.program, part.is_drums)
         synth.control_change(part.channel, 7, part.volume)
@@ -137,7 +181,13 @@ def normalise(audio: np.ndarray, dynamics: str, rng: np.random.Generator, sample
     return RenderResult(out, 20 * np.log10(out_rms), float(np.abs(out).max()), 20 * np.log10(gain))
 
 
-def render(parts: list[tuple[PartSpec, list[Note]]], soundfont: bytes | str, sample_rate: int, duration: float, dynamics: str,
-           rng: np.random.Generator) -> RenderResult:
+def render(
+    parts: list[tuple[PartSpec, list[Note]]],
+    soundfont: bytes | str,
+    sample_rate: int,
+    duration: float,
+    dynamics: str,
+    rng: np.random.Generator,
+) -> RenderResult:
     """Notes -> normalised mono float32 audio."""
     return normalise(synthesize(parts, soundfont, sample_rate, duration), dynamics, rng, sample_rate)

@@ -44,10 +44,15 @@ def corpus_stats(out: str | Path) -> dict:
         "key": _counts(r["key"] for r in records),
         "mode": _counts(r["mode"] for r in records),
         "tempo": _counts(r["tempo"] for r in records),
-        "bpm": {**_summary([r["bpm"] for r in records]), "histogram": {f"{a}-{b - 1}": int(c) for a, b, c in zip(TEMPO_BINS, TEMPO_BINS[1:], hist)}},
+        "bpm": {
+            **_summary([r["bpm"] for r in records]),
+            "histogram": {f"{a}-{b - 1}": int(c) for a, b, c in zip(TEMPO_BINS, TEMPO_BINS[1:], hist)},
+        },
         "meter": _counts(r["meter"] for r in records),
         "drums": _counts(str(r["drums"]).lower() for r in records),
-        "drums_by_genre": {g: round(float(np.mean([r["drums"] for r in records if r["genre"] == g])), 3) for g in sorted({r["genre"] for r in records})},
+        "drums_by_genre": {
+            g: round(float(np.mean([r["drums"] for r in records if r["genre"] == g])), 3) for g in sorted({r["genre"] for r in records})
+        },
         "drum_kit": _counts(r["drum_kit"] for r in records if r["drums"]),
         "dynamics": _counts(r["dynamics"] for r in records),
         "mood": _counts(r["mood"] for r in records),
@@ -61,7 +66,11 @@ def corpus_stats(out: str | Path) -> dict:
         "caption_sentences": _summary(sentences),
         "aspects_per_clip": _summary([len(r["aspects"]) for r in records]),
         "distinct_captions": len({r["caption"] for r in records}),
-        "loudness_dbfs": {d: _summary([r["loudness_dbfs"] for r in records if r["dynamics"] == d]) for d in ("soft", "loud") if any(r["dynamics"] == d for r in records)},
+        "loudness_dbfs": {
+            d: _summary([r["loudness_dbfs"] for r in records if r["dynamics"] == d])
+            for d in ("soft", "loud")
+            if any(r["dynamics"] == d for r in records)
+        },
     }
     atomic_write_text(out / "stats.json", json.dumps(stats, indent=2) + "\n")
     _plot(out, records, stats, words)
@@ -102,8 +111,11 @@ def _plot(out: Path, records: list[dict], stats: dict, words: list[int]) -> None
     for k, r in enumerate(examples):
         ax = fig.add_subplot(grid[2, k])
         _spectrogram(ax, out / r["audio"])
-        ax.set_title(f"{r['clip_id']}: {r['genre']}, {r['key']} {r['mode']}, {r['bpm']} BPM\n"
-                     f"{'drums' if r['drums'] else 'no drums'}, {r['dynamics']}", fontsize=8)
+        ax.set_title(
+            f"{r['clip_id']}: {r['genre']}, {r['key']} {r['mode']}, {r['bpm']} BPM\n"
+            f"{'drums' if r['drums'] else 'no drums'}, {r['dynamics']}",
+            fontsize=8,
+        )
     fig.suptitle(f"{out.name}: {stats['clips']} clips")
     with atomic_path(out / "stats.png") as tmp:
         fig.savefig(tmp, dpi=80, format="png")

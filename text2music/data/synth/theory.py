@@ -124,8 +124,7 @@ def diatonic_chord(tonic: int, mode: str, degree: int, *, seventh: bool = False,
 
 def progression_chords(prog: Progression, tonic: int) -> list[Chord]:
     return [
-        diatonic_chord(tonic, prog.mode, d, seventh=prog.sevenths, harmonic_v=prog.harmonic_v, dominant=prog.dominant)
-        for d in prog.degrees
+        diatonic_chord(tonic, prog.mode, d, seventh=prog.sevenths, harmonic_v=prog.harmonic_v, dominant=prog.dominant) for d in prog.degrees
     ]
 
 
