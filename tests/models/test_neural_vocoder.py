@@ -8,6 +8,7 @@ import torch
 
 from text2music.cli import main
 from text2music.data.synth import build_corpus
+from text2music.data.synth.render import bundled_soundfont
 from text2music.features.mel import get_preset, log_mel_spectrogram, mel_to_audio
 from text2music.generate.pipeline import Text2Music
 from text2music.models import build_model, save_pretrained
@@ -24,7 +25,7 @@ def test_untrained_vocoder_is_the_analytic_inverse():
 
 def test_trains_resumes_and_serves_in_the_pipeline(tmp_path, capsys):
     data = tmp_path / "corpus"
-    build_corpus(data, n=12, jobs=1, duration=3.0, progress=False)
+    build_corpus(data, n=12, jobs=1, duration=3.0, soundfont=bundled_soundfont(), progress=False)
     run = tmp_path / "vocoder"
     args = ["train-vocoder", "--data", str(data), "--out", str(run), "--clips", "6", "--quiet"]
     assert main(args + ["--max-steps", "20"]) == 0
