@@ -3,7 +3,7 @@
     python bench/synth_agreement.py [--clips 200] [--corpus DIR] [--jobs 2]
 
 Builds a corpus (seed 0, 10-s clips) in a temporary folder unless --corpus names a built one,
-then measures every clip with text2music.data.synth.analysis: tempo (librosa beat tracker, 8%,
+then measures every clip with text2music.analysis (check_clip): tempo (librosa beat tracker, 8%,
 octave errors allowed), key (Krumhansl-Schmuckler on CQT chroma: exact / relative / parallel /
 fifth / other), drums (drum_activity vs DRUM_THRESHOLD) and RMS loudness by dynamics. Prints
 overall and per-genre fractions and appends a JSON line to bench/results/synth_agreement.jsonl.
@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from text2music.analysis.clip import check_clip
+from text2music.analysis.drums import DRUM_THRESHOLD
 from text2music.data.synth import build_corpus
-from text2music.data.synth.analysis import DRUM_THRESHOLD, check_clip
 
 
 def measure(args: tuple[str, dict]):

@@ -1,4 +1,4 @@
-"""One-off: convert musicnn's TensorFlow checkpoints to safetensors for text2music.evaluate.musicnn,
+"""One-off: convert musicnn's TensorFlow checkpoints to safetensors for text2music.analysis.musicnn,
 and verify the torch port against TF musicnn on the same float32 input.
 
 Needs TensorFlow and the musicnn package next to this package's own dependencies (torch, librosa,
@@ -19,13 +19,13 @@ What it does, per model (MTT_musicnn, MSD_musicnn):
      in the musicnn package WITHOUT musicnn's bare `except`, and checks every graph variable
      equals the checkpoint's value (so the weights really loaded);
   2. maps the variables to `MusicnnNet`'s state dict (conv kernels HWIO -> OIHW, dense kernels
-     transposed) and writes text2music/evaluate/assets/musicnn/{name}.safetensors (float32);
+     transposed) and writes text2music/analysis/assets/musicnn/{name}.safetensors (float32);
   3. runs TF and the torch port on the same float32 log-mel patches (a formula input, log-mels
      of synthetic piano-like / drum-like / loud audio, random values) and asserts the tag
      probabilities and penultimate features agree (max abs diff < 1e-4), printing the diffs;
   4. runs musicnn's own `extractor` end to end on a moderate-level wav file (its float16 mel
      path) and prints how far the port's `analyze` is from it (information only);
-  5. writes tests/evaluate/musicnn_reference.npz: TF's outputs on `reference_patches()`.
+  5. writes tests/analysis/musicnn_reference.npz: TF's outputs on `reference_patches()`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from text2music.evaluate.musicnn import (  # noqa: E402
+from text2music.analysis.musicnn import (  # noqa: E402
     MODELS,
     PATCH_FRAMES,
     SAMPLE_RATE,
@@ -112,8 +112,8 @@ class TFMusicnn:
     """musicnn's TF graph with the checkpoint restored and checked."""
 
     def __init__(self, name: str):
-        import tensorflow as tf
         import musicnn
+        import tensorflow as tf
         from musicnn import models
 
         tf.compat.v1.disable_eager_execution()
@@ -227,8 +227,8 @@ def end_to_end(name: str, weights: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "text2music/evaluate/assets/musicnn")
-    ap.add_argument("--reference", type=Path, default=ROOT / "tests/evaluate/musicnn_reference.npz")
+    ap.add_argument("--out", type=Path, default=ROOT / "text2music/analysis/assets/musicnn")
+    ap.add_argument("--reference", type=Path, default=ROOT / "tests/analysis/musicnn_reference.npz")
     ap.add_argument("--models", nargs="+", default=["MTT_musicnn", "MSD_musicnn"])
     ap.add_argument("--skip-extractor", action="store_true", help="skip the musicnn.extractor end-to-end check")
     args = ap.parse_args()
@@ -240,9 +240,10 @@ def main() -> None:
         sys.exit(f"{e}: this converter needs tensorflow-cpu and musicnn==0.1.0, see its docstring")
 
     from importlib.metadata import version
+
     from safetensors.torch import save_file
 
-    from text2music.evaluate.musicnn import MusicnnNet
+    from text2music.analysis.musicnn import MusicnnNet
 
     args.out.mkdir(parents=True, exist_ok=True)
     reference: dict[str, np.ndarray] = {}

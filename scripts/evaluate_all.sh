@@ -10,7 +10,12 @@ N_MC=${N_MC:-200}
 DATA=${DATA:-data/synth}
 R=${REPORTS:-reports}
 t2m() { python3 -m text2music "$@"; }
-[ -f "$DATA/manifest.jsonl" ] || t2m data synth --n 4000 --out "$DATA" --jobs 2
+# The soundfont is pinned: the bundled model trained on TimGM6mb (pretty_midi's), and without
+# --soundfont the corpus would use FluidR3_GM wherever it is installed. A corpus folder built with
+# another soundfont is refused here (rebuild it, or set DATA to another folder); each report's
+# metrics.json records the soundfont its corpus was rendered with.
+SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
+t2m data synth --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"   # resumes: a built corpus is only checked
 # the seed baselines (docs/seed-reproduction.md; scripts/reproduce_seed.sh trains them)
 LSTM=${LSTM:-runs/repro-seed_lstm/best}
 TRANSFORMER=${TRANSFORMER:-runs/repro-seed_transformer/best}

@@ -491,13 +491,14 @@ def cmd_evaluate(args) -> int:
     cfg = EvalConfig(system=args.model, out=str(args.out), data=str(args.data), split=args.split, n=args.n, prompts=args.prompts,
                      duration=args.duration, steps=args.steps, guidance=args.guidance, sampler=args.sampler, seed=args.seed,
                      diversity_prompts=args.diversity_prompts,
-                     diversity_seeds=args.diversity_seeds, batch_size=args.batch_size, speed=not args.no_speed)
+                     diversity_seeds=args.diversity_seeds, batch_size=args.batch_size, speed=not args.no_speed,
+                     overwrite=args.overwrite)
     folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
     if folder not in ("real", "vocoder", "default") and not Path(folder).is_dir():
         raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:FOLDER or default)")
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
     flags = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-             if k not in ("func", "command", "quiet", "no_speed", "model", "out") and v != getattr(defaults, k, None)]
+             if k not in ("func", "command", "quiet", "no_speed", "overwrite", "model", "out") and v != getattr(defaults, k, None)]
     command = " ".join(["text2music evaluate --model", args.model, *flags, "--out", str(args.out)])
     metrics = evaluate(cfg, progress=not args.quiet, command=command)
     a = metrics["adherence"]
@@ -530,6 +531,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("--diversity-seeds", type=int, default=4, help="seeds per diversity prompt")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     p.add_argument("--no-speed", action="store_true", help="skip the speed and memory measurement")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a report folder made with another model, settings or corpus (deletes its audio, judgements and report)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 

@@ -3,9 +3,8 @@ import pytest
 
 from text2music.evaluate.concepts import JUDGE_TAGS, concepts_from_aspects, concepts_from_spec, concepts_in
 from text2music.evaluate.fad import frechet_audio_distance
-from text2music.evaluate.prompts import stated_bpm, stated_key
+from text2music.evaluate.prompts import EvalItem, stated_bpm, stated_key
 from text2music.evaluate.run import adherence, roc_auc
-from text2music.evaluate.prompts import EvalItem
 
 
 def test_roc_auc_matches_its_definition():
@@ -36,8 +35,15 @@ def test_concepts_from_text_spec_and_aspects():
     assert "rock" not in concepts_in("rock organ")
     named, excluded = concepts_from_aspects(["acoustic guitar", "no drums", "hip-hop", "male vocals"])
     assert named == {"guitar", "hip hop"} and "drums" in excluded and not named & excluded
-    spec = {"genre": "jazz", "drums": True, "instruments": [
-        {"name": "alto saxophone", "role": "lead"}, {"name": "piano", "role": "accompaniment"}, {"name": "acoustic bass", "role": "bass"}]}
+    spec = {
+        "genre": "jazz",
+        "drums": True,
+        "instruments": [
+            {"name": "alto saxophone", "role": "lead"},
+            {"name": "piano", "role": "accompaniment"},
+            {"name": "acoustic bass", "role": "bass"},
+        ],
+    }
     named, excluded = concepts_from_spec(spec)
     assert named == {"jazz", "drums", "piano"} and named | excluded == set(JUDGE_TAGS)
 
@@ -55,10 +61,26 @@ def test_adherence_scores_perfect_and_shuffled_judges():
     items, judged = [], []
     for i in range(40):
         piano = i % 2 == 0
-        items.append(EvalItem(id=str(i), text="", named={"piano"} if piano else set(), excluded=set() if piano else {"piano"},
-                              bpm=100.0, key=("A", "minor"), drums=piano))
-        judged.append({"tags": {"piano": 0.9 if piano else 0.1}, "tempo": 200.0 if i < 30 else 131.0, "key": "A", "mode": "minor",
-                       "drum_activity": 0.3 if piano else 0.0})
+        items.append(
+            EvalItem(
+                id=str(i),
+                text="",
+                named={"piano"} if piano else set(),
+                excluded=set() if piano else {"piano"},
+                bpm=100.0,
+                key=("A", "minor"),
+                drums=piano,
+            )
+        )
+        judged.append(
+            {
+                "tags": {"piano": 0.9 if piano else 0.1},
+                "tempo": 200.0 if i < 30 else 131.0,
+                "key": "A",
+                "mode": "minor",
+                "drum_activity": 0.3 if piano else 0.0,
+            }
+        )
     a = adherence(items, judged)
     assert a["tag_auc"]["piano"]["auc"] == 1.0 and a["mean_tag_auc"] == 1.0
     assert a["tempo_acc"] == 0.75 and a["tempo_acc_strict"] == 0.0  # 200 = 2 x 100 counts only octave-tolerant
@@ -76,3 +98,60 @@ def test_speckle_separates_clean_lines_from_a_noisy_floor():
     clean[[10, 20, 30, 40]] = -10.0  # four sustained harmonic lines
     noisy = clean + rng.normal(scale=6.0, size=clean.shape)
     assert speckle(clean) < 1.0 < 3.0 < speckle(noisy)
+
+
+def test_key_acc_counts_only_the_exact_key_and_mode():
+    """A minor asked for; judged A minor (exact), C major (relative), A major (parallel), E minor
+    (fifth): key_acc 1/4, key_acc_close 2/4 (relative counts there, parallel never)."""
+    items = [EvalItem(id=str(i), text="", named=set(), excluded=set(), key=("A", "minor")) for i in range(4)]
+    judged = [
+        {"tags": {}, "tempo": 0.0, "key": k, "mode": m, "drum_activity": 0.0}
+        for k, m in (("A", "minor"), ("C", "major"), ("A", "major"), ("E", "minor"))
+    ]
+    a = adherence(items, judged)
+    assert a["key_n"] == 4 and a["key_acc"] == 0.25 and a["key_acc_close"] == 0.5
+
+
+def test_reference_metrics_compare_half_a_with_the_other_half():
+    """The real-audio row (judged = reference) compares real half A with real half B: two
+    different halves, so its FAD is that distance and not 0 (a half against itself)."""
+    from text2music.evaluate.folder import clip_name
+    from text2music.evaluate.run import reference_metrics
+
+    rng = np.random.default_rng(0)
+    items = [EvalItem(id=f"c{i}", text="", named=set(), excluded=set()) for i in range(40)]
+    # the odd prompts' real clips sit 2 away along one axis: FAD(half A, half B) is about 4
+    reference = {clip_name(it.id, 0): {"embeddings": rng.normal(size=(8, 4)) + 2.0 * (i % 2) * np.eye(4)[0]} for i, it in enumerate(items)}
+    m = reference_metrics(items, reference, reference, 0, [], 4)
+
+    def emb(part):
+        return np.concatenate([reference[clip_name(it.id, 0)]["embeddings"] for it in part])
+
+    assert m["fad"] == round(frechet_audio_distance(emb(items[0::2]), emb(items[1::2])), 3)
+    assert m["fad"] == pytest.approx(4.0, abs=1.0) and m["prompt_spread"] == 1.0 and "diversity" not in m
+
+
+def test_frechet_distance_checks_the_imaginary_part(monkeypatch):
+    from text2music.evaluate import fad
+
+    # not covariances (a negative variance): the root is imaginary even with the eps offset
+    with pytest.raises(ValueError, match="imaginary part"):
+        fad.frechet_distance(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2))
+    # round-off-sized imaginary parts are dropped; a large one on the first root is retried with the offset
+    calls = []
+
+    def sqrtm(m):
+        calls.append(m.copy())
+        root = np.diag(np.sqrt(np.diagonal(m))).astype(complex)
+        return root + (0.5j if len(calls) == 1 else 1e-9j) * np.eye(len(m))
+
+    monkeypatch.setattr(fad.linalg, "sqrtm", sqrtm)
+    assert fad.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(3), eps=0.01) == pytest.approx(-0.06, abs=1e-6)
+    assert len(calls) == 2 and calls[1][0, 0] == pytest.approx(1.01**2)
+    calls.clear()
+    monkeypatch.setattr(fad.linalg, "sqrtm", lambda m: np.diag(np.sqrt(np.diagonal(m))) + 1e-9j)
+    assert fad.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), 4 * np.eye(3)) == pytest.approx(3.0)
+    # fewer embeddings than dimensions (a singular product): finite and real
+    rng = np.random.default_rng(0)
+    monkeypatch.undo()
+    assert np.isfinite(frechet_audio_distance(rng.normal(size=(6, 50)), rng.normal(size=(6, 50)) + 1))

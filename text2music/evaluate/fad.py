@@ -22,14 +22,45 @@ def gaussian(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0), np.cov(x, rowvar=False)
 
 
-def frechet_distance(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray, eps: float = 1e-6) -> float:
-    diff = mu_a - mu_b
+IMAG_TOLERANCE = 1e-3  # largest |imaginary part| of sqrt(S_a S_b)'s diagonal taken as round-off (as pytorch-fid)
+
+
+def _sqrtm(product: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # fewer embeddings than dimensions make the product singular: expected
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean = linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise, as in the reference FID code
+        return linalg.sqrtm(product)
+
+
+def _imaginary_part(covmean: np.ndarray) -> float:
+    """Largest |imaginary part| on the diagonal (what reaches the trace), relative to the size of
+    the real diagonal when that is above 1; inf when the root is not finite."""
+    if not np.isfinite(covmean).all():
+        return float("inf")
+    if not np.iscomplexobj(covmean):
+        return 0.0
+    diag = np.diagonal(covmean)
+    return float(np.abs(diag.imag).max() / max(1.0, np.abs(diag.real).mean()))
+
+
+def frechet_distance(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray, eps: float = 1e-6) -> float:
+    """The Frechet distance between N(mu_a, cov_a) and N(mu_b, cov_b).
+
+    sqrt(S_a S_b) of two covariances is real up to round-off. When it is not finite or carries
+    more than round-off in imaginary parts (a near-singular product), it is taken again with `eps`
+    added to both diagonals, as the reference FID implementations do; if the imaginary part is
+    still not negligible, ValueError (the inputs are not covariances, or far too few embeddings)."""
+    diff = mu_a - mu_b
+    covmean = _sqrtm(cov_a @ cov_b)
+    if _imaginary_part(covmean) > IMAG_TOLERANCE:
         offset = np.eye(cov_a.shape[0]) * eps
-        covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+        covmean = _sqrtm((cov_a + offset) @ (cov_b + offset))
+        imaginary = _imaginary_part(covmean)
+        if imaginary > IMAG_TOLERANCE:
+            raise ValueError(
+                f"Frechet distance: the square root of the covariance product has an imaginary part of {imaginary:.3g} "
+                f"(relative; tolerance {IMAG_TOLERANCE:g}) even with {eps:g} added to the diagonals: "
+                "the covariances are not positive semi-definite, or there are far too few embeddings"
+            )
     covmean = covmean.real
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
 

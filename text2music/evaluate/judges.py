@@ -1,10 +1,10 @@
 """External judges: pretrained models and fixed algorithms that nobody on this project trained.
 
 - musicnn (Pons & Serra 2019; ISC): the MagnaTagATune and Million Song Dataset auto-taggers,
-  ported to torch (`text2music.evaluate.musicnn`): tag probabilities, and the MSD model's
+  ported to torch (`text2music.analysis.musicnn`): tag probabilities, and the MSD model's
   penultimate features as the embedding for Frechet Audio Distance;
 - librosa's beat tracker (tempo), Krumhansl-Schmuckler key profiles on CQT chroma (key and mode),
-  and a high-band noise detector (drums): `text2music.data.synth.analysis`.
+  and a high-band noise detector (drums): `text2music.analysis`.
 Every clip is judged at 16 kHz mono, whatever rate its system made it at.
 """
 
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from text2music.data.synth.analysis import DRUM_THRESHOLD, drum_activity, estimate_key, estimate_tempo
+from text2music.analysis.drums import DRUM_THRESHOLD, drum_activity
+from text2music.analysis.key import estimate_key
+from text2music.analysis.tempo import estimate_tempo
 from text2music.evaluate.concepts import JUDGE_TAGS
 from text2music.evaluate.spectra import speckle
 from text2music.features.mel import MelConfig, log_mel_spectrogram
@@ -41,13 +43,19 @@ class Judgement:
         return self.drum_activity > DRUM_THRESHOLD
 
     def to_dict(self) -> dict:
-        return {"tags": self.tags, "tempo": self.tempo, "key": self.key, "mode": self.mode, "drum_activity": self.drum_activity,
-                "speckle": self.speckle}
+        return {
+            "tags": self.tags,
+            "tempo": self.tempo,
+            "key": self.key,
+            "mode": self.mode,
+            "drum_activity": self.drum_activity,
+            "speckle": self.speckle,
+        }
 
 
 class Judges:
     def __init__(self):
-        from text2music.evaluate.musicnn import load_musicnn
+        from text2music.analysis.musicnn import load_musicnn
 
         self.taggers = {name: load_musicnn(name) for name in TAGGERS}
         for concept, (model, tag) in JUDGE_TAGS.items():
@@ -67,5 +75,12 @@ class Judges:
         tags = {concept: probs[model][tag] for concept, (model, tag) in JUDGE_TAGS.items()}
         key = estimate_key(y, JUDGE_RATE)
         mel_db = log_mel_spectrogram(y, SPECKLE_MEL).numpy()
-        return Judgement(tags=tags, embeddings=np.asarray(embeddings, np.float32), tempo=estimate_tempo(y, JUDGE_RATE),
-                         key=key.key, mode=key.mode, drum_activity=drum_activity(y, JUDGE_RATE), speckle=speckle(mel_db))
+        return Judgement(
+            tags=tags,
+            embeddings=np.asarray(embeddings, np.float32),
+            tempo=estimate_tempo(y, JUDGE_RATE),
+            key=key.key,
+            mode=key.mode,
+            drum_activity=drum_activity(y, JUDGE_RATE),
+            speckle=speckle(mel_db),
+        )

@@ -58,9 +58,20 @@ def corpus_items(data: str | Path, split: str = "test", n: int | None = None) ->
     for cid in _stable_order(list(records))[:n]:
         r = records[cid]
         named, excluded = concepts_from_spec(r)
-        items.append(EvalItem(id=cid, text=r["caption"], named=named, excluded=excluded, audio=data / r["audio"],
-                              bpm=stated_bpm(r["caption"]), key=stated_key(r["caption"]), drums=bool(r["drums"]),
-                              heldout=bool(r.get("template_heldout")), spec=r))
+        items.append(
+            EvalItem(
+                id=cid,
+                text=r["caption"],
+                named=named,
+                excluded=excluded,
+                audio=data / r["audio"],
+                bpm=stated_bpm(r["caption"]),
+                key=stated_key(r["caption"]),
+                drums=bool(r["drums"]),
+                heldout=bool(r.get("template_heldout")),
+                spec=r,
+            )
+        )
     return items
 
 
@@ -74,8 +85,11 @@ def musiccaps_items(csv: str | Path, n: int | None = None, split: str = "test") 
         named, excluded = concepts_from_aspects(list(c.aspects))
         if not named:
             continue
-        items.append(EvalItem(id=cid, text=c.caption, named=named, excluded=excluded, bpm=stated_bpm(c.caption),
-                              key=stated_key(c.caption), heldout=True))
+        items.append(
+            EvalItem(
+                id=cid, text=c.caption, named=named, excluded=excluded, bpm=stated_bpm(c.caption), key=stated_key(c.caption), heldout=True
+            )
+        )
         if n is not None and len(items) >= n:
             break
     return items

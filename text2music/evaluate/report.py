@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from text2music.evaluate.folder import clip_name
 from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
-from text2music.features.plot import _pyplot, save_mel_grid
+from text2music.features.plot import pyplot, save_mel_grid
 from text2music.utils import atomic_path, atomic_write_text
 
 
@@ -22,13 +23,11 @@ def _savefig(fig, path: Path) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def write_report(out: Path, metrics: dict, items, judged: list[dict], reference: dict, cfg) -> None:
-    from text2music.evaluate.run import clip_name
-
-    plt = _pyplot()
+    plt = pyplot()
     mel_cfg = get_preset("small")
     # 1. spectrograms: prompt -> the system's clip (and the real clip made from that prompt)
     show = items[:4]
@@ -75,25 +74,42 @@ def write_report(out: Path, metrics: dict, items, judged: list[dict], reference:
 
 def report_markdown(m: dict) -> str:
     a = m["adherence"]
-    lines = [f"# Evaluation: {m['system']}", "", f"Command: `{m.get('command') or ''}`", "",
-             f"{m['n_prompts']} prompts ({m['config']['prompts']}, split {m['config']['split']}); "
-             f"{m['config']['steps']} steps, guidance {m['config']['guidance']}, seed {m['config']['seed']}.", "",
-             "| metric | value |", "|---|---|"]
-    rows = [("FAD (musicnn, vs real half B)", m.get("fad")), ("mean tag AUC", a["mean_tag_auc"]),
-            (f"tempo accuracy (octave-tolerant, {a['tempo_n']} prompts with a BPM)", a["tempo_acc"]),
-            ("tempo accuracy (strict 8%)", a["tempo_acc_strict"]),
-            (f"key and mode exact ({a['key_n']} prompts with a key)", a["key_acc"]), ("key exact or relative", a["key_acc_close"]),
-            (f"drums present/absent ({a['drums_n']})", a["drums_acc"]), ("speckle (dB of pixel noise on the log-mel; lower = cleaner)", a.get("speckle_db")),
-            ("diversity across seeds", m.get("diversity")),
-            ("spread across prompts (real = 1)", m.get("prompt_spread"))]
+    lines = [
+        f"# Evaluation: {m['system']}",
+        "",
+        f"Command: `{m.get('command') or ''}`",
+        "",
+        f"{m['n_prompts']} prompts ({m['config']['prompts']}, split {m['config']['split']}); "
+        f"{m['config']['steps']} steps, guidance {m['config']['guidance']}, seed {m['config']['seed']}.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    rows = [
+        ("FAD (musicnn, vs real half B)", m.get("fad")),
+        ("mean tag AUC", a["mean_tag_auc"]),
+        (f"tempo accuracy (octave-tolerant, {a['tempo_n']} prompts with a BPM)", a["tempo_acc"]),
+        ("tempo accuracy (strict 8%)", a["tempo_acc_strict"]),
+        (f"key and mode exact ({a['key_n']} prompts with a key)", a["key_acc"]),
+        ("key exact or relative", a["key_acc_close"]),
+        (f"drums present/absent ({a['drums_n']})", a["drums_acc"]),
+        ("speckle (dB of pixel noise on the log-mel; lower = cleaner)", a.get("speckle_db")),
+        ("diversity across seeds", m.get("diversity")),
+        ("spread across prompts (real = 1)", m.get("prompt_spread")),
+    ]
     if "heldout" in m:
         h = m["heldout"]
-        rows += [(f"held-out templates ({h['n']}): mean tag AUC", h["mean_tag_auc"]),
-                 ("held-out: tempo / key / drums", f"{_fmt(h['tempo_acc'], 2)} / {_fmt(h['key_acc'], 2)} / {_fmt(h['drums_acc'], 2)}")]
+        rows += [
+            (f"held-out templates ({h['n']}): mean tag AUC", h["mean_tag_auc"]),
+            ("held-out: tempo / key / drums", f"{_fmt(h['tempo_acc'], 2)} / {_fmt(h['key_acc'], 2)} / {_fmt(h['drums_acc'], 2)}"),
+        ]
     if "speed" in m:
         s = m["speed"]
-        rows += [("seconds per 10-s clip (2 threads)", s["seconds_per_clip"]), ("real-time factor", s["rtf"]),
-                 ("peak RSS (MB)", s["peak_rss_mb"])]
+        rows += [
+            ("seconds per 10-s clip (2 threads)", s["seconds_per_clip"]),
+            ("real-time factor", s["rtf"]),
+            ("peak RSS (MB)", s["peak_rss_mb"]),
+        ]
     lines += [f"| {k} | {_fmt(v) if not isinstance(v, str) else v} |" for k, v in rows]
     lines += ["", "## Tag AUC per concept", "", "| concept | AUC | named | excluded |", "|---|---|---|---|"]
     lines += [f"| {c} | {v['auc']:.3f} | {v['n_pos']} | {v['n_neg']} |" for c, v in sorted(a["tag_auc"].items())]
@@ -101,8 +117,19 @@ def report_markdown(m: dict) -> str:
     return "\n".join(lines)
 
 
-LEADERBOARD_COLUMNS = ("FAD ↓", "tag AUC ↑", "tempo ↑", "key ↑", "drums ↑", "held-out AUC ↑", "speckle dB", "diversity", "spread",
-                       "RTF ↑", "RSS MB")
+LEADERBOARD_COLUMNS = (
+    "FAD ↓",
+    "tag AUC ↑",
+    "tempo ↑",
+    "key ↑",
+    "drums ↑",
+    "held-out AUC ↑",
+    "speckle dB",
+    "diversity",
+    "spread",
+    "RTF ↑",
+    "RSS MB",
+)
 
 
 def leaderboard_rows(report_dirs: list[Path]) -> list[str]:
@@ -110,10 +137,23 @@ def leaderboard_rows(report_dirs: list[Path]) -> list[str]:
     for d in report_dirs:
         m = json.loads((Path(d) / "metrics.json").read_text())
         a, h, s = m["adherence"], m.get("heldout", {}), m.get("speed", {})
-        cells = [m.get("fad"), a["mean_tag_auc"], a["tempo_acc"], a["key_acc"], a["drums_acc"], h.get("mean_tag_auc"),
-                 a.get("speckle_db"), m.get("diversity"), m.get("prompt_spread"), s.get("rtf"), s.get("peak_rss_mb")]
+        cells = [
+            m.get("fad"),
+            a["mean_tag_auc"],
+            a["tempo_acc"],
+            a["key_acc"],
+            a["drums_acc"],
+            h.get("mean_tag_auc"),
+            a.get("speckle_db"),
+            m.get("diversity"),
+            m.get("prompt_spread"),
+            s.get("rtf"),
+            s.get("peak_rss_mb"),
+        ]
         name = Path(d).name
-        rows.append(f"| [{name}]({Path(d).as_posix()}/report.md) | " + " | ".join(_fmt(c, 2) for c in cells) + f" | `{m.get('command') or ''}` |")
+        rows.append(
+            f"| [{name}]({Path(d).as_posix()}/report.md) | " + " | ".join(_fmt(c, 2) for c in cells) + f" | `{m.get('command') or ''}` |"
+        )
     return rows
 
 

@@ -1,11 +1,15 @@
 """`text2music evaluate`: render the prompts with one system, judge every clip, compute the metrics.
 
     out/
+      fingerprint.json          what the audio and judgements come from (system, settings, prompts);
+                                re-running resumes only the same fingerprint (text2music.evaluate.folder)
       audio/ID_sSEED.wav        what the system made (re-running skips what exists)
       judged.jsonl              one judgement per clip (tags, tempo, key, drums); resumable
       embeddings/ID_sSEED.npy   musicnn embeddings (one row per 3-s patch)
-    ../_reference-DATA-SPLIT/   the real clips, judged the same way (shared by sibling reports)
-      metrics.json              every number below, with the command and settings
+    ../_reference-DATA-SPLIT/   the real clips, judged the same way (shared by sibling reports;
+                                redone when the corpus changes)
+      metrics.json              every number below, with the command, settings, fingerprint and
+                                the soundfont the corpus was rendered with
       report.md                 tables; figures: spectrograms.png, tag_auc.png, tempo.png
 
 Metrics (every one on clips the system never trained on):
@@ -36,10 +40,23 @@ import numpy as np
 from tqdm import tqdm
 
 from text2music import BUNDLED_MUSICCAPS_CSV
-from text2music.data.synth.analysis import DRUM_THRESHOLD, PITCH_CLASSES, KeyEstimate, key_relation, tempo_agrees
+from text2music.analysis.drums import DRUM_THRESHOLD
+from text2music.analysis.key import PITCH_CLASSES, KeyEstimate, key_relation
+from text2music.analysis.tempo import tempo_agrees
 from text2music.evaluate.fad import frechet_audio_distance
-from text2music.evaluate.judges import JUDGE_RATE
+from text2music.evaluate.folder import (
+    GENERATION_SETTINGS,
+    claim_reference,
+    claim_report,
+    clip_name,
+    corpus_fingerprint,
+    corpus_soundfont,
+    reference_dir,
+    system_fingerprint,
+)
+from text2music.evaluate.judges import JUDGE_RATE, Judges
 from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
+from text2music.evaluate.report import write_report
 from text2music.features.mel import load_audio, save_audio
 from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
 
@@ -64,16 +81,28 @@ class EvalConfig:
     diversity_seeds: int = 4
     batch_size: int = 4
     speed: bool = True
+    overwrite: bool = False  # redo a report folder that holds results of other settings
+
+
+def is_reference_only(system: str) -> bool:
+    """Real audio in (the real clips, or them through a vocoder): no generation settings."""
+    return system == "real" or system.startswith("vocoder")
+
+
+def fingerprint(cfg: EvalConfig) -> dict:
+    """What a report folder's audio and judgements are made from (see text2music.evaluate.folder)."""
+    settings = {} if is_reference_only(cfg.system) else {k: getattr(cfg, k) for k in GENERATION_SETTINGS}
+    return {
+        "system": system_fingerprint(cfg.system),
+        "settings": settings,
+        "prompts": corpus_fingerprint(cfg.prompts, cfg.data, cfg.split, cfg.musiccaps_csv),
+    }
 
 
 def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
     """P(score of a positive > score of a negative), ties counted half (Mann-Whitney U)."""
     pos, neg = np.asarray(positive, float)[:, None], np.asarray(negative, float)[None, :]
     return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
-
-
-def clip_name(item_id: str, seed: int) -> str:
-    return f"{item_id}_s{seed}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,8 +127,9 @@ def judge_all(judges, names: list[str], audio_dir: Path, folder: Path, progress:
     log = folder / "judged.jsonl"
     done = {r["name"]: r for r in read_jsonl(log)} if log.exists() else {}
     emb_dir = folder / "embeddings"
-    for name in tqdm([n for n in names if n not in done or not (emb_dir / f"{n}.npy").exists()],
-                     desc="judge", unit="clip", disable=not progress):
+    for name in tqdm(
+        [n for n in names if n not in done or not (emb_dir / f"{n}.npy").exists()], desc="judge", unit="clip", disable=not progress
+    ):
         j = judges(load_audio(audio_dir / f"{name}.wav", JUDGE_RATE), JUDGE_RATE)
         emb_dir.mkdir(parents=True, exist_ok=True)
         np.save(emb_dir / f"{name}.npy", j.embeddings)
@@ -167,59 +197,81 @@ def speed_in_subprocess(system: str, text: str, settings: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def reference_metrics(
+    items: list[EvalItem], judged: dict[str, dict], reference: dict[str, dict], seed: int, div_items: list[EvalItem], diversity_seeds: int
+) -> dict:
+    """FAD of the system's clips for half A of the prompts (even positions) against the real clips
+    of half B (odd positions), spread across prompts and diversity across seeds, both relative to
+    the real clips. For the real-audio row `judged` is the reference itself: real A vs real B."""
+    half_a, half_b = items[0::2], items[1::2]
+    out = {}
+    sys_a = np.concatenate([judged[clip_name(it.id, seed)]["embeddings"] for it in half_a])
+    real_b = np.concatenate([reference[clip_name(it.id, 0)]["embeddings"] for it in half_b])
+    out["fad"] = round(frechet_audio_distance(sys_a, real_b), 3)
+    real_spread = mean_pairwise([reference[clip_name(it.id, 0)]["embeddings"].mean(0) for it in items])
+    main_means = [judged[clip_name(it.id, seed)]["embeddings"].mean(0) for it in items]
+    out["prompt_spread"] = round(mean_pairwise(main_means) / real_spread, 4)
+    if div_items:
+        within = [
+            mean_pairwise([judged[clip_name(it.id, seed + k)]["embeddings"].mean(0) for k in range(diversity_seeds)]) for it in div_items
+        ]
+        out["diversity"] = round(float(np.mean(within)) / real_spread, 4)
+    return out
+
+
+def load_items(cfg: EvalConfig) -> list[EvalItem]:
+    if cfg.prompts == "corpus":
+        return corpus_items(cfg.data, cfg.split, cfg.n)
+    if cfg.prompts == "musiccaps":
+        return musiccaps_items(cfg.musiccaps_csv, cfg.n, cfg.split)
+    raise ValueError(f"prompts must be corpus or musiccaps, got {cfg.prompts!r}")
+
+
 def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None) -> dict:
-    from text2music.evaluate.judges import Judges
-    from text2music.evaluate.report import write_report
     from text2music.evaluate.systems import RealAudio, load_system
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.prompts == "corpus":
-        items = corpus_items(cfg.data, cfg.split, cfg.n)
-    elif cfg.prompts == "musiccaps":
-        items = musiccaps_items(cfg.musiccaps_csv, cfg.n, cfg.split)
-    else:
-        raise ValueError(f"prompts must be corpus or musiccaps, got {cfg.prompts!r}")
+    items = load_items(cfg)
+    fp = fingerprint(cfg)
+    claim_report(out, fp, cfg.overwrite)  # before any model work: refuses a folder of other settings
     settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler}
-    reference_only = cfg.system == "real" or cfg.system.startswith("vocoder")  # real audio in, no generation settings
+    reference_only = is_reference_only(cfg.system)
     system = load_system(cfg.system) if reference_only else load_system(cfg.system, **settings)
     judges = Judges()
 
-    # 1. render: one clip per prompt, and extra seeds for the first prompts (diversity)
+    # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
+    reference = {}
+    if cfg.prompts == "corpus":
+        ref_dir = reference_dir(out, cfg.data, cfg.split)
+        claim_reference(ref_dir, fp["prompts"])  # a rebuilt corpus empties a stale cache
+        render(RealAudio(), [(it, 0) for it in items], ref_dir / "audio", 16, progress)
+        reference = judge_all(judges, [clip_name(it.id, 0) for it in items], ref_dir / "audio", ref_dir, progress)
+    # 2. the system: one clip per prompt, and extra seeds for the first prompts (diversity)
     main = [(it, cfg.seed) for it in items]
     div_items = [] if reference_only else items[: cfg.diversity_prompts]
     extra = [(it, cfg.seed + k) for it in div_items for k in range(1, cfg.diversity_seeds)]
-    # the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
-    reference = {}
-    ref_dir = out.parent / f"_reference-{Path(cfg.data).name}-{cfg.split}"
-    if cfg.prompts == "corpus":
-        render(RealAudio(), [(it, 0) for it in items], ref_dir / "audio", 16, progress)
-        reference = judge_all(judges, [clip_name(it.id, 0) for it in items], ref_dir / "audio", ref_dir, progress)
     if cfg.system == "real":  # the real-audio row is the reference itself
         judged = {clip_name(it.id, cfg.seed): reference[clip_name(it.id, 0)] for it in items}
     else:
         render(system, main + extra, out / "audio", cfg.batch_size, progress)
         judged = judge_all(judges, [clip_name(it.id, s) for it, s in main + extra], out / "audio", out, progress)
-    half_a, half_b = items[0::2], items[1::2]
 
     # 3. metrics
     main_judged = [judged[clip_name(it.id, cfg.seed)] for it in items]
-    metrics: dict = {"system": cfg.system, "config": asdict(cfg), "command": command, "n_prompts": len(items)}
+    metrics: dict = {
+        "system": cfg.system,
+        "config": asdict(cfg),
+        "command": command,
+        "n_prompts": len(items),
+        "fingerprint": fp,
+        "soundfont": corpus_soundfont(cfg.data) if cfg.prompts == "corpus" else None,
+    }
     metrics["adherence"] = adherence(items, main_judged)
     held = [(it, j) for it, j in zip(items, main_judged) if it.heldout]
     if cfg.prompts == "corpus" and held:
         metrics["heldout"] = adherence([h[0] for h in held], [h[1] for h in held])
     if reference:
-        sys_a = np.concatenate([judged[clip_name(it.id, cfg.seed)]["embeddings"] for it in half_a])
-        real_b = np.concatenate([reference[clip_name(it.id, 0)]["embeddings"] for it in half_b])
-        metrics["fad"] = round(frechet_audio_distance(sys_a, real_b), 3)
-        real_means = [reference[clip_name(it.id, 0)]["embeddings"].mean(0) for it in items]
-        real_spread = mean_pairwise(real_means)
-        metrics["prompt_spread"] = round(mean_pairwise([j["embeddings"].mean(0) for j in main_judged]) / real_spread, 4)
-        if div_items:
-            within = [mean_pairwise([judged[clip_name(it.id, cfg.seed + k)]["embeddings"].mean(0) for k in range(cfg.diversity_seeds)])
-                      for it in div_items]
-            metrics["diversity"] = round(float(np.mean(within)) / real_spread, 4)
+        metrics.update(reference_metrics(items, judged, reference, cfg.seed, div_items, cfg.diversity_seeds))
     if cfg.speed and not reference_only:
         metrics["speed"] = speed_in_subprocess(cfg.system, "a calm solo piano piece in A minor at 70 BPM", {**settings, "duration": 10.0})
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

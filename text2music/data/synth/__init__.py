@@ -15,7 +15,7 @@ Layout of the output folder:
 
 Modules: theory (keys, chords, progressions), compose (attributes -> notes), render (notes ->
 audio, soundfont discovery), captions (attributes -> caption + aspects), corpus (parallel
-build), stats, analysis (tempo / key / drums / loudness measured on audio).
+build), stats. Measurements on the audio (tempo, key, drums, loudness): `text2music.analysis`.
 """
 
 from text2music.data.synth.compose import GENRES, INSTRUMENTS

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from text2music.analysis.key import PITCH_CLASSES, relative_key  # noqa: F401 (re-exported: the corpus's names)
+
 MODES = ("major", "minor")
 
 SCALE_STEPS = {
@@ -84,11 +85,6 @@ def pitch_class(name: str) -> int:
     if name not in PITCH_CLASSES:
         raise ValueError(f"unknown pitch name {name!r}")
     return PITCH_CLASSES.index(name)
-
-
-def relative_key(tonic: int, mode: str) -> tuple[int, str]:
-    """The relative major/minor: A minor <-> C major."""
-    return ((tonic + 3) % 12, "major") if mode == "minor" else ((tonic + 9) % 12, "minor")
 
 
 def scale_pitch_classes(tonic: int, mode: str) -> tuple[int, ...]:

@@ -1,6 +1,6 @@
 """The torch port of musicnn (no TensorFlow needed): shapes, ranges, front end vs librosa, that it
 tells a piano-like clip from a drum-like one, determinism, and TF musicnn's own outputs on a fixed
-input (tests/evaluate/musicnn_reference.npz, written by scripts/convert_musicnn.py)."""
+input (tests/analysis/musicnn_reference.npz, written by scripts/convert_musicnn.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import librosa
 import numpy as np
 import pytest
 
-from text2music.evaluate.musicnn import (
+from text2music.analysis.musicnn import (
     N_MELS,
     PATCH_FRAMES,
     TAGS,

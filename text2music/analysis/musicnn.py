@@ -1,10 +1,10 @@
-"""musicnn music auto-taggers, ported to PyTorch, as an external judge for evaluation.
+"""musicnn music auto-taggers, ported to PyTorch: tag probabilities and embeddings of audio.
 
 musicnn (Jordi Pons and Xavier Serra, ISMIR 2019 LBD; pip `musicnn==0.1.0`, ISC licence) ships
 TensorFlow checkpoints of small auto-taggers trained on MagnaTagATune (`MTT_musicnn`) and the
 Million Song Dataset (`MSD_musicnn`), 50 tags each. This module re-implements the network in torch
 and loads weights converted once by `scripts/convert_musicnn.py` into
-`text2music/evaluate/assets/musicnn/{name}.safetensors`, so evaluation needs no TensorFlow.
+`text2music/analysis/assets/musicnn/{name}.safetensors`, so nothing here needs TensorFlow.
 The converter checks that the port reproduces TF musicnn (tag probabilities and penultimate
 features) on the same float32 input; see the README in the assets folder.
 
@@ -132,7 +132,7 @@ def reference_patches() -> np.ndarray:
     """A fixed synthetic input `(2, 187, 96)` float32 in musicnn's log-mel range, from a closed
     formula (no RNG, no audio code): harmonic-like stripes with onsets, and a broadband beat.
     `scripts/convert_musicnn.py` stores TF musicnn's outputs for it in
-    tests/evaluate/musicnn_reference.npz, which the tests compare the port against."""
+    tests/analysis/musicnn_reference.npz, which the tests compare the port against."""
     t = np.arange(PATCH_FRAMES, dtype=np.float64)[:, None]
     f = np.arange(N_MELS, dtype=np.float64)[None, :]
     tonal = 1.2 + 1.5 * np.exp(-f / 50.0) * (0.5 + 0.5 * np.cos(2 * np.pi * f / 9.0 + t / 40.0)) * np.exp(-(t % 31) / 25.0)
@@ -184,9 +184,7 @@ class MusicnnNet(nn.Module):
         n_front = 2 * n_timbral + 3 * n_temporal  # 561
         # mid end: three 7-frame convs over all channels, residual connections from the 2nd on
         m = cfg.midend_filters
-        self.midend = nn.ModuleList(
-            _ConvBlock(nn.Conv1d(c_in, m, 7), m, nn.BatchNorm1d) for c_in in (n_front, m, m)
-        )
+        self.midend = nn.ModuleList(_ConvBlock(nn.Conv1d(c_in, m, 7), m, nn.BatchNorm1d) for c_in in (n_front, m, m))
         n_features = n_front + 3 * m  # 753: dense connection of front end and mid end
         # back end: max and mean over time (interleaved per feature, as TF's flatten of
         # concat([max, mean], axis=2)), BN, dense + ReLU + BN (penultimate), dense (logits)
@@ -311,7 +309,7 @@ def load_musicnn(name: str = "MSD_musicnn", path: str | Path | None = None) -> M
     if not file.is_file():
         raise FileNotFoundError(
             f"musicnn weights not found at {file}. They ship with the package "
-            f"(text2music/evaluate/assets/musicnn/); to rebuild them run scripts/convert_musicnn.py "
+            f"(text2music/analysis/assets/musicnn/); to rebuild them run scripts/convert_musicnn.py "
             f"in an environment with tensorflow-cpu and musicnn==0.1.0 (see that script's docstring)."
         )
     with safe_open(str(file), framework="pt") as f:

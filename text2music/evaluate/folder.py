@@ -1,0 +1,167 @@
+"""A report folder's layout, and the fingerprint of what its audio and judgements were made from.
+
+    out/fingerprint.json                     the system (its spec and a hash of its weights and
+                                             config), the generation settings and the prompts'
+                                             source (a hash of the corpus manifest and its
+                                             corpus.json, or of the MusicCaps CSV)
+    ../_reference-DATA-SPLIT/fingerprint.json  the corpus its real clips were taken from
+
+A report folder resumes only what the same fingerprint made: other settings, another model or a
+rebuilt corpus are refused with what differs (redo with `overwrite`, or use another folder); the
+shared real-audio cache is a cache, so a stale one is emptied and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from text2music.utils import atomic_write_text
+
+FINGERPRINT = "fingerprint.json"
+# what `evaluate` writes into a report folder (and `overwrite` removes; nothing else is touched)
+REPORT_DIRS = ("audio", "embeddings")
+REPORT_FILES = ("judged.jsonl", "metrics.json", "report.md", "spectrograms.png", "tag_auc.png", "tempo.png", FINGERPRINT)
+MODEL_FILE_SUFFIXES = (".json", ".safetensors")
+GENERATION_SETTINGS = ("duration", "steps", "guidance", "sampler", "seed", "diversity_prompts", "diversity_seeds")
+
+
+def clip_name(item_id: str, seed: int) -> str:
+    return f"{item_id}_s{seed}"
+
+
+def reference_dir(out: str | Path, data: str | Path, split: str) -> Path:
+    """The real clips of a corpus split, judged once for all reports under the same parent."""
+    return Path(out).parent / f"_reference-{Path(data).name}-{split}"
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def folder_sha256(folder: str | Path) -> str:
+    """One hash over the names and bytes of a model folder's config and weights (its top-level
+    .json and .safetensors files; logs and pictures do not change what it makes)."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in MODEL_FILE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{folder} has no config or weights (.json, .safetensors) to evaluate")
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.name}\0{file_sha256(p)}\0".encode())
+    return h.hexdigest()
+
+
+def system_fingerprint(spec: str) -> dict:
+    """What makes a system's audio: 'real' and 'vocoder' are code only; a model folder (or the
+    learned vocoder in 'vocoder:FOLDER') is its files' hash, wherever the folder lies."""
+    if spec in ("real", "vocoder"):
+        return {"spec": spec}
+    kind, folder = ("vocoder", spec.split(":", 1)[1]) if spec.startswith("vocoder:") else ("model", spec)
+    if folder == "default":
+        from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+        folder = DEFAULT_MODEL_DIR
+    return {"spec": kind, "files_sha256": folder_sha256(folder)}
+
+
+def corpus_fingerprint(prompts: str, data: str | Path, split: str, musiccaps_csv: str | Path | None = None) -> dict:
+    """What the prompts (and the real clips) come from: the corpus manifest and build arguments
+    (soundfont included), or the MusicCaps CSV. The number of prompts is not part of it: asking
+    for more or fewer of the same prompts resumes."""
+    if prompts == "musiccaps":
+        return {"prompts": prompts, "split": split, "csv_sha256": file_sha256(musiccaps_csv)}
+    data = Path(data)
+    build = data / "corpus.json"
+    return {
+        "prompts": prompts,
+        "split": split,
+        "manifest_sha256": file_sha256(data / "manifest.jsonl"),
+        "corpus_json_sha256": file_sha256(build) if build.is_file() else None,
+    }
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """'key: OLD there, NEW now' for every leaf that differs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} there, {b!r} now")
+    return out
+
+
+def read_fingerprint(folder: Path) -> dict | None:
+    path = Path(folder) / FINGERPRINT
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}
+
+
+def has_results(folder: Path) -> bool:
+    folder = Path(folder)
+    return any((folder / d).exists() for d in REPORT_DIRS) or (folder / "judged.jsonl").exists()
+
+
+def clear(folder: Path) -> None:
+    """Remove what `evaluate` wrote into `folder` (and nothing else)."""
+    folder = Path(folder)
+    for d in REPORT_DIRS:
+        shutil.rmtree(folder / d, ignore_errors=True)
+    for f in REPORT_FILES:
+        (folder / f).unlink(missing_ok=True)
+
+
+def claim_report(folder: Path, fingerprint: dict, overwrite: bool = False) -> None:
+    """Make `folder` a report of `fingerprint`: a new or matching folder resumes; one with results
+    of anything else is refused (ValueError naming what differs) unless `overwrite` clears it."""
+    folder = Path(folder)
+    old = read_fingerprint(folder)
+    if overwrite:
+        clear(folder)
+    elif old is None and has_results(folder):
+        raise ValueError(
+            f"{folder} holds results with no {FINGERPRINT} (made by an older version): "
+            "evaluate into a new --out, or pass --overwrite to redo it"
+        )
+    elif old is not None and old != fingerprint:
+        diffs = differences(old, fingerprint) or ["unreadable fingerprint"]
+        raise ValueError(
+            f"{folder} was evaluated with other settings ({'; '.join(diffs)}): evaluate into a new --out, or pass --overwrite to redo it"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / FINGERPRINT, json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
+
+
+def claim_reference(folder: Path, fingerprint: dict) -> bool:
+    """Make the real-audio cache `folder` one of `fingerprint`, emptying it first when it was made
+    from anything else (a rebuilt corpus). True when it was emptied."""
+    folder = Path(folder)
+    old = read_fingerprint(folder)
+    stale = old != fingerprint and (old is not None or has_results(folder))
+    if stale:
+        clear(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / FINGERPRINT, json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
+    return stale
+
+
+def corpus_soundfont(data: str | Path) -> dict | None:
+    """The soundfont a corpus was rendered with, as its corpus.json records it (name, size, hash of
+    the first MiB), or None when the folder records none."""
+    try:
+        recorded = json.loads((Path(data) / "corpus.json").read_text()).get("soundfont")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
