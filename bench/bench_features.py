@@ -98,9 +98,16 @@ def main() -> None:
         mel_to_audio(mel[:, :50], cfg)  # warm-up
         ours = min(timed(lambda: mel_to_audio(mel, cfg, n_iter=32)) for _ in range(3))
         power = value_to_power(mel, cfg).numpy()
-        ref = timed(lambda: librosa.feature.inverse.mel_to_audio(
-            M=power, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, fmin=cfg.fmin, fmax=cfg.f_max, n_iter=32))
-        result["griffin_lim_s_per_10s"][name] = {"text2music_torch": round(ours, 3), "librosa": round(ref, 3), "speedup": round(ref / ours, 1)}
+        ref = timed(
+            lambda: librosa.feature.inverse.mel_to_audio(
+                M=power, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, fmin=cfg.fmin, fmax=cfg.f_max, n_iter=32
+            )
+        )
+        result["griffin_lim_s_per_10s"][name] = {
+            "text2music_torch": round(ours, 3),
+            "librosa": round(ref, 3),
+            "speedup": round(ref / ours, 1),
+        }
 
     result["time"] = time.strftime("%Y-%m-%d %H:%M")
     Path("bench/results").mkdir(parents=True, exist_ok=True)

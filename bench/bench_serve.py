@@ -40,7 +40,9 @@ def make_tiny_model(folder: Path) -> Path:
     from text2music.models import build_model, save_pretrained
 
     model = build_model("flow_transformer", d_model=64, heads=2, layers=2, patch=2)
-    save_pretrained(folder, model, get_preset("small"), {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False})
+    save_pretrained(
+        folder, model, get_preset("small"), {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
+    )
     return folder
 
 
@@ -56,8 +58,11 @@ def process_state(pid: int) -> dict:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         fields[key] = value.strip()
-    return {"rss_mib": round(int(fields["VmRSS"].split()[0]) / 1024, 1), "threads": int(fields["Threads"]),
-            "open_files": len(os.listdir(f"/proc/{pid}/fd"))}
+    return {
+        "rss_mib": round(int(fields["VmRSS"].split()[0]) / 1024, 1),
+        "threads": int(fields["Threads"]),
+        "open_files": len(os.listdir(f"/proc/{pid}/fd")),
+    }
 
 
 async def one_request(client: httpx.AsyncClient, body: dict, mode: str, timeout: float) -> dict:
@@ -81,8 +86,12 @@ async def one_request(client: httpx.AsyncClient, body: dict, mode: str, timeout:
                     status, ok = audio.status_code, audio.status_code == 200 and audio.content[:4] == b"RIFF"
                 else:
                     status = f"job {job['status']}"
-        return {"status": status, "ok": ok, "latency": time.perf_counter() - t0,
-                "retry_after": r.headers.get("retry-after") if r.status_code == 429 else None}
+        return {
+            "status": status,
+            "ok": ok,
+            "latency": time.perf_counter() - t0,
+            "retry_after": r.headers.get("retry-after") if r.status_code == 429 else None,
+        }
     except (httpx.HTTPError, OSError) as e:
         return {"status": f"error {type(e).__name__}", "ok": False, "latency": time.perf_counter() - t0, "retry_after": None}
 
@@ -117,8 +126,22 @@ def main() -> int:
     model = args.model or make_tiny_model(tmp / "tinyflow")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "text2music", "serve", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(args.workers), "--max-queue", str(args.max_queue)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "text2music",
+        "serve",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--max-queue",
+        str(args.max_queue),
+    ]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     started = time.monotonic()
     body = {"text": "upbeat funk with slap bass and drums at 110 BPM", "duration": args.duration, "steps": args.steps}
@@ -149,8 +172,15 @@ def main() -> int:
             while httpx.get(url + "/api/info", timeout=5).json()["queue"]["running"]:  # let the round drain
                 time.sleep(0.1)
             states.append({"after": f"round {i + 1}", **process_state(server.pid)})
-            rounds.append({"round": i + 1, "wall_s": round(wall, 2),
-                           "counts": {str(k): sum(1 for a in answers if str(a["status"]) == str(k)) for k in sorted({str(a["status"]) for a in answers})}})
+            rounds.append(
+                {
+                    "round": i + 1,
+                    "wall_s": round(wall, 2),
+                    "counts": {
+                        str(k): sum(1 for a in answers if str(a["status"]) == str(k)) for k in sorted({str(a["status"]) for a in answers})
+                    },
+                }
+            )
         queue_stats = httpx.get(url + "/api/info", timeout=5).json()["queue"]
     finally:
         server.send_signal(signal.SIGINT)
@@ -168,12 +198,25 @@ def main() -> int:
     retry_after = sorted({int(a["retry_after"]) for a in all_answers if a["retry_after"]})
     rss = [s["rss_mib"] for s in states]
     result = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-        "model": info["model"]["name"], "mode": args.mode, "requests": args.requests, "rounds": len(rounds), "duration": args.duration,
-        "steps": args.steps, "workers": args.workers, "max_queue": args.max_queue,
-        "answers": {k: len(v) for k, v in sorted(by_status.items())}, "wav_ok": wav_ok, "bad": bad,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "model": info["model"]["name"],
+        "mode": args.mode,
+        "requests": args.requests,
+        "rounds": len(rounds),
+        "duration": args.duration,
+        "steps": args.steps,
+        "workers": args.workers,
+        "max_queue": args.max_queue,
+        "answers": {k: len(v) for k, v in sorted(by_status.items())},
+        "wav_ok": wav_ok,
+        "bad": bad,
         "latency_s": {k: {"p50": pct(v, 50), "p95": pct(v, 95), "max": round(max(v), 3)} for k, v in sorted(by_status.items())},
-        "retry_after_s": retry_after, "rounds_detail": rounds, "server": states, "rss_growth_mib": round(rss[-1] - rss[1], 1) if len(rss) > 2 else None,
+        "retry_after_s": retry_after,
+        "rounds_detail": rounds,
+        "server": states,
+        "rss_growth_mib": round(rss[-1] - rss[1], 1) if len(rss) > 2 else None,
         "rss_growth_second_half_mib": round(rss[-1] - rss[len(rss) // 2], 1) if len(rss) > 3 else None,
         "queue": queue_stats,
     }
@@ -181,8 +224,10 @@ def main() -> int:
     with RESULTS.open("a") as f:
         f.write(json.dumps(result) + "\n")
 
-    print(f"\n{len(rounds)} rounds x {args.requests} concurrent `{args.mode}` requests, {args.duration:g} s, {args.steps} steps, "
-          f"model {result['model']}, --workers {args.workers} --max-queue {args.max_queue} ({result['date']})\n")
+    print(
+        f"\n{len(rounds)} rounds x {args.requests} concurrent `{args.mode}` requests, {args.duration:g} s, {args.steps} steps, "
+        f"model {result['model']}, --workers {args.workers} --max-queue {args.max_queue} ({result['date']})\n"
+    )
     print("| answer | count | p50 latency (s) | p95 latency (s) | max (s) |\n|---|---|---|---|---|")
     for k, v in result["latency_s"].items():
         print(f"| {k} | {result['answers'][k]} | {v['p50']} | {v['p95']} | {v['max']} |")
@@ -190,8 +235,10 @@ def main() -> int:
     print("\n| server after | RSS (MiB) | threads | open files |\n|---|---|---|---|")
     for s in states:
         print(f"| {s['after']} | {s['rss_mib']} | {s['threads']} | {s['open_files']} |")
-    print(f"\nRSS growth from round 1 to the last: {result['rss_growth_mib']} MiB; "
-          f"over the second half of the rounds: {result['rss_growth_second_half_mib']} MiB")
+    print(
+        f"\nRSS growth from round 1 to the last: {result['rss_growth_mib']} MiB; "
+        f"over the second half of the rounds: {result['rss_growth_second_half_mib']} MiB"
+    )
     return 1 if bad else 0
 
 

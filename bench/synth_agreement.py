@@ -71,14 +71,21 @@ def main() -> None:
         "drums_correct": round(float(np.mean([c.drums_ok for _, c in results])), 3),
         "drum_activity": {
             "threshold": DRUM_THRESHOLD,
-            "with_drums_min_p5_median": [round(float(x), 3) for x in (drums.min(), np.percentile(drums, 5), np.median(drums))] if len(drums) else None,
-            "without_drums_median_p95_max": [round(float(x), 3) for x in (np.median(no_drums), np.percentile(no_drums, 95), no_drums.max())] if len(no_drums) else None,
+            "with_drums_min_p5_median": [round(float(x), 3) for x in (drums.min(), np.percentile(drums, 5), np.median(drums))]
+            if len(drums)
+            else None,
+            "without_drums_median_p95_max": [round(float(x), 3) for x in (np.median(no_drums), np.percentile(no_drums, 95), no_drums.max())]
+            if len(no_drums)
+            else None,
             "n_with": int(len(drums)),
             "n_without": int(len(no_drums)),
         },
-        "loudness_dbfs": {"soft_mean": round(float(np.mean(soft)), 2), "loud_mean": round(float(np.mean(loud)), 2),
-                          "loud_minus_soft_db": round(float(np.mean(loud) - np.mean(soft)), 2),
-                          "loud_min_above_soft_max": bool(min(loud) > max(soft))},
+        "loudness_dbfs": {
+            "soft_mean": round(float(np.mean(soft)), 2),
+            "loud_mean": round(float(np.mean(loud)), 2),
+            "loud_minus_soft_db": round(float(np.mean(loud) - np.mean(soft)), 2),
+            "loud_min_above_soft_max": bool(min(loud) > max(soft)),
+        },
         "measure_seconds": round(seconds, 1),
         "time": time.strftime("%Y-%m-%d %H:%M"),
     }
@@ -86,10 +93,13 @@ def main() -> None:
     for r, c in results:
         by_genre[r["genre"]].append(c)
     summary["by_genre"] = {
-        g: {"n": len(cs), "tempo": round(float(np.mean([c.tempo_ok for c in cs])), 2),
+        g: {
+            "n": len(cs),
+            "tempo": round(float(np.mean([c.tempo_ok for c in cs])), 2),
             "key_exact": round(float(np.mean([c.key_relation == "exact" for c in cs])), 2),
             "key_exact_or_relative": round(float(np.mean([c.key_relation in ("exact", "relative") for c in cs])), 2),
-            "drums": round(float(np.mean([c.drums_ok for c in cs])), 2)}
+            "drums": round(float(np.mean([c.drums_ok for c in cs])), 2),
+        }
         for g, cs in sorted(by_genre.items())
     }
     out = Path(__file__).parent / "results" / "synth_agreement.jsonl"

@@ -187,8 +187,12 @@ def verify(name: str, tfm: TFMusicnn, weights: Path) -> dict:
         tp, te = tfm(x)
         pp, pe = judge.forward_patches(x)
         dp, de = float(np.abs(tp - pp).max()), float(np.abs(te - pe).max())
-        report[key] = {"patches": int(x.shape[0]), "max_abs_diff_probs": dp, "max_abs_diff_penultimate": de,
-                       "penultimate_scale": float(np.abs(te).max())}
+        report[key] = {
+            "patches": int(x.shape[0]),
+            "max_abs_diff_probs": dp,
+            "max_abs_diff_penultimate": de,
+            "penultimate_scale": float(np.abs(te).max()),
+        }
         worst_p, worst_e = max(worst_p, dp), max(worst_e, de)
         print(f"  {name} {key:9s} n={x.shape[0]} probs {dp:.2e}  penultimate {de:.2e} (|pen| max {np.abs(te).max():.1f})")
     assert worst_p < TOL and worst_e < TOL, f"{name}: port differs from TF: probs {worst_p}, penultimate {worst_e}"
@@ -256,13 +260,15 @@ def main() -> None:
             "model": name,
             "tags": json.dumps(TAGS[name]),
             "source": f"musicnn=={version('musicnn')} ({os.path.basename(os.path.dirname(tfm.prefix))} checkpoint), "
-                      "by Jordi Pons and Xavier Serra, ISC licence",
+            "by Jordi Pons and Xavier Serra, ISC licence",
             "converted_with": f"tensorflow=={tf.__version__}, torch=={torch.__version__}, scripts/convert_musicnn.py",
         }
         weights = args.out / f"{name}.safetensors"
         save_file(state, str(weights), metadata=meta)
-        print(f"{name}: {len(state)} tensors, {sum(v.numel() for v in state.values())} parameters -> "
-              f"{weights} ({weights.stat().st_size / 1e6:.2f} MB)")
+        print(
+            f"{name}: {len(state)} tensors, {sum(v.numel() for v in state.values())} parameters -> "
+            f"{weights} ({weights.stat().st_size / 1e6:.2f} MB)"
+        )
         summary[name] = {"tf_vs_torch": verify(name, tfm, weights)}
         p, e = tfm(reference_patches())
         reference[f"{name}/probs"] = p.astype(np.float32)

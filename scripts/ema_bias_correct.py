@@ -28,7 +28,11 @@ from text2music.models import build_model
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, help="folder with config.json, train_config.json and the EMA weights (model.safetensors, or model_a/model_b halves)")
+    ap.add_argument(
+        "run",
+        type=Path,
+        help="folder with config.json, train_config.json and the EMA weights (model.safetensors, or model_a/model_b halves)",
+    )
     ap.add_argument("out", type=Path, help="folder for the corrected model.safetensors (float16) and config.json")
     args = ap.parse_args()
     config = json.loads((args.run / "config.json").read_text())

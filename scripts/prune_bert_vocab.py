@@ -49,8 +49,10 @@ def prune(data: Path, out: Path) -> None:
     for name in TOKENIZER_FILES:
         shutil.copy(src / name, out / name)
     save_file({k: v.half().contiguous() for k, v in state.items() if k != WORDS}, str(out / "encoder.safetensors"))
-    save_file({"ids": keep, "rows": state[WORDS][keep].half().contiguous(), "shape": torch.tensor(state[WORDS].shape)},
-              str(out / "word_rows.safetensors"))
+    save_file(
+        {"ids": keep, "rows": state[WORDS][keep].half().contiguous(), "shape": torch.tensor(state[WORDS].shape)},
+        str(out / "word_rows.safetensors"),
+    )
     print(f"kept {len(keep)} of {state[WORDS].shape[0]} word embeddings -> {out}")
 
 

@@ -59,7 +59,11 @@ def main() -> None:
         generated[name] = generate_for(run, test.records)
         metrics["models"][name] = spectra_report(generated[name], real, train_mean)
         metrics["models"][name]["trained"] = json.loads((run / "best" / "config.json").read_text()).get("trained")
-        for src, dst in (("loss.png", f"loss-{name}.png"), ("log.jsonl", f"log-{name}.jsonl"), ("train_config.json", f"train_config-{name}.json")):
+        for src, dst in (
+            ("loss.png", f"loss-{name}.png"),
+            ("log.jsonl", f"log-{name}.jsonl"),
+            ("train_config.json", f"train_config-{name}.json"),
+        ):
             if (run / src).exists():
                 shutil.copy(run / src, args.out / dst)
     metrics["training_mean"] = spectra_report(np.broadcast_to(train_mean, real.shape), real, train_mean)

@@ -80,8 +80,16 @@ def tiny_features(tmp_path_factory):
         ytid = f"t{i:02d}"
         write_wav(data / "audio" / f"{ytid}.wav", synth_music(16000, 1.2, bpm=80 + 10 * i, seed=i), 16000)
         word = WORDS[i % len(WORDS)]
-        clips.append(Clip(ytid=ytid, start_s=0, end_s=1.2, aspects=tuple(word.split()), caption=f"A {word} piece, number {i}.",
-                          split="valid" if i % 5 == 0 else "train"))
+        clips.append(
+            Clip(
+                ytid=ytid,
+                start_s=0,
+                end_s=1.2,
+                aspects=tuple(word.split()),
+                caption=f"A {word} piece, number {i}.",
+                split="valid" if i % 5 == 0 else "train",
+            )
+        )
     write_clips(data / "metadata.csv", clips)
     preprocess(data, TINY_MEL, name="tiny", progress=False)
     return data / "features" / "tiny"

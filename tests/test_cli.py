@@ -8,8 +8,18 @@ import pytest
 
 from text2music.cli import main
 
-COMMANDS = [["data", "musiccaps"], ["data", "synth"], ["data", "stats"], ["data", "preprocess"], ["train"], ["generate"], ["predict"],
-            ["evaluate"], ["leaderboard"], ["plot"]]
+COMMANDS = [
+    ["data", "musiccaps"],
+    ["data", "synth"],
+    ["data", "stats"],
+    ["data", "preprocess"],
+    ["train"],
+    ["generate"],
+    ["predict"],
+    ["evaluate"],
+    ["leaderboard"],
+    ["plot"],
+]
 
 
 def test_top_level_help_lists_commands(capsys):
@@ -64,8 +74,10 @@ def test_plot_command(tmp_path):
 def test_parser_imports_nothing_heavy():
     """--help and argparse errors must answer at once: building the parser loads no torch, librosa,
     transformers or numpy (they took 3 s on a quiet machine, 5-15 s under load)."""
-    code = ("import sys; from text2music.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in ('torch', 'librosa', 'transformers', 'numpy', 'matplotlib', 'fastapi') if m in sys.modules))")
+    code = (
+        "import sys; from text2music.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'librosa', 'transformers', 'numpy', 'matplotlib', 'fastapi') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

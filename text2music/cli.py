@@ -1,17 +1,17 @@
 """The `text2music` command line: one entry point, one subcommand per job.
 
-    text2music data musiccaps   download MusicCaps clips with yt-dlp
-    text2music data synth       build the offline MusicCaps-style corpus
-    text2music data stats       statistics and pictures of a data folder
-    text2music data preprocess  audio -> fixed-shape log-mel arrays
-    text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
-    text2music train-vocoder    train the learned vocoder on a corpus's audio
-    text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
-    text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
-    text2music evaluate         judge a model (or real audio) with external judges; metrics + report
-    text2music leaderboard      the table of EVALUATION.md from evaluation reports
-    text2music plot             spectrogram picture of an audio file or mel array
-    text2music serve            web page and HTTP API for generating music (127.0.0.1:7860 by default)
+text2music data musiccaps   download MusicCaps clips with yt-dlp
+text2music data synth       build the offline MusicCaps-style corpus
+text2music data stats       statistics and pictures of a data folder
+text2music data preprocess  audio -> fixed-shape log-mel arrays
+text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
+text2music train-vocoder    train the learned vocoder on a corpus's audio
+text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
+text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
+text2music evaluate         judge a model (or real audio) with external judges; metrics + report
+text2music leaderboard      the table of EVALUATION.md from evaluation reports
+text2music plot             spectrogram picture of an audio file or mel array
+text2music serve            web page and HTTP API for generating music (127.0.0.1:7860 by default)
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if (not any(action.default is v for v in (None, False, argparse.SUPPRESS)) and "default" not in text
-                and (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE))):
+        if (
+            not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+            and "default" not in text
+            and (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE))
+        ):
             text += " (default: %(default)s)"
         return text
 
@@ -249,8 +252,9 @@ def cmd_train_vocoder(args) -> int:
 
 
 def add_train_vocoder(sub) -> None:
-    p = sub.add_parser("train-vocoder", help="train the learned vocoder (mel -> magnitude, Griffin-Lim phase); resumable",
-                       formatter_class=_Formatter)
+    p = sub.add_parser(
+        "train-vocoder", help="train the learned vocoder (mel -> magnitude, Griffin-Lim phase); resumable", formatter_class=_Formatter
+    )
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="data folder with metadata.csv and audio/")
     p.add_argument("--out", type=Path, default=Path("runs/vocoder"), help="run folder (vocoder.json + vocoder.safetensors)")
     p.add_argument("--clips", type=_positive_int, default=600, help="train clips held in memory")
@@ -351,8 +355,15 @@ def check_init_audio(path: Path | None) -> None:
 def generation_settings(args):
     from text2music.generate.settings import GenerationSettings
 
-    return GenerationSettings(duration=args.duration, steps=args.steps, guidance=args.guidance, sampler=args.sampler,
-                              seed=args.seed, strength=args.strength, normalize=not args.no_normalize)
+    return GenerationSettings(
+        duration=args.duration,
+        steps=args.steps,
+        guidance=args.guidance,
+        sampler=args.sampler,
+        seed=args.seed,
+        strength=args.strength,
+        normalize=not args.no_normalize,
+    )
 
 
 def plan_jobs(args, texts: list[str]) -> list[tuple[str, int]]:
@@ -372,18 +383,23 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
 
     batches = [jobs] if args.interpolate else [jobs[i : i + args.batch_size] for i in range(0, len(jobs), args.batch_size)]
     per_batch = settings.model_evaluations if pipe.generative else 1
-    bar = tqdm(total=len(batches) * per_batch, unit="step", desc=f"generate {len(jobs)} clip{'s' * (len(jobs) > 1)}",
-               disable=args.quiet, leave=False)
+    bar = tqdm(
+        total=len(batches) * per_batch,
+        unit="step",
+        desc=f"generate {len(jobs)} clip{'s' * (len(jobs) > 1)}",
+        disable=args.quiet,
+        leave=False,
+    )
     waves, mels = [], []
     for b, batch in enumerate(batches):
+
         def progress(done: int, total: int, b=b) -> None:
             bar.update(b * per_batch + done * per_batch // max(1, total) - bar.n)
 
         if args.interpolate:
             out = pipe.interpolate(texts[0], texts[1], n=args.interpolate, settings=settings, callback=progress)
         else:
-            out = pipe([t for t, _ in batch], settings, seeds=[s for _, s in batch], init_audio=args.init_audio,
-                       callback=progress)
+            out = pipe([t for t, _ in batch], settings, seeds=[s for _, s in batch], init_audio=args.init_audio, callback=progress)
         waves.extend(out.audio)
         mels.extend(out.mel.float().cpu().numpy())
     bar.close()
@@ -428,27 +444,37 @@ def add_generate(sub) -> None:
     from text2music.generate.settings import MAX_DURATION, MAX_GUIDANCE, MAX_STEPS, MIN_DURATION, MIN_GUIDANCE, GenerationSettings
 
     d = GenerationSettings()
-    p = sub.add_parser("generate", help="text -> music with the generative model (default: the bundled one)", formatter_class=_Formatter,
-                       description="Generate music from text descriptions.\n\n"
-                                   '  text2music generate "a calm solo piano piece in A minor at 70 BPM" -o piano.wav\n'
-                                   '  text2music generate "upbeat funk with slap bass" "sad strings" -o out/ --variations 2 --png')
+    p = sub.add_parser(
+        "generate",
+        help="text -> music with the generative model (default: the bundled one)",
+        formatter_class=_Formatter,
+        description="Generate music from text descriptions.\n\n"
+        '  text2music generate "a calm solo piano piece in A minor at 70 BPM" -o piano.wav\n'
+        '  text2music generate "upbeat funk with slap bass" "sad strings" -o out/ --variations 2 --png',
+    )
     p.add_argument("text", nargs="*", help="descriptions of the music")
-    p.add_argument("-o", "--output", type=Path, default=Path("generated"),
-                   help="output .wav/.flac file (OUT-NN.wav when several), or a folder")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("generated"), help="output .wav/.flac file (OUT-NN.wav when several), or a folder"
+    )
     p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line ('#' lines skipped)")
     p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
     p.add_argument("--duration", type=float, default=d.duration, help=f"seconds, {MIN_DURATION:g} to {MAX_DURATION:g}")
     p.add_argument("--steps", type=int, default=d.steps, help=f"sampler steps, 1 to {MAX_STEPS}")
-    p.add_argument("--guidance", type=float, default=d.guidance,
-                   help=f"classifier-free guidance scale, {MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}")
+    p.add_argument(
+        "--guidance", type=float, default=d.guidance, help=f"classifier-free guidance scale, {MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}"
+    )
     p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler")
-    p.add_argument("--seed", type=int, default=d.seed,
-                   help="seed of every description's clip (the same text and seed give the same clip); "
-                        "--variations take seed+1, seed+2, ...")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed of every description's clip (the same text and seed give the same clip); --variations take seed+1, seed+2, ...",
+    )
     p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (one seed each)")
     p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
-    p.add_argument("--strength", type=float, default=d.strength,
-                   help="with --init-audio: how much to change it, between 0 (keep) and 1 (ignore)")
+    p.add_argument(
+        "--strength", type=float, default=d.strength, help="with --init-audio: how much to change it, between 0 (keep) and 1 (ignore)"
+    )
     p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
     p.add_argument("--no-normalize", action="store_true", help="keep the vocoder's level (default: every clip at the same loudness)")
@@ -471,8 +497,11 @@ def cmd_predict(args) -> int:
 
 
 def add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="generate, plus the mel array (.npy) and picture (.png) of each clip (the seed's command)",
-                       formatter_class=_Formatter)
+    p = sub.add_parser(
+        "predict",
+        help="generate, plus the mel array (.npy) and picture (.png) of each clip (the seed's command)",
+        formatter_class=_Formatter,
+    )
     p.add_argument("text", nargs="*", help="descriptions of the music")
     p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
     p.add_argument("-o", "--output", "--out", dest="output", type=Path, default=Path("predictions"), help="output folder")
@@ -481,6 +510,7 @@ def add_predict(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
+
 # ---------------------------------------------------------------------------------------------
 # evaluate, leaderboard
 
@@ -488,23 +518,48 @@ def add_predict(sub) -> None:
 def cmd_evaluate(args) -> int:
     from text2music.evaluate.run import EvalConfig, evaluate
 
-    cfg = EvalConfig(system=args.model, out=str(args.out), data=str(args.data), split=args.split, n=args.n, prompts=args.prompts,
-                     duration=args.duration, steps=args.steps, guidance=args.guidance, sampler=args.sampler, seed=args.seed,
-                     diversity_prompts=args.diversity_prompts,
-                     diversity_seeds=args.diversity_seeds, batch_size=args.batch_size, speed=not args.no_speed,
-                     overwrite=args.overwrite)
+    cfg = EvalConfig(
+        system=args.model,
+        out=str(args.out),
+        data=str(args.data),
+        split=args.split,
+        n=args.n,
+        prompts=args.prompts,
+        duration=args.duration,
+        steps=args.steps,
+        guidance=args.guidance,
+        sampler=args.sampler,
+        seed=args.seed,
+        diversity_prompts=args.diversity_prompts,
+        diversity_seeds=args.diversity_seeds,
+        batch_size=args.batch_size,
+        speed=not args.no_speed,
+        overwrite=args.overwrite,
+    )
     folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
     if folder not in ("real", "vocoder", "default") and not Path(folder).is_dir():
         raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:FOLDER or default)")
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
-    flags = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-             if k not in ("func", "command", "quiet", "no_speed", "overwrite", "model", "out") and v != getattr(defaults, k, None)]
+    flags = [
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in vars(args).items()
+        if k not in ("func", "command", "quiet", "no_speed", "overwrite", "model", "out") and v != getattr(defaults, k, None)
+    ]
     command = " ".join(["text2music evaluate --model", args.model, *flags, "--out", str(args.out)])
     metrics = evaluate(cfg, progress=not args.quiet, command=command)
     a = metrics["adherence"]
-    _print_summary({"out": str(args.out), "fad": metrics.get("fad"), "mean_tag_auc": a["mean_tag_auc"], "tempo_acc": a["tempo_acc"],
-                    "key_acc": a["key_acc"], "drums_acc": a["drums_acc"], "diversity": metrics.get("diversity"),
-                    "speed": metrics.get("speed")})
+    _print_summary(
+        {
+            "out": str(args.out),
+            "fad": metrics.get("fad"),
+            "mean_tag_auc": a["mean_tag_auc"],
+            "tempo_acc": a["tempo_acc"],
+            "key_acc": a["key_acc"],
+            "drums_acc": a["drums_acc"],
+            "diversity": metrics.get("diversity"),
+            "speed": metrics.get("speed"),
+        }
+    )
     return 0
 
 
@@ -513,15 +568,22 @@ def add_evaluate(sub) -> None:
     from text2music.generate.settings import GenerationSettings
 
     d = GenerationSettings()
-    p = sub.add_parser("evaluate", help="judge a model (or real audio) with external judges: metrics.json, report.md, PNGs",
-                       formatter_class=_Formatter)
-    p.add_argument("--model", required=True, help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' "
-                   "(real mel -> Griffin-Lim) or 'vocoder:FOLDER' (real mel -> the learned vocoder in FOLDER)")
+    p = sub.add_parser(
+        "evaluate", help="judge a model (or real audio) with external judges: metrics.json, report.md, PNGs", formatter_class=_Formatter
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' "
+        "(real mel -> Griffin-Lim) or 'vocoder:FOLDER' (real mel -> the learned vocoder in FOLDER)",
+    )
     p.add_argument("--out", type=Path, required=True, help="report folder (re-running resumes)")
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
-    p.add_argument("--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)")
+    p.add_argument(
+        "--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)"
+    )
     p.add_argument("--duration", type=float, default=d.duration, help="seconds per generated clip (generative models)")
     p.add_argument("--steps", type=_positive_int, default=d.steps, help="sampler steps (generative models)")
     p.add_argument("--guidance", type=float, default=d.guidance, help="guidance scale (generative models)")
@@ -531,8 +593,11 @@ def add_evaluate(sub) -> None:
     p.add_argument("--diversity-seeds", type=int, default=4, help="seeds per diversity prompt")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     p.add_argument("--no-speed", action="store_true", help="skip the speed and memory measurement")
-    p.add_argument("--overwrite", action="store_true",
-                   help="redo a report folder made with another model, settings or corpus (deletes its audio, judgements and report)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo a report folder made with another model, settings or corpus (deletes its audio, judgements and report)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -579,7 +644,9 @@ def add_plot(sub) -> None:
     p.add_argument("src", type=Path, help="audio file (.wav, .flac, ...) or mel array (.npy)")
     p.add_argument("-o", "--output", type=Path, default=None, help="PNG path (default: SRC with .png)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small", help="mel configuration")
-    p.add_argument("--config", type=Path, default=None, help="mel_config.json (default for .npy: the one of its feature folder; else --preset)")
+    p.add_argument(
+        "--config", type=Path, default=None, help="mel_config.json (default for .npy: the one of its feature folder; else --preset)"
+    )
     p.set_defaults(func=cmd_plot)
 
 
@@ -610,18 +677,26 @@ def cmd_serve(args) -> int:
 
 
 def add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="web page and HTTP API for generating music", formatter_class=_Formatter,
-                       description="Serve a page to generate music in the browser (/) and a JSON API (/docs) with one loaded model.\n\n"
-                                   "  text2music serve                      # then open http://127.0.0.1:7860/\n"
-                                   "  text2music serve --model runs/flow/best --workers 2 --max-queue 16")
+    p = sub.add_parser(
+        "serve",
+        help="web page and HTTP API for generating music",
+        formatter_class=_Formatter,
+        description="Serve a page to generate music in the browser (/) and a JSON API (/docs) with one loaded model.\n\n"
+        "  text2music serve                      # then open http://127.0.0.1:7860/\n"
+        "  text2music serve --model runs/flow/best --workers 2 --max-queue 16",
+    )
     p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface; there is no authentication)")
     p.add_argument("--port", type=int, default=7860, help="TCP port")
     p.add_argument("--workers", type=_positive_int, default=1, help="generations run at once (threads sharing one model)")
     p.add_argument("--max-queue", type=int, default=8, help="requests that may wait beyond the running ones; more get 429")
-    p.add_argument("--out-dir", type=Path, default=None,
-                   help="folder for the results, kept after the server stops (default: a temp folder deleted at shutdown; "
-                        "those of killed servers are deleted at the next start)")
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="folder for the results, kept after the server stops (default: a temp folder deleted at shutdown; "
+        "those of killed servers are deleted at the next start)",
+    )
     p.set_defaults(func=cmd_serve)
 
 

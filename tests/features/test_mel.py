@@ -26,8 +26,16 @@ def test_mel_matches_librosa(preset, music_22k):
     cfg = get_preset(preset)
     audio = librosa.resample(y=music_22k, orig_sr=22050, target_sr=cfg.sample_rate) if cfg.sample_rate != 22050 else music_22k
     ref = librosa.feature.melspectrogram(
-        y=audio, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels,
-        fmin=cfg.fmin, fmax=cfg.f_max, power=cfg.power, center=True, pad_mode="constant",
+        y=audio,
+        sr=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        n_mels=cfg.n_mels,
+        fmin=cfg.fmin,
+        fmax=cfg.f_max,
+        power=cfg.power,
+        center=True,
+        pad_mode="constant",
     )
     ours = mel_power(audio, cfg).numpy()
     assert ours.shape == ref.shape

@@ -11,13 +11,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from tests.conftest import synth_music, write_wav
 from text2music.cli import main
-from text2music.features.mel import get_preset
-from text2music.features.mel import load_audio
+from text2music.features.mel import get_preset, load_audio
 from text2music.generate.pipeline import DEFAULT_MODEL_DIR, Generation, Text2Music, normalize_loudness, read_init_audio
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
 from text2music.models import build_model, load_pretrained, save_pretrained
-from tests.conftest import synth_music, write_wav
 
 TEXT = {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
 
@@ -86,19 +85,22 @@ def test_a_long_init_clip_is_read_only_for_the_section_used(tmp_path):
     assert len(load_audio(long, 16000, max_seconds=2.0)) <= 32001
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"texts": [""]}, "text 1 is empty"),
-    ({"texts": ["ok", "\u200b\u200b \u2060"]}, "text 2 is empty"),
-    ({"texts": ["bad \udcff bytes"]}, "text 1 is not valid UTF-8"),
-    ({"texts": ["x" * 5000]}, "characters long"),
-    ({"texts": ["x"], "duration": MAX_DURATION + 1}, "duration must be between"),
-    ({"texts": ["x"], "duration": True}, "duration must be a number"),
-    ({"texts": ["x"], "steps": 0}, "steps must be between"),
-    ({"texts": ["x"], "steps": 2.5}, "steps must be an integer"),
-    ({"texts": ["x"], "guidance": 100.0}, "guidance must be between"),
-    ({"texts": ["x"], "sampler": "dpm"}, "unknown sampler 'dpm'; choose one of euler, heun"),
-    ({"texts": ["x"], "strength": 1.0}, "strength must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"texts": [""]}, "text 1 is empty"),
+        ({"texts": ["ok", "\u200b\u200b \u2060"]}, "text 2 is empty"),
+        ({"texts": ["bad \udcff bytes"]}, "text 1 is not valid UTF-8"),
+        ({"texts": ["x" * 5000]}, "characters long"),
+        ({"texts": ["x"], "duration": MAX_DURATION + 1}, "duration must be between"),
+        ({"texts": ["x"], "duration": True}, "duration must be a number"),
+        ({"texts": ["x"], "steps": 0}, "steps must be between"),
+        ({"texts": ["x"], "steps": 2.5}, "steps must be an integer"),
+        ({"texts": ["x"], "guidance": 100.0}, "guidance must be between"),
+        ({"texts": ["x"], "sampler": "dpm"}, "unknown sampler 'dpm'; choose one of euler, heun"),
+        ({"texts": ["x"], "strength": 1.0}, "strength must be between 0 and 1"),
+    ],
+)
 def test_bad_input_is_refused_clearly(pipe, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         pipe.generate(**kwargs)
@@ -141,10 +143,12 @@ def _broken_models(tmp_path, good):
     f = copy("empty")
     (f / "model.safetensors").write_bytes(b"")
     cases["empty"] = (f, "model.safetensors is empty")
-    for name, change, message in [("no-model", lambda c: c.pop("model"), "no 'model' field"),
-                                  ("wrong-type", lambda c: c["model"].update(layers="six"), "field 'layers' must be int"),
-                                  ("shape", lambda c: c["model"].update(d_model=32), "the weights do not fit config.json"),
-                                  ("not-json", None, "invalid JSON")]:
+    for name, change, message in [
+        ("no-model", lambda c: c.pop("model"), "no 'model' field"),
+        ("wrong-type", lambda c: c["model"].update(layers="six"), "field 'layers' must be int"),
+        ("shape", lambda c: c["model"].update(d_model=32), "the weights do not fit config.json"),
+        ("not-json", None, "invalid JSON"),
+    ]:
         f = copy(name)
         if change is None:
             (f / "config.json").write_text("{nope")
@@ -172,8 +176,31 @@ def test_generate_command_files_and_errors(tiny_model, tmp_path, capsys):
     out.mkdir()
     stale = out / ".01-soft-piano-seed0.wav.999999999.abcd.tmp.wav"  # left by a generate killed with -9
     stale.write_bytes(b"RIFF")
-    assert main(["generate", "soft piano", "drums", "--model", str(tiny_model), "-o", str(out), "--duration", "1.5",
-                 "--steps", "2", "--variations", "2", "--png", "--npy", "--quiet", "--seed", "5"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "soft piano",
+                "drums",
+                "--model",
+                str(tiny_model),
+                "-o",
+                str(out),
+                "--duration",
+                "1.5",
+                "--steps",
+                "2",
+                "--variations",
+                "2",
+                "--png",
+                "--npy",
+                "--quiet",
+                "--seed",
+                "5",
+            ]
+        )
+        == 0
+    )
     wavs = sorted(out.glob("*.wav"))
     assert [w.name for w in wavs] == ["01-soft-piano-seed5.wav", "02-soft-piano-seed6.wav", "03-drums-seed5.wav", "04-drums-seed6.wav"]
     assert len(list(out.glob("*.png"))) == 4 and np.load(out / "03-drums-seed5.npy").shape == (80, 95)
@@ -185,18 +212,21 @@ def test_generate_command_files_and_errors(tiny_model, tmp_path, capsys):
     assert "generate 1 clip" in capsys.readouterr().err  # a progress bar for a single clip too
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--duration", "99"], "duration must be between"),
-    (["--model", "MISSING"], "model folder not found"),
-    (["-o", "/proc/x.wav"], "not writable"),
-    (["--interpolate", "3"], "exactly two texts"),
-    (["-o", "DIR.wav"], "is an existing folder"),
-    (["--init-audio", "NOT_AUDIO"], "is not a readable audio file"),
-    (["--init-audio", "MISSING"], "--init-audio file not found"),
-    (["--init-audio", "GOOD.wav", "--strength", "1.5"], "strength must be between 0 and 1"),
-    (["--prompts", "EMPTY"], "has no prompts"),
-    (["--prompts", "BINARY"], "is binary"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--duration", "99"], "duration must be between"),
+        (["--model", "MISSING"], "model folder not found"),
+        (["-o", "/proc/x.wav"], "not writable"),
+        (["--interpolate", "3"], "exactly two texts"),
+        (["-o", "DIR.wav"], "is an existing folder"),
+        (["--init-audio", "NOT_AUDIO"], "is not a readable audio file"),
+        (["--init-audio", "MISSING"], "--init-audio file not found"),
+        (["--init-audio", "GOOD.wav", "--strength", "1.5"], "strength must be between 0 and 1"),
+        (["--prompts", "EMPTY"], "has no prompts"),
+        (["--prompts", "BINARY"], "is binary"),
+    ],
+)
 def test_generate_errors_come_before_the_model_loads(tmp_path, capsys, args, message):
     """Every model path here is broken: the error named must be the input's, found first."""
     (tmp_path / "DIR.wav").mkdir()
@@ -224,16 +254,52 @@ def test_prompts_from_process_substitution(tiny_model, tmp_path):
     os.write(w, b"# two prompts\nsoft piano\nloud drums\n")
     os.close(w)
     try:
-        assert main(["generate", "--prompts", f"/dev/fd/{r}", "--model", str(tiny_model), "-o", str(tmp_path / "p"),
-                     "--duration", "1", "--steps", "1", "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "--prompts",
+                    f"/dev/fd/{r}",
+                    "--model",
+                    str(tiny_model),
+                    "-o",
+                    str(tmp_path / "p"),
+                    "--duration",
+                    "1",
+                    "--steps",
+                    "1",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     finally:
         os.close(r)
     assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["01-soft-piano-seed0.wav", "02-loud-drums-seed0.wav"]
 
 
 def test_interpolate_and_predict_commands(tiny_model, tmp_path, capsys):
-    assert main(["generate", "soft piano", "loud drums", "--interpolate", "3", "--model", str(tiny_model),
-                 "-o", str(tmp_path / "morph.wav"), "--duration", "1", "--steps", "2", "--png"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "soft piano",
+                "loud drums",
+                "--interpolate",
+                "3",
+                "--model",
+                str(tiny_model),
+                "-o",
+                str(tmp_path / "morph.wav"),
+                "--duration",
+                "1",
+                "--steps",
+                "2",
+                "--png",
+            ]
+        )
+        == 0
+    )
     assert [p.name for p in sorted(tmp_path.glob("morph-*.wav"))] == ["morph-01.wav", "morph-02.wav", "morph-03.wav"]
     assert "generate 3 clips" in capsys.readouterr().err
     assert main(["predict", "a calm piano piece", "--model", str(tiny_model), "-o", str(tmp_path / "pred"), "--quiet"]) == 0
@@ -248,8 +314,15 @@ def test_bundled_default_model_makes_music_not_noise():
 
     pipe = Text2Music.from_pretrained()
     assert pipe.config["kind"] == "flow_transformer" and pipe.sample_rate == 16000
-    waves, sr = pipe.generate(["energetic rock with distorted electric guitar and loud drums at 140 BPM",
-                               "a calm solo piano piece in A minor at 70 BPM, no drums"], duration=4.0, steps=8, seed=0)
+    waves, sr = pipe.generate(
+        [
+            "energetic rock with distorted electric guitar and loud drums at 140 BPM",
+            "a calm solo piano piece in A minor at 70 BPM, no drums",
+        ],
+        duration=4.0,
+        steps=8,
+        seed=0,
+    )
     rock, piano = drum_activity(waves[0], sr), drum_activity(waves[1], sr)
     assert rock > piano
     mel = pipe.mel_of(waves[1])

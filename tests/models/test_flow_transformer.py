@@ -36,8 +36,17 @@ def test_the_model_file_knows_nothing_of_sampling():
 
 
 def test_trains_with_the_engine_and_reloads(tiny_features, tmp_path):
-    cfg = TrainConfig(model="flow_transformer", model_args={"d_model": 32, "heads": 2, "layers": 1}, features=str(tiny_features),
-                      out=str(tmp_path / "flow"), epochs=2, batch_size=4, lr=1e-3, ema_decay=0.9, log_every=1)
+    cfg = TrainConfig(
+        model="flow_transformer",
+        model_args={"d_model": 32, "heads": 2, "layers": 1},
+        features=str(tiny_features),
+        out=str(tmp_path / "flow"),
+        epochs=2,
+        batch_size=4,
+        lr=1e-3,
+        ema_decay=0.9,
+        log_every=1,
+    )
     result = train(cfg, progress=False)
     assert result.summary["steps"] == 8 and result.ema is not None
     model, mel_cfg, config = load_pretrained(tmp_path / "flow" / "best")
@@ -49,15 +58,37 @@ def test_trains_with_the_engine_and_reloads(tiny_features, tmp_path):
 
 def test_fine_tunes_from_a_model_folder(tiny_features, tmp_path):
     args = {"d_model": 32, "heads": 2, "layers": 1}
-    first = TrainConfig(model="flow_transformer", model_args=args, features=str(tiny_features), out=str(tmp_path / "a"),
-                        epochs=1, batch_size=4, lr=1e-3, max_steps=2)
+    first = TrainConfig(
+        model="flow_transformer",
+        model_args=args,
+        features=str(tiny_features),
+        out=str(tmp_path / "a"),
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        max_steps=2,
+    )
     train(first, progress=False)
     start, _, _ = load_pretrained(tmp_path / "a" / "best")
-    second = TrainConfig(model="flow_transformer", model_args=args, features=str(tiny_features), out=str(tmp_path / "b"),
-                         epochs=1, batch_size=4, lr=1e-9, max_steps=1, init_from=str(tmp_path / "a" / "best"))
+    second = TrainConfig(
+        model="flow_transformer",
+        model_args=args,
+        features=str(tiny_features),
+        out=str(tmp_path / "b"),
+        epochs=1,
+        batch_size=4,
+        lr=1e-9,
+        max_steps=1,
+        init_from=str(tmp_path / "a" / "best"),
+    )
     tuned = train(second, progress=False).model
     assert all(torch.allclose(v, start.state_dict()[k], atol=1e-6) for k, v in tuned.state_dict().items())
-    other = TrainConfig(model="flow_transformer", model_args={**args, "d_model": 64}, features=str(tiny_features),
-                        out=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "best"))
+    other = TrainConfig(
+        model="flow_transformer",
+        model_args={**args, "d_model": 64},
+        features=str(tiny_features),
+        out=str(tmp_path / "c"),
+        init_from=str(tmp_path / "a" / "best"),
+    )
     with pytest.raises(ValueError, match="init_from"):
         train(other, progress=False)

@@ -3,9 +3,9 @@
 import json
 
 import numpy as np
-import pytest
 import torch
 
+from tests.conftest import synth_music
 from text2music.cli import main
 from text2music.data.synth import build_corpus
 from text2music.data.synth.render import bundled_soundfont
@@ -13,7 +13,6 @@ from text2music.features.mel import get_preset, log_mel_spectrogram, mel_to_audi
 from text2music.generate.pipeline import Text2Music
 from text2music.models import build_model, save_pretrained
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
-from tests.conftest import synth_music
 
 
 def test_untrained_vocoder_is_the_analytic_inverse():
@@ -37,8 +36,12 @@ def test_trains_resumes_and_serves_in_the_pipeline(tmp_path, capsys):
     capsys.readouterr()
 
     model_dir = tmp_path / "model"
-    save_pretrained(model_dir, build_model("flow_transformer", d_model=32, heads=2, layers=1, patch=2), get_preset("small"),
-                    {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False})
+    save_pretrained(
+        model_dir,
+        build_model("flow_transformer", d_model=32, heads=2, layers=1, patch=2),
+        get_preset("small"),
+        {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False},
+    )
     for name in ("vocoder.json", "vocoder.safetensors"):
         (model_dir / name).write_bytes((run / name).read_bytes())
     pipe = Text2Music.from_pretrained(model_dir)

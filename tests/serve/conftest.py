@@ -27,8 +27,9 @@ def one_torch_thread():
 
 def make_tiny_model(folder):
     model = build_model("flow_transformer", d_model=64, heads=2, layers=2, patch=2)
-    save_pretrained(folder, model, get_preset("small"),
-                    {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False})
+    save_pretrained(
+        folder, model, get_preset("small"), {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
+    )
     return folder
 
 

@@ -48,8 +48,12 @@ def client(tiny_pipeline, make_app):
 
 def test_info_shows_the_pipeline_limits_and_defaults(client, tiny_pipeline):
     info = client.get("/api/info").json()
-    assert info["model"] == {"name": "tinyflow", "kind": "flow_transformer", "sample_rate": tiny_pipeline.sample_rate,
-                             "text_encoder": "all-MiniLM-L6-v2"}
+    assert info["model"] == {
+        "name": "tinyflow",
+        "kind": "flow_transformer",
+        "sample_rate": tiny_pipeline.sample_rate,
+        "text_encoder": "all-MiniLM-L6-v2",
+    }
     assert info["limits"]["duration"] == [MIN_DURATION, MAX_DURATION]
     assert info["limits"]["steps"] == [1, MAX_STEPS]
     assert info["limits"]["text_chars"] == MAX_TEXT_CHARS
@@ -79,8 +83,14 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
     assert job["status"] in ("queued", "running") and r.headers["location"] == job["status_url"] == f"/api/jobs/{job['id']}"
     job = wait_done(client, job["id"])
     assert job["status"] == "done" and job["progress"] == 1.0 and job["error"] is None
-    assert job["request"] == {"text": "a calm solo piano piece in A minor", "duration": 2.0, "steps": 4, "guidance": DEFAULTS.guidance,
-                              "seed": 7, "sampler": "euler"}
+    assert job["request"] == {
+        "text": "a calm solo piano piece in A minor",
+        "duration": 2.0,
+        "steps": 4,
+        "guidance": DEFAULTS.guidance,
+        "seed": 7,
+        "sampler": "euler",
+    }
     audio = client.get(job["audio_url"])
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
     samples, sr = read_wav(audio.content)
@@ -90,7 +100,9 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
 
 
 def test_same_seed_same_clip(client):
-    ids = [client.post("/api/generate", json={"text": "sad strings", "duration": 1.0, "steps": 2, "seed": 3}).json()["id"] for _ in range(2)]
+    ids = [
+        client.post("/api/generate", json={"text": "sad strings", "duration": 1.0, "steps": 2, "seed": 3}).json()["id"] for _ in range(2)
+    ]
     clips = [client.get(wait_done(client, i)["audio_url"]).content for i in ids]
     assert ids[0] != ids[1] and clips[0] == clips[1]
 
@@ -146,8 +158,9 @@ def test_bad_input_is_422_with_a_clear_message(client, body, message):
 
 def test_out_of_range_errors_name_the_field_in_detail_too(client):
     r = client.post("/api/generate", json={"text": "ok", "duration": 50})
-    assert r.status_code == 422 and r.json()["detail"] == [{"type": "value_error", "loc": ["body", "duration"],
-                                                            "msg": "must be between 1 and 20 seconds, got 50"}]
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"type": "value_error", "loc": ["body", "duration"], "msg": "must be between 1 and 20 seconds, got 50"}
+    ]
 
 
 NOT_A_JSON_OBJECT = [
@@ -217,8 +230,7 @@ def test_a_real_server_answers_413_without_waiting_for_the_whole_body(tiny_pipel
     """A 10 MB Content-Length with only 1 KB sent, and a chunked body that passes the limit and never
     ends: both answered 413 at once (a server that reads the body first would wait forever)."""
     url = live_server(make_app(tiny_pipeline))
-    head = (b"POST /api/generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 10000000\r\n\r\n")
+    head = b"POST /api/generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
     answer = raw_request(url, head, [b'{"text": "' + b"x" * 1000])
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     head = b"POST /api/generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -252,8 +264,20 @@ def test_full_queue_answers_429_with_retry_after(tiny_pipeline, make_app):
     assert stats["rejected"] == 2 and stats["submitted"] == 4
 
 
-@pytest.mark.parametrize("job_id", ["0" * 32, "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-                                    "A" * 32, "0" * 31, "0" * 33, "abc%00def", ".."])
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        "0" * 32,
+        "../../etc/passwd",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "A" * 32,
+        "0" * 31,
+        "0" * 33,
+        "abc%00def",
+        "..",
+    ],
+)
 def test_unknown_or_malformed_ids_are_404(client, job_id):
     for suffix in ("", "/audio.wav", "/image.png"):
         r = client.get(f"/api/jobs/{job_id}{suffix}")
@@ -265,8 +289,10 @@ def test_results_are_files_in_the_server_folder_named_by_the_server(tiny_pipelin
     out = tmp_path / "owned"
     client = TestClient(make_app(tiny_pipeline, out_dir=out))
     job = wait_done(client, client.post("/api/generate", json={"text": "../../x.wav", "duration": 1.0, "steps": 2}).json()["id"])
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
-        [f"{job['id']}/audio.wav", f"{job['id']}/image.png"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        f"{job['id']}/audio.wav",
+        f"{job['id']}/image.png",
+    ]
 
 
 def test_old_jobs_are_evicted_with_their_files(tiny_pipeline, make_app, tmp_path):

@@ -62,9 +62,26 @@ def test_serve_command_runs_a_server(tmp_path):
     model = make_tiny_model(tmp_path / "tinyflow")
     port = free_port()
     out = tmp_path / "results"
-    proc = subprocess.Popen([sys.executable, "-m", "text2music", "serve", "--model", str(model), "--port", str(port), "--max-queue", "2",
-                             "--out-dir", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "text2music",
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--max-queue",
+            "2",
+            "--out-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
         while True:

@@ -110,9 +110,17 @@ def test_folders_of_a_server_killed_with_sigkill_are_swept_at_the_next_start(tmp
     """A process makes its JobQueue (as `text2music serve` does) and is killed with -9: its folder
     stays behind until the next queue starts. Folders of live servers, folders whose owner cannot be
     told (no pid file) and other names are left alone."""
-    child = subprocess.Popen([sys.executable, "-c", "import sys, time; from text2music.serve.jobs import JobQueue; "
-                              "q = JobQueue(object()); print(q.out_dir, flush=True); time.sleep(60)"],
-                             stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from text2music.serve.jobs import JobQueue; "
+            "q = JobQueue(object()); print(q.out_dir, flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     try:
         killed = Path(child.stdout.readline().strip())
     finally:
@@ -164,8 +172,10 @@ def retry_after_of(queue) -> int:
 
 def test_retry_after_before_any_job_finished_scales_with_the_requested_work(tiny_pipeline, tmp_path):
     answers = {}
-    for name, settings in [("small", GenerationSettings(duration=1.0, steps=1)),
-                           ("large", GenerationSettings(duration=20.0, steps=100, sampler="heun"))]:
+    for name, settings in [
+        ("small", GenerationSettings(duration=1.0, steps=1)),
+        ("large", GenerationSettings(duration=20.0, steps=100, sampler="heun")),
+    ]:
         pipe = BlockingPipeline(tiny_pipeline)
         queue = JobQueue(pipe, workers=1, max_queue=0, out_dir=tmp_path / name)
         try:

@@ -105,7 +105,9 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     assert abs(wav["duration"] - 2.0) < 0.01
     page.wait_for_function("() => { const a = document.querySelector('.result.done audio'); return a.readyState >= 1; }")
     assert abs(page.evaluate("document.querySelector('.result.done audio').duration") - 2.0) < 0.05
-    page.wait_for_function("() => { const i = document.querySelector('.result.done img.spectrogram'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.result.done img.spectrogram'); return i.complete && i.naturalWidth > 0; }"
+    )
     assert page.evaluate("document.querySelector('.result.done img.spectrogram').naturalWidth") >= 500
 
     # a second clip from an example chip: newest first, both kept

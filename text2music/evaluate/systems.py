@@ -103,5 +103,9 @@ def measure_speed(system, text: str, repeats: int = 3) -> dict:
         times.append(time.perf_counter() - t0)
     seconds = float(np.median(times))
     audio_s = len(wave) / system.sample_rate
-    return {"seconds_per_clip": round(seconds, 3), "audio_seconds": round(audio_s, 2), "rtf": round(audio_s / seconds, 2),
-            "threads": torch.get_num_threads()}
+    return {
+        "seconds_per_clip": round(seconds, 3),
+        "audio_seconds": round(audio_s, 2),
+        "rtf": round(audio_s / seconds, 2),
+        "threads": torch.get_num_threads(),
+    }

@@ -151,9 +151,7 @@ def mel_to_linear(mel_power_: torch.Tensor, cfg: MelConfig, n_iter: int = 30) ->
     return spec
 
 
-def griffin_lim(
-    magnitude: torch.Tensor, cfg: MelConfig, n_iter: int = 32, momentum: float = 0.99, seed: int = 0
-) -> torch.Tensor:
+def griffin_lim(magnitude: torch.Tensor, cfg: MelConfig, n_iter: int = 32, momentum: float = 0.99, seed: int = 0) -> torch.Tensor:
     """Linear magnitude `(..., n_fft//2+1, T)` -> audio `(..., (T-1) * hop)` by fast Griffin-Lim.
 
     Fast Griffin-Lim (Perraudin et al. 2013), the algorithm of librosa.griffinlim, batched in torch.

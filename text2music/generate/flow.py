@@ -53,9 +53,18 @@ def start_from(init: torch.Tensor, noise: torch.Tensor, strength: float) -> tupl
 
 
 @torch.no_grad()
-def sample_mel(model, text: TextEmbedding, n_frames: int, seeds: list[int], steps: int = 16, guidance: float = 3.0,
-               sampler: str = "euler", init: torch.Tensor | None = None, strength: float = 1.0,
-               callback=None) -> torch.Tensor:
+def sample_mel(
+    model,
+    text: TextEmbedding,
+    n_frames: int,
+    seeds: list[int],
+    steps: int = 16,
+    guidance: float = 3.0,
+    sampler: str = "euler",
+    init: torch.Tensor | None = None,
+    strength: float = 1.0,
+    callback=None,
+) -> torch.Tensor:
     """Text -> mel `(B, n_mels, n_frames)`: seeded noise integrated along the guided velocity.
 
     With `init` `(B, n_mels, T)` and `strength` < 1 the integration starts from that mel partly

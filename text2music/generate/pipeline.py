@@ -70,8 +70,15 @@ def read_init_audio(source: np.ndarray | str | Path, sample_rate: int, seconds: 
 class Text2Music:
     """A loaded model: `pipe(texts, settings) -> Generation`."""
 
-    def __init__(self, model: torch.nn.Module, encoder: TextEncoder, mel: MelConfig, config: dict,
-                 vocoder: GriffinLimVocoder | NeuralVocoder | None = None, path: Path | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        encoder: TextEncoder,
+        mel: MelConfig,
+        config: dict,
+        vocoder: GriffinLimVocoder | NeuralVocoder | None = None,
+        path: Path | None = None,
+    ):
         self.model, self.encoder, self.mel, self.config = model, encoder, mel, config
         self.vocoder = vocoder or GriffinLimVocoder(mel)
         self.path = path
@@ -108,9 +115,15 @@ class Text2Music:
         with torch.no_grad():
             return self.encoder(check_texts(texts)).to(self.device)
 
-    def __call__(self, texts: list[str] | str | TextEmbedding, settings: GenerationSettings | None = None, *,
-                 seeds: list[int] | None = None, init_audio: np.ndarray | str | Path | None = None,
-                 callback: ProgressFn | None = None) -> Generation:
+    def __call__(
+        self,
+        texts: list[str] | str | TextEmbedding,
+        settings: GenerationSettings | None = None,
+        *,
+        seeds: list[int] | None = None,
+        init_audio: np.ndarray | str | Path | None = None,
+        callback: ProgressFn | None = None,
+    ) -> Generation:
         """Texts (or their embedding) -> `Generation`.
 
         Every text gets `settings.seed` unless `seeds` gives one per text. `init_audio` (a file or
@@ -123,8 +136,14 @@ class Text2Music:
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
         return Generation(audio, mel, self.sample_rate)
 
-    def make_mel(self, text: TextEmbedding, settings: GenerationSettings, seeds: list[int] | None = None,
-                 init_audio: np.ndarray | str | Path | None = None, callback: ProgressFn | None = None) -> torch.Tensor:
+    def make_mel(
+        self,
+        text: TextEmbedding,
+        settings: GenerationSettings,
+        seeds: list[int] | None = None,
+        init_audio: np.ndarray | str | Path | None = None,
+        callback: ProgressFn | None = None,
+    ) -> torch.Tensor:
         """The generator's step alone: embedding -> mel `(B, n_mels, n_frames)` in the model's value scale."""
         B = text.tokens.shape[0]
         n_frames = self.mel.frames_for(settings.duration)
@@ -140,9 +159,18 @@ class Text2Music:
             audio = read_init_audio(init_audio, self.sample_rate, (n_frames - 1) * self.mel.hop_length / self.sample_rate)
             init = log_mel_spectrogram(audio, self.mel)[None].expand(B, -1, -1)
         total = settings.model_evaluations
-        return sample_mel(self.model, text, n_frames, seeds, settings.steps, settings.guidance, settings.sampler,
-                          init=init, strength=settings.strength if init is not None else 1.0,
-                          callback=(lambda done: callback(min(done, total), total)) if callback else None)
+        return sample_mel(
+            self.model,
+            text,
+            n_frames,
+            seeds,
+            settings.steps,
+            settings.guidance,
+            settings.sampler,
+            init=init,
+            strength=settings.strength if init is not None else 1.0,
+            callback=(lambda done: callback(min(done, total), total)) if callback else None,
+        )
 
     def vocode(self, mel: torch.Tensor, n_samples: int | None = None) -> np.ndarray:
         """mel `(B, n_mels, n_frames)` -> float32 audio `(B, n_samples)` (not level-adjusted).
@@ -157,8 +185,14 @@ class Text2Music:
         """The model's log-mel `(n_mels, n_frames)` of audio at its sample rate."""
         return log_mel_spectrogram(np.asarray(audio, np.float32), self.mel).numpy()
 
-    def generate(self, texts: list[str] | str, seed: int | list[int] = 0, init_audio: np.ndarray | str | Path | None = None,
-                 callback: ProgressFn | None = None, **settings) -> tuple[np.ndarray, int]:
+    def generate(
+        self,
+        texts: list[str] | str,
+        seed: int | list[int] = 0,
+        init_audio: np.ndarray | str | Path | None = None,
+        callback: ProgressFn | None = None,
+        **settings,
+    ) -> tuple[np.ndarray, int]:
         """Texts -> (waveforms float32 `(n_texts, n_samples)`, sample_rate); `settings` are
         GenerationSettings fields (duration, steps, guidance, sampler, strength, normalize).
         `seed`: one for every text, or a list with one per text."""
@@ -167,8 +201,9 @@ class Text2Music:
         out = self(texts, s, seeds=seeds, init_audio=init_audio, callback=callback)
         return out.audio, out.sample_rate
 
-    def interpolate(self, text_a: str, text_b: str, n: int = 5, settings: GenerationSettings | None = None,
-                    callback: ProgressFn | None = None) -> Generation:
+    def interpolate(
+        self, text_a: str, text_b: str, n: int = 5, settings: GenerationSettings | None = None, callback: ProgressFn | None = None
+    ) -> Generation:
         """`n` clips whose text embedding moves from `text_a` to `text_b`, all from the same noise."""
         if n < 2:
             raise ValueError(f"interpolation needs n >= 2, got {n}")

@@ -42,7 +42,11 @@ def model_kind(model: torch.nn.Module) -> str:
 
 
 def save_pretrained(
-    out_dir: str | Path, model: torch.nn.Module, mel: MelConfig, text: dict, dtype: torch.dtype = torch.float32,
+    out_dir: str | Path,
+    model: torch.nn.Module,
+    mel: MelConfig,
+    text: dict,
+    dtype: torch.dtype = torch.float32,
     extra: dict | None = None,
 ) -> None:
     """Inference weights (safetensors, `dtype`) and config.json, each written atomically."""
@@ -92,9 +96,11 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: Pa
     missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
     if missing or extra or wrong:
-        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
-                 f"{len(extra)} unexpected (e.g. {extra[0]})" if extra else "",
-                 f"{len(wrong)} of another shape (e.g. {wrong[0]}, file vs config)" if wrong else ""]
+        parts = [
+            f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+            f"{len(extra)} unexpected (e.g. {extra[0]})" if extra else "",
+            f"{len(wrong)} of another shape (e.g. {wrong[0]}, file vs config)" if wrong else "",
+        ]
         raise ValueError(f"{where}: the weights do not fit config.json: {'; '.join(p for p in parts if p)}")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
 

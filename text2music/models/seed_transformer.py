@@ -34,9 +34,7 @@ class SeedTransformer(nn.Module):
         self.cfg = cfg
         self.frame_queries = nn.Parameter(torch.randn(cfg.n_frames, cfg.d_model) * 0.02)
         self.text_proj = nn.Linear(cfg.text_dim, cfg.d_model)
-        layer = nn.TransformerDecoderLayer(
-            cfg.d_model, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=True
-        )
+        layer = nn.TransformerDecoderLayer(cfg.d_model, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=True)
         self.decoder = nn.TransformerDecoder(layer, cfg.layers)
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.n_mels)

@@ -89,8 +89,9 @@ class GenerateBody(BaseModel):
     steps: Integer = Field(DEFAULT_SETTINGS.steps, description="sampler steps (more: slower, finer)", **_limits(1, MAX_STEPS))
     guidance: Number = Field(DEFAULT_SETTINGS.guidance, description="classifier-free guidance scale", **_limits(MIN_GUIDANCE, MAX_GUIDANCE))
     seed: Integer = Field(DEFAULT_SETTINGS.seed, description="same seed and settings, same clip", **_limits(0, MAX_SEED))
-    sampler: str = Field(DEFAULT_SETTINGS.sampler, description="ODE sampler (heun: two evaluations per step)",
-                         json_schema_extra={"enum": list(SAMPLERS)})
+    sampler: str = Field(
+        DEFAULT_SETTINGS.sampler, description="ODE sampler (heun: two evaluations per step)", json_schema_extra={"enum": list(SAMPLERS)}
+    )
 
     @field_validator("text")
     @classmethod
@@ -117,7 +118,7 @@ class InvalidSettings(ValueError):
         found = [(m.start(), m.group(0)) for n in names if (m := re.search(rf"\b{n}\b", message))]
         self.field = min(found)[1] if found else None
         if self.field and message.startswith(self.field + " "):
-            message = message[len(self.field) + 1:]
+            message = message[len(self.field) + 1 :]
         super().__init__(f"{self.field}: {message}" if self.field else message)
         self.msg = message
 
@@ -145,11 +146,19 @@ def job_status(job: Job, queue: JobQueue) -> JobStatus:
     base = f"/api/jobs/{job.id}"
     done = job.status == "done"
     elapsed = None if job.started is None else (job.finished or time.time()) - job.started
-    return JobStatus(id=job.id, status=job.status, progress=round(job.progress, 4), queue_position=queue.position(job),
-                     status_url=base, audio_url=f"{base}/audio.wav" if done else None,
-                     image_url=f"{base}/image.png" if done else None, error=job.error,
-                     request={"text": job.text, **{k: getattr(job.settings, k) for k in REQUEST_FIELDS}}, created=job.created,
-                     elapsed_s=None if elapsed is None else round(elapsed, 3))
+    return JobStatus(
+        id=job.id,
+        status=job.status,
+        progress=round(job.progress, 4),
+        queue_position=queue.position(job),
+        status_url=base,
+        audio_url=f"{base}/audio.wav" if done else None,
+        image_url=f"{base}/image.png" if done else None,
+        error=job.error,
+        request={"text": job.text, **{k: getattr(job.settings, k) for k in REQUEST_FIELDS}},
+        created=job.created,
+        elapsed_s=None if elapsed is None else round(elapsed, 3),
+    )
 
 
 def _error(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -174,7 +183,7 @@ def _describe(err: dict, body=None, content_type: str = "") -> str:
 
 
 def _json_error(err: dict, body) -> str:
-    """"the request body is not valid JSON: Expecting ',' delimiter at line 1, column 23"."""
+    """ "the request body is not valid JSON: Expecting ',' delimiter at line 1, column 23"."""
     what = str((err.get("ctx") or {}).get("error") or "syntax error")
     loc = err.get("loc", ())
     pos = loc[-1] if loc and isinstance(loc[-1], int) else None
@@ -193,8 +202,12 @@ def _json_error(err: dict, body) -> str:
 def model_info(pipeline) -> dict:
     path = getattr(pipeline, "path", None)
     config = getattr(pipeline, "config", {}) or {}
-    return {"name": Path(path).name if path else "model", "kind": config.get("kind"), "sample_rate": pipeline.sample_rate,
-            "text_encoder": (config.get("text") or {}).get("encoder")}
+    return {
+        "name": Path(path).name if path else "model",
+        "kind": config.get("kind"),
+        "sample_rate": pipeline.sample_rate,
+        "text_encoder": (config.get("text") or {}).get("encoder"),
+    }
 
 
 class BodyLimit:
@@ -243,9 +256,17 @@ class BodyLimit:
 
     async def _refuse(self, send):
         body = json.dumps({"message": f"the request body is larger than the limit of {self.max_bytes // 1024} KB"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -253,8 +274,14 @@ def api_info(pipeline) -> dict:
     """What GET /api/info tells besides the queue state: model, limits, defaults, samplers, examples."""
     return {
         "model": model_info(pipeline),
-        "limits": {"text_chars": MAX_TEXT_CHARS, "duration": [MIN_DURATION, MAX_DURATION], "steps": [1, MAX_STEPS],
-                   "guidance": [MIN_GUIDANCE, MAX_GUIDANCE], "seed": [0, MAX_SEED], "sync_duration": SYNC_MAX_DURATION},
+        "limits": {
+            "text_chars": MAX_TEXT_CHARS,
+            "duration": [MIN_DURATION, MAX_DURATION],
+            "steps": [1, MAX_STEPS],
+            "guidance": [MIN_GUIDANCE, MAX_GUIDANCE],
+            "seed": [0, MAX_SEED],
+            "sync_duration": SYNC_MAX_DURATION,
+        },
         "defaults": {name: getattr(DEFAULT_SETTINGS, name) for name in REQUEST_FIELDS},
         "samplers": list(SAMPLERS),
         "evaluations_per_step": {name: GenerationSettings(sampler=name, steps=1).model_evaluations for name in SAMPLERS},
@@ -311,8 +338,9 @@ def add_page_routes(app: FastAPI) -> None:
         return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
-def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64,
-               max_body: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64, max_body: int = MAX_BODY_BYTES
+) -> FastAPI:
     """The app around one loaded pipeline (`Text2Music` or anything with its interface).
 
     Results are files under `out_dir` (default: a new temp folder, deleted at shutdown, see
@@ -328,9 +356,14 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
 
     from text2music import __version__
 
-    app = FastAPI(title="text2music", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Text to music on CPU: submit a description, poll the job, fetch the WAV. "
-                              "Limits and defaults: `GET /api/info`.")
+    app = FastAPI(
+        title="text2music",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Text to music on CPU: submit a description, poll the job, fetch the WAV. Limits and defaults: `GET /api/info`.",
+    )
     app.state.queue = queue
     app.state.pipeline = pipeline
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -343,36 +376,51 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
     async def get_info() -> dict:
         return {**info, "queue": queue.stats()}
 
-    responses = {422: {"model": ErrorBody, "description": "invalid input (message names the field)"},
-                 429: {"model": ErrorBody, "description": "queue full; retry after the Retry-After header's seconds"}}
+    responses = {
+        422: {"model": ErrorBody, "description": "invalid input (message names the field)"},
+        429: {"model": ErrorBody, "description": "queue full; retry after the Retry-After header's seconds"},
+    }
 
-    @app.post("/api/generate", status_code=202, response_model=JobStatus, responses=responses,
-              summary="Submit a generation; poll status_url until done")
+    @app.post(
+        "/api/generate",
+        status_code=202,
+        response_model=JobStatus,
+        responses=responses,
+        summary="Submit a generation; poll status_url until done",
+    )
     async def submit(body: GenerateBody):
         job = queue.submit(body.text, body.settings())
         return JSONResponse(jsonable_encoder(job_status(job, queue)), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
-    @app.post("/api/generate/sync", summary=f"Generate a short clip (up to {SYNC_MAX_DURATION:g} s) and answer with the WAV",
-              responses={**responses, 200: {"content": {"audio/wav": {}}, "description": "the clip; X-Job-Id names its job"},
-                         504: {"model": ErrorBody, "description": "still running; poll status_url"}},
-              response_class=FileResponse)
+    @app.post(
+        "/api/generate/sync",
+        summary=f"Generate a short clip (up to {SYNC_MAX_DURATION:g} s) and answer with the WAV",
+        responses={
+            **responses,
+            200: {"content": {"audio/wav": {}}, "description": "the clip; X-Job-Id names its job"},
+            504: {"model": ErrorBody, "description": "still running; poll status_url"},
+        },
+        response_class=FileResponse,
+    )
     async def generate_sync(body: GenerateBody):
         settings = body.settings()
         if settings.duration > SYNC_MAX_DURATION:
-            return _error(422, f"duration: at most {SYNC_MAX_DURATION:g} s for a synchronous call; "
-                               f"use POST /api/generate for longer clips",
-                          detail=[{"type": "value_error", "loc": ["body", "duration"], "msg": "too long for a synchronous call"}])
+            return _error(
+                422,
+                f"duration: at most {SYNC_MAX_DURATION:g} s for a synchronous call; use POST /api/generate for longer clips",
+                detail=[{"type": "value_error", "loc": ["body", "duration"], "msg": "too long for a synchronous call"}],
+            )
         job = queue.submit(body.text, settings)
         deadline = time.monotonic() + SYNC_TIMEOUT
         while not job.done_event.is_set():  # no thread is held while waiting
             if time.monotonic() > deadline:
-                return _error(504, "generation is taking longer than expected; poll status_url",
-                              id=job.id, status_url=f"/api/jobs/{job.id}")
+                return _error(
+                    504, "generation is taking longer than expected; poll status_url", id=job.id, status_url=f"/api/jobs/{job.id}"
+                )
             await asyncio.sleep(0.05)
         if job.status != "done":
             return _error(500, f"generation failed: {job.error}", id=job.id)
-        return FileResponse(job.audio_path, media_type="audio/wav", filename=f"text2music-{job.id[:8]}.wav",
-                            headers={"X-Job-Id": job.id})
+        return FileResponse(job.audio_path, media_type="audio/wav", filename=f"text2music-{job.id[:8]}.wav", headers={"X-Job-Id": job.id})
 
     def find(job_id: str) -> Job | JSONResponse:
         job = queue.get(job_id)  # None for a malformed id too: never touches the file system
@@ -388,21 +436,31 @@ def create_app(pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Pa
         if isinstance(job, JSONResponse):
             return job
         if job.status != "done":
-            return _error(409 if job.status != "failed" else 410, f"job is {job.status}; no {which} yet"
-                          if job.status != "failed" else f"job failed: {job.error}")
+            return _error(
+                409 if job.status != "failed" else 410,
+                f"job is {job.status}; no {which} yet" if job.status != "failed" else f"job failed: {job.error}",
+            )
         path = job.audio_path if which == "audio" else job.image_path
         if not path.is_file():
             return _error(404, "no such job (evicted)")
         ext = path.suffix
         return FileResponse(path, media_type=media_type, filename=f"text2music-{job.id[:8]}{ext}")
 
-    @app.get("/api/jobs/{job_id}/audio.wav", response_class=FileResponse, summary="The finished clip (WAV)",
-             responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+    @app.get(
+        "/api/jobs/{job_id}/audio.wav",
+        response_class=FileResponse,
+        summary="The finished clip (WAV)",
+        responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    )
     async def get_audio(job_id: str):
         return result_file(job_id, "audio", "audio/wav")
 
-    @app.get("/api/jobs/{job_id}/image.png", response_class=FileResponse, summary="The finished clip's spectrogram (PNG)",
-             responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+    @app.get(
+        "/api/jobs/{job_id}/image.png",
+        response_class=FileResponse,
+        summary="The finished clip's spectrogram (PNG)",
+        responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    )
     async def get_image(job_id: str):
         return result_file(job_id, "image", "image/png")
 
@@ -423,8 +481,15 @@ def torch_threads(cores: int, workers: int) -> int:
     return max(1, (cores - 1) // workers)
 
 
-def serve(model: str | Path | None = None, host: str = "127.0.0.1", port: int = 7860, workers: int = 1, max_queue: int = 8,
-          out_dir: str | Path | None = None, log_level: str = "info") -> None:
+def serve(
+    model: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    workers: int = 1,
+    max_queue: int = 8,
+    out_dir: str | Path | None = None,
+    log_level: str = "info",
+) -> None:
     """Load the model once and serve the page and API until Ctrl-C.
 
     Results go under `out_dir` (kept after the server stops), else to a temp folder deleted at
@@ -443,8 +508,7 @@ def serve(model: str | Path | None = None, host: str = "127.0.0.1", port: int = 
     if not is_loopback(host):
         log.warning("serving on %s: anyone who can reach this address can use the server (no authentication)", host)
     shown = f"[{host}]" if ":" in host else host
-    print(f"text2music: serving {model_info(pipeline)['name']} on http://{shown}:{port}/  (API reference: /docs; Ctrl-C stops)",
-          flush=True)
+    print(f"text2music: serving {model_info(pipeline)['name']} on http://{shown}:{port}/  (API reference: /docs; Ctrl-C stops)", flush=True)
     if out_dir is not None:
         print(f"text2music: results go to {app.state.queue.out_dir}/ (kept after the server stops)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

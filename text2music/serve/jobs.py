@@ -240,9 +240,15 @@ class JobQueue:
 
     def stats(self) -> dict:
         with self._cond:
-            return {"workers": self.workers, "max_queue": self.max_queue, "running": len(self._running),
-                    "queued": len(self._pending), "kept": len(self._jobs), **self.counts,
-                    "seconds_per_unit": round(self._seconds_per_unit_locked(), 5)}
+            return {
+                "workers": self.workers,
+                "max_queue": self.max_queue,
+                "running": len(self._running),
+                "queued": len(self._pending),
+                "kept": len(self._jobs),
+                **self.counts,
+                "seconds_per_unit": round(self._seconds_per_unit_locked(), 5),
+            }
 
     def retry_after(self) -> int:
         with self._cond:
