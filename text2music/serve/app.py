@@ -338,6 +338,52 @@ def add_page_routes(app: FastAPI) -> None:
         return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
+def add_job_routes(app: FastAPI, queue: JobQueue) -> None:
+    """GET a job's status, its audio and its spectrogram."""
+
+    def find(job_id: str) -> Job | JSONResponse:
+        job = queue.get(job_id)  # None for a malformed id too: never touches the file system
+        return job if job is not None else _error(404, "no such job (unknown id, or evicted: the server keeps the newest results)")
+
+    @app.get("/api/jobs/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorBody}}, summary="Status of a job")
+    async def get_job(job_id: str):
+        job = find(job_id)
+        return job if isinstance(job, JSONResponse) else job_status(job, queue)
+
+    def result_file(job_id: str, which: str, media_type: str):
+        job = find(job_id)
+        if isinstance(job, JSONResponse):
+            return job
+        if job.status != "done":
+            return _error(
+                409 if job.status != "failed" else 410,
+                f"job is {job.status}; no {which} yet" if job.status != "failed" else f"job failed: {job.error}",
+            )
+        path = job.audio_path if which == "audio" else job.image_path
+        if not path.is_file():
+            return _error(404, "no such job (evicted)")
+        ext = path.suffix
+        return FileResponse(path, media_type=media_type, filename=f"text2music-{job.id[:8]}{ext}")
+
+    @app.get(
+        "/api/jobs/{job_id}/audio.wav",
+        response_class=FileResponse,
+        summary="The finished clip (WAV)",
+        responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    )
+    async def get_audio(job_id: str):
+        return result_file(job_id, "audio", "audio/wav")
+
+    @app.get(
+        "/api/jobs/{job_id}/image.png",
+        response_class=FileResponse,
+        summary="The finished clip's spectrogram (PNG)",
+        responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    )
+    async def get_image(job_id: str):
+        return result_file(job_id, "image", "image/png")
+
+
 def create_app(
     pipeline, workers: int = 1, max_queue: int = 8, out_dir: str | Path | None = None, keep: int = 64, max_body: int = MAX_BODY_BYTES
 ) -> FastAPI:
@@ -422,48 +468,7 @@ def create_app(
             return _error(500, f"generation failed: {job.error}", id=job.id)
         return FileResponse(job.audio_path, media_type="audio/wav", filename=f"text2music-{job.id[:8]}.wav", headers={"X-Job-Id": job.id})
 
-    def find(job_id: str) -> Job | JSONResponse:
-        job = queue.get(job_id)  # None for a malformed id too: never touches the file system
-        return job if job is not None else _error(404, "no such job (unknown id, or evicted: the server keeps the newest results)")
-
-    @app.get("/api/jobs/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorBody}}, summary="Status of a job")
-    async def get_job(job_id: str):
-        job = find(job_id)
-        return job if isinstance(job, JSONResponse) else job_status(job, queue)
-
-    def result_file(job_id: str, which: str, media_type: str):
-        job = find(job_id)
-        if isinstance(job, JSONResponse):
-            return job
-        if job.status != "done":
-            return _error(
-                409 if job.status != "failed" else 410,
-                f"job is {job.status}; no {which} yet" if job.status != "failed" else f"job failed: {job.error}",
-            )
-        path = job.audio_path if which == "audio" else job.image_path
-        if not path.is_file():
-            return _error(404, "no such job (evicted)")
-        ext = path.suffix
-        return FileResponse(path, media_type=media_type, filename=f"text2music-{job.id[:8]}{ext}")
-
-    @app.get(
-        "/api/jobs/{job_id}/audio.wav",
-        response_class=FileResponse,
-        summary="The finished clip (WAV)",
-        responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
-    )
-    async def get_audio(job_id: str):
-        return result_file(job_id, "audio", "audio/wav")
-
-    @app.get(
-        "/api/jobs/{job_id}/image.png",
-        response_class=FileResponse,
-        summary="The finished clip's spectrogram (PNG)",
-        responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
-    )
-    async def get_image(job_id: str):
-        return result_file(job_id, "image", "image/png")
-
+    add_job_routes(app, queue)
     return app
 
 
