@@ -11,7 +11,7 @@ import pytest
 
 import text2music
 from text2music.analysis.drums import DRUM_THRESHOLD, drum_activity
-from text2music.analysis.key import PITCH_CLASSES, KeyEstimate, estimate_key, key_relation
+from text2music.analysis.key import PITCH_CLASSES, KeyEstimate, estimate_key, key_relation, relative_key
 from text2music.analysis.tempo import tempo_agrees
 
 PACKAGE = Path(text2music.__file__).parent
@@ -38,6 +38,22 @@ def test_layering():
         assert not {n for n in names if n.startswith("text2music.data.synth")}, f
 
 
+def test_pitch_classes_and_relative_key():
+    assert len(PITCH_CLASSES) == 12 and PITCH_CLASSES[9] == "A"
+    assert relative_key(9, "minor") == (0, "major") and relative_key(0, "major") == (9, "minor")
+
+
+@pytest.mark.parametrize(
+    "estimate, relation",
+    [
+        (("A", "minor"), "exact"),
+        (("C", "major"), "relative"),
+        (("A", "major"), "parallel"),
+        (("E", "minor"), "fifth"),
+        (("D", "minor"), "fifth"),
+        (("F#", "major"), "other"),
+    ],
+)
 def test_key_relation_to_a_minor(estimate, relation):
     est = KeyEstimate(PITCH_CLASSES.index(estimate[0]), estimate[1], 0.0)
     assert key_relation(est, "A", "minor") == relation
