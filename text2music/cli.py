@@ -64,6 +64,15 @@ def _print_summary(summary: dict) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def passive_openmp() -> None:
+    """Let torch's OpenMP threads sleep, not spin, while they wait (unless OMP_WAIT_POLICY is set).
+
+    Must run before torch is imported. On 2 cores with one core busy elsewhere, a 10-s clip took
+    15.4 s with spinning threads and 8.4 s with sleeping ones; on a quiet machine 4.3 s and 5.1 s
+    (BENCHMARKS.md, "Generation speed")."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def _positive_int(value: str) -> int:
     try:
         n = int(value)
@@ -407,6 +416,7 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
 
 
 def cmd_generate(args) -> int:
+    passive_openmp()
     import numpy as np
 
     from text2music.features.mel import save_audio
@@ -516,6 +526,7 @@ def add_predict(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    passive_openmp()
     from text2music.evaluate.run import EvalConfig, evaluate
 
     cfg = EvalConfig(
@@ -655,6 +666,7 @@ def add_plot(sub) -> None:
 
 
 def cmd_serve(args) -> int:
+    passive_openmp()
     from text2music.serve.app import serve
 
     if args.max_queue < 0:
