@@ -58,6 +58,7 @@ from text2music.evaluate.judges import JUDGE_RATE, Judges
 from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
 from text2music.evaluate.report import write_report
 from text2music.features.mel import load_audio, save_audio
+from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
 
 MIN_CLASS = 5  # clips needed on each side of a concept for its AUC
@@ -72,10 +73,10 @@ class EvalConfig:
     n: int = 200
     prompts: str = "corpus"  # "corpus" (held-out corpus clips) | "musiccaps" (real captions, text only)
     musiccaps_csv: str = str(BUNDLED_MUSICCAPS_CSV)
-    duration: float = 10.0
-    steps: int = 16
-    guidance: float = 3.0
-    sampler: str = "euler"
+    duration: float = GenerationSettings.duration  # the generation settings default to the pipeline's
+    steps: int = GenerationSettings.steps
+    guidance: float = GenerationSettings.guidance
+    sampler: str = GenerationSettings.sampler
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4

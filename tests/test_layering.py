@@ -1,0 +1,38 @@
+"""Imports only point down the data flow: data -> features -> text -> models -> train -> generate
+-> evaluate -> serve (with utils, workers and analysis below them all, the CLI on top)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "text2music"
+FLOW = ["utils", "workers", "analysis", "data", "features", "text", "models", "train", "generate", "evaluate", "serve", "cli"]
+
+
+def package_imports() -> list[tuple[str, str, str]]:
+    """(file, its top-level part, the part it imports) for every import between parts, lazy ones included."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        part = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                bits = name.split(".")
+                if bits[0] == "text2music" and len(bits) > 1 and bits[1] != part:
+                    found.append((str(rel), part, bits[1]))
+    return found
+
+
+def test_imports_point_down_the_data_flow():
+    upward = [(f, a, b) for f, a, b in package_imports() if a in FLOW and b in FLOW and FLOW.index(b) > FLOW.index(a)]
+    assert not upward, upward
+
+
+def test_every_part_has_a_place_in_the_flow():
+    parts = {p.name for p in PACKAGE.iterdir() if p.is_dir() and any(p.glob("*.py"))}
+    parts |= {p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("__")}
+    assert parts <= set(FLOW), parts - set(FLOW)

@@ -1,0 +1,1 @@
+"""Training: configs, datasets, the training loop and the vocoder trainer (resumable, logged, plotted)."""
