@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from text2music.generate.settings import GenerationSettings
+from text2music.utils import pid_alive
 
 log = logging.getLogger("text2music.serve")
 
@@ -141,12 +142,8 @@ def owner_alive(folder: Path) -> bool | None:
         return None
     if host != socket.gethostname() or pid <= 0:
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:  # alive, another user's
-        return True
     now = _process_start(pid)
     return not (start != "-" and now is not None and now != start)
 
