@@ -36,3 +36,23 @@ def test_every_part_has_a_place_in_the_flow():
     parts = {p.name for p in PACKAGE.iterdir() if p.is_dir() and any(p.glob("*.py"))}
     parts |= {p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("__")}
     assert parts <= set(FLOW), parts - set(FLOW)
+
+
+def test_no_private_names_cross_modules():
+    crossing = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("text2music")):
+                crossing += [
+                    f"{path.relative_to(PACKAGE)}: {a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    assert not crossing, crossing
+
+
+def test_no_function_over_100_lines():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 100:
+                long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
+    assert not long, long

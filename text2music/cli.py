@@ -73,6 +73,11 @@ def passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _count(value: str) -> int:
+    n = _positive_int(value) if value.strip() != "0" else 0
+    return n
+
+
 def _positive_int(value: str) -> int:
     try:
         n = int(value)
@@ -328,27 +333,31 @@ def output_paths(out: Path, jobs: list[tuple[str, int]], fmt: str) -> list[Path]
 
 
 def check_writable(paths: list[Path]) -> None:
-    """Create the output folders, check that they take files, sweep temporary files that a killed
-    run left there; a path that is an existing folder is an error."""
+    """A one-line error when an output path is an existing folder, or its folder cannot be made or
+    written; creates nothing (folders appear when the first file is written). Sweeps temporary
+    files that a killed run left in folders that exist."""
     from text2music.utils import sweep_stale_temps
 
     for path in paths:
         if path.is_dir():
             raise ValueError(f"output {path} is an existing folder")
     for folder in sorted({p.parent for p in paths}):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ValueError(f"cannot create output folder {folder}: {e.strerror}") from None
-        try:
-            tempfile.TemporaryFile(dir=folder).close()
-        except OSError:
-            raise ValueError(f"output folder is not writable: {folder}") from None
-        sweep_stale_temps(folder)
+        existing = next(f for f in (folder, *folder.parents) if f.exists())
+        if not existing.is_dir():
+            raise ValueError(f"cannot create output folder {folder}: {existing} is a file")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"output folder is not writable: {existing}")
+        if existing == folder:
+            try:
+                tempfile.TemporaryFile(dir=folder).close()
+            except OSError:
+                raise ValueError(f"output folder is not writable: {folder}") from None
+            sweep_stale_temps(folder)
 
 
-def check_init_audio(path: Path | None) -> None:
-    """A one-line error, before any model loads, when --init-audio is missing or unreadable."""
+def check_init_audio(path: Path | None, seconds: float) -> None:
+    """A one-line error, before any model loads, when --init-audio is missing or its first
+    `seconds` (all that is used) cannot be decoded."""
     if path is None:
         return
     import soundfile as sf
@@ -356,7 +365,8 @@ def check_init_audio(path: Path | None) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"--init-audio file not found: {path}")
     try:
-        sf.info(str(path))
+        with sf.SoundFile(str(path)) as f:
+            f.read(min(f.frames, int(seconds * f.samplerate) + 1), dtype="float32")
     except Exception as e:
         raise ValueError(f"--init-audio {path} is not a readable audio file: {e}") from None
 
@@ -377,11 +387,17 @@ def generation_settings(args):
 
 def plan_jobs(args, texts: list[str]) -> list[tuple[str, int]]:
     """(label, seed) per output clip: each text's variations take seed, seed+1, ..."""
+    from text2music.generate.settings import MAX_BATCH, MAX_SEED
+
+    if args.batch_size > MAX_BATCH:
+        raise ValueError(f"--batch-size must be at most {MAX_BATCH}, got {args.batch_size}")
+    if args.seed + args.variations - 1 > MAX_SEED:
+        raise ValueError(f"--seed + --variations - 1 must be at most {MAX_SEED}")
     if args.interpolate:
+        if not 2 <= args.interpolate <= MAX_BATCH:
+            raise ValueError(f"--interpolate needs N between 2 and {MAX_BATCH}, got {args.interpolate}")
         if len(texts) != 2:
             raise ValueError(f"--interpolate N needs exactly two texts, got {len(texts)}")
-        if args.interpolate < 2:
-            raise ValueError(f"--interpolate needs N >= 2, got {args.interpolate}")
         return [(f"{texts[0]} -> {texts[1]} ({k + 1}/{args.interpolate})", args.seed) for k in range(args.interpolate)]
     return [(t, args.seed + v) for t in texts for v in range(args.variations)]
 
@@ -425,7 +441,7 @@ def cmd_generate(args) -> int:
 
     texts = read_prompts(args.text, args.prompts)
     settings = generation_settings(args)
-    check_init_audio(args.init_audio)
+    check_init_audio(args.init_audio, settings.duration)
     jobs = plan_jobs(args, texts)
     paths = output_paths(args.output, jobs, args.format)
     check_writable(paths)
@@ -540,6 +556,7 @@ def cmd_evaluate(args) -> int:
         steps=args.steps,
         guidance=args.guidance,
         sampler=args.sampler,
+        normalize=not args.no_normalize,
         seed=args.seed,
         diversity_prompts=args.diversity_prompts,
         diversity_seeds=args.diversity_seeds,
@@ -599,9 +616,10 @@ def add_evaluate(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=d.steps, help="sampler steps (generative models)")
     p.add_argument("--guidance", type=float, default=d.guidance, help="guidance scale (generative models)")
     p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler (generative models)")
+    p.add_argument("--no-normalize", action="store_true", help="judge the model's own levels (default: loudness-normalised, as generate)")
     p.add_argument("--seed", type=int, default=0, help="seed of the main clips")
-    p.add_argument("--diversity-prompts", type=int, default=8, help="prompts rendered with several seeds")
-    p.add_argument("--diversity-seeds", type=int, default=4, help="seeds per diversity prompt")
+    p.add_argument("--diversity-prompts", type=_count, default=8, help="prompts rendered with several seeds (0: no diversity)")
+    p.add_argument("--diversity-seeds", type=_positive_int, default=4, help="seeds per diversity prompt")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     p.add_argument("--no-speed", action="store_true", help="skip the speed and memory measurement")
     p.add_argument(

@@ -44,6 +44,22 @@ def test_a_report_folder_resumes_only_its_own_fingerprint(tmp_path):
     assert json.loads((out / FINGERPRINT).read_text()) == other
 
 
+def test_a_run_that_failed_before_any_result_does_not_block_the_next(tmp_path):
+    out = tmp_path / "report"
+    claim_report(out, {**FP, "settings": {"guidance": 99.0, "steps": 16}})  # then failed: no audio, no judgements
+    claim_report(out, FP)  # the corrected command resumes the empty folder
+    assert json.loads((out / FINGERPRINT).read_text()) == FP
+
+
+def test_bad_settings_are_refused_before_the_folder_is_touched(tmp_path):
+    from text2music.evaluate.run import EvalConfig, evaluate
+
+    out = tmp_path / "report"
+    with pytest.raises(ValueError, match="duration must be between"):
+        evaluate(EvalConfig(system="default", out=str(out), data=str(tmp_path / "none"), prompts="musiccaps", n=2, duration=99.0))
+    assert not out.exists()
+
+
 def test_results_without_a_fingerprint_are_refused(tmp_path):
     fill(tmp_path / "old")
     with pytest.raises(ValueError, match="no fingerprint.json"):

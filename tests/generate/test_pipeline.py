@@ -13,7 +13,7 @@ import torch
 
 from tests.conftest import synth_music, write_wav
 from text2music.cli import main
-from text2music.features.mel import get_preset, load_audio
+from text2music.features.mel import get_preset
 from text2music.generate.pipeline import DEFAULT_MODEL_DIR, Generation, Text2Music, normalize_loudness, read_init_audio
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
 from text2music.models import build_model, load_pretrained, save_pretrained
@@ -79,10 +79,24 @@ def test_progress_variation_and_interpolation(pipe):
     assert out.audio.shape == (3, 16000)
 
 
-def test_a_long_init_clip_is_read_only_for_the_section_used(tmp_path):
+def test_a_long_init_clip_is_read_only_for_the_section_used(tmp_path, monkeypatch):
     long = write_wav(tmp_path / "long.wav", np.zeros(16000 * 120, np.float32), 16000)
+    asked = []
+    read = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        asked.append(frames)
+        return read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
     assert len(read_init_audio(long, 16000, 2.0)) == 32000
-    assert len(load_audio(long, 16000, max_seconds=2.0)) <= 32001
+    assert asked and all(0 < f <= 32001 for f in asked), asked  # never the whole two minutes
+
+
+def test_seeds_are_checked(pipe):
+    for seeds, message in [([], "0 seeds for 1 texts"), ([-1], "every seed must be"), ([True], "every seed must be")]:
+        with pytest.raises(ValueError, match=message):
+            pipe("x", GenerationSettings(duration=1.0, steps=1), seeds=seeds)
 
 
 @pytest.mark.parametrize(
@@ -125,6 +139,8 @@ def test_seed_baselines_load_through_the_same_pipeline(tmp_path):
     assert out.mel.shape == (2, 80, 40) and out.audio.shape == (2, 39 * 256)  # its own length, at most the asked one
     again = pipe(["a calm piano piece"], GenerationSettings(duration=1.0, seed=2))
     np.testing.assert_allclose(again.audio[0], out.audio[0], atol=1e-4)  # a regressor ignores the seed
+    with pytest.raises(ValueError, match="cannot make a variation of init audio"):
+        pipe(["x"], GenerationSettings(duration=1.0), init_audio=np.zeros(16000, np.float32))
 
 
 def _broken_models(tmp_path, good):
@@ -225,6 +241,9 @@ def test_generate_command_files_and_errors(tiny_model, tmp_path, capsys):
         (["--init-audio", "GOOD.wav", "--strength", "1.5"], "strength must be between 0 and 1"),
         (["--prompts", "EMPTY"], "has no prompts"),
         (["--prompts", "BINARY"], "is binary"),
+        (["--batch-size", "65"], "--batch-size must be at most 64"),
+        (["--interpolate", "65"], "--interpolate needs N between 2 and 64"),
+        (["--seed", "2147483647", "--variations", "2"], "must be at most 2147483647"),
     ],
 )
 def test_generate_errors_come_before_the_model_loads(tmp_path, capsys, args, message):

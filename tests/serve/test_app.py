@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
@@ -90,6 +91,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "guidance": DEFAULTS.guidance,
         "seed": 7,
         "sampler": "euler",
+        "normalize": True,
     }
     audio = client.get(job["audio_url"])
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
@@ -97,6 +99,15 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
     assert sr == tiny_pipeline.sample_rate and len(samples) == 2 * sr
     image = client.get(job["image_url"])
     assert image.status_code == 200 and image.headers["content-type"] == "image/png" and image.content.startswith(PNG)
+
+
+def test_normalize_can_be_turned_off_and_is_strictly_boolean(client):
+    body = {"text": "sad strings", "duration": 1.0, "steps": 2, "seed": 3}
+    loud, raw = (client.post("/api/generate", json={**body, "normalize": n}).json()["id"] for n in (True, False))
+    clips = [read_wav(client.get(wait_done(client, i)["audio_url"]).content)[0] for i in (loud, raw)]
+    assert not np.allclose(clips[0], clips[1])
+    r = client.post("/api/generate", json={**body, "normalize": 1})
+    assert r.status_code == 422 and "normalize" in r.json()["message"]
 
 
 def test_same_seed_same_clip(client):

@@ -25,7 +25,7 @@ FINGERPRINT = "fingerprint.json"
 REPORT_DIRS = ("audio", "embeddings")
 REPORT_FILES = ("judged.jsonl", "metrics.json", "report.md", "spectrograms.png", "tag_auc.png", "tempo.png", FINGERPRINT)
 MODEL_FILE_SUFFIXES = (".json", ".safetensors")
-GENERATION_SETTINGS = ("duration", "steps", "guidance", "sampler", "seed", "diversity_prompts", "diversity_seeds")
+GENERATION_SETTINGS = ("duration", "steps", "guidance", "sampler", "normalize", "seed", "diversity_prompts", "diversity_seeds")
 
 
 def clip_name(item_id: str, seed: int) -> str:
@@ -124,8 +124,9 @@ def clear(folder: Path) -> None:
 
 
 def claim_report(folder: Path, fingerprint: dict, overwrite: bool = False) -> None:
-    """Make `folder` a report of `fingerprint`: a new or matching folder resumes; one with results
-    of anything else is refused (ValueError naming what differs) unless `overwrite` clears it."""
+    """Make `folder` a report of `fingerprint`: a new or matching folder resumes, and so does one
+    without results (a run that failed before making any); one with results of anything else is
+    refused (ValueError naming what differs) unless `overwrite` clears it."""
     folder = Path(folder)
     old = read_fingerprint(folder)
     if overwrite:
@@ -135,7 +136,7 @@ def claim_report(folder: Path, fingerprint: dict, overwrite: bool = False) -> No
             f"{folder} holds results with no {FINGERPRINT} (made by an older version): "
             "evaluate into a new --out, or pass --overwrite to redo it"
         )
-    elif old is not None and old != fingerprint:
+    elif old is not None and old != fingerprint and has_results(folder):
         diffs = differences(old, fingerprint) or ["unreadable fingerprint"]
         raise ValueError(
             f"{folder} was evaluated with other settings ({'; '.join(diffs)}): evaluate into a new --out, or pass --overwrite to redo it"

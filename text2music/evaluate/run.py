@@ -77,6 +77,7 @@ class EvalConfig:
     steps: int = GenerationSettings.steps
     guidance: float = GenerationSettings.guidance
     sampler: str = GenerationSettings.sampler
+    normalize: bool = GenerationSettings.normalize
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
@@ -234,8 +235,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     out = Path(cfg.out)
     items = load_items(cfg)
     fp = fingerprint(cfg)
+    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "normalize": cfg.normalize}
+    GenerationSettings(**settings)  # out-of-range settings: a ValueError before the folder is touched
     claim_report(out, fp, cfg.overwrite)  # before any model work: refuses a folder of other settings
-    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler}
     reference_only = is_reference_only(cfg.system)
     system = load_system(cfg.system) if reference_only else load_system(cfg.system, **settings)
     judges = Judges()

@@ -24,7 +24,7 @@ import torch
 
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
 from text2music.generate.flow import sample_mel
-from text2music.generate.settings import LOUDNESS_TARGET_DBFS, PEAK_LIMIT, GenerationSettings, check_texts
+from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_SEED, PEAK_LIMIT, GenerationSettings, check_texts
 from text2music.models import load_pretrained
 from text2music.models.neural_vocoder import NeuralVocoder
 from text2music.models.vocoder import GriffinLimVocoder
@@ -65,6 +65,17 @@ def read_init_audio(source: np.ndarray | str | Path, sample_rate: int, seconds: 
     else:
         audio = np.asarray(source, np.float32)
     return np.pad(audio[:need], (0, max(0, need - len(audio))))
+
+
+def check_seeds(seeds, n: int) -> list[int]:
+    """One valid seed per text, or a ValueError."""
+    seeds = list(seeds)
+    if len(seeds) != n:
+        raise ValueError(f"{len(seeds)} seeds for {n} texts")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s <= MAX_SEED:
+            raise ValueError(f"every seed must be an integer between 0 and {MAX_SEED}, got {s!r}")
+    return [int(s) for s in seeds]
 
 
 class Text2Music:
@@ -144,16 +155,21 @@ class Text2Music:
         init_audio: np.ndarray | str | Path | None = None,
         callback: ProgressFn | None = None,
     ) -> torch.Tensor:
-        """The generator's step alone: embedding -> mel `(B, n_mels, n_frames)` in the model's value scale."""
+        """The generator's step alone: embedding -> mel `(B, n_mels, n_frames)` in the model's value scale.
+
+        A regressor (the seed baselines) makes one mel per text, at most its trained length, whatever
+        the seed; it cannot vary init audio."""
         B = text.tokens.shape[0]
         n_frames = self.mel.frames_for(settings.duration)
-        if not self.generative:  # a regressor: one pass, at most its trained length
+        if not self.generative:
+            if init_audio is not None:
+                raise ValueError(f"a {self.kind} model regresses one clip per text and cannot make a variation of init audio")
             with torch.no_grad():
                 mel = self.model(text, min(n_frames, self.model.cfg.n_frames))
             if callback is not None:
                 callback(1, 1)
             return mel
-        seeds = [settings.seed] * B if seeds is None else [int(s) for s in seeds]
+        seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
         init = None
         if init_audio is not None:
             audio = read_init_audio(init_audio, self.sample_rate, (n_frames - 1) * self.mel.hop_length / self.sample_rate)
@@ -188,6 +204,7 @@ class Text2Music:
     def generate(
         self,
         texts: list[str] | str,
+        *,
         seed: int | list[int] = 0,
         init_audio: np.ndarray | str | Path | None = None,
         callback: ProgressFn | None = None,
@@ -197,7 +214,7 @@ class Text2Music:
         GenerationSettings fields (duration, steps, guidance, sampler, strength, normalize).
         `seed`: one for every text, or a list with one per text."""
         seeds = list(seed) if isinstance(seed, (list, tuple)) else None
-        s = GenerationSettings(seed=0 if seeds else int(seed), **settings)
+        s = GenerationSettings(seed=0 if seeds is not None else seed, **settings)
         out = self(texts, s, seeds=seeds, init_audio=init_audio, callback=callback)
         return out.audio, out.sample_rate
 

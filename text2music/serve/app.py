@@ -36,7 +36,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from text2music.generate.sampling import SAMPLERS
@@ -60,7 +60,7 @@ SYNC_MAX_DURATION = 5.0  # seconds; longer clips go through submit + poll
 SYNC_TIMEOUT = 300.0  # seconds a synchronous call waits before answering 504 with the job to poll
 MAX_BODY_BYTES = 64 * 1024  # a request body beyond this gets 413 unread (a 2000-character text is at most ~24 KB of JSON)
 DEFAULT_SETTINGS = GenerationSettings()
-REQUEST_FIELDS = ("duration", "steps", "guidance", "seed", "sampler")  # the settings a client may send
+REQUEST_FIELDS = ("duration", "steps", "guidance", "seed", "sampler", "normalize")  # the settings a client may send
 EXAMPLES = [
     "a calm solo piano piece in A minor at 70 BPM",
     "upbeat funk with slap bass and drums at 110 BPM",
@@ -91,6 +91,9 @@ class GenerateBody(BaseModel):
     seed: Integer = Field(DEFAULT_SETTINGS.seed, description="same seed and settings, same clip", **_limits(0, MAX_SEED))
     sampler: str = Field(
         DEFAULT_SETTINGS.sampler, description="ODE sampler (heun: two evaluations per step)", json_schema_extra={"enum": list(SAMPLERS)}
+    )
+    normalize: StrictBool = Field(
+        DEFAULT_SETTINGS.normalize, description="every clip at the same loudness; false keeps the model's soft and loud"
     )
 
     @field_validator("text")

@@ -252,7 +252,9 @@ class JobQueue:
             return self._retry_after_locked()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the workers (a running job finishes; waiting jobs fail) and delete a server-made folder."""
+        """Stop the workers (a running job finishes; waiting jobs fail) and delete a server-made
+        folder, unless a job still running after `timeout` writes into it (then the next start's
+        sweep deletes it)."""
         with self._cond:
             self._closed = True
             while self._pending:
@@ -260,7 +262,7 @@ class JobQueue:
             self._cond.notify_all()
         for t in self._threads:
             t.join(timeout)
-        if self._own_dir:
+        if self._own_dir and not any(t.is_alive() for t in self._threads):
             shutil.rmtree(self.out_dir, ignore_errors=True)
 
     # -- internals
