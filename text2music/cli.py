@@ -556,7 +556,7 @@ def cmd_evaluate(args) -> int:
         steps=args.steps,
         guidance=args.guidance,
         sampler=args.sampler,
-        normalize=not args.no_normalize,
+        normalize=args.normalize,
         seed=args.seed,
         diversity_prompts=args.diversity_prompts,
         diversity_seeds=args.diversity_seeds,
@@ -616,7 +616,11 @@ def add_evaluate(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=d.steps, help="sampler steps (generative models)")
     p.add_argument("--guidance", type=float, default=d.guidance, help="guidance scale (generative models)")
     p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler (generative models)")
-    p.add_argument("--no-normalize", action="store_true", help="judge the model's own levels (default: loudness-normalised, as generate)")
+    p.add_argument(
+        "--normalize",
+        action="store_true",
+        help="judge loudness-normalised clips, as generate writes them (default: the generator's own levels, as real audio has)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the main clips")
     p.add_argument("--diversity-prompts", type=_count, default=8, help="prompts rendered with several seeds (0: no diversity)")
     p.add_argument("--diversity-seeds", type=_positive_int, default=4, help="seeds per diversity prompt")

@@ -77,7 +77,7 @@ class EvalConfig:
     steps: int = GenerationSettings.steps
     guidance: float = GenerationSettings.guidance
     sampler: str = GenerationSettings.sampler
-    normalize: bool = GenerationSettings.normalize
+    normalize: bool = False  # judge the generator's own levels (real audio is not normalised either)
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
