@@ -503,7 +503,11 @@ def add_generate(sub) -> None:
     )
     p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
-    p.add_argument("--no-normalize", action="store_true", help="keep the vocoder's level (default: every clip at the same loudness)")
+    p.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="keep the generator's own level, soft or loud as the text asks (default: every clip at -16 dBFS RMS)",
+    )
     p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
     p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
