@@ -110,8 +110,9 @@ def read_fingerprint(folder: Path) -> dict | None:
 
 
 def has_results(folder: Path) -> bool:
+    """Whether `evaluate` left anything but its fingerprint in `folder` (audio, judgements, a report)."""
     folder = Path(folder)
-    return any((folder / d).exists() for d in REPORT_DIRS) or (folder / "judged.jsonl").exists()
+    return any((folder / d).exists() for d in REPORT_DIRS) or any((folder / f).exists() for f in REPORT_FILES if f != FINGERPRINT)
 
 
 def clear(folder: Path) -> None:
