@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import select
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -224,7 +225,12 @@ def raw_request(url: str, head: bytes, body_parts: list[bytes], timeout: float =
     with socket.create_connection((host, int(port)), timeout=timeout) as s:
         s.sendall(head)
         for part in body_parts:
-            s.sendall(part)
+            if select.select([s], [], [], 0.05)[0]:  # the server has answered: stop sending, as a client would
+                break
+            try:
+                s.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):  # it answered and closed while we sent
+                break
         answer = b""
         try:
             while b"\r\n\r\n" not in answer:
@@ -232,7 +238,7 @@ def raw_request(url: str, head: bytes, body_parts: list[bytes], timeout: float =
                 if not data:
                     break
                 answer += data
-        except socket.timeout:
+        except (socket.timeout, ConnectionResetError):
             pass
         return answer
 
