@@ -73,19 +73,22 @@ def passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _count(value: str) -> int:
-    n = _positive_int(value) if value.strip() != "0" else 0
-    return n
-
-
-def _positive_int(value: str) -> int:
+def _int_at_least(value: str, least: int) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {n}")
+    if n < least:
+        raise argparse.ArgumentTypeError(f"must be {'positive' if least == 1 else f'at least {least}'}, got {n}")
     return n
+
+
+def _positive_int(value: str) -> int:
+    return _int_at_least(value, 1)
+
+
+def _count(value: str) -> int:
+    return _int_at_least(value, 0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,15 +84,11 @@ def stft(audio: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     return torch.stft(audio, cfg.n_fft, cfg.hop_length, window=window, center=True, pad_mode="constant", return_complex=True)
 
 
-def mel_power(audio: np.ndarray | torch.Tensor, cfg: MelConfig, filters: torch.Tensor | None = None) -> torch.Tensor:
-    """Mel power spectrogram: `(..., n_samples)` -> `(..., n_mels, n_frames)`, float32.
-
-    `filters`: a filterbank to use instead of `mel_filters(cfg)` (e.g. one already on the GPU).
-    """
+def mel_power(audio: np.ndarray | torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """Mel power spectrogram: `(..., n_samples)` -> `(..., n_mels, n_frames)`, float32."""
     audio = torch.as_tensor(audio, dtype=torch.float32)
     spec = stft(audio, cfg).abs() ** cfg.power
-    filters = mel_filters(cfg) if filters is None else filters
-    return filters.to(spec) @ spec
+    return mel_filters(cfg).to(spec) @ spec
 
 
 def power_to_value(mel: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
@@ -109,12 +105,12 @@ def value_to_power(values: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     return torch.pow(10.0, db / 10.0)
 
 
-def log_mel_spectrogram(audio: np.ndarray | torch.Tensor, cfg: MelConfig, filters: torch.Tensor | None = None) -> torch.Tensor:
+def log_mel_spectrogram(audio: np.ndarray | torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     """Audio `(..., n_samples)` at `cfg.sample_rate` -> log-mel `(..., n_mels, n_frames)`.
 
     n_frames = n_samples // hop_length + 1 (centered STFT); no cropping or padding here.
     """
-    return power_to_value(mel_power(audio, cfg, filters), cfg)
+    return power_to_value(mel_power(audio, cfg), cfg)
 
 
 def fix_length(mel: np.ndarray, cfg: MelConfig) -> np.ndarray:

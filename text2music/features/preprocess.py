@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from text2music.data.musiccaps import Clip, read_clips
-from text2music.features.mel import MelConfig, fix_length, load_audio, log_mel_spectrogram, mel_filters
+from text2music.features.mel import MelConfig, fix_length, load_audio, log_mel_spectrogram
 from text2music.utils import append_jsonl, atomic_path, read_jsonl, write_jsonl
 from text2music.workers import worker_pool
 
@@ -76,12 +76,11 @@ def check_clip_audio(audio: np.ndarray, cfg: MelConfig) -> str | None:
 
 
 def _process_chunk(items: list[tuple[str, str, str]], cfg: MelConfig) -> list[dict]:
-    """Process several clips with one filterbank (building it costs more than one clip)."""
-    filters = mel_filters(cfg)
-    return [_process_one(ytid, wav, out, cfg, filters) for ytid, wav, out in items]
+    """Process several clips (the filterbank is built once per config by `mel_filters`)."""
+    return [_process_one(ytid, wav, out, cfg) for ytid, wav, out in items]
 
 
-def _process_one(ytid: str, wav: str, out: str, cfg: MelConfig, filters) -> dict:
+def _process_one(ytid: str, wav: str, out: str, cfg: MelConfig) -> dict:
     try:
         audio = load_audio(wav, cfg.sample_rate)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
@@ -89,7 +88,7 @@ def _process_one(ytid: str, wav: str, out: str, cfg: MelConfig, filters) -> dict
     reason = check_clip_audio(audio, cfg)
     if reason:
         return {"ytid": ytid, "skipped": reason, "seconds": round(len(audio) / cfg.sample_rate, 3)}
-    mel = log_mel_spectrogram(audio, cfg, filters).numpy()
+    mel = log_mel_spectrogram(audio, cfg).numpy()
     frames = mel.shape[-1]
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
