@@ -90,6 +90,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed-lstm", default="runs/repro-seed_lstm/best", help="seed baseline folder (skipped if absent)")
     ap.add_argument("--busy", action="store_true", help="keep one core busy with another process while measuring")
+    ap.add_argument("--previous", default=None, help="a previous default model folder, timed in the same run as a baseline")
+    ap.add_argument("--only-controls", action="store_true", help="only the default rows and the controls rows (no thread/sampler rows)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/text2music-bench.wav"), help="WAV the CLI row writes")
     args = ap.parse_args()
     default = {"steps": 16, "guidance": 3.0, "sampler": "euler"}
@@ -100,7 +102,17 @@ def main() -> None:
         ("default", {**default, "steps": 8}, 2, "PASSIVE"),
         ("default", {**default, "guidance": 1.0}, 2, "PASSIVE"),
     ]
-    if Path(args.seed_lstm).is_dir():
+    if args.only_controls:
+        rows = rows[:1]
+    if args.previous:
+        rows.append((args.previous, default, 2, "PASSIVE"))
+    controlled = Path(__file__).resolve().parents[1] / "text2music" / "assets" / "default" / "config.json"
+    if '"control_frames": 32' in controlled.read_text():
+        rows += [
+            ("default", {**default, "bpm": 92.0, "key": "A minor"}, 2, "PASSIVE"),
+            ("default", {**default, "bpm": 120.0, "loop": True}, 2, "PASSIVE"),
+        ]
+    if Path(args.seed_lstm).is_dir() and not args.only_controls:
         rows.append((args.seed_lstm, {}, 2, "PASSIVE"))
     machine = f"{platform.machine()}, {os.cpu_count()} cores" + (", one core busy" if args.busy else "")
     results = []
@@ -128,6 +140,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         s = f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}" if "steps" in r else "regression + Griffin-Lim"
+        s += "".join(f", {k} {r[k]}" for k in ("bpm", "key", "loop") if k in r)
         print(
             f"| {r['system']} | {s} | {r['threads']}, {r['omp_wait']} | {r['seconds_per_clip']} | {r['seconds_per_clip'] / base:.2f}x "
             f"| {r['rtf']} | {r['load_seconds']} | {r['peak_rss_mb']} |"

@@ -93,3 +93,15 @@ def tiny_features(tmp_path_factory):
     write_clips(data / "metadata.csv", clips)
     preprocess(data, TINY_MEL, name="tiny", progress=False)
     return data / "features" / "tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_synth_features(tmp_path_factory):
+    """A synth corpus (ground truth with beat grid and chords) of 16 clips of 2 s, tiny mel config."""
+    from text2music.data.synth import build_corpus
+    from text2music.data.synth.render import bundled_soundfont
+
+    data = tmp_path_factory.mktemp("tinysynth")
+    build_corpus(data, n=16, seed=0, jobs=1, duration=2.0, sample_rate=16000, soundfont=str(bundled_soundfont()), progress=False)
+    preprocess(data, TINY_MEL, name="tiny", progress=False)
+    return data / "features" / "tiny"

@@ -385,7 +385,31 @@ def generation_settings(args):
         seed=args.seed,
         strength=args.strength,
         normalize=not args.no_normalize,
+        bpm=args.bpm,
+        key=args.key,
+        meter=args.meter,
+        drums=args.drums,
+        bars=args.bars,
+        loop=args.loop,
+        text_controls=not args.no_text_controls,
     )
+
+
+def check_controls(args, settings, jobs: list[tuple[str, int]]) -> None:
+    """Before any model loads: the model folder has the controls the settings ask for, and every
+    clip's plan (tempo, bars, length) is possible."""
+    from text2music.generate.controls import plan_controls
+    from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+    folder = args.model if args.model is not None else DEFAULT_MODEL_DIR
+    config = json.loads((Path(folder) / "config.json").read_text())
+    asked = [f"--{n}" for n in ("bpm", "key", "meter", "drums", "bars") if getattr(settings, n) is not None]
+    if asked and not config.get("model", {}).get("control_frames"):
+        raise ValueError(f"{', '.join(asked)}: the model in {folder} has no musical controls")
+    if config.get("model", {}).get("control_frames"):
+        lengths = {round(plan_controls(text, settings, seed).duration, 6) for text, seed in jobs}
+        if len(lengths) > 1 and args.batch_size > 1:
+            raise ValueError("the descriptions ask for clips of different lengths in bars; use --batch-size 1")
 
 
 def plan_jobs(args, texts: list[str]) -> list[tuple[str, int]]:
@@ -428,6 +452,8 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
             out = pipe.interpolate(texts[0], texts[1], n=args.interpolate, settings=settings, callback=progress)
         else:
             out = pipe([t for t, _ in batch], settings, seeds=[s for _, s in batch], init_audio=args.init_audio, callback=progress)
+        for note in dict.fromkeys(out.notes):
+            tqdm.write(f"note: {note}", file=sys.stderr)
         waves.extend(out.audio)
         mels.extend(out.mel.float().cpu().numpy())
     bar.close()
@@ -452,6 +478,7 @@ def cmd_generate(args) -> int:
         from text2music.models import read_config
 
         read_config(args.model)  # a missing or broken model folder: one line, before the text encoder loads
+    check_controls(args, settings, jobs if not args.interpolate else [("", args.seed)])
 
     from text2music.generate.pipeline import Text2Music
 
@@ -515,7 +542,21 @@ def add_generate(sub) -> None:
     p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_control_arguments(p)
     p.set_defaults(func=cmd_generate)
+
+
+def add_control_arguments(p) -> None:
+    from text2music.generate.settings import MAX_BARS, MAX_BPM, MIN_BPM
+
+    g = p.add_argument_group("musical controls", "override what the text states; what neither states, the model chooses")
+    g.add_argument("--bpm", type=float, default=None, help=f"tempo in beats per minute, {MIN_BPM:g} to {MAX_BPM:g}")
+    g.add_argument("--key", default=None, help="key and mode, e.g. 'F# minor', 'Bb', 'Am'")
+    g.add_argument("--meter", default=None, help="3/4 or 4/4")
+    g.add_argument("--drums", action=argparse.BooleanOptionalAction, default=None, help="drums on (--drums) or off (--no-drums)")
+    g.add_argument("--bars", type=int, default=None, help=f"length in whole bars (1 to {MAX_BARS}) at the tempo; replaces --duration")
+    g.add_argument("--loop", action="store_true", help="make the clip loop seamlessly (whole bars when the tempo is known)")
+    g.add_argument("--no-text-controls", action="store_true", help="do not read tempo, key, meter or drums from the text")
 
 
 def cmd_predict(args) -> int:
@@ -526,6 +567,8 @@ def cmd_predict(args) -> int:
     args.variations, args.init_audio, args.interpolate, args.format = 1, None, None, "wav"
     args.png = args.npy = True
     args.no_normalize, args.batch_size = False, 4
+    args.bpm = args.key = args.meter = args.drums = args.bars = None
+    args.loop = args.no_text_controls = False
     return cmd_generate(args)
 
 
@@ -570,6 +613,7 @@ def cmd_evaluate(args) -> int:
         batch_size=args.batch_size,
         speed=not args.no_speed,
         overwrite=args.overwrite,
+        controls=args.controls,
     )
     folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
     if folder not in ("real", "vocoder", "default") and not Path(folder).is_dir():
@@ -590,6 +634,8 @@ def cmd_evaluate(args) -> int:
             "mean_tag_auc": a["mean_tag_auc"],
             "tempo_acc": a["tempo_acc"],
             "key_acc": a["key_acc"],
+            "tempo_spec_acc": a.get("tempo_spec_acc"),
+            "key_spec_acc": a.get("key_spec_acc"),
             "drums_acc": a["drums_acc"],
             "diversity": metrics.get("diversity"),
             "speed": metrics.get("speed"),
@@ -613,6 +659,13 @@ def add_evaluate(sub) -> None:
         "(real mel -> Griffin-Lim) or 'vocoder:FOLDER' (real mel -> the learned vocoder in FOLDER)",
     )
     p.add_argument("--out", type=Path, required=True, help="report folder (re-running resumes)")
+    p.add_argument(
+        "--controls",
+        choices=["text", "settings", "none"],
+        default="text",
+        help="musical controls of a model that has them: what each prompt states (text), each clip's true tempo/key/meter/drums "
+        "as settings (settings), or none",
+    )
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")

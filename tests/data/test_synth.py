@@ -316,3 +316,58 @@ def test_soundfont_loaded_once_renders_as_a_fresh_load(monkeypatch):
     render.release_synths()
     assert loads == []  # loaded once (by the last fresh clip), then kept
     assert kept == fresh
+
+
+# --- the time grid recorded as ground truth -----------------------------------------------------
+
+
+def _onsets(y: np.ndarray, sr: int) -> np.ndarray:
+    """Onset times (s) at a 2-ms hop, backtracked to where the energy starts rising."""
+    import librosa
+
+    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=32, n_fft=256, n_mels=32)
+    return librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=32, units="time", backtrack=True)
+
+
+def test_recorded_beats_fall_on_drum_onsets(corpus, manifest):
+    """On drum clips, an onset lies within 25 ms of nearly every recorded beat, and the same grid
+    moved by a quarter, half or three quarters of a beat hits clearly less often."""
+
+    def hit_rate(shift: float) -> float:
+        hits = total = 0
+        for r in manifest:
+            if not r["drums"]:
+                continue
+            y, sr = sf.read(corpus / r["audio"], dtype="float32")
+            beats = np.array(r["beats"]) + shift * 60.0 / r["bpm"]
+            onsets = _onsets(y, sr)
+            hits += int((np.abs(beats[:, None] - onsets[None, :]).min(1) < 0.025).sum())
+            total += len(beats)
+        return hits / total
+
+    true = hit_rate(0.0)
+    assert true >= 0.9
+    assert all(hit_rate(s) < true - 0.1 for s in (0.25, 0.5, 0.75))
+
+
+def test_recorded_grid_and_chords_are_consistent_and_heard(corpus, manifest):
+    """Beats are the bpm apart, downbeats every `meter` beats; and the chord slots' pitch classes
+    are what the audio's chroma holds while each slot sounds (template match over the clip's chords)."""
+    import librosa
+
+    correct = []
+    for r in manifest:
+        beat, meter = 60.0 / r["bpm"], int(r["meter"][0])
+        assert np.allclose(np.diff(r["beats"]), beat, atol=2e-3)
+        assert set(r["downbeats"]) <= set(r["beats"]) and np.allclose(np.diff(r["downbeats"]), meter * beat, atol=2e-3)
+        slots = r["chord_slots"]
+        assert slots[0][0] <= r["beat_offset"] and slots[-1][0] + slots[-1][1] >= r["beat_offset"] + DURATION / beat
+        y, sr = sf.read(corpus / r["audio"], dtype="float32")
+        chroma = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=512)
+        chords = {tuple(s[3]) for s in slots}
+        for start, length, _root, pcs in slots:
+            t0, t1 = max(0.0, (start - r["beat_offset"]) * beat), min(DURATION, (start + length - r["beat_offset"]) * beat)
+            if len(chords) > 1 and t1 - t0 >= 1.0:
+                c = chroma[:, int(t0 * sr / 512) : int(t1 * sr / 512)].mean(1)
+                correct.append(max(chords, key=lambda ch: c[list(ch)].mean()) == tuple(pcs))
+    assert len(correct) > 50 and np.mean(correct) >= 0.85

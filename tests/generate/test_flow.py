@@ -40,9 +40,9 @@ def test_guidance_is_one_batched_pass_and_scale_one_is_conditional(model):
     calls = []
     original = model.velocity
 
-    def counting(x, t, text_, drop):
+    def counting(x, t, text_, drop, controls=None):
         calls.append(x.shape[0])
-        return original(x, t, text_, drop)
+        return original(x, t, text_, drop, controls)
 
     model.velocity = counting
     try:
@@ -58,3 +58,33 @@ def test_init_audio_start_point():
     noise, init = torch.zeros(1, 2, 6), torch.ones(1, 2, 4)
     x, t0 = start_from(init, noise, strength=0.25)
     assert t0 == 0.75 and torch.allclose(x, torch.full((1, 2, 6), 0.75))  # init padded by its last frame
+
+
+def test_guidance_gives_the_controls_to_the_conditional_pass_only_and_loops_roll_them(model):
+    from text2music.generate.flow import circular
+    from text2music.models.flow_transformer import Controls
+
+    seen = []
+    original = model.velocity
+
+    def spying(x, t, text_, drop, controls=None):
+        seen.append((drop.tolist(), controls))
+        return original(x, t, text_, drop)
+
+    model.velocity = spying
+    try:
+        frames = torch.arange(8.0).expand(2, 3, 8)
+        controls = Controls(frames, torch.ones(2, 5))
+        fn = guided_velocity(model, text(), 3.0, controls)
+        x, t = torch.randn(2, 32, 8), torch.full((2,), 0.3)
+        fn(x, t)
+        drop, c = seen[-1]
+        assert drop == [False, False, True, True]
+        assert torch.equal(c.frames[:2], frames) and not c.frames[2:].any() and not c.globals[2:].any()
+        fn(x, t, 2)
+        assert torch.equal(seen[-1][1].frames[0, 0], frames[0, 0].roll(2))
+        looped = circular(fn, 8, 2, seed=0)
+        looped(x, t)
+        assert int(seen[-1][1].frames[0, 0, 0]) % 2 == 0  # rolled by whole tokens (patch 2)
+    finally:
+        del model.velocity

@@ -1,5 +1,6 @@
-"""Fixtures for the web page and API: a tiny random-weight flow model (its output is noise, which
-is all interface tests need), apps around it, and a real uvicorn server on a free loopback port."""
+"""Fixtures for the web page and API: tiny random-weight flow models, one without and one with
+musical controls (their output is noise, which is all interface tests need), apps around them,
+and a real uvicorn server on a free loopback port."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import time
 import pytest
 import torch
 
+from text2music.features.controls import FRAME_CHANNELS, GLOBAL_CHANNELS
 from text2music.features.mel import get_preset
 from text2music.generate.pipeline import Text2Music
-from text2music.models import build_model, save_pretrained
+from text2music.models import build_model, load_pretrained, save_pretrained
 from text2music.serve.app import create_app
 
 
@@ -25,17 +27,37 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+TEXT_INFO = {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
+
+
 def make_tiny_model(folder):
     model = build_model("flow_transformer", d_model=64, heads=2, layers=2, patch=2)
-    save_pretrained(
-        folder, model, get_preset("small"), {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
+    save_pretrained(folder, model, get_preset("small"), TEXT_INFO)
+    return folder
+
+
+def make_tiny_control_model(folder):
+    """A tiny flow model with the control inputs of a model trained with musical controls."""
+    model = build_model(
+        "flow_transformer", d_model=32, heads=2, layers=1, patch=2, control_frames=FRAME_CHANNELS, control_global=GLOBAL_CHANNELS
     )
+    save_pretrained(folder, model, get_preset("small"), TEXT_INFO)
     return folder
 
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(tmp_path_factory) -> Text2Music:
     return Text2Music.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("serve") / "tinyflow"))
+
+
+@pytest.fixture(scope="session")
+def tiny_control_pipeline(tmp_path_factory, tiny_pipeline) -> Text2Music:
+    """Loaded as `Text2Music.from_pretrained` does, with the text encoder of `tiny_pipeline` (one BERT per session)."""
+    folder = make_tiny_control_model(tmp_path_factory.mktemp("serve") / "tinycontrols")
+    model, mel, config = load_pretrained(folder)
+    pipe = Text2Music(model, tiny_pipeline.encoder, mel, config, path=folder)
+    assert pipe.controllable and not tiny_pipeline.controllable
+    return pipe
 
 
 class BlockingPipeline:
@@ -47,9 +69,13 @@ class BlockingPipeline:
         self.pipe, self.fail, self.report = pipe, fail, report
         self.release, self.started = threading.Event(), threading.Event()
         self.sample_rate, self.mel, self.config, self.path = pipe.sample_rate, pipe.mel, pipe.config, pipe.path
+        self.controllable, self.generative = pipe.controllable, pipe.generative
 
     def embed(self, texts):
         return self.pipe.embed(texts)
+
+    def plan(self, texts, settings, seeds):
+        return self.pipe.plan(texts, settings, seeds)
 
     def __call__(self, texts, settings=None, *, callback=None, **kwargs):
         self.started.set()

@@ -55,6 +55,7 @@ def test_info_shows_the_pipeline_limits_and_defaults(client, tiny_pipeline):
         "kind": "flow_transformer",
         "sample_rate": tiny_pipeline.sample_rate,
         "text_encoder": "all-MiniLM-L6-v2",
+        "controls": False,
     }
     assert info["limits"]["duration"] == [MIN_DURATION, MAX_DURATION]
     assert info["limits"]["steps"] == [1, MAX_STEPS]
@@ -93,7 +94,15 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "seed": 7,
         "sampler": "euler",
         "normalize": True,
+        "bpm": None,
+        "key": None,
+        "meter": None,
+        "drums": None,
+        "bars": None,
+        "loop": False,
+        "text_controls": True,
     }
+    assert job["controls"] == [{"bpm": None, "key": None, "meter": None, "drums": None, "duration": 2.0}] and job["notes"] == []
     audio = client.get(job["audio_url"])
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
     samples, sr = read_wav(audio.content)

@@ -73,6 +73,13 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     assert page.eval_on_selector_all("#sampler option", "os => os.map(o => o.value)") == list(SAMPLERS)
     assert page.input_value("#sampler") == GenerationSettings().sampler
 
+    # a model without musical controls: those fields are off, with a hint; a loop needs none
+    assert page.is_visible("#musical-hint") and "without musical controls" in page.inner_text("#musical-hint")
+    for name in CONTROL_IDS:
+        assert page.is_disabled("#" + name), name
+        assert page.get_attribute("#" + name, "aria-describedby") == "musical-hint"
+    assert page.is_enabled("#loop")
+
     # a bad setting: the server's 422 message inline, nothing submitted
     page.fill("#text", PROMPT)
     page.fill("#duration", "50")
@@ -126,5 +133,71 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     if os.environ.get("T2M_SAVE_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+    assert "Made with: none set (the model's own choice) · 2 s" in page.inner_text(".result:last-child .result-controls")
+    assert not errors, errors
+    page.close()
+
+
+CONTROL_IDS = ["bpm", "key", "meter", "drums", "bars", "text_controls"]
+LABELS = {"bpm": "BPM", "key": "Key", "meter": "Meter", "drums": "Drums", "bars": "Bars", "loop": "Loop", "text_controls": "Follow the"}
+
+
+@pytest.mark.slow
+def test_page_sends_musical_controls_and_shows_what_the_clip_was_made_with(browser, tiny_control_pipeline, make_app, live_server, tmp_path):
+    url = live_server(make_app(tiny_control_pipeline, workers=1, max_queue=2))
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, color_scheme="light")
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
+    page.goto(url + "/")
+    page.wait_for_selector(".chip")
+
+    # every control is enabled, labelled, and reads its choices from /api/info
+    assert page.is_hidden("#musical-hint")
+    for name, label in LABELS.items():
+        assert page.is_enabled("#" + name), name
+        assert page.get_by_label(label, exact=False).first.get_attribute("id") == name, name
+    keys = page.eval_on_selector_all("#key option", "os => os.map(o => o.value)")
+    assert keys[0] == "" and len(keys) == 25 and "F# minor" in keys and "Bb major" in keys
+    assert page.inner_text("[data-limit=bpm]") == "(40–240)" and page.inner_text("[data-limit=bars]") == "(1–64)"
+    assert page.get_attribute("#bpm", "placeholder") == "from the text"
+    page.uncheck("#text_controls")
+    assert page.get_attribute("#bpm", "placeholder") == "model's choice" and page.inner_text("#meter option") == "model's choice"
+    page.check("#text_controls")
+
+    # bars out of the duration limits: the server's message inline, the field marked
+    page.fill("#text", "a waltz in D minor at 92 BPM")
+    page.fill("#steps", "1")
+    page.fill("#bpm", "60")
+    page.fill("#bars", "64")
+    page.click("#generate")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "bars:" in page.inner_text("#error") and "1-20 s" in page.inner_text("#error")
+    assert page.get_attribute("#bars", "aria-invalid") == "true"
+
+    # 2 bars at 120 BPM; the waltz's 3/4 comes from the text, the key set overrides the text's
+    page.fill("#bpm", "120")
+    page.fill("#bars", "2")
+    page.select_option("#key", "F# minor")
+    page.select_option("#drums", "off")
+    page.check("#loop")
+    page.click("#generate")
+    page.wait_for_selector(".result.done audio[src]", timeout=60_000)
+    assert page.is_hidden("#error") and page.get_attribute("#bars", "aria-invalid") is None
+    assert page.inner_text(".result .result-controls") == "Made with: 120 BPM · F# minor · 3/4 · no drums · 3 s"
+    notes = page.inner_text(".result .result-notes")
+    assert 'the text says "at 92 BPM" but bpm 120 was set' in notes and "but key F# minor was set" in notes
+    assert "2 bars · 1 steps" in page.inner_text(".result .result-settings")
+    assert "120 BPM · F# minor · drums off · loop" in page.inner_text(".result .result-settings")
+    wav = page.evaluate(CHECK_AUDIO, page.get_attribute(".result.done audio", "src"))
+    assert abs(wav["duration"] - 3.0) < 0.01  # 2 bars x 3 beats x 60 / 120 BPM
+
+    # Defaults clears them; "Use these settings" brings them back
+    page.click("#reset")
+    assert page.input_value("#bpm") == "" and page.input_value("#key") == "" and not page.is_checked("#loop")
+    page.click(".result .reuse")
+    assert (page.input_value("#bpm"), page.input_value("#key"), page.input_value("#bars")) == ("120", "F# minor", "2")
+    assert page.input_value("#drums") == "off" and page.input_value("#meter") == "" and page.is_checked("#loop")
+    page.screenshot(path=str(tmp_path / "controls.png"), full_page=True)
     assert not errors, errors
     page.close()

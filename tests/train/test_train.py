@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from text2music.generate.pipeline import Text2Music
 from text2music.models import build_model, load_pretrained
-from text2music.text import TextEncoder
+from text2music.text import TextEmbedding, TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.loop import LossModule, evaluate_loss, train
@@ -204,3 +204,50 @@ def test_finetuned_text_encoder_is_saved_and_used(tiny_features, tmp_path):
     (best / "text_encoder.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="fine-tuned"):
         TextEncoder.from_model_folder(best, config["text"])
+
+
+def test_control_batches_follow_the_crop(tiny_synth_features):
+    """A crop's controls are the same frames of the whole clip's controls; dropped groups are zeros."""
+    from text2music.features.controls import MusicalControls, frame_controls
+
+    data = MelTextSet(str(tiny_synth_features), "train", "mixed", controls=True)
+    assert all(isinstance(c, MusicalControls) and c.bpm and c.chords for c in data.controls)
+    rate = data.mel_config.sample_rate / data.mel_config.hop_length
+    crop = data.control_batch([0, 1], [10, 3], 20)
+    assert crop.frames.shape == (2, 32, 20) and crop.globals.shape == (2, 39)
+    assert np.allclose(crop.frames[0].numpy(), frame_controls(data.controls[0], 64, rate)[:, 10:30], atol=1e-5)
+    mels, texts, controls = data.batch([0, 1, 2], torch.Generator().manual_seed(0), (16, 16), 2, control_drop=1.0)
+    assert mels.shape[-1] == controls.frames.shape[-1] == 16 and not controls.frames.any() and not controls.globals.any()
+    with pytest.raises(ValueError, match="no beat grid"):
+        from text2music.train.data import corpus_controls
+
+        corpus_controls(str(tiny_synth_features), [{"ytid": "synth-999999"}])
+
+
+def test_controls_fine_tune_from_a_model_without_them(tiny_synth_features, tmp_path):
+    """The new inputs start at zero (the model without them is reproduced exactly) and learn at
+    `new_lr` while the old weights stay put at a tiny `lr`."""
+    from text2music.models.flow_transformer import Controls
+
+    args = {"d_model": 32, "heads": 2, "layers": 1, "patch": 2}
+    base = dict(model="flow_transformer", model_args=args, features=str(tiny_synth_features), epochs=1, batch_size=4)
+    train(TrainConfig(**base, out=str(tmp_path / "a"), lr=1e-3, max_steps=2), progress=False)
+    start, _, _ = load_pretrained(tmp_path / "a" / "best")
+    tuned_cfg = TrainConfig(
+        **base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, controls=True, init_from=str(tmp_path / "a" / "best")
+    )
+    tuned = train(tuned_cfg, progress=False).model
+    assert tuned.cfg.control_frames == 32 and tuned.cfg.control_global == 39
+    old = start.state_dict()
+    assert all(torch.allclose(v, old[k], atol=1e-5) for k, v in tuned.state_dict().items() if k in old)
+    assert any(b.control.weight.abs().sum() > 0 for b in tuned.blocks)
+    fresh = build_model(
+        "flow_transformer", **{**args, "n_mels": 32, "n_frames": 64, "text_dim": 384, "control_frames": 32, "control_global": 39}
+    )
+    fresh.load_state_dict(start.state_dict(), strict=False)
+    x, t = torch.randn(1, 32, 16), torch.tensor([0.5])
+    emb = TextEmbedding(torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool), torch.randn(1, 384))
+    controls = Controls(torch.randn(1, 32, 16), torch.randn(1, 39))
+    no = torch.tensor([False])
+    assert torch.allclose(fresh.velocity(x, t, emb, no, controls), start.velocity(x, t, emb, no), atol=1e-6)
+    assert not torch.allclose(tuned.velocity(x, t, emb, no, controls), start.velocity(x, t, emb, no), atol=1e-4)

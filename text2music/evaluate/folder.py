@@ -25,7 +25,7 @@ FINGERPRINT = "fingerprint.json"
 REPORT_DIRS = ("audio", "embeddings")
 REPORT_FILES = ("judged.jsonl", "metrics.json", "report.md", "spectrograms.png", "tag_auc.png", "tempo.png", FINGERPRINT)
 MODEL_FILE_SUFFIXES = (".json", ".safetensors")
-GENERATION_SETTINGS = ("duration", "steps", "guidance", "sampler", "normalize", "seed", "diversity_prompts", "diversity_seeds")
+GENERATION_SETTINGS = ("duration", "steps", "guidance", "sampler", "normalize", "seed", "diversity_prompts", "diversity_seeds", "controls")
 
 
 def clip_name(item_id: str, seed: int) -> str:

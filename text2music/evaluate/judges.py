@@ -3,8 +3,8 @@
 - musicnn (Pons & Serra 2019; ISC): the MagnaTagATune and Million Song Dataset auto-taggers,
   ported to torch (`text2music.analysis.musicnn`): tag probabilities, and the MSD model's
   penultimate features as the embedding for Frechet Audio Distance;
-- librosa's beat tracker (tempo), Krumhansl-Schmuckler key profiles on CQT chroma (key and mode),
-  and a high-band noise detector (drums): `text2music.analysis`.
+- librosa's beat tracker (tempo), a key finder (key and mode), a meter classifier (3/4 or 4/4 from
+  beat-level accents) and a high-band noise detector (drums): `text2music.analysis`.
 Every clip is judged at 16 kHz mono, whatever rate its system made it at.
 """
 
@@ -17,6 +17,7 @@ import soxr
 
 from text2music.analysis.drums import DRUM_THRESHOLD, drum_activity
 from text2music.analysis.key import estimate_key
+from text2music.analysis.meter import estimate_meter
 from text2music.analysis.tempo import estimate_tempo
 from text2music.evaluate.concepts import JUDGE_TAGS
 from text2music.evaluate.spectra import speckle
@@ -37,6 +38,7 @@ class Judgement:
     mode: str
     drum_activity: float
     speckle: float  # dB of pixel noise on the log-mel (text2music.evaluate.spectra.speckle)
+    meter: int  # beats per bar heard: 3 or 4
 
     @property
     def drums(self) -> bool:
@@ -50,6 +52,7 @@ class Judgement:
             "mode": self.mode,
             "drum_activity": self.drum_activity,
             "speckle": self.speckle,
+            "meter": self.meter,
         }
 
 
@@ -83,4 +86,5 @@ class Judges:
             mode=key.mode,
             drum_activity=drum_activity(y, JUDGE_RATE),
             speckle=speckle(mel_db),
+            meter=estimate_meter(y, JUDGE_RATE),
         )

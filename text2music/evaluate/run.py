@@ -62,6 +62,7 @@ from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
 
 MIN_CLASS = 5  # clips needed on each side of a concept for its AUC
+CONTROL_MODES = ("text", "settings", "none")
 
 
 @dataclass
@@ -78,6 +79,8 @@ class EvalConfig:
     guidance: float = GenerationSettings.guidance
     sampler: str = GenerationSettings.sampler
     normalize: bool = False  # judge the generator's own levels (real audio is not normalised either)
+    controls: str = "text"  # "text": what the prompt states | "settings": the clip's true tempo, key,
+    # meter and drums as settings | "none": no controls (the prompt's words still go to BERT)
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
@@ -166,9 +169,32 @@ def adherence(items: list[EvalItem], judged: list[dict]) -> dict:
     out["key_acc"] = round(relations.count("exact") / len(keys), 4) if keys else None
     out["key_acc_close"] = round(sum(r in ("exact", "relative") for r in relations) / len(keys), 4) if keys else None
     drums = [(it.drums, j["drum_activity"]) for it, j in zip(items, judged) if it.drums is not None]
+    out.update(control_adherence(items, judged))
     out["drums_n"] = len(drums)
     out["drums_acc"] = round(float(np.mean([(a > DRUM_THRESHOLD) == d for d, a in drums])), 4) if drums else None
     out["speckle_db"] = round(float(np.mean([j["speckle"] for j in judged])), 3) if judged and "speckle" in judged[0] else None
+    return out
+
+
+def _share(flags: list[bool]) -> float | None:
+    return round(float(np.mean(flags)), 4) if flags else None
+
+
+def control_adherence(items: list[EvalItem], judged: list[dict]) -> dict:
+    """Tempo, key, mode and meter against each clip's true specification (corpus prompts), on
+    every prompt and on those whose text does not state the value."""
+    pairs = [(it.spec, j) for it, j in zip(items, judged) if it.spec.get("bpm")]
+    out: dict = {"spec_n": len(pairs)}
+    for name, subset in (("spec", pairs), ("unstated", [(s, j) for (s, j), it in zip(pairs, items) if not it.bpm])):
+        out[f"tempo_{name}_n"] = len(subset)
+        out[f"tempo_{name}_acc"] = _share([tempo_agrees(j["tempo"], s["bpm"]) for s, j in subset])
+        out[f"tempo_{name}_acc_strict"] = _share([abs(j["tempo"] - s["bpm"]) <= 0.08 * s["bpm"] for s, j in subset])
+    keyed = [(s, j) for s, j in pairs if s.get("key") in PITCH_CLASSES]
+    out["key_spec_acc"] = _share([(j["key"], j["mode"]) == (s["key"], s["mode"]) for s, j in keyed])
+    out["mode_spec_acc"] = _share([j["mode"] == s["mode"] for s, j in keyed])
+    for meter in ("3/4", "4/4"):
+        metered = [j["meter"] == int(meter[0]) for s, j in pairs if s.get("meter") == meter and "meter" in j]
+        out[f"meter_{meter[0]}_n"], out[f"meter_{meter[0]}_acc"] = len(metered), _share(metered)
     return out
 
 
@@ -237,9 +263,11 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     fp = fingerprint(cfg)
     settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "normalize": cfg.normalize}
     GenerationSettings(**settings)  # out-of-range settings: a ValueError before the folder is touched
+    if cfg.controls not in CONTROL_MODES:
+        raise ValueError(f"controls must be one of {', '.join(CONTROL_MODES)}, got {cfg.controls!r}")
     claim_report(out, fp, cfg.overwrite)  # before any model work: refuses a folder of other settings
     reference_only = is_reference_only(cfg.system)
-    system = load_system(cfg.system) if reference_only else load_system(cfg.system, **settings)
+    system = load_system(cfg.system) if reference_only else load_system(cfg.system, controls=cfg.controls, **settings)
     judges = Judges()
 
     # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)

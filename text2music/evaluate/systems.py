@@ -58,23 +58,38 @@ class VocoderOnly(RealAudio):
 
 class ModelSystem:
     """A model folder (or the bundled model) through the public pipeline: the same code path as
-    `text2music generate`, for a flow model and the seed's regressors alike."""
+    `text2music generate`, for a flow model and the seed's regressors alike.
 
-    def __init__(self, path: str | Path | None, **settings):
+    `controls`: "text" (the pipeline reads what each prompt states), "settings" (each clip's true
+    tempo, key, meter and drums given as settings, as a user sets --bpm --key --meter --drums),
+    or "none" (no controls: the prompt's words still reach the text encoder)."""
+
+    def __init__(self, path: str | Path | None, controls: str = "text", **settings):
         from text2music.generate.pipeline import Text2Music
         from text2music.generate.settings import GenerationSettings
 
         self.pipe = Text2Music.from_pretrained(path)
         self.name = str(path) if path is not None else "default"
         self.sample_rate = self.pipe.sample_rate
-        self.settings = GenerationSettings(**settings)
+        self.controls = controls
+        self.settings = GenerationSettings(**settings, text_controls=controls == "text")
         self.seeded = self.pipe.generative  # a regressor makes one clip per prompt whatever the seed
 
     def render(self, items, seeds):
-        return list(self.pipe([it.text for it in items], self.settings, seeds=seeds).audio)
+        if self.controls != "settings":
+            return list(self.pipe([it.text for it in items], self.settings, seeds=seeds).audio)
+        return [self.pipe([it.text], self.settings_of(it), seeds=[s]).audio[0] for it, s in zip(items, seeds)]
+
+    def settings_of(self, item: EvalItem):
+        """The settings with the clip's true tempo, key, meter and drums (corpus prompts)."""
+        spec = item.spec
+        if not spec.get("bpm"):
+            raise ValueError(f"prompt {item.id} has no specification: controls=settings needs corpus prompts")
+        meter = int(str(spec["meter"])[0])
+        return self.settings.replace(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
 
 
-def load_system(spec: str, **settings):
+def load_system(spec: str, controls: str = "text", **settings):
     """'real', 'vocoder' (Griffin-Lim), 'vocoder:FOLDER' (the learned vocoder in FOLDER; 'vocoder:default'
     for the bundled model's), 'default' (the bundled model) or a model folder; `settings` are
     GenerationSettings fields for a model."""
@@ -87,7 +102,7 @@ def load_system(spec: str, **settings):
 
         folder = spec.split(":", 1)[1]
         return VocoderOnly(neural=DEFAULT_MODEL_DIR if folder == "default" else folder)
-    return ModelSystem(None if spec == "default" else Path(spec), **settings)
+    return ModelSystem(None if spec == "default" else Path(spec), controls, **settings)
 
 
 def measure_speed(system, text: str, repeats: int = 3) -> dict:

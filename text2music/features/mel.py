@@ -147,15 +147,23 @@ def mel_to_linear(mel_power_: torch.Tensor, cfg: MelConfig, n_iter: int = 30) ->
     return spec
 
 
-def griffin_lim(magnitude: torch.Tensor, cfg: MelConfig, n_iter: int = 32, momentum: float = 0.99, seed: int = 0) -> torch.Tensor:
+def griffin_lim(
+    magnitude: torch.Tensor, cfg: MelConfig, n_iter: int = 32, momentum: float = 0.99, seed: int = 0, period: int | None = None
+) -> torch.Tensor:
     """Linear magnitude `(..., n_fft//2+1, T)` -> audio `(..., (T-1) * hop)` by fast Griffin-Lim.
 
     Fast Griffin-Lim (Perraudin et al. 2013), the algorithm of librosa.griffinlim, batched in torch.
+    `period` (frames): the random initial phase repeats with that period, so a magnitude that
+    repeats (a loop tiled) gets audio that repeats too, away from the ends.
     """
     window = torch.hann_window(cfg.n_fft, dtype=magnitude.dtype, device=magnitude.device)
     length = (magnitude.shape[-1] - 1) * cfg.hop_length
     gen = torch.Generator().manual_seed(seed)
-    phase = torch.rand(magnitude.shape, generator=gen, dtype=magnitude.dtype) * 2 * math.pi
+    T = magnitude.shape[-1]
+    shape = (*magnitude.shape[:-1], period or T)
+    phase = torch.rand(shape, generator=gen, dtype=magnitude.dtype) * 2 * math.pi
+    if period:
+        phase = phase.repeat(*[1] * (phase.dim() - 1), math.ceil(T / period))[..., :T]
     angles = torch.polar(torch.ones_like(magnitude), phase.to(magnitude.device))
     previous = torch.zeros_like(angles)
     istft = dict(n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=window, center=True, length=length)
@@ -168,13 +176,15 @@ def griffin_lim(magnitude: torch.Tensor, cfg: MelConfig, n_iter: int = 32, momen
     return torch.istft(magnitude * angles, **istft)
 
 
-def mel_to_audio(values: np.ndarray | torch.Tensor, cfg: MelConfig, n_iter: int = 32, seed: int = 0) -> torch.Tensor:
-    """Log-mel `(..., n_mels, n_frames)` in the config's scale -> audio `(..., (n_frames-1) * hop)`."""
+def mel_to_audio(
+    values: np.ndarray | torch.Tensor, cfg: MelConfig, n_iter: int = 32, seed: int = 0, period: int | None = None
+) -> torch.Tensor:
+    """Log-mel `(..., n_mels, n_frames)` in the config's scale -> audio `(..., (n_frames-1) * hop)`
+    (`period`: see `griffin_lim`)."""
     values = torch.as_tensor(values, dtype=torch.float32)
     linear = mel_to_linear(value_to_power(values, cfg), cfg)
     magnitude = linear ** (1.0 / cfg.power)
-    audio = griffin_lim(magnitude, cfg, n_iter=n_iter, seed=seed)
-    return audio
+    return griffin_lim(magnitude, cfg, n_iter=n_iter, seed=seed, period=period)
 
 
 def spectral_convergence(reference: torch.Tensor, estimate: torch.Tensor) -> float:

@@ -1,6 +1,6 @@
 """Sampling a flow model: seeded noise, classifier-free guidance, init-audio variation.
 
-The model only gives a velocity (`model.velocity(x, t, text, drop)`); this module turns it into
+The model only gives a velocity (`model.velocity(x, t, text, drop, controls)`); this module turns it into
 a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs one of them.
 
     mel = sample_mel(model, text, n_frames=626, seeds=[0, 1], steps=16, guidance=3.0)
@@ -9,11 +9,13 @@ a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs o
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from text2music.generate.sampling import SAMPLERS, VelocityFn, guide, time_grid
+from text2music.models.flow_transformer import Controls
 from text2music.text import TextEmbedding
 
 
@@ -23,21 +25,38 @@ def seeded_noise(seeds: list[int], shape: tuple[int, ...], device: torch.device 
     return torch.stack(rows).to(device)
 
 
-def guided_velocity(model, text: TextEmbedding, scale: float) -> VelocityFn:
-    """`model_fn(x, t)`: the text-conditioned velocity, guided by `scale` (1 = no guidance).
+def guided_velocity(model, text: TextEmbedding, scale: float, controls: Controls | None = None) -> Callable:
+    """`model_fn(x, t, shift=0)`: the text- (and control-) conditioned velocity, guided by `scale`
+    (1 = no guidance) against the velocity with neither text nor controls.
 
-    With guidance, the conditional and unconditional passes run as one batch."""
+    With guidance, the conditional and unconditional passes run as one batch. `shift` rolls the
+    frames (and the control frames with them) by that many frames before the model sees them,
+    and the velocity back: a loop's seam then lies elsewhere at every step."""
     keep = torch.zeros(text.tokens.shape[0], dtype=torch.bool, device=text.tokens.device)
-    if scale == 1.0:
-        return lambda x, t: model.velocity(x, t, text, keep)
-    both = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
-    drop = torch.cat([keep, ~keep])
+    if scale != 1.0:
+        text = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
+        if controls is not None:
+            controls = Controls(
+                torch.cat([controls.frames, torch.zeros_like(controls.frames)]),
+                torch.cat([controls.globals, torch.zeros_like(controls.globals)]),
+            )
+    drop = keep if scale == 1.0 else torch.cat([keep, ~keep])
+    copies = 1 if scale == 1.0 else 2
 
-    def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        v_cond, v_uncond = model.velocity(x.repeat(2, 1, 1), t.repeat(2), both, drop).chunk(2)
-        return guide(v_cond, v_uncond, scale)
+    def model_fn(x: torch.Tensor, t: torch.Tensor, shift: int = 0) -> torch.Tensor:
+        c = controls if controls is None or not shift else Controls(controls.frames.roll(shift, -1), controls.globals)
+        v = model.velocity(x.roll(shift, -1).repeat(copies, 1, 1), t.repeat(copies), text, drop, c).roll(-shift, -1)
+        return v if copies == 1 else guide(*v.chunk(2), scale)
 
     return model_fn
+
+
+def circular(model_fn: Callable, n_frames: int, multiple: int, seed: int) -> VelocityFn:
+    """A loop's `model_fn(x, t)`: every call rolls the frames by a fresh random whole number of
+    `multiple`s (drawn from `seed`), so no frame is an edge for long and the end joins the start."""
+    gen = torch.Generator().manual_seed(seed)
+    steps = max(1, n_frames // multiple)
+    return lambda x, t: model_fn(x, t, int(torch.randint(steps, (1,), generator=gen)) * multiple)
 
 
 def start_from(init: torch.Tensor, noise: torch.Tensor, strength: float) -> tuple[torch.Tensor, float]:
@@ -64,12 +83,15 @@ def sample_mel(
     init: torch.Tensor | None = None,
     strength: float = 1.0,
     callback=None,
+    controls: Controls | None = None,
+    loop: bool = False,
 ) -> torch.Tensor:
     """Text -> mel `(B, n_mels, n_frames)`: seeded noise integrated along the guided velocity.
 
     With `init` `(B, n_mels, T)` and `strength` < 1 the integration starts from that mel partly
-    noised (a variation of existing audio, as in img2img). `callback(n)` after the n-th model
-    evaluation."""
+    noised (a variation of existing audio, as in img2img). `controls`: the model's control inputs
+    over the padded frames. `loop`: sampled as a circle (`circular`; n_frames must then be whole
+    tokens). `callback(n)` after the n-th model evaluation."""
     if len(seeds) != text.tokens.shape[0]:
         raise ValueError(f"{len(seeds)} seeds for {text.tokens.shape[0]} texts")
     patch = model.cfg.patch
@@ -78,5 +100,8 @@ def sample_mel(
     t_start = 0.0
     if init is not None and strength < 1.0:
         x, t_start = start_from(init, x, strength)
-    model_fn = guided_velocity(model, text, guidance)
+    if loop and padded != n_frames:
+        raise ValueError(f"a loop needs whole tokens: {n_frames} frames is not a multiple of the patch size {patch}")
+    model_fn = guided_velocity(model, text, guidance, controls)
+    model_fn = circular(model_fn, padded, patch, seeds[0]) if loop else model_fn
     return SAMPLERS[sampler](model_fn, x, time_grid(steps, t_start), callback)[..., :n_frames]

@@ -15,17 +15,21 @@ holds one). Every caller (CLI, HTTP server, evaluation) goes through `Text2Music
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from text2music.features.controls import MusicalControls, frame_controls, global_controls
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
+from text2music.generate.controls import ControlPlan, plan_controls
 from text2music.generate.flow import sample_mel
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_SEED, PEAK_LIMIT, GenerationSettings, check_texts
 from text2music.models import load_pretrained
+from text2music.models.flow_transformer import Controls
 from text2music.models.neural_vocoder import NeuralVocoder
 from text2music.models.vocoder import GriffinLimVocoder
 from text2music.text import TextEmbedding, TextEncoder
@@ -36,11 +40,17 @@ ProgressFn = Callable[[int, int], None]
 
 @dataclass
 class Generation:
-    """What one call made: audio float32 `(B, n_samples)`, mel `(B, n_mels, n_frames)`, sample rate."""
+    """What one call made: audio float32 `(B, n_samples)`, mel `(B, n_mels, n_frames)`, sample
+    rate, and per clip the controls it was made with and notes on what was chosen or overridden."""
 
     audio: np.ndarray
     mel: torch.Tensor
     sample_rate: int
+    plans: list[ControlPlan] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        return [n for p in self.plans for n in p.notes]
 
 
 def normalize_loudness(audio: np.ndarray, target_dbfs: float = LOUDNESS_TARGET_DBFS, peak: float = PEAK_LIMIT) -> np.ndarray:
@@ -115,6 +125,11 @@ class Text2Music:
         return hasattr(self.model, "velocity")
 
     @property
+    def controllable(self) -> bool:
+        """Whether the model was trained with musical controls (tempo, key, meter, drums, chords)."""
+        return getattr(getattr(self.model, "cfg", None), "control_frames", 0) > 0
+
+    @property
     def sample_rate(self) -> int:
         return self.mel.sample_rate
 
@@ -134,18 +149,44 @@ class Text2Music:
         seeds: list[int] | None = None,
         init_audio: np.ndarray | str | Path | None = None,
         callback: ProgressFn | None = None,
+        plans: list[ControlPlan] | None = None,
     ) -> Generation:
         """Texts (or their embedding) -> `Generation`.
 
         Every text gets `settings.seed` unless `seeds` gives one per text. `init_audio` (a file or
         samples at the model's rate): a variation of that audio, `settings.strength` from it.
-        `callback(done, total)` after every model evaluation."""
+        `callback(done, total)` after every model evaluation. The musical controls and length of
+        each clip come from `plan(texts, settings, seeds)`, or from `plans` when given (an
+        embedding has no text to read them from)."""
         settings = settings or GenerationSettings()
-        text = texts if isinstance(texts, TextEmbedding) else self.embed(texts)
-        mel = self.make_mel(text, settings, seeds, init_audio, callback)
-        audio = self.vocode(mel, round(settings.duration * self.sample_rate) if self.generative else None)
+        strings = None if isinstance(texts, TextEmbedding) else check_texts(texts)
+        text = texts if strings is None else self.embed(strings)
+        B = text.tokens.shape[0]
+        seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
+        plans = plans if plans is not None else self.plan(strings or [""] * B, settings, seeds)
+        mel = self.make_mel(text, settings, seeds, init_audio, callback, plans)
+        n_samples = round(plans[0].duration * self.sample_rate) if self.generative else None
+        audio = self.vocode(mel, n_samples, loop=settings.loop)
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
-        return Generation(audio, mel, self.sample_rate)
+        return Generation(audio, mel, self.sample_rate, plans)
+
+    def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int]) -> list[ControlPlan]:
+        """Each text's musical controls and length (`plan_controls`); a ValueError when the
+        settings ask for controls this model lacks, or the clips of one batch would differ in length."""
+        if not self.controllable:
+            asked = [n for n in ("bpm", "key", "meter", "drums", "bars") if getattr(settings, n) is not None]
+            if asked:
+                raise ValueError(f"this model has no musical controls ({', '.join(asked)} need a model trained with them)")
+            if settings.loop and not self.generative:
+                raise ValueError(f"a {self.kind} model regresses one clip per text and cannot make a loop")
+            return [ControlPlan(MusicalControls(), settings.duration)] * len(texts)
+        plans = [plan_controls(t, settings, s) for t, s in zip(texts, seeds)]
+        lengths = sorted({round(p.duration, 6) for p in plans})
+        if len(lengths) > 1:
+            raise ValueError(
+                f"the texts ask for clips of different lengths in bars ({lengths[0]:g} to {lengths[-1]:g} s): generate them separately"
+            )
+        return plans
 
     def make_mel(
         self,
@@ -154,13 +195,16 @@ class Text2Music:
         seeds: list[int] | None = None,
         init_audio: np.ndarray | str | Path | None = None,
         callback: ProgressFn | None = None,
+        plans: list[ControlPlan] | None = None,
     ) -> torch.Tensor:
         """The generator's step alone: embedding -> mel `(B, n_mels, n_frames)` in the model's value scale.
 
-        A regressor (the seed baselines) makes one mel per text, at most its trained length, whatever
-        the seed; it cannot vary init audio."""
+        `plans` (from `plan`) give each clip's controls and length; None = `settings.duration` and
+        no controls. A regressor (the seed baselines) makes one mel per text, at most its trained
+        length, whatever the seed; it cannot vary init audio."""
         B = text.tokens.shape[0]
-        n_frames = self.mel.frames_for(settings.duration)
+        duration = plans[0].duration if plans else settings.duration
+        n_frames = self.loop_frames(duration) if settings.loop else self.mel.frames_for(duration)
         if not self.generative:
             if init_audio is not None:
                 raise ValueError(f"a {self.kind} model regresses one clip per text and cannot make a variation of init audio")
@@ -186,16 +230,47 @@ class Text2Music:
             init=init,
             strength=settings.strength if init is not None else 1.0,
             callback=(lambda done: callback(min(done, total), total)) if callback else None,
+            controls=self.control_inputs(plans, n_frames) if plans and self.controllable else None,
+            loop=settings.loop,
         )
 
-    def vocode(self, mel: torch.Tensor, n_samples: int | None = None) -> np.ndarray:
+    def loop_frames(self, duration: float) -> int:
+        """Frames of a loop of `duration` seconds: the nearest whole number of tokens (the loop's
+        audio is then resampled to the exact length, a change of rate below 1/n_frames)."""
+        patch = getattr(self.model.cfg, "patch", 1)
+        return max(patch, round(duration * self.sample_rate / self.mel.hop_length / patch) * patch)
+
+    def control_inputs(self, plans: list[ControlPlan], n_frames: int) -> Controls:
+        """The model's control inputs for `plans` over `n_frames` frames (padded to whole tokens)."""
+        patch = self.model.cfg.patch
+        padded = math.ceil(n_frames / patch) * patch
+        rate = self.sample_rate / self.mel.hop_length
+        frames = np.stack([frame_controls(p.controls, padded, rate) for p in plans])
+        globals_ = np.stack([global_controls(p.controls) for p in plans])
+        return Controls(torch.from_numpy(frames), torch.from_numpy(globals_)).to(self.device)
+
+    def vocode(self, mel: torch.Tensor, n_samples: int | None = None, loop: bool = False) -> np.ndarray:
         """mel `(B, n_mels, n_frames)` -> float32 audio `(B, n_samples)` (not level-adjusted).
 
-        Row by row with a fixed phase seed, so a row's audio does not depend on the batch."""
+        Row by row with a fixed phase seed, so a row's audio does not depend on the batch. A loop's
+        mel is vocoded three times over and the middle period kept, resampled to `n_samples`: its
+        end flows into its start."""
+        if loop:
+            return np.stack([self.vocode_loop(m, n_samples) for m in mel])
         audio = np.stack([self.vocoder(m[None].float().cpu(), seed=0)[0].numpy() for m in mel]).astype(np.float32)
         if n_samples is not None:
             audio = np.pad(audio[:, :n_samples], ((0, 0), (0, max(0, n_samples - audio.shape[1]))))
         return audio
+
+    def vocode_loop(self, mel: torch.Tensor, n_samples: int) -> np.ndarray:
+        """One loop's mel `(n_mels, T)` -> float32 audio `(n_samples,)` that repeats seamlessly."""
+        import soxr
+
+        T, hop = mel.shape[-1], self.mel.hop_length
+        tiled = self.vocoder(mel.repeat(1, 3)[None].float().cpu(), seed=0, period=T)[0].numpy().astype(np.float64)
+        tiled = np.pad(tiled, (0, max(0, 3 * T * hop - len(tiled))))[: 3 * T * hop]
+        resampled = soxr.resample(tiled, T * hop, n_samples, quality="VHQ") if T * hop != n_samples else tiled
+        return resampled[n_samples : 2 * n_samples].astype(np.float32)
 
     def mel_of(self, audio: np.ndarray) -> np.ndarray:
         """The model's log-mel `(n_mels, n_frames)` of audio at its sample rate."""

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from text2music.generate.sampling import EVALUATIONS_PER_STEP, SAMPLERS
+from text2music.text.controls import key_name, parse_key, parse_meter
 
 MIN_DURATION, MAX_DURATION = 1.0, 20.0  # seconds (trained on 2-10 s crops; rotary positions extend further)
 MAX_STEPS = 100
@@ -23,6 +24,8 @@ MAX_TEXT_CHARS = 2000  # BERT reads the first 128 tokens in any case
 MAX_BATCH = 64
 LOUDNESS_TARGET_DBFS = -16.0  # RMS of normalised output; peaks are then limited to PEAK_LIMIT
 PEAK_LIMIT = 0.99
+MIN_BPM, MAX_BPM = 40.0, 240.0  # the corpus has 60-180 BPM
+MAX_BARS = 64
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,12 @@ class GenerationSettings:
     else is in the batch). `strength` only matters with init audio: how far the result may move
     from it (0 keeps it, 1 ignores it). `normalize` scales each clip to LOUDNESS_TARGET_DBFS RMS
     (peak-limited); off, only clips that would clip are scaled down.
+
+    Musical controls (a model trained with them follows them; None = what the text states, else
+    the model's choice): `bpm`, `key` ("F# minor"; stored canonically), `meter` (3 or 4 beats per
+    bar; "3/4" is accepted), `drums`. `bars` sets the length in whole bars (then `duration` is
+    ignored); `loop` makes the clip loop seamlessly. `text_controls` = read tempo, key, meter and
+    drums stated in the text (a setting overrides the text, and the conflict is reported).
     """
 
     duration: float = 10.0
@@ -42,8 +51,19 @@ class GenerationSettings:
     seed: int = 0
     strength: float = 0.6
     normalize: bool = True
+    bpm: float | None = None
+    key: str | None = None
+    meter: int | None = None
+    drums: bool | None = None
+    bars: int | None = None
+    loop: bool = False
+    text_controls: bool = True
 
     def __post_init__(self):
+        if isinstance(self.key, str):
+            object.__setattr__(self, "key", key_name(*parse_key(self.key)))
+        if isinstance(self.meter, str):
+            object.__setattr__(self, "meter", parse_meter(self.meter))
         verify_settings(self)
 
     def replace(self, **changes) -> "GenerationSettings":
@@ -83,8 +103,23 @@ def verify_settings(s: GenerationSettings) -> None:
         raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {s.seed}")
     if not 0.0 < s.strength < 1.0:
         raise ValueError(f"strength must be between 0 and 1 (exclusive), got {s.strength:g}")
-    if not isinstance(s.normalize, bool):
-        raise ValueError(f"normalize must be true or false, got {s.normalize!r}")
+    for name in ("normalize", "loop", "text_controls"):
+        if not isinstance(getattr(s, name), bool):
+            raise ValueError(f"{name} must be true or false, got {getattr(s, name)!r}")
+    _verify_controls(s)
+
+
+def _verify_controls(s: GenerationSettings) -> None:
+    if s.bpm is not None and (not _is_number(s.bpm) or not MIN_BPM <= s.bpm <= MAX_BPM):
+        raise ValueError(f"bpm must be a number between {MIN_BPM:g} and {MAX_BPM:g}, got {s.bpm!r}")
+    if s.key is not None and not isinstance(s.key, str):
+        raise ValueError(f"key must be a name such as 'F# minor', got {s.key!r}")
+    if s.meter is not None and s.meter not in (3, 4):
+        raise ValueError(f"meter must be 3/4 or 4/4, got {s.meter!r}")
+    if s.drums is not None and not isinstance(s.drums, bool):
+        raise ValueError(f"drums must be true, false or unset, got {s.drums!r}")
+    if s.bars is not None and (isinstance(s.bars, bool) or not isinstance(s.bars, int) or not 1 <= s.bars <= MAX_BARS):
+        raise ValueError(f"bars must be an integer between 1 and {MAX_BARS}, got {s.bars!r}")
 
 
 def visible(text: str) -> bool:

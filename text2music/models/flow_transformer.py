@@ -7,6 +7,11 @@ through one shared adaLN projection plus a learned per-block offset (adaLN-singl
 gates start at zero, so every block starts as the identity. Training drops the text for `cond_drop`
 of the clips, which makes classifier-free guidance possible.
 
+Optional controls (`control_frames`, `control_global` channels; zeros = no control): a signal per
+mel frame, embedded per token and added to the input of every block through its own zero-initialised
+projection, and a global vector added to the adaLN conditioning through a zero-initialised layer.
+A model fine-tuned with them starts exactly where the model without them was.
+
 Objective (rectified flow): x_t = (1 - t) * noise + t * mel, predict v = mel - noise. The model
 gives only the velocity and the training loss; sampling, guidance and init audio live in
 `text2music.generate`.
@@ -25,6 +30,17 @@ from text2music.text import TextEmbedding
 
 
 @dataclass
+class Controls:
+    """Control inputs of a batch: frames `(B, control_frames, T)`, globals `(B, control_global)`."""
+
+    frames: torch.Tensor
+    globals: torch.Tensor
+
+    def to(self, device) -> "Controls":
+        return Controls(self.frames.to(device), self.globals.to(device))
+
+
+@dataclass
 class FlowTransformerConfig:
     n_mels: int = 80
     n_frames: int = 626  # frames generated when no length is asked for
@@ -35,6 +51,8 @@ class FlowTransformerConfig:
     mlp_ratio: int = 4
     patch: int = 1  # mel frames per token
     cond_drop: float = 0.1  # share of training clips whose text is dropped (for guidance)
+    control_frames: int = 0  # channels of the time-aligned control signal (0: none)
+    control_global: int = 0  # channels of the global control vector (0: none)
 
 
 def sinusoidal(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -57,6 +75,13 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     """x `(B, heads, n, head_dim)` rotated by position."""
     x1, x2 = x.chunk(2, dim=-1)
     return (x * cos + torch.cat([-x2, x1], dim=-1) * sin).to(x.dtype)
+
+
+def zero_linear(d_in: int, d_out: int) -> nn.Linear:
+    layer = nn.Linear(d_in, d_out)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -85,8 +110,9 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, d: int, heads: int, mlp_ratio: int):
+    def __init__(self, d: int, heads: int, mlp_ratio: int, controlled: bool = False):
         super().__init__()
+        self.control = zero_linear(d, d) if controlled else None
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
         self.self_attn = Attention(d, heads)
         self.norm2 = nn.LayerNorm(d)
@@ -95,8 +121,10 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(approximate="tanh"), nn.Linear(mlp_ratio * d, d))
         self.ada_offset = nn.Parameter(torch.randn(6, d) / math.sqrt(d))  # this block's share of adaLN
 
-    def forward(self, x, ada, rope, memory, memory_mask):
-        """x `(B, n, d)`, ada `(B, 6, d)` (the shared modulation), memory `(B, m, d)`."""
+    def forward(self, x, ada, rope, memory, memory_mask, control=None):
+        """x `(B, n, d)`, ada `(B, 6, d)` (the shared modulation), memory `(B, m, d)`, control `(B, n, d)`."""
+        if self.control is not None and control is not None:
+            x = x + self.control(control)
         s1, c1, g1, s2, c2, g2 = (ada + self.ada_offset).unbind(1)
         h = modulate(self.norm1(x), s1, c1)
         x = x + g1[:, None] * self.self_attn(h, h, rope=rope)
@@ -118,7 +146,9 @@ class FlowTransformer(nn.Module):
         self.null_pooled = nn.Parameter(torch.zeros(d))
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.ada = nn.Linear(d, 6 * d)  # shift, scale, gate for self-attention and for the MLP
-        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
+        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, cfg.control_frames > 0) for _ in range(cfg.layers))
+        self.control_in = nn.Sequential(nn.Linear(cfg.control_frames * p, d), nn.SiLU(), nn.Linear(d, d)) if cfg.control_frames else None
+        self.global_in = nn.Sequential(nn.Linear(cfg.control_global, d), nn.SiLU(), zero_linear(d, d)) if cfg.control_global else None
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.out_ada = nn.Linear(d, 2 * d)
         self.out_proj = nn.Linear(d, cfg.n_mels * p)
@@ -126,9 +156,12 @@ class FlowTransformer(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, drop: torch.Tensor) -> torch.Tensor:
+    def velocity(
+        self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, drop: torch.Tensor, controls: Controls | None = None
+    ) -> torch.Tensor:
         """x `(B, n_mels, T)` with T a multiple of `patch`, t `(B,)` in [0, 1], drop `(B,)` bool
-        (True = ignore the text) -> v like x."""
+        (True = ignore the text), controls: frames `(B, control_frames, T)` and globals
+        `(B, control_global)` (None = all zeros) -> v like x."""
         B, n_mels, T = x.shape
         d, p = self.cfg.d_model, self.cfg.patch
         if T % p:
@@ -140,18 +173,32 @@ class FlowTransformer(nn.Module):
         first_only[:, 0] = True
         memory_mask = torch.where(drop[:, None], first_only, text.mask)
         pooled = torch.where(drop[:, None], self.null_pooled.expand(B, d), self.pooled_proj(text.pooled))
-        cond = F.silu(self.time_mlp(sinusoidal(t * 1000.0, d)) + pooled)
+        cond = self.time_mlp(sinusoidal(t * 1000.0, d)) + pooled
+        control = None
+        if self.control_in is not None:
+            frames = controls.frames if controls is not None else x.new_zeros(B, self.cfg.control_frames, T)
+            c = self.cfg.control_frames
+            control = self.control_in(frames.to(h.dtype).reshape(B, c, T // p, p).permute(0, 2, 1, 3).reshape(B, T // p, c * p))
+        if self.global_in is not None:
+            globals_ = controls.globals if controls is not None else x.new_zeros(B, self.cfg.control_global)
+            cond = cond + self.global_in(globals_.to(cond.dtype))
+        cond = F.silu(cond)
         ada = self.ada(cond).view(B, 6, d)
         rope = rotary(T // p, d // self.cfg.heads, x.device)
         for block in self.blocks:
-            h = block(h, ada, rope, memory, memory_mask)
+            h = block(h, ada, rope, memory, memory_mask, control)
         shift, scale = self.out_ada(cond).chunk(2, dim=-1)
         out = self.out_proj(modulate(self.out_norm(h), shift, scale))  # (B, T/p, n_mels * p)
         return out.reshape(B, T // p, n_mels, p).permute(0, 2, 1, 3).reshape(B, n_mels, T)
 
-    def loss(self, mel: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
+    def loss(self, mel: torch.Tensor, text: TextEmbedding, controls: Controls | None = None) -> torch.Tensor:
+        """Rectified-flow loss; where the text is dropped, the controls are dropped too (the
+        unconditional model of guidance knows nothing)."""
         noise = torch.randn_like(mel)
         t = torch.sigmoid(torch.randn(mel.shape[0], device=mel.device))  # logit-normal times
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mel
         drop = torch.rand(mel.shape[0], device=mel.device) < self.cfg.cond_drop
-        return F.mse_loss(self.velocity(x_t, t, text, drop).float(), mel - noise)
+        if controls is not None:
+            keep = (~drop).to(controls.frames.dtype)
+            controls = Controls(controls.frames * keep[:, None, None], controls.globals * keep[:, None])
+        return F.mse_loss(self.velocity(x_t, t, text, drop, controls).float(), mel - noise)

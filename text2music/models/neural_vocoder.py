@@ -90,10 +90,10 @@ class NeuralVocoder(nn.Module):
         return F.l1_loss(log_pred, torch.log(magnitude + LOG_FLOOR)) + convergence
 
     @torch.no_grad()
-    def forward(self, values: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    def forward(self, values: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:
         values = torch.as_tensor(values, dtype=torch.float32)
         magnitude = torch.exp(self.log_magnitude(values)) - LOG_FLOOR
-        return griffin_lim(magnitude.clamp_min(0.0), self.mel, n_iter=self.cfg.griffin_lim_iters, seed=seed)
+        return griffin_lim(magnitude.clamp_min(0.0), self.mel, n_iter=self.cfg.griffin_lim_iters, seed=seed, period=period)
 
     # the same story as the generator: safetensors weights + a JSON config, rebuilt without code
     def save(self, folder: str | Path) -> None:

@@ -23,6 +23,7 @@ class GriffinLimVocoder:
     def sample_rate(self) -> int:
         return self.mel.sample_rate
 
-    def __call__(self, mel: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        """mel `(B, n_mels, n_frames)` in the config's value scale -> audio `(B, (n_frames - 1) * hop)`."""
-        return mel_to_audio(mel, self.mel, n_iter=self.n_iter, seed=seed)
+    def __call__(self, mel: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:
+        """mel `(B, n_mels, n_frames)` in the config's value scale -> audio `(B, (n_frames - 1) * hop)`;
+        `period`: the mel repeats every that many frames (a tiled loop), and so will the audio."""
+        return mel_to_audio(mel, self.mel, n_iter=self.n_iter, seed=seed, period=period)

@@ -6,15 +6,19 @@
     GET  /                          the page (static/index.html, no build step, nothing from a CDN)
     GET  /docs, /openapi.json       the API reference (served by the app, works offline)
     GET  /api/info                  model, sample rate, limits, defaults, queue state
-    POST /api/generate              {text, duration, steps, guidance, seed, sampler} -> 202 {id, status_url, ...}
-    GET  /api/jobs/{id}             status (queued/running/done/failed), progress 0..1, audio_url, image_url, error
+    POST /api/generate              {text, duration, steps, guidance, seed, sampler, normalize,
+                                     bpm, key, meter, drums, bars, loop, text_controls} -> 202 {id, status_url, ...}
+    GET  /api/jobs/{id}             status (queued/running/done/failed), progress 0..1, audio_url, image_url, error;
+                                    once done, the musical controls each clip was made with and notes
     GET  /api/jobs/{id}/audio.wav   the clip (16-bit PCM WAV at the model's sample rate)
     GET  /api/jobs/{id}/image.png   its spectrogram
     POST /api/generate/sync         the same body, clips up to SYNC_MAX_DURATION s: answers with the WAV itself
 
 Bad input: 422 with `message` naming the field and its limits (or, for a body that is not a JSON
-object, what is wrong and where). A body over MAX_BODY_BYTES: 413, unread. A full queue: 429 with
-Retry-After, the estimated seconds until a running job finishes. Unknown or malformed ids: 404.
+object, what is wrong and where); so, at submit time, are musical controls asked of a model trained
+without them and a length in bars outside the duration limits. A body over MAX_BODY_BYTES: 413,
+unread. A full queue: 429 with Retry-After, the estimated seconds until a running job finishes.
+Unknown or malformed ids: 404.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -39,19 +43,24 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from text2music.generate.controls import plan_controls
 from text2music.generate.sampling import SAMPLERS
 from text2music.generate.settings import (
+    MAX_BARS,
+    MAX_BPM,
     MAX_DURATION,
     MAX_GUIDANCE,
     MAX_SEED,
     MAX_STEPS,
     MAX_TEXT_CHARS,
+    MIN_BPM,
     MIN_DURATION,
     MIN_GUIDANCE,
     GenerationSettings,
     check_texts,
 )
 from text2music.serve.jobs import Job, JobQueue, QueueFull
+from text2music.text.controls import MODES, PITCH_CLASSES, key_name
 
 log = logging.getLogger("text2music.serve")
 
@@ -60,7 +69,25 @@ SYNC_MAX_DURATION = 5.0  # seconds; longer clips go through submit + poll
 SYNC_TIMEOUT = 300.0  # seconds a synchronous call waits before answering 504 with the job to poll
 MAX_BODY_BYTES = 64 * 1024  # a request body beyond this gets 413 unread (a 2000-character text is at most ~24 KB of JSON)
 DEFAULT_SETTINGS = GenerationSettings()
-REQUEST_FIELDS = ("duration", "steps", "guidance", "seed", "sampler", "normalize")  # the settings a client may send
+# the settings a client may send
+REQUEST_FIELDS = (
+    "duration",
+    "steps",
+    "guidance",
+    "seed",
+    "sampler",
+    "normalize",
+    "bpm",
+    "key",
+    "meter",
+    "drums",
+    "bars",
+    "loop",
+    "text_controls",
+)
+CONTROL_FIELDS = ("bpm", "key", "meter", "drums", "bars")  # need a model trained with musical controls
+KEYS = [key_name(tonic, mode) for mode in MODES for tonic in range(len(PITCH_CLASSES))]  # "C major" .. "B minor"
+MAX_KEY_CHARS = 32  # "F sharp minor key" is 17
 EXAMPLES = [
     "a calm solo piano piece in A minor at 70 BPM",
     "upbeat funk with slap bass and drums at 110 BPM",
@@ -70,6 +97,8 @@ EXAMPLES = [
 
 Number = Annotated[float, Strict()]  # JSON numbers only: ints are accepted, booleans and strings are not
 Integer = Annotated[int, Strict()]  # JSON integers only: not 2.0, not true
+Meter = Literal["3/4", "4/4", 3, 4]
+METERS = get_args(Meter)
 
 
 def _limits(lo, hi) -> dict:
@@ -95,6 +124,30 @@ class GenerateBody(BaseModel):
     normalize: StrictBool = Field(
         DEFAULT_SETTINGS.normalize, description="every clip at the same loudness; false keeps the model's soft and loud"
     )
+    bpm: Number | None = Field(
+        DEFAULT_SETTINGS.bpm,
+        description="tempo; null: the text's, else the model's choice (needs a model with controls)",
+        **_limits(MIN_BPM, MAX_BPM),
+    )
+    key: str | None = Field(
+        DEFAULT_SETTINGS.key,
+        max_length=MAX_KEY_CHARS,
+        description='key such as "F# minor", "Bb major", "f#m"; null: the text\'s, else the model\'s choice (needs controls)',
+        json_schema_extra={"examples": ["F# minor", "Bb major", "Am"]},
+    )
+    meter: Meter | None = Field(
+        DEFAULT_SETTINGS.meter, description="beats per bar; null: the text's, else 4/4 where a tempo is set (needs controls)"
+    )
+    drums: StrictBool | None = Field(
+        DEFAULT_SETTINGS.drums, description="drums on or off; null: the text's, else the model's choice (needs controls)"
+    )
+    bars: Integer | None = Field(
+        DEFAULT_SETTINGS.bars, description="length in whole bars, instead of duration (needs controls)", **_limits(1, MAX_BARS)
+    )
+    loop: StrictBool = Field(DEFAULT_SETTINGS.loop, description="a clip that loops seamlessly (whole bars where a tempo is known)")
+    text_controls: StrictBool = Field(
+        DEFAULT_SETTINGS.text_controls, description="follow the tempo, key, meter and drums the text states (a setting overrides the text)"
+    )
 
     @field_validator("text")
     @classmethod
@@ -105,25 +158,53 @@ class GenerateBody(BaseModel):
             raise ValueError(str(e).replace("text 1 ", "text ", 1)) from None
         return v.strip()
 
+    @field_validator("meter", mode="before")
+    @classmethod
+    def _strict_meter(cls, v):
+        if v is None or isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)):
+            return v  # the values are checked by the Literal
+        raise ValueError("Input should be " + ", ".join(repr(m) for m in METERS[:-1]) + f" or {METERS[-1]!r}")
+
     def settings(self) -> GenerationSettings:
-        """The body's settings, or InvalidSettings naming the field out of range."""
+        """The body's settings, or InvalidSettings naming the field out of range (the first one, in
+        the order of REQUEST_FIELDS, whose value alone GenerationSettings refuses)."""
+        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
         try:
-            return GenerationSettings(**{name: getattr(self, name) for name in REQUEST_FIELDS})
+            return GenerationSettings(**values)
         except ValueError as e:
-            raise InvalidSettings(str(e)) from None
+            error = e
+        for name in REQUEST_FIELDS:  # the message of a field's own check, so it cannot name another field
+            try:
+                GenerationSettings(**{name: values[name]})
+            except ValueError as e:
+                raise InvalidSettings(str(e), field=name) from None
+        raise InvalidSettings(str(error)) from None
 
 
 class InvalidSettings(ValueError):
-    """A GenerationSettings error, with the field it names (answered 422)."""
+    """A GenerationSettings error, with the field it names (answered 422); `field` where known,
+    else the first GenerationSettings field named in the message."""
 
-    def __init__(self, message: str):
-        names = [f.name for f in fields(GenerationSettings)]
-        found = [(m.start(), m.group(0)) for n in names if (m := re.search(rf"\b{n}\b", message))]
-        self.field = min(found)[1] if found else None
+    def __init__(self, message: str, field: str | None = None):
+        if field is None:
+            names = [f.name for f in fields(GenerationSettings)]
+            found = [(m.start(), m.group(0)) for n in names if (m := re.search(rf"\b{n}\b", message))]
+            field = min(found)[1] if found else None
+        self.field = field
         if self.field and message.startswith(self.field + " "):
             message = message[len(self.field) + 1 :]
         super().__init__(f"{self.field}: {message}" if self.field else message)
         self.msg = message
+
+
+class ClipControls(BaseModel):
+    """The musical controls one clip was made with; null where the model chose (or has no controls)."""
+
+    bpm: float | None = Field(None, description="tempo")
+    key: str | None = Field(None, description='e.g. "F# minor"')
+    meter: Literal["3/4", "4/4"] | None = None
+    drums: bool | None = None
+    duration: float = Field(description="seconds (whole bars where `bars` or a loop with a tempo asked for them)")
 
 
 class JobStatus(BaseModel):
@@ -135,9 +216,13 @@ class JobStatus(BaseModel):
     audio_url: str | None = None
     image_url: str | None = None
     error: str | None = None
-    request: dict
+    request: dict = Field(description="the text and every setting, as a body that asks for the same clip again")
     created: float
     elapsed_s: float | None = Field(None, description="generation time so far (running) or in all (finished)")
+    controls: list[ClipControls] | None = Field(None, description="once done: per clip, the controls used and its length")
+    notes: list[str] = Field(
+        default_factory=list, description="once done: what was chosen (a tempo drawn) or overridden (a setting against the text)"
+    )
 
 
 class ErrorBody(BaseModel):
@@ -158,10 +243,38 @@ def job_status(job: Job, queue: JobQueue) -> JobStatus:
         audio_url=f"{base}/audio.wav" if done else None,
         image_url=f"{base}/image.png" if done else None,
         error=job.error,
-        request={"text": job.text, **{k: getattr(job.settings, k) for k in REQUEST_FIELDS}},
+        request=request_of(job.text, job.settings),
         created=job.created,
         elapsed_s=None if elapsed is None else round(elapsed, 3),
+        controls=job.controls if done else None,
+        notes=job.notes if done else [],
     )
+
+
+def request_of(text: str, settings: GenerationSettings) -> dict:
+    """The body that asks for `settings` again (the key spelled canonically, the meter as "3/4")."""
+    body = {"text": text, **{k: getattr(settings, k) for k in REQUEST_FIELDS}}
+    body["meter"] = None if settings.meter is None else f"{settings.meter}/4"
+    return body
+
+
+def plan_request(pipeline, text: str, settings: GenerationSettings) -> float:
+    """The length in seconds of the clip asked for, or InvalidSettings (422, before anything is
+    queued) for controls the model was not trained with, or bars that last too long or too short."""
+    asked = [name for name in CONTROL_FIELDS if getattr(settings, name) is not None]
+    if not getattr(pipeline, "controllable", False):
+        if asked:
+            needs = "needs" if len(asked) == 1 else "need"
+            raise InvalidSettings(
+                f"this model has no musical controls: {', '.join(asked)} {needs} a model trained with them", field=asked[0]
+            )
+        if settings.loop and not getattr(pipeline, "generative", True):
+            raise InvalidSettings("this model regresses one clip per text and cannot make a loop", field="loop")
+        return settings.duration
+    try:
+        return plan_controls(text, settings, settings.seed).duration
+    except ValueError as e:
+        raise InvalidSettings(str(e), field="bars" if settings.bars is not None else "duration") from None
 
 
 def _error(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -210,6 +323,7 @@ def model_info(pipeline) -> dict:
         "kind": config.get("kind"),
         "sample_rate": pipeline.sample_rate,
         "text_encoder": (config.get("text") or {}).get("encoder"),
+        "controls": bool(getattr(pipeline, "controllable", False)),
     }
 
 
@@ -283,10 +397,14 @@ def api_info(pipeline) -> dict:
             "steps": [1, MAX_STEPS],
             "guidance": [MIN_GUIDANCE, MAX_GUIDANCE],
             "seed": [0, MAX_SEED],
+            "bpm": [MIN_BPM, MAX_BPM],
+            "bars": [1, MAX_BARS],
             "sync_duration": SYNC_MAX_DURATION,
         },
         "defaults": {name: getattr(DEFAULT_SETTINGS, name) for name in REQUEST_FIELDS},
         "samplers": list(SAMPLERS),
+        "keys": KEYS,
+        "meters": [m for m in METERS if isinstance(m, str)],
         "evaluations_per_step": {name: GenerationSettings(sampler=name, steps=1).model_evaluations for name in SAMPLERS},
         "examples": EXAMPLES,
     }
@@ -438,7 +556,9 @@ def create_app(
         summary="Submit a generation; poll status_url until done",
     )
     async def submit(body: GenerateBody):
-        job = queue.submit(body.text, body.settings())
+        settings = body.settings()
+        duration = plan_request(pipeline, body.text, settings)
+        job = queue.submit(body.text, settings, duration=duration)
         return JSONResponse(jsonable_encoder(job_status(job, queue)), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
     @app.post(
@@ -453,13 +573,16 @@ def create_app(
     )
     async def generate_sync(body: GenerateBody):
         settings = body.settings()
-        if settings.duration > SYNC_MAX_DURATION:
+        duration = plan_request(pipeline, body.text, settings)
+        if duration > SYNC_MAX_DURATION:
+            name = "bars" if settings.bars is not None else "duration"
+            what = f"{settings.bars} bars last {duration:.2f} s; " if name == "bars" else ""
             return _error(
                 422,
-                f"duration: at most {SYNC_MAX_DURATION:g} s for a synchronous call; use POST /api/generate for longer clips",
-                detail=[{"type": "value_error", "loc": ["body", "duration"], "msg": "too long for a synchronous call"}],
+                f"{name}: {what}at most {SYNC_MAX_DURATION:g} s for a synchronous call; use POST /api/generate for longer clips",
+                detail=[{"type": "value_error", "loc": ["body", name], "msg": "too long for a synchronous call"}],
             )
-        job = queue.submit(body.text, settings)
+        job = queue.submit(body.text, settings, duration=duration)
         deadline = time.monotonic() + SYNC_TIMEOUT
         while not job.done_event.is_set():  # no thread is held while waiting
             if time.monotonic() > deadline:

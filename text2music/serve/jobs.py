@@ -4,6 +4,7 @@
     job = queue.submit("a calm solo piano piece", GenerationSettings(duration=4.0))   # or QueueFull
     queue.wait(job.id, timeout=60)        # job.status: queued -> running -> done | failed
     job.audio_path, job.image_path        # OUT_DIR/<id>/audio.wav, image.png
+    job.controls, job.notes               # the musical controls the clip was made with; what was chosen
 
 Ids are made by the server (random hex), file names are fixed: nothing a client sends becomes a
 path. The `max_queue` jobs waiting beyond the running ones are all that is accepted; one more is
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from text2music.generate.settings import GenerationSettings
+from text2music.text.controls import key_name
 from text2music.utils import pid_alive
 
 log = logging.getLogger("text2music.serve")
@@ -55,9 +57,22 @@ def valid_id(job_id: str) -> bool:
     return isinstance(job_id, str) and ID_PATTERN.fullmatch(job_id) is not None
 
 
-def work_units(settings: GenerationSettings) -> float:
-    """What a generation costs, roughly: model evaluations x seconds of audio."""
-    return settings.model_evaluations * settings.duration
+def work_units(settings: GenerationSettings, duration: float | None = None) -> float:
+    """What a generation costs, roughly: model evaluations x seconds of audio (`duration`, where
+    the clip's length is not `settings.duration`: a length in bars)."""
+    return settings.model_evaluations * (settings.duration if duration is None else duration)
+
+
+def clip_controls(plan) -> dict:
+    """A `ControlPlan` as JSON: {"bpm", "key" ("F# minor"), "meter" ("3/4"), "drums", "duration"}."""
+    c = plan.controls
+    return {
+        "bpm": None if c.bpm is None else float(c.bpm),
+        "key": key_name(c.tonic, c.mode) if c.tonic is not None and c.mode is not None else None,
+        "meter": None if c.meter is None else f"{c.meter}/4",
+        "drums": c.drums,
+        "duration": round(float(plan.duration), 6),
+    }
 
 
 @dataclass(eq=False)  # compared and hashed by identity
@@ -66,6 +81,7 @@ class Job:
     text: str
     settings: GenerationSettings
     folder: Path
+    duration: float | None = None  # the clip's planned length where it is not settings.duration
     status: str = "queued"
     progress: float = 0.0  # 0..1
     error: str | None = None
@@ -73,6 +89,12 @@ class Job:
     started: float | None = None
     finished: float | None = None
     done_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    controls: list[dict] = field(default_factory=list)  # once done: per clip, `clip_controls`
+    notes: list[str] = field(default_factory=list)  # once done: what was chosen or overridden
+
+    @property
+    def work(self) -> float:
+        return work_units(self.settings, self.duration)
 
     @property
     def audio_path(self) -> Path:
@@ -93,21 +115,30 @@ class QueueFull(RuntimeError):
         self.retry_after = retry_after
 
 
-def render(pipeline, text: str, settings: GenerationSettings, folder: Path, progress) -> None:
-    """Generate one clip: folder/audio.wav (16-bit PCM) and folder/image.png (its spectrogram).
+def generate(pipeline, text: str, settings: GenerationSettings, callback):
+    """`pipeline([text], settings, callback=callback)`, with the text encoded under the tokenizer
+    lock (so the pipeline gets the embedding, and the text's plan of controls beside it)."""
+    with _TEXT_LOCK:  # one thread at a time in the tokenizer (Rust-backed: not meant for concurrent calls)
+        embedding = pipeline.embed([text])
+    plans = pipeline.plan([text], settings, [settings.seed])
+    return pipeline(embedding, settings, callback=callback, plans=plans)
+
+
+def render(pipeline, text: str, settings: GenerationSettings, folder: Path, progress) -> list:
+    """Generate one clip: folder/audio.wav (16-bit PCM) and folder/image.png (its spectrogram);
+    returns the clip's `ControlPlan`s (its controls, length and notes; none from an old pipeline).
 
     `progress(fraction)` goes 0 -> 0.9 over the sampler's model evaluations, then to 1."""
     from text2music.features.mel import save_audio
     from text2music.features.plot import save_mel_png
 
-    with _TEXT_LOCK:  # one thread at a time in the tokenizer (Rust-backed: not meant for concurrent calls)
-        embedding = pipeline.embed([text])
-    out = pipeline(embedding, settings, callback=lambda done, total: progress(0.9 * done / max(1, total)))
+    out = generate(pipeline, text, settings, lambda done, total: progress(0.9 * done / max(1, total)))
     save_audio(folder / AUDIO_NAME, out.audio[0], out.sample_rate)
     progress(0.95)
     title = f"{text[:80]} (seed {settings.seed}, {settings.steps} steps, guidance {settings.guidance:g})"
     with _PLOT_LOCK:  # pyplot's figure bookkeeping is global, not thread-safe
         save_mel_png(folder / IMAGE_NAME, out.mel[0].float().cpu().numpy(), pipeline.mel, title=title)
+    return out.plans
 
 
 # -- server-made folders
@@ -198,7 +229,9 @@ class JobQueue:
 
     # -- clients
 
-    def submit(self, text: str, settings: GenerationSettings | None = None) -> Job:
+    def submit(self, text: str, settings: GenerationSettings | None = None, duration: float | None = None) -> Job:
+        """Queue one clip; `duration` = its planned length where it is not `settings.duration`
+        (for the estimates of Retry-After). QueueFull when the queue is full."""
         settings = settings if settings is not None else GenerationSettings()
         with self._cond:
             if self._closed:
@@ -207,7 +240,7 @@ class JobQueue:
                 self.counts["rejected"] += 1
                 raise QueueFull(self._retry_after_locked())
             job_id = secrets.token_hex(16)
-            job = Job(job_id, text, settings, self.out_dir / job_id)
+            job = Job(job_id, text, settings, self.out_dir / job_id, duration=duration)
             job.folder.mkdir()
             self._jobs[job_id] = job
             self._pending.append(job)
@@ -274,7 +307,7 @@ class JobQueue:
     def _remaining_locked(self, job: Job, now: float) -> float:
         """Seconds until `job` is expected to finish: a running job with progress extrapolates its
         own pace (once it is a tenth done, or while nothing has been measured); else work x rate."""
-        expected = self._seconds_per_unit_locked() * work_units(job.settings)
+        expected = self._seconds_per_unit_locked() * job.work
         if job.started is None:
             return expected
         elapsed = now - job.started
@@ -302,14 +335,17 @@ class JobQueue:
                 self._running.add(job)
             error = None
             try:
-                render(self.pipeline, job.text, job.settings, job.folder, job.report)
+                plans = render(self.pipeline, job.text, job.settings, job.folder, job.report)
+                job.controls = [clip_controls(p) for p in plans]
+                job.notes = [n for p in plans for n in p.notes]
             except Exception as e:  # reported to the client; the worker lives on
                 log.exception("job %s failed", job.id)
                 error = f"{type(e).__name__}: {e}"
             with self._cond:
                 self._running.discard(job)
                 if error is None:
-                    self._rates.append((time.time() - job.started) / max(1e-9, work_units(job.settings)))
+                    duration = job.controls[0]["duration"] if job.controls else job.duration
+                    self._rates.append((time.time() - job.started) / max(1e-9, work_units(job.settings, duration)))
                 self._finish(job, error)
 
     def _finish(self, job: Job, error: str | None) -> None:

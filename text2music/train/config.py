@@ -26,6 +26,9 @@ class TrainConfig:
     limit_val: int | None = None
     crop_frames: tuple[int, int] | None = None  # train on random crops, length drawn per batch in [min, max]
     init_from: str | None = None  # start from the weights of this model folder (fine-tuning; ignored on resume)
+    controls: bool = False  # condition on the corpus's ground-truth beat grid, chords, tempo, key, meter, drums
+    control_drop: float = 0.3  # probability that each control group is left out of a training clip
+    new_lr: float | None = None  # learning rate of the parameters init_from lacks (new inputs); None = lr
     # optimisation: the seed's recipe by default
     epochs: int = 50
     batch_size: int = 16
@@ -62,7 +65,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
+        if not 0.0 <= self.control_drop <= 1.0:
+            raise ValueError(f"control_drop must be in [0, 1], got {self.control_drop}")
+        if self.lr <= 0 or (self.new_lr is not None and self.new_lr <= 0):
             raise ValueError(f"lr must be positive, got {self.lr}")
 
     def to_dict(self) -> dict:

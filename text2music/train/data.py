@@ -1,11 +1,18 @@
-"""Training data: mel arrays in memory, texts, and a per-text embedding cache for a frozen BERT."""
+"""Training data: mel arrays in memory, texts, musical controls from the corpus's ground truth,
+and a per-text embedding cache for a frozen BERT."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from text2music.features.controls import CONTROL_GROUPS, MusicalControls, drop_groups, frame_controls, global_controls
 from text2music.features.preprocess import load_features
+from text2music.models.flow_transformer import Controls
 from text2music.text import TextEmbedding, TextEncoder, clip_text
 
 
@@ -16,11 +23,12 @@ class MelTextSet:
     "mixed" mode: the caption and the aspect list; else just `texts[i]`).
     """
 
-    def __init__(self, features: str, split: str, text_mode: str, limit: int | None = None):
+    def __init__(self, features: str, split: str, text_mode: str, limit: int | None = None, controls: bool = False):
         self.mel_config, records, arrays = load_features(features, split=split)
         if limit is not None:
             records, arrays = records[:limit], arrays[:limit]
         self.records = records
+        self.controls = corpus_controls(features, records) if controls else None
         self.mels = torch.from_numpy(arrays)
         if text_mode == "mixed":
             self.texts = [r["caption"] for r in records]
@@ -34,22 +42,57 @@ class MelTextSet:
     def __len__(self) -> int:
         return len(self.records)
 
-    def batch(self, idx: list[int], gen: torch.Generator, crop: tuple[int, int] | None = None, multiple: int = 1):
-        """Training batch: mels `(B, n_mels, L)` and one text per clip, drawn with `gen`.
+    def batch(
+        self, idx: list[int], gen: torch.Generator, crop: tuple[int, int] | None = None, multiple: int = 1, control_drop: float = 0.0
+    ):
+        """Training batch: mels `(B, n_mels, L)`, one text per clip, and (when the set has them)
+        the clips' controls with each group dropped with probability `control_drop`; drawn with `gen`.
 
         With `crop`, L is drawn in [min, max] (rounded down to `multiple`) and each clip is cut at
         a random start; without, L is the whole array.
         """
         mels = self.mels[idx]
+        n = mels.shape[-1]
+        starts = [0] * len(idx)
         if crop is not None:
-            n = mels.shape[-1]
             lo, hi = min(crop[0], n), min(crop[1], n)
             length = int(torch.randint(lo, hi + 1, (1,), generator=gen)) // multiple * multiple or multiple
             starts = torch.randint(0, n - length + 1, (len(idx),), generator=gen).tolist()
             mels = torch.stack([m[:, s : s + length] for m, s in zip(mels, starts)])
         picks = torch.randint(0, 2, (len(idx),), generator=gen).tolist()
         texts = [self.choices[i][k % len(self.choices[i])] for i, k in zip(idx, picks)]
-        return mels, texts
+        if self.controls is None:
+            return mels, texts, None
+        drops = (torch.rand(len(idx), len(CONTROL_GROUPS), generator=gen) < control_drop).tolist()
+        return mels, texts, self.control_batch(idx, starts, mels.shape[-1], drops)
+
+    def control_batch(self, idx: list[int], starts: list[int], length: int, drops: list[list[bool]] | None = None) -> Controls:
+        """Controls of clips `idx` over frames [start, start + length), groups dropped where `drops` says."""
+        rate = self.mel_config.sample_rate / self.mel_config.hop_length
+        frames = np.stack([frame_controls(self.controls[i], length, rate, s) for i, s in zip(idx, starts)])
+        globals_ = np.stack([global_controls(self.controls[i]) for i in idx])
+        for row, flags in enumerate(drops or []):
+            drop_groups(frames[row], globals_[row], {g[0] for g, f in zip(CONTROL_GROUPS, flags) if f})
+        return Controls(torch.from_numpy(frames), torch.from_numpy(globals_))
+
+
+def corpus_controls(features: str, records: list[dict]) -> list[MusicalControls]:
+    """Ground-truth controls of each record, from the manifest.jsonl of the corpus the features
+    folder belongs to (DATA/features/NAME -> DATA/manifest.jsonl)."""
+    manifest = Path(features).resolve().parent.parent / "manifest.jsonl"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"controls need the corpus ground truth, but {manifest} does not exist")
+    truth = {}
+    with manifest.open() as f:
+        for line in f:
+            r = json.loads(line)
+            truth[r["clip_id"]] = r
+    missing = [r["ytid"] for r in records if r["ytid"] not in truth or "chord_slots" not in truth[r["ytid"]]]
+    if missing:
+        raise ValueError(
+            f"{manifest}: no beat grid for {len(missing)} clips (e.g. {missing[0]}); rebuild it with this version of `data synth`"
+        )
+    return [MusicalControls.from_record(truth[r["ytid"]]) for r in records]
 
 
 class EmbeddingCache:

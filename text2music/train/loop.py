@@ -20,6 +20,7 @@ CPU the continued run is bit-identical to one that was never interrupted.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -34,8 +35,10 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from text2music.features.controls import FRAME_CHANNELS, GLOBAL_CHANNELS
 from text2music.features.mel import MelConfig
 from text2music.models import build_model, load_pretrained, save_pretrained
+from text2music.models.flow_transformer import Controls
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
@@ -87,9 +90,11 @@ class LossModule(nn.Module):
         self.encoder = encoder
         self.cache = cache
 
-    def forward(self, mels: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    def forward(self, mels: torch.Tensor, texts: list[str], controls: Controls | None = None) -> torch.Tensor:
         text = self.cache.batch(texts).to(mels.device) if self.cache is not None else self.encoder(texts)
-        return self.model.loss(mels, text)
+        if controls is None:
+            return self.model.loss(mels, text)
+        return self.model.loss(mels, text, controls.to(mels.device))
 
 
 @dataclass
@@ -155,7 +160,9 @@ def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device,
         for i in range(0, len(data), batch_size):
             mels = data.mels[i : i + batch_size].to(device)
             mels = mels[..., : mels.shape[-1] // multiple * multiple]  # whole tokens of a patched model
-            loss = module(mels, data.texts[i : i + batch_size])
+            idx = list(range(i, i + len(mels)))
+            controls = data.control_batch(idx, [0] * len(idx), mels.shape[-1]) if data.controls is not None else None
+            loss = module(mels, data.texts[i : i + batch_size], controls)
             total += float(loss) * len(mels)
             count += len(mels)
     module.train(was_training)
@@ -192,8 +199,8 @@ class Run:
 def _load_data(cfg: TrainConfig, ddp: Distributed, out: Path) -> tuple[MelTextSet, MelTextSet]:
     """The train and valid splits (the test split is never read), checked against the run's
     MelConfig; the whole train split goes to the GPU, where batches are then cut."""
-    train_set = MelTextSet(cfg.features, "train", cfg.text_mode, cfg.limit_train)
-    val_set = MelTextSet(cfg.features, "valid", cfg.text_mode, cfg.limit_val)
+    train_set = MelTextSet(cfg.features, "train", cfg.text_mode, cfg.limit_train, cfg.controls)
+    val_set = MelTextSet(cfg.features, "valid", cfg.text_mode, cfg.limit_val, cfg.controls)
     if ddp.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         train_set.mels = train_set.mels.to(ddp.device)
@@ -210,13 +217,38 @@ def _build_model(cfg: TrainConfig, mel_cfg: MelConfig, text_dim: int, device: to
     for key, value in (("n_mels", mel_cfg.n_mels), ("n_frames", mel_cfg.n_frames)):
         if cfg.model_args.get(key, value) != value:
             raise ValueError(f"model_args.{key}={cfg.model_args[key]} but the features in {cfg.features} have {key}={value}")
-    model = build_model(cfg.model, **{**cfg.model_args, "n_mels": mel_cfg.n_mels, "n_frames": mel_cfg.n_frames, "text_dim": text_dim})
+    args = {**cfg.model_args, "n_mels": mel_cfg.n_mels, "n_frames": mel_cfg.n_frames, "text_dim": text_dim}
+    if cfg.controls:
+        args.update(control_frames=FRAME_CHANNELS, control_global=GLOBAL_CHANNELS)
+    model = build_model(cfg.model, **args)
     if cfg.init_from is not None:
         init, _, init_config = load_pretrained(cfg.init_from)
-        if init_config["kind"] != cfg.model or init.cfg != model.cfg:
+        if init_config["kind"] != cfg.model or not _same_but_controls(init.cfg, model.cfg):
             raise ValueError(f"init_from={cfg.init_from} holds a {init_config['kind']} {init.cfg}, not this run's {cfg.model} {model.cfg}")
-        model.load_state_dict(init.state_dict())
+        missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
+        if unexpected or any(not _is_control_param(k) for k in missing):
+            raise ValueError(f"init_from={cfg.init_from}: weights do not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model.to(device)
+
+
+def _is_control_param(name: str) -> bool:
+    """Parameters of the control inputs, which a model without controls lacks."""
+    return name.startswith(("control_in.", "global_in.")) or ".control." in name
+
+
+def _same_but_controls(a, b) -> bool:
+    strip = {"control_frames": 0, "control_global": 0}
+    return dataclasses.replace(a, **strip) == dataclasses.replace(b, **strip) if dataclasses.is_dataclass(a) else a == b
+
+
+def _param_groups(cfg: TrainConfig, module: nn.Module) -> list[dict]:
+    """One group, or two when the new inputs of a fine-tuned model learn at `new_lr`."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if cfg.new_lr is None or cfg.init_from is None:
+        return [{"params": [p for _, p in named]}]
+    new = [p for n, p in named if _is_control_param(n.removeprefix("model."))]
+    old = [p for n, p in named if not _is_control_param(n.removeprefix("model."))]
+    return [{"params": old}, {"params": new, "lr": cfg.new_lr}]
 
 
 def build_run(cfg: TrainConfig, ddp: Distributed) -> Run:
@@ -235,8 +267,9 @@ def build_run(cfg: TrainConfig, ddp: Distributed) -> Run:
     module = LossModule(model, encoder if cache is None else None, cache)
     ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay else None
     trained = nn.parallel.DistributedDataParallel(module) if ddp.world > 1 else module
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    groups = _param_groups(cfg, module)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
         if cfg.scheduler == "cosine"
@@ -338,10 +371,10 @@ def train_step(run: Run, idx: list[int]) -> float:
     """One optimisation step on the clips `idx`; returns its loss."""
     cfg, pos, device = run.cfg, run.pos, run.ddp.device
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pos["step"] * 101 + run.ddp.rank)
-    mels, texts = run.train_set.batch(idx, gen, cfg.crop_frames, run.patch)
+    mels, texts, controls = run.train_set.batch(idx, gen, cfg.crop_frames, run.patch, cfg.control_drop)
     mels = mels.to(device, non_blocking=True)
     with torch.autocast(device.type, dtype=run.amp_dtype or torch.float16, enabled=run.amp_dtype is not None):
-        loss = run.trained(mels, texts)
+        loss = run.trained(mels, texts, controls)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     if cfg.grad_clip:

@@ -691,6 +691,25 @@ def _chord_slots(song: Song, total_beats: float) -> list[_Slot]:
     ]
 
 
+def timeline(song: Song, duration: float) -> dict:
+    """The clip's time grid as ground truth, JSON-ready: `beats` and `downbeats` (seconds from the
+    clip start, before humanisation), `beat_offset` (beats into the composition at time 0: a bar
+    starts at every multiple of the meter) and `chord_slots` [[start beat, length in beats, root
+    pitch class, [pitch classes]], ...] in composition beats, those that sound within the clip."""
+    beat_sec = 60.0 / song.bpm
+    end_beat = song.phase + duration / beat_sec
+    whole = range(int(math.ceil(song.phase - 1e-9)), int(math.floor(end_beat - 1e-9)) + 1)
+    beats = [round((k - song.phase) * beat_sec, 4) for k in whole]
+    downbeats = [round((k - song.phase) * beat_sec, 4) for k in whole if k % song.meter == 0]
+    slots = [s for s in _chord_slots(song, end_beat + song.meter) if s.beat < end_beat and s.beat + s.length > song.phase]
+    return {
+        "beat_offset": round(song.phase, 6),
+        "beats": beats,
+        "downbeats": downbeats,
+        "chord_slots": [[s.beat, s.length, s.chord.root, list(s.chord.pitch_classes)] for s in slots],
+    }
+
+
 def _nearest(pitch_class: int, low: int, high: int, target: float) -> int:
     """The pitch of a pitch class within [low, high] nearest to target."""
     candidates = [p for p in range(low, high + 1) if p % 12 == pitch_class]

@@ -26,7 +26,7 @@ import soundfile as sf
 
 from text2music.data.musiccaps import Clip, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
-from text2music.data.synth.compose import Song, compose, sample_song
+from text2music.data.synth.compose import Song, compose, sample_song, timeline
 from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
 from text2music.data.synth.theory import PROGRESSIONS, progression_chords
 from text2music.utils import atomic_path, atomic_write_text, write_jsonl
@@ -125,6 +125,7 @@ def make_clip(index: int, seed: int, out: Path, duration: float, sample_rate: in
         "duration": duration,
         "sample_rate": sample_rate,
         **song_record(song),
+        **timeline(song, duration),
         "loudness_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(audio**2)) + 1e-12)), 2),
         "template": caption.family,
         "template_heldout": caption.family in HELDOUT_FAMILIES,

@@ -3,6 +3,8 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const FIELDS = ["duration", "steps", "guidance", "seed"];
+const CONTROLS = ["bpm", "key", "meter", "drums", "bars"];  // need a model trained with musical controls
+const DRUMS = { "": null, on: true, off: false };
 const POLL_MS = 400;
 const STORE = "text2music-results";  // this tab's results (ids + settings), so a reload keeps the list
 let info = null;
@@ -18,6 +20,8 @@ async function loadInfo() {
   $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz`;
   $("#text").maxLength = L.text_chars;
   const ranges = { duration: L.duration, steps: L.steps, guidance: L.guidance, seed: L.seed };
+  if (L.bpm) ranges.bpm = L.bpm;
+  if (L.bars) ranges.bars = L.bars;
   const units = { duration: " s" };
   for (const [name, [lo, hi]] of Object.entries(ranges)) {
     for (const el of [$("#" + name), $(`#${name}-range`)]) {
@@ -40,7 +44,45 @@ async function loadInfo() {
     o.textContent = cost[name] > 1 ? `${name} (${cost[name]}× slower)` : name;
     return o;
   }));
+  const groups = ["major", "minor"].map((mode) => {
+    const g = document.createElement("optgroup");
+    g.label = mode[0].toUpperCase() + mode.slice(1);
+    g.append(...(info.keys || []).filter((k) => k.endsWith(" " + mode)).map((k) => new Option(k, k)));
+    return g;
+  });
+  $("#key").append(...groups.filter((g) => g.children.length));
   setDefaults(D);
+  enableControls(info.model.controls !== false);
+}
+
+function enableControls(on) {
+  // a model trained without musical controls: those fields are off (the server would answer 422), with a hint
+  $("#musical-hint").hidden = on;
+  for (const id of [...CONTROLS, "text_controls"]) {
+    const el = $("#" + id);
+    el.disabled = !on;
+    if (on) el.removeAttribute("aria-describedby");
+    else el.setAttribute("aria-describedby", "musical-hint");
+  }
+  if (!on) for (const id of CONTROLS) $("#" + id).value = "";
+  updateChoices();
+}
+
+function updateChoices() {
+  // what an empty control means: the description's value (else the model's choice), or the model's choice
+  // (text_controls off, or a model without controls)
+  const word = $("#text_controls").checked && !$("#text_controls").disabled ? "from the text" : "model's choice";
+  $("#bpm").placeholder = word;
+  for (const o of document.querySelectorAll("option[data-choice]")) o.textContent = word;
+}
+
+function setControls(q) {
+  const get = (name) => (q[name] === undefined || q[name] === null ? "" : q[name]);
+  for (const name of ["bpm", "key", "meter", "bars"]) if (!$("#" + name).disabled) $("#" + name).value = get(name);
+  if (!$("#drums").disabled) $("#drums").value = q.drums === true ? "on" : q.drums === false ? "off" : "";
+  $("#loop").checked = q.loop === true;
+  $("#text_controls").checked = q.text_controls !== false;
+  updateChoices();
 }
 
 function setDefaults(D) {
@@ -48,6 +90,7 @@ function setDefaults(D) {
   if (!D) return;
   for (const name of FIELDS) setValue(name, D[name]);
   $("#sampler").value = D.sampler;
+  setControls(D);
 }
 
 function setValue(name, v) {
@@ -74,11 +117,20 @@ function readForm() {
     el.removeAttribute("aria-invalid");
     body[name] = name === "steps" || name === "seed" ? parseInt(el.value, 10) : parseFloat(el.value);
   }
+  for (const name of CONTROLS) $("#" + name).removeAttribute("aria-invalid");
+  const number = (name) => { const v = $("#" + name).value.trim(); return v === "" ? null : Number(v); };
+  body.bpm = number("bpm");
+  body.bars = number("bars");  // 2.5 is sent as such: the server says bars must be an integer
+  body.key = $("#key").value || null;
+  body.meter = $("#meter").value || null;
+  body.drums = DRUMS[$("#drums").value];
+  body.loop = $("#loop").checked;
+  body.text_controls = $("#text_controls").checked;
   return body;
 }
 
 function markInvalid(message) {
-  for (const name of ["text", ...FIELDS]) {
+  for (const name of ["text", ...FIELDS, ...CONTROLS]) {
     if (message.includes(name + ":")) $("#" + name).setAttribute("aria-invalid", "true");
   }
 }
@@ -121,7 +173,26 @@ async function submit(ev) {
 }
 
 function settingsLine(q) {
-  return `${fmt(q.duration)} s · ${q.steps} steps · guidance ${fmt(q.guidance)} · seed ${q.seed} · ${q.sampler}`;
+  const length = q.bars != null ? `${q.bars} bar${q.bars === 1 ? "" : "s"}` : `${fmt(q.duration)} s`;
+  const parts = [length, `${q.steps} steps`, `guidance ${fmt(q.guidance)}`, `seed ${q.seed}`, q.sampler];
+  if (q.bpm != null) parts.push(`${fmt(q.bpm)} BPM`);
+  if (q.key != null) parts.push(q.key);
+  if (q.meter != null) parts.push(String(q.meter).includes("/") ? q.meter : `${q.meter}/4`);
+  if (q.drums != null) parts.push(q.drums ? "drums on" : "drums off");
+  if (q.loop) parts.push("loop");
+  if (q.text_controls === false) parts.push("text's tempo and key ignored");
+  return parts.join(" · ");
+}
+
+function controlsLine(c) {
+  // what a clip was made with: "120 BPM · F# minor · 3/4 · no drums · 3 s"
+  const parts = [];
+  if (c.bpm != null) parts.push(`${fmt(c.bpm)} BPM`);
+  if (c.key != null) parts.push(c.key);
+  if (c.meter != null) parts.push(c.meter);
+  if (c.drums != null) parts.push(c.drums ? "drums" : "no drums");
+  if (!parts.length) parts.push("none set (the model's own choice)");
+  return `Made with: ${parts.join(" · ")} · ${fmt(c.duration)} s`;
 }
 
 function addCard(item) {
@@ -134,6 +205,7 @@ function addCard(item) {
     $("#text").value = q.text; updateCount();
     for (const name of FIELDS) setValue(name, q[name]);
     $("#sampler").value = q.sampler;
+    setControls(q);
     window.scrollTo({ top: 0, behavior: "smooth" });
   });
   $("#results").prepend(node);
@@ -164,6 +236,12 @@ function render(node, job) {
       $(".download", node).href = job.audio_url;
       $(".download", node).setAttribute("download", `text2music-${job.id.slice(0, 8)}.wav`);
       $(".image-link", node).href = job.image_url;
+      $(".result-controls", node).textContent = (job.controls || []).map(controlsLine).join("; ");
+      $(".result-notes", node).replaceChildren(...(job.notes || []).map((n) => {
+        const li = document.createElement("li");
+        li.textContent = n;
+        return li;
+      }));
       body.hidden = false;
     }
   }
@@ -208,6 +286,7 @@ function wire() {
     $("#" + name).addEventListener("input", (e) => { $(`#${name}-range`).value = e.target.value; });
   }
   $("#dice").addEventListener("click", () => setValue("seed", Math.floor(Math.random() * 1e6)));
+  $("#text_controls").addEventListener("change", updateChoices);
   $("#reset").addEventListener("click", () => setDefaults());
 }
 

@@ -1,0 +1,127 @@
+"""From settings and text to the musical controls of one clip: tempo, meter, key, a chord
+progression, drums and the clip's length.
+
+    plan = plan_controls("a waltz in D major", GenerationSettings(bpm=96), seed=0)
+    plan.controls        # MusicalControls: 96 BPM, 3/4, D major, I-V-vi-IV one chord per bar
+    plan.duration        # seconds (whole bars when `bars` or `loop` asks for them)
+    plan.notes           # what was chosen or overridden, in words for the user
+
+Rules, in order:
+- a setting wins over the text; where both state a value and they differ, a note says so;
+- a key (set, stated, or a stated mode with a tonic drawn) gets a chord progression in that key,
+  drawn from the corpus's progressions of that mode, one chord per bar (two in slow 4/4);
+- the beat grid needs a tempo: when a key, meter, `bars` or `loop` asks for one and none is
+  given, a tempo is drawn from the text's tempo word ("slow" 62-84, "fast" 128-160, else 92-120);
+  the meter is 4/4 unless set or stated;
+- what nothing states stays open and the model chooses it.
+Draws come from a generator seeded by the clip's seed, so the same text and seed plan the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from text2music.data.synth.theory import PROGRESSIONS, progression_chords
+from text2music.features.controls import ChordSlot, MusicalControls
+from text2music.generate.settings import MAX_BPM, MAX_DURATION, MIN_BPM, MIN_DURATION, GenerationSettings
+from text2music.text.controls import StatedControls, key_name, parse_controls, parse_key, parse_meter
+
+TEMPO_RANGES = (("slow", (62, 84)), ("fast", (128, 160)), ("medium", (92, 120)))
+_SLOW = re.compile(r"\b(slow|slowly|calm|ballad|gentle|relaxed|laid-back|downtempo|adagio|largo)\b", re.I)
+_FAST = re.compile(r"\b(fast|quick|rapid|energetic|upbeat|uptempo|up-tempo|driving|frantic|allegro|presto)\b", re.I)
+
+
+@dataclass(frozen=True)
+class ControlPlan:
+    controls: MusicalControls
+    duration: float
+    notes: tuple[str, ...] = ()
+
+
+def _merge(name: str, setting, stated, phrase: str | None, shown, notes: list[str]):
+    """The setting if given (noting a conflict with the text), else what the text states."""
+    if setting is None:
+        return stated
+    if stated is not None and stated != setting:
+        notes.append(f'the text says "{phrase}" but {name} {shown(setting)} was set; using {shown(setting)}')
+    return setting
+
+
+def _tempo_range(text: str) -> tuple[int, int]:
+    word = "slow" if _SLOW.search(text) else ("fast" if _FAST.search(text) else "medium")
+    return dict(TEMPO_RANGES)[word]
+
+
+def _progression(tonic: int, mode: str, meter: int, bpm: float, rng: np.random.Generator) -> tuple[ChordSlot, ...]:
+    """A chord loop in the key drawn from the corpus's plain (triad, non-blues) progressions, from beat 0."""
+    names = sorted(n for n, p in PROGRESSIONS.items() if p.mode == mode and not (p.sevenths or p.dominant))
+    prog = PROGRESSIONS[names[int(rng.integers(len(names)))]]
+    chords = progression_chords(prog, tonic)
+    length = meter / 2 if (meter == 4 and bpm < 80) else float(meter)
+    n = math.ceil(MAX_DURATION * bpm / 60 / length) + 1
+    return tuple(ChordSlot(i * length, length, c.root, c.pitch_classes) for i, c in enumerate(chords[i % len(chords)] for i in range(n)))
+
+
+def _stated(text: str, settings: GenerationSettings, notes: list[str]) -> StatedControls:
+    """What the text states (nothing when `text_controls` is off); a tempo out of range is ignored, with a note."""
+    stated = parse_controls(text) if settings.text_controls and text else StatedControls()
+    if stated.bpm is not None and not MIN_BPM <= stated.bpm <= MAX_BPM:
+        notes.append(f'the text says "{stated.phrases["bpm"]}", outside {MIN_BPM:g}-{MAX_BPM:g} BPM; ignored')
+        stated = dataclasses.replace(stated, bpm=None)
+    return stated
+
+
+def _key(settings: GenerationSettings, stated: StatedControls, rng: np.random.Generator, notes: list[str]) -> tuple[int, str] | None:
+    key = _merge("key", settings.key, stated.key, stated.phrases.get("key"), str, notes)
+    if key is not None:
+        return parse_key(key)
+    if stated.mode is None:
+        return None
+    tonic = int(rng.integers(12))
+    notes.append(f"key chosen: {key_name(tonic, stated.mode)} (the text states the mode only)")
+    return tonic, stated.mode
+
+
+def plan_controls(text: str, settings: GenerationSettings, seed: int) -> ControlPlan:
+    """The controls and length of the clip of `text` (see the module doc). ValueError when the
+    length in bars falls outside the duration limits."""
+    rng = np.random.default_rng([seed, 0x7E0])
+    notes: list[str] = []
+    stated = _stated(text, settings, notes)
+    bpm = _merge("bpm", settings.bpm, stated.bpm, stated.phrases.get("bpm"), lambda v: f"{v:g}", notes)
+    stated_meter = parse_meter(stated.meter) if stated.meter else None
+    meter = _merge("meter", settings.meter, stated_meter, stated.phrases.get("meter"), lambda v: f"{v}/4", notes)
+    drums = _merge("drums", settings.drums, stated.drums, stated.phrases.get("drums"), lambda v: "on" if v else "off", notes)
+    key = _key(settings, stated, rng, notes)
+    if bpm is None and (key is not None or meter is not None or settings.bars is not None or settings.loop):
+        lo, hi = _tempo_range(text)
+        bpm = float(rng.integers(lo, hi + 1))
+        notes.append(f"tempo chosen: {bpm:g} BPM")
+    if bpm is not None and meter is None:
+        meter = 4
+    chords = _progression(*key, meter, bpm, rng) if key is not None else ()
+    controls = MusicalControls(bpm, meter, key[0] if key else None, key[1] if key else None, drums, 0.0, chords)
+    return ControlPlan(controls, _duration(settings, bpm, meter), tuple(notes))
+
+
+def _duration(settings: GenerationSettings, bpm: float | None, meter: int | None) -> float:
+    """Seconds: `bars` whole bars, or for a loop the whole number of bars nearest `duration` that
+    fits the duration limits."""
+    if bpm is None:
+        return settings.duration
+    bar = meter * 60.0 / bpm
+    if settings.bars is None and not settings.loop:
+        return settings.duration
+    fewest, most = math.ceil(MIN_DURATION / bar - 1e-9), math.floor(MAX_DURATION / bar + 1e-9)
+    bars = settings.bars if settings.bars is not None else min(max(round(settings.duration / bar), fewest), most)
+    seconds = bars * bar
+    if not MIN_DURATION <= seconds <= MAX_DURATION:
+        raise ValueError(
+            f"{bars} bars of {meter}/4 at {bpm:g} BPM last {seconds:.2f} s; clips must last {MIN_DURATION:g}-{MAX_DURATION:g} s"
+        )
+    return seconds
