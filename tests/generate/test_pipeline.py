@@ -404,7 +404,7 @@ def test_a_loop_flows_from_its_end_into_its_start():
     (a clip's end rarely flows into its start by chance)."""
     pipe = Text2Music.from_pretrained()
     texts = ["a calm solo piano piece", "energetic rock with drums", "a jazz trio with walking bass", "ambient synth pads"]
-    s = GenerationSettings(duration=4.0, steps=8, seed=0)
+    s = GenerationSettings(duration=4.0, steps=8, seed=0)  # no tempo: a free loop of 4 s
     looped, plain = pipe(texts, s.replace(loop=True)).audio, pipe(texts, s).audio
     assert looped.shape == plain.shape == (4, 64000)
     assert sum(np.less_equal(*_wrap_change(a, pipe.mel)) for a in looped) >= 3

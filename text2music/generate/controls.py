@@ -10,9 +10,10 @@ Rules, in order:
 - a setting wins over the text; where both state a value and they differ, a note says so;
 - a key (set, stated, or a stated mode with a tonic drawn) gets a chord progression in that key,
   drawn from the corpus's progressions of that mode, one chord per bar (two in slow 4/4);
-- the beat grid needs a tempo: when a key, meter, `bars` or `loop` asks for one and none is
-  given, a tempo is drawn from the text's tempo word ("slow" 62-84, "fast" 128-160, else 92-120);
-  the meter is 4/4 unless set or stated;
+- the beat grid needs a tempo: when a key, meter or `bars` asks for one and none is given, a
+  tempo is drawn from the text's tempo word ("slow" 62-84, "fast" 128-160, else 92-120); the
+  meter is 4/4 unless set or stated. A loop without a tempo is a free loop of `duration`;
+  with one, it lasts whole bars;
 - what nothing states stays open and the model chooses it.
 Draws come from a generator seeded by the clip's seed, so the same text and seed plan the same.
 """
@@ -98,7 +99,7 @@ def plan_controls(text: str, settings: GenerationSettings, seed: int) -> Control
     meter = _merge("meter", settings.meter, stated_meter, stated.phrases.get("meter"), lambda v: f"{v}/4", notes)
     drums = _merge("drums", settings.drums, stated.drums, stated.phrases.get("drums"), lambda v: "on" if v else "off", notes)
     key = _key(settings, stated, rng, notes)
-    if bpm is None and (key is not None or meter is not None or settings.bars is not None or settings.loop):
+    if bpm is None and (key is not None or meter is not None or settings.bars is not None):
         lo, hi = _tempo_range(text)
         bpm = float(rng.integers(lo, hi + 1))
         notes.append(f"tempo chosen: {bpm:g} BPM")
