@@ -27,11 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from key_judges import render  # the same cache of real and Griffin-Lim clips (run as a script, bench/ is on the path)
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 SR = 16000
+
 VERSIONS = ("real", "gl")
 
 
@@ -39,27 +41,6 @@ def chosen(corpus: Path, split: str, n44: int) -> list[dict]:
     rows = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r["split"] == split]
     return [r for r in rows if r["meter"] == "3/4"] + [r for r in rows if r["meter"] == "4/4"][:n44]
-
-
-def render(corpus: Path, cache: Path, rows: list[dict], split: str) -> None:
-    import torch
-
-    from text2music.evaluate.prompts import EvalItem
-    from text2music.evaluate.systems import RealAudio, VocoderOnly
-
-    torch.set_num_threads(1)
-    vocoder = VocoderOnly()
-    real = RealAudio(vocoder.sample_rate)
-    (cache / split).mkdir(parents=True, exist_ok=True)
-    t0, done = time.time(), 0
-    for r in rows:
-        out = cache / split / f"{r['clip_id']}.npz"
-        if out.exists():
-            continue
-        item = EvalItem(id=r["clip_id"], text="", named=set(), excluded=set(), audio=corpus / r["audio"])
-        np.savez(out, real=real.render([item], [0])[0].astype(np.float32), gl=vocoder.render([item], [0])[0].astype(np.float32))
-        done += 1
-    print(f"render {split}: {done} new clips in {time.time() - t0:.0f} s")
 
 
 def load(cache: Path, split: str, r: dict) -> dict[str, np.ndarray]:
