@@ -403,7 +403,7 @@ def check_controls(args, settings, jobs: list[tuple[str, int]]) -> None:
 
     folder = args.model if args.model is not None else DEFAULT_MODEL_DIR
     config = json.loads((Path(folder) / "config.json").read_text())
-    asked = [f"--{n}" for n in ("bpm", "key", "meter", "drums", "bars") if getattr(settings, n) is not None]
+    asked = [f"--{n}" for n in settings.controls_asked]
     if asked and not config.get("model", {}).get("control_frames"):
         raise ValueError(f"{', '.join(asked)}: the model in {folder} has no musical controls")
     if config.get("model", {}).get("control_frames"):

@@ -174,7 +174,7 @@ class Text2Music:
         """Each text's musical controls and length (`plan_controls`); a ValueError when the
         settings ask for controls this model lacks, or the clips of one batch would differ in length."""
         if not self.controllable:
-            asked = [n for n in ("bpm", "key", "meter", "drums", "bars") if getattr(settings, n) is not None]
+            asked = settings.controls_asked
             if asked:
                 raise ValueError(f"this model has no musical controls ({', '.join(asked)} need a model trained with them)")
             if settings.loop and not self.generative:

@@ -26,6 +26,7 @@ LOUDNESS_TARGET_DBFS = -16.0  # RMS of normalised output; peaks are then limited
 PEAK_LIMIT = 0.99
 MIN_BPM, MAX_BPM = 40.0, 240.0  # the corpus has 60-180 BPM
 MAX_BARS = 64
+CONTROL_FIELDS = ("bpm", "key", "meter", "drums", "bars")  # settings that need a model trained with musical controls
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,11 @@ class GenerationSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @property
+    def controls_asked(self) -> list[str]:
+        """The CONTROL_FIELDS this call sets (a model without controls must refuse them)."""
+        return [name for name in CONTROL_FIELDS if getattr(self, name) is not None]
 
     @property
     def model_evaluations(self) -> int:

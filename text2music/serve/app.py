@@ -85,7 +85,6 @@ REQUEST_FIELDS = (
     "loop",
     "text_controls",
 )
-CONTROL_FIELDS = ("bpm", "key", "meter", "drums", "bars")  # need a model trained with musical controls
 KEYS = [key_name(tonic, mode) for mode in MODES for tonic in range(len(PITCH_CLASSES))]  # "C major" .. "B minor"
 MAX_KEY_CHARS = 32  # "F sharp minor key" is 17
 EXAMPLES = [
@@ -261,7 +260,7 @@ def request_of(text: str, settings: GenerationSettings) -> dict:
 def plan_request(pipeline, text: str, settings: GenerationSettings) -> float:
     """The length in seconds of the clip asked for, or InvalidSettings (422, before anything is
     queued) for controls the model was not trained with, or bars that last too long or too short."""
-    asked = [name for name in CONTROL_FIELDS if getattr(settings, name) is not None]
+    asked = settings.controls_asked
     if not getattr(pipeline, "controllable", False):
         if asked:
             needs = "needs" if len(asked) == 1 else "need"
