@@ -2,6 +2,7 @@
 
     python3 bench/bench_generate.py                 # the rows below, quiet machine
     python3 bench/bench_generate.py --busy          # the same with one core kept busy by another process
+    python3 bench/bench_generate.py --vocoders      # the default with its own vocoder, then with Griffin-Lim
 
 Rows: the bundled model at the default settings through the pipeline as `text2music generate`
 runs it (2 torch threads, OpenMP's passive wait), the same with OpenMP's default (active, spinning)
@@ -33,7 +34,7 @@ import torch
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 torch.set_num_threads({threads})
-pipe = Text2Music.from_pretrained({model!r})
+pipe = Text2Music.from_pretrained({model!r}, vocoder={vocoder!r})
 load = time.perf_counter() - t0
 settings = GenerationSettings(duration=10.0, **{settings!r})
 pipe({text!r}, settings.replace(duration=2.0))  # warm-up
@@ -49,10 +50,13 @@ print("SPEED", json.dumps({{"seconds_per_clip": round(s, 3), "rtf": round(10.0 /
 
 
 def timed_row(model: str | None, settings: dict, threads: int, wait_policy: str | None) -> dict:
+    """`settings`: GenerationSettings fields, and "vocoder" (Text2Music.from_pretrained's) if not auto."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     if wait_policy:
         env["OMP_WAIT_POLICY"] = wait_policy
-    code = TIMED.format(threads=threads, model=model, settings=settings, text=TEXT)
+    settings = dict(settings)
+    vocoder = settings.pop("vocoder", "auto")
+    code = TIMED.format(threads=threads, model=model, settings=settings, vocoder=vocoder, text=TEXT)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("SPEED ")), None)
     if line is None:
@@ -92,6 +96,7 @@ def main() -> None:
     ap.add_argument("--busy", action="store_true", help="keep one core busy with another process while measuring")
     ap.add_argument("--previous", default=None, help="a previous default model folder, timed in the same run as a baseline")
     ap.add_argument("--only-controls", action="store_true", help="only the default rows and the controls rows (no thread/sampler rows)")
+    ap.add_argument("--vocoders", action="store_true", help="only the default with its own vocoder and with Griffin-Lim (NNLS 30 and 300)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/text2music-bench.wav"), help="WAV the CLI row writes")
     args = ap.parse_args()
     default = {"steps": 16, "guidance": 3.0, "sampler": "euler"}
@@ -102,17 +107,19 @@ def main() -> None:
         ("default", {**default, "steps": 8}, 2, "PASSIVE"),
         ("default", {**default, "guidance": 1.0}, 2, "PASSIVE"),
     ]
-    if args.only_controls:
+    if args.only_controls or args.vocoders:
         rows = rows[:1]
     if args.previous:
         rows.append((args.previous, default, 2, "PASSIVE"))
     controlled = Path(__file__).resolve().parents[1] / "text2music" / "assets" / "default" / "config.json"
-    if '"control_frames": 32' in controlled.read_text():
+    if args.vocoders:
+        rows += [("default", {**default, "vocoder": v}, 2, "PASSIVE") for v in ("griffin-lim-32-nnls30", "griffin-lim")]
+    elif '"control_frames": 32' in controlled.read_text():
         rows += [
             ("default", {**default, "bpm": 92.0, "key": "A minor"}, 2, "PASSIVE"),
             ("default", {**default, "bpm": 120.0, "loop": True}, 2, "PASSIVE"),
         ]
-    if Path(args.seed_lstm).is_dir() and not args.only_controls:
+    if Path(args.seed_lstm).is_dir() and not (args.only_controls or args.vocoders):
         rows.append((args.seed_lstm, {}, 2, "PASSIVE"))
     machine = f"{platform.machine()}, {os.cpu_count()} cores" + (", one core busy" if args.busy else "")
     results = []
@@ -140,7 +147,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         s = f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}" if "steps" in r else "regression + Griffin-Lim"
-        s += "".join(f", {k} {r[k]}" for k in ("bpm", "key", "loop") if k in r)
+        s += "".join(f", {k} {r[k]}" for k in ("bpm", "key", "loop", "vocoder") if k in r)
         print(
             f"| {r['system']} | {s} | {r['threads']}, {r['omp_wait']} | {r['seconds_per_clip']} | {r['seconds_per_clip'] / base:.2f}x "
             f"| {r['rtf']} | {r['load_seconds']} | {r['peak_rss_mb']} |"

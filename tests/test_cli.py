@@ -58,6 +58,10 @@ def test_errors_are_clear(tmp_path, capsys):
     assert "not a text2music model folder" in capsys.readouterr().err
     assert main(["generate", "some text", "--model", str(tmp_path / "none")]) == 2
     assert "model folder not found" in capsys.readouterr().err
+    assert main(["generate", "some text", "--vocoder", "hifi", "-o", str(tmp_path / "a.wav")]) == 2
+    assert "--vocoder: 'hifi' is neither" in capsys.readouterr().err
+    assert main(["evaluate", "--model", "vocoder", "--vocoder", "griffin-lim", "--out", str(tmp_path / "r")]) == 2
+    assert "--vocoder is for a model" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["data", "musiccaps", "--out", str(tmp_path), "--jobs", "0"])
     assert "must be positive" in capsys.readouterr().err

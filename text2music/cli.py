@@ -5,7 +5,7 @@ text2music data synth       build the offline MusicCaps-style corpus
 text2music data stats       statistics and pictures of a data folder
 text2music data preprocess  audio -> fixed-shape log-mel arrays
 text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
-text2music train-vocoder    train the learned vocoder on a corpus's audio
+text2music train-vocoder    train the neural vocoder (mel -> waveform) on a corpus's audio
 text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
 text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
 text2music evaluate         judge a model (or real audio) with external judges; metrics + report
@@ -263,20 +263,34 @@ def cmd_train_vocoder(args) -> int:
 
     if not (args.data / "metadata.csv").is_file():
         raise FileNotFoundError(f"{args.data} has no metadata.csv (make it with text2music data synth or data musiccaps)")
-    cfg = VocoderTrainConfig(data=str(args.data), out=str(args.out), clips=args.clips, minutes=args.minutes, max_steps=args.max_steps)
+    fields = ("clips", "steps", "minutes", "batch_size", "crop_frames", "lr", "dim", "layers", "seed")
+    given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
+    cfg = VocoderTrainConfig(data=str(args.data), out=str(args.out), **given)
     _print_summary(train_vocoder(cfg, progress=not args.quiet))
     return 0
 
 
 def add_train_vocoder(sub) -> None:
     p = sub.add_parser(
-        "train-vocoder", help="train the learned vocoder (mel -> magnitude, Griffin-Lim phase); resumable", formatter_class=_Formatter
+        "train-vocoder", help="train the neural vocoder (mel -> waveform, Vocos-like); resumable", formatter_class=_Formatter
     )
-    p.add_argument("--data", type=Path, default=Path("data/synth"), help="data folder with metadata.csv and audio/")
-    p.add_argument("--out", type=Path, default=Path("runs/vocoder"), help="run folder (vocoder.json + vocoder.safetensors)")
-    p.add_argument("--clips", type=_positive_int, default=600, help="train clips held in memory")
-    p.add_argument("--minutes", type=float, default=15.0, help="training time")
-    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    p.add_argument(
+        "--data", type=Path, default=Path("data/synth"), help="data folder with metadata.csv and audio/ (train and valid splits)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/vocoder"), help="run folder (vocoder.json + vocoder.safetensors); an existing run resumes"
+    )
+    p.add_argument("--clips", type=_positive_int, default=None, help="train clips held in memory (default 2000)")
+    p.add_argument(
+        "--steps", type=_positive_int, default=None, help="length of the learning-rate schedule and the last step (default 20000)"
+    )
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much training time (resume later with the same command)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="crops per step (default 16)")
+    p.add_argument("--crop-frames", type=_positive_int, default=None, help="mel frames per crop (default 64, about 1 s)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-4)")
+    p.add_argument("--dim", type=_positive_int, default=None, help="width of the ConvNeXt blocks (default 256)")
+    p.add_argument("--layers", type=_positive_int, default=None, help="ConvNeXt blocks (default 8)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train_vocoder)
 
@@ -479,10 +493,11 @@ def cmd_generate(args) -> int:
 
         read_config(args.model)  # a missing or broken model folder: one line, before the text encoder loads
     check_controls(args, settings, jobs if not args.interpolate else [("", args.seed)])
+    check_vocoder_spec(args.vocoder)
 
     from text2music.generate.pipeline import Text2Music
 
-    pipe = Text2Music.from_pretrained(args.model)
+    pipe = Text2Music.from_pretrained(args.model, vocoder=args.vocoder)
     waves, mels, sr = run_generation(pipe, args, settings, texts, jobs)
     for (label, seed), path, wave, mel in zip(jobs, paths, waves, mels):
         save_audio(path, wave, sr)
@@ -541,9 +556,27 @@ def add_generate(sub) -> None:
     p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
     p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
+    add_vocoder_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_control_arguments(p)
     p.set_defaults(func=cmd_generate)
+
+
+def add_vocoder_argument(p) -> None:
+    p.add_argument(
+        "--vocoder",
+        default="auto",
+        metavar="{auto,griffin-lim,vocos,FOLDER}",
+        help="mel -> audio: the model folder's own (auto: its neural vocoder, else Griffin-Lim), griffin-lim "
+        "(or griffin-lim-ITERATIONS-nnlsUPDATES), vocos (the packaged neural vocoder), or a folder with a trained vocoder "
+        "(text2music train-vocoder)",
+    )
+
+
+def check_vocoder_spec(spec: str) -> None:
+    from text2music.models.vocoder import check_vocoder_spec as check
+
+    check(spec)
 
 
 def add_control_arguments(p) -> None:
@@ -583,6 +616,7 @@ def add_predict(sub) -> None:
     p.add_argument("-o", "--output", "--out", dest="output", type=Path, default=Path("predictions"), help="output folder")
     p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    add_vocoder_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
@@ -594,6 +628,7 @@ def add_predict(sub) -> None:
 def cmd_evaluate(args) -> int:
     passive_openmp()
     from text2music.evaluate.run import EvalConfig, evaluate
+    from text2music.models.vocoder import griffin_lim_options
 
     cfg = EvalConfig(
         system=args.model,
@@ -614,10 +649,13 @@ def cmd_evaluate(args) -> int:
         speed=not args.no_speed,
         overwrite=args.overwrite,
         controls=args.controls,
+        vocoder=args.vocoder,
     )
+    check_vocoder_spec(args.vocoder)
     folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
-    if folder not in ("real", "vocoder", "default") and not Path(folder).is_dir():
-        raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:FOLDER or default)")
+    named = args.model.startswith("vocoder:") and (folder == "vocos" or griffin_lim_options(folder) is not None)
+    if folder not in ("real", "vocoder", "default") and not named and not Path(folder).is_dir():
+        raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:vocos, vocoder:FOLDER or default)")
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
     flags = [
         f"--{k.replace('_', '-')} {v}"
@@ -655,8 +693,9 @@ def add_evaluate(sub) -> None:
     p.add_argument(
         "--model",
         required=True,
-        help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' "
-        "(real mel -> Griffin-Lim) or 'vocoder:FOLDER' (real mel -> the learned vocoder in FOLDER)",
+        help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' (real mel -> Griffin-Lim), "
+        "'vocoder:griffin-lim-ITERATIONS-nnlsUPDATES', 'vocoder:vocos' (the packaged neural vocoder) or "
+        "'vocoder:FOLDER' (real mel -> the neural vocoder in FOLDER)",
     )
     p.add_argument("--out", type=Path, required=True, help="report folder (re-running resumes)")
     p.add_argument(
@@ -666,6 +705,7 @@ def add_evaluate(sub) -> None:
         help="musical controls of a model that has them: what each prompt states (text), each clip's true tempo/key/meter/drums "
         "as settings (settings), or none",
     )
+    add_vocoder_argument(p)
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
@@ -766,7 +806,8 @@ def cmd_serve(args) -> int:
             raise ValueError(f"--out-dir: cannot create folder {out_dir}: {e.strerror}") from None
         if not os.access(out_dir, os.W_OK | os.X_OK):
             raise ValueError(f"--out-dir {out_dir} is not writable")
-    serve(args.model, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue, out_dir=out_dir)
+    check_vocoder_spec(args.vocoder)
+    serve(args.model, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue, out_dir=out_dir, vocoder=args.vocoder)
     return 0
 
 
@@ -791,6 +832,7 @@ def add_serve(sub) -> None:
         help="folder for the results, kept after the server stops (default: a temp folder deleted at shutdown; "
         "those of killed servers are deleted at the next start)",
     )
+    add_vocoder_argument(p)
     p.set_defaults(func=cmd_serve)
 
 

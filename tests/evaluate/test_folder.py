@@ -87,12 +87,19 @@ def test_fingerprints_of_systems_and_corpora(tmp_path):
     (model / "model.safetensors").write_bytes(b"weights")
     (model / "loss.png").write_bytes(b"picture")
     first = system_fingerprint(str(model))
-    assert first == {"spec": "model", "files_sha256": folder_sha256(model)}
+    gl = {"griffin_lim": {"n_iter": 32, "nnls_iter": 300}}
+    assert first == {"spec": "model", "files_sha256": folder_sha256(model), "vocoder": gl}  # no vocoder of its own
     (model / "loss.png").write_bytes(b"another picture")  # logs and pictures do not count
     assert system_fingerprint(str(model)) == first
     (model / "model.safetensors").write_bytes(b"other weights")
     assert system_fingerprint(str(model)) != first
     assert system_fingerprint("vocoder:" + str(model))["spec"] == "vocoder"
+    assert system_fingerprint(str(model), "griffin-lim") == system_fingerprint(str(model))  # the same audio
+    assert system_fingerprint("vocoder") == system_fingerprint("vocoder:griffin-lim-32-nnls300") == {"spec": "vocoder", **gl}
+    assert system_fingerprint("vocoder:griffin-lim-nnls30")["griffin_lim"] == {"n_iter": 32, "nnls_iter": 30}
+    assert system_fingerprint(str(model), str(model))["vocoder"] == {"files_sha256": folder_sha256(model)}
+    (model / "vocoder.json").write_text("{}")  # a folder that ships its vocoder: the folder's hash covers it
+    assert "vocoder" not in system_fingerprint(str(model))
     assert system_fingerprint("real") == {"spec": "real"}
 
     corpus = tmp_path / "corpus"

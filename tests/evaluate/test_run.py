@@ -15,6 +15,7 @@ from text2music.evaluate.fad import frechet_audio_distance
 from text2music.evaluate.prompts import corpus_items
 from text2music.features.mel import get_preset
 from text2music.models import build_model, save_pretrained
+from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
 
 TEXT = {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
 
@@ -97,6 +98,15 @@ def test_evaluate_real_vocoder_and_a_model_then_leaderboard(corpus, tmp_path, ca
     assert "\n" not in err and "settings.guidance: 3.0 there, 5.0 now" in err and "--out" in err
     assert {p: p.stat().st_mtime_ns for p in (reports / "tiny" / "audio").glob("*.wav")} == stamp
     assert json.loads((reports / "tiny" / "metrics.json").read_text())["config"]["guidance"] == 3.0
+    assert evaluate(corpus, reports / "tiny", tmp_path / "tiny", "--vocoder", "griffin-lim-32-nnls30", "--no-speed") == 2
+    assert "system.vocoder.griffin_lim.nnls_iter: 300 there, 30 now" in capsys.readouterr().err
+
+    # the vocoder-only row through a neural vocoder (untrained here: worse than Griffin-Lim)
+    torch.manual_seed(0)
+    NeuralVocoder(NeuralVocoderConfig(dim=16, intermediate=32, layers=1), get_preset("small")).save(tmp_path / "vocos")
+    assert evaluate(corpus, reports / "neural", f"vocoder:{tmp_path / 'vocos'}", "--no-speed") == 0
+    neural = json.loads((reports / "neural" / "metrics.json").read_text())
+    assert neural["fad"] > json.loads((reports / "vocoder" / "metrics.json").read_text())["fad"]
 
     board = tmp_path / "EVALUATION.md"
     board.write_text("# Leaderboard\n\nintro\n\n<!-- leaderboard:start -->\n<!-- leaderboard:end -->\n\nnotes\n")

@@ -138,7 +138,8 @@ def test_seed_baselines_load_through_the_same_pipeline(tmp_path):
     out = pipe(["a calm piano piece", "loud metal"], GenerationSettings(duration=1.0, seed=1))
     assert out.mel.shape == (2, 80, 40) and out.audio.shape == (2, 39 * 256)  # its own length, at most the asked one
     again = pipe(["a calm piano piece"], GenerationSettings(duration=1.0, seed=2))
-    np.testing.assert_allclose(again.audio[0], out.audio[0], atol=1e-4)  # a regressor ignores the seed
+    np.testing.assert_allclose(again.mel[0], out.mel[0], atol=1e-5)  # a regressor ignores the seed
+    np.testing.assert_allclose(again.audio[0], out.audio[0], atol=5e-3)  # 300 NNLS updates magnify batch rounding
     with pytest.raises(ValueError, match="cannot make a variation of init audio"):
         pipe(["x"], GenerationSettings(duration=1.0), init_audio=np.zeros(16000, np.float32))
 

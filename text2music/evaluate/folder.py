@@ -58,17 +58,31 @@ def folder_sha256(folder: str | Path) -> str:
     return h.hexdigest()
 
 
-def system_fingerprint(spec: str) -> dict:
-    """What makes a system's audio: 'real' and 'vocoder' are code only; a model folder (or the
-    learned vocoder in 'vocoder:FOLDER') is its files' hash, wherever the folder lies."""
-    if spec in ("real", "vocoder"):
+def system_fingerprint(spec: str, vocoder: str = "auto") -> dict:
+    """What makes a system's audio: 'real' is code only; 'vocoder' (and 'vocoder:griffin-lim-...')
+    is Griffin-Lim's iterations; a model folder (or the neural vocoder in 'vocoder:FOLDER') is its
+    files' hash, wherever the folder lies, plus the vocoder it runs with unless the folder ships
+    one (Griffin-Lim's iterations, or the vocoder folder's hash)."""
+    from text2music.models.vocoder import griffin_lim_fields, has_vocoder, neural_vocoder_folder
+
+    if spec == "real":
         return {"spec": spec}
+    if spec == "vocoder" or (spec.startswith("vocoder:") and griffin_lim_fields(spec.split(":", 1)[1]) is not None):
+        return {"spec": "vocoder", "griffin_lim": griffin_lim_fields(spec.split(":", 1)[1] if ":" in spec else "griffin-lim")}
     kind, folder = ("vocoder", spec.split(":", 1)[1]) if spec.startswith("vocoder:") else ("model", spec)
+    if kind == "vocoder" and folder == "vocos":
+        folder = neural_vocoder_folder("vocos")
     if folder == "default":
         from text2music.generate.pipeline import DEFAULT_MODEL_DIR
 
         folder = DEFAULT_MODEL_DIR
-    return {"spec": kind, "files_sha256": folder_sha256(folder)}
+    out = {"spec": kind, "files_sha256": folder_sha256(folder)}
+    if kind == "model" and vocoder == "auto" and not has_vocoder(folder):
+        vocoder = "griffin-lim"  # what "auto" gives a folder without a vocoder of its own
+    if vocoder != "auto":
+        gl = griffin_lim_fields(vocoder)
+        out["vocoder"] = {"griffin_lim": gl} if gl is not None else {"files_sha256": folder_sha256(neural_vocoder_folder(vocoder))}
+    return out
 
 
 def corpus_fingerprint(prompts: str, data: str | Path, split: str, musiccaps_csv: str | Path | None = None) -> dict:

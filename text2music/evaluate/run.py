@@ -81,6 +81,7 @@ class EvalConfig:
     normalize: bool = False  # judge the generator's own levels (real audio is not normalised either)
     controls: str = "text"  # "text": what the prompt states | "settings": the clip's true tempo, key,
     # meter and drums as settings | "none": no controls (the prompt's words still go to BERT)
+    vocoder: str = "auto"  # a model's vocoder: "auto" (the folder's own), "griffin-lim" or a vocoder folder
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
@@ -98,7 +99,7 @@ def fingerprint(cfg: EvalConfig) -> dict:
     """What a report folder's audio and judgements are made from (see text2music.evaluate.folder)."""
     settings = {} if is_reference_only(cfg.system) else {k: getattr(cfg, k) for k in GENERATION_SETTINGS}
     return {
-        "system": system_fingerprint(cfg.system),
+        "system": system_fingerprint(cfg.system, cfg.vocoder),
         "settings": settings,
         "prompts": corpus_fingerprint(cfg.prompts, cfg.data, cfg.split, cfg.musiccaps_csv),
     }
@@ -259,6 +260,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     from text2music.evaluate.systems import RealAudio, load_system
 
     out = Path(cfg.out)
+    reference_only = is_reference_only(cfg.system)
+    if reference_only and cfg.vocoder != "auto":
+        raise ValueError(f"--vocoder is for a model; the vocoder-only row names its vocoder in --model (vocoder:FOLDER), got {cfg.system}")
     items = load_items(cfg)
     fp = fingerprint(cfg)
     settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "normalize": cfg.normalize}
@@ -266,8 +270,10 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     if cfg.controls not in CONTROL_MODES:
         raise ValueError(f"controls must be one of {', '.join(CONTROL_MODES)}, got {cfg.controls!r}")
     claim_report(out, fp, cfg.overwrite)  # before any model work: refuses a folder of other settings
-    reference_only = is_reference_only(cfg.system)
-    system = load_system(cfg.system) if reference_only else load_system(cfg.system, controls=cfg.controls, **settings)
+    if reference_only:
+        system = load_system(cfg.system)
+    else:
+        system = load_system(cfg.system, controls=cfg.controls, vocoder=cfg.vocoder, **settings)
     judges = Judges()
 
     # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
@@ -304,7 +310,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     if reference:
         metrics.update(reference_metrics(items, judged, reference, cfg.seed, div_items, cfg.diversity_seeds))
     if cfg.speed and not reference_only:
-        metrics["speed"] = speed_in_subprocess(cfg.system, "a calm solo piano piece in A minor at 70 BPM", {**settings, "duration": 10.0})
+        metrics["speed"] = speed_in_subprocess(
+            cfg.system, "a calm solo piano piece in A minor at 70 BPM", {**settings, "duration": 10.0, "vocoder": cfg.vocoder}
+        )
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_report(out, metrics, items, main_judged, reference, cfg)
     return metrics

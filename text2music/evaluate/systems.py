@@ -3,7 +3,8 @@
 - `real`:    the corpus's own clip for each prompt (the judges' ceiling);
 - `vocoder`: the real clip -> the model's log-mel -> Griffin-Lim (the floor that any model
              which generates mel spectrograms and uses this vocoder cannot go below);
-             `vocoder:FOLDER`: the same through a learned vocoder;
+             `vocoder:griffin-lim-ITERS-nnlsN`: Griffin-Lim with other iterations;
+             `vocoder:FOLDER`: the same through a neural vocoder;
 - a model folder (a flow model or a seed baseline) or `default`: through `Text2Music`, as
   `text2music generate` runs it.
 """
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from text2music.evaluate.prompts import EvalItem
-from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram, mel_to_audio
+from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
 
 
 class RealAudio:
@@ -39,19 +40,21 @@ class VocoderOnly(RealAudio):
 
     name = "vocoder"
 
-    def __init__(self, preset: str = "small", griffin_lim_iters: int = 32, neural: str | Path | None = None):
+    def __init__(self, preset: str = "small", neural: str | Path | None = None, **griffin_lim):
         from text2music.models.neural_vocoder import NeuralVocoder
+        from text2music.models.vocoder import GriffinLimVocoder
 
-        self.vocoder = NeuralVocoder.from_folder(neural) if neural is not None else None
-        self.mel = self.vocoder.mel if self.vocoder is not None else get_preset(preset)
-        self.n_iter = griffin_lim_iters
+        if neural is not None:
+            self.vocoder = NeuralVocoder.from_folder(neural)
+        else:
+            self.vocoder = GriffinLimVocoder(get_preset(preset), **griffin_lim)
+        self.mel = self.vocoder.mel
         super().__init__(self.mel.sample_rate)
 
     def render(self, items, seeds):
         out = []
         for audio in super().render(items, seeds):
-            mel = log_mel_spectrogram(audio, self.mel)
-            wave = self.vocoder(mel[None])[0] if self.vocoder is not None else mel_to_audio(mel, self.mel, n_iter=self.n_iter)
+            wave = self.vocoder(log_mel_spectrogram(audio, self.mel)[None])[0]
             out.append(wave[: len(audio)].numpy())
         return out
 
@@ -64,11 +67,11 @@ class ModelSystem:
     tempo, key, meter and drums given as settings, as a user sets --bpm --key --meter --drums),
     or "none" (no controls: the prompt's words still reach the text encoder)."""
 
-    def __init__(self, path: str | Path | None, controls: str = "text", **settings):
+    def __init__(self, path: str | Path | None, controls: str = "text", vocoder: str = "auto", **settings):
         from text2music.generate.pipeline import Text2Music
         from text2music.generate.settings import GenerationSettings
 
-        self.pipe = Text2Music.from_pretrained(path)
+        self.pipe = Text2Music.from_pretrained(path, vocoder=vocoder)
         self.name = str(path) if path is not None else "default"
         self.sample_rate = self.pipe.sample_rate
         self.controls = controls
@@ -89,10 +92,13 @@ class ModelSystem:
         return self.settings.replace(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
 
 
-def load_system(spec: str, controls: str = "text", **settings):
-    """'real', 'vocoder' (Griffin-Lim), 'vocoder:FOLDER' (the learned vocoder in FOLDER; 'vocoder:default'
-    for the bundled model's), 'default' (the bundled model) or a model folder; `settings` are
-    GenerationSettings fields for a model."""
+def load_system(spec: str, controls: str = "text", vocoder: str = "auto", **settings):
+    """'real', 'vocoder' (Griffin-Lim), 'vocoder:griffin-lim-64-nnls300' (Griffin-Lim with other
+    iterations, see `text2music.models.vocoder`), 'vocoder:FOLDER' (the neural vocoder in FOLDER;
+    'vocoder:vocos' for the packaged one), 'default' (the bundled model) or a model folder
+    (with `vocoder`: see `Text2Music.from_pretrained`); `settings` are GenerationSettings fields."""
+    from text2music.models.vocoder import griffin_lim_options, neural_vocoder_folder
+
     if spec == "real":
         return RealAudio()
     if spec == "vocoder":
@@ -101,8 +107,10 @@ def load_system(spec: str, controls: str = "text", **settings):
         from text2music.generate.pipeline import DEFAULT_MODEL_DIR
 
         folder = spec.split(":", 1)[1]
-        return VocoderOnly(neural=DEFAULT_MODEL_DIR if folder == "default" else folder)
-    return ModelSystem(None if spec == "default" else Path(spec), controls, **settings)
+        if griffin_lim_options(folder) is not None:
+            return VocoderOnly(**griffin_lim_options(folder))
+        return VocoderOnly(neural=DEFAULT_MODEL_DIR if folder == "default" else neural_vocoder_folder(folder))
+    return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, **settings)
 
 
 def measure_speed(system, text: str, repeats: int = 3) -> dict:

@@ -9,8 +9,8 @@
 Three separately loaded parts, as in diffusers: the text encoder (BERT, `text2music.text`), the
 generator (`text2music.models`: a flow model sampled by `text2music.generate.flow`, or one of the
 seed's regressors, whose "sampling" is one forward pass), the vocoder (mel -> audio,
-`text2music.models.vocoder`: Griffin-Lim, or the learned `neural_vocoder` when the model folder
-holds one). Every caller (CLI, HTTP server, evaluation) goes through `Text2Music.__call__`.
+`text2music.models.vocoder`: the neural vocoder the model folder ships, or Griffin-Lim when it
+ships none or when asked for with `vocoder="griffin-lim"`). Every caller (CLI, HTTP server, evaluation) goes through `Text2Music.__call__`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_SEED, PEAK_LI
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Controls
 from text2music.models.neural_vocoder import NeuralVocoder
-from text2music.models.vocoder import GriffinLimVocoder
+from text2music.models.vocoder import GriffinLimVocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default"
@@ -105,15 +105,14 @@ class Text2Music:
         self.path = path
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu") -> "Text2Music":
-        """Load a model folder (config.json + model.safetensors) of any kind; None = the bundled default."""
+    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu", vocoder: str | Path = "auto") -> "Text2Music":
+        """Load a model folder (config.json + model.safetensors) of any kind; None = the bundled default.
+        `vocoder`: "auto" (the one the folder ships, else Griffin-Lim), "griffin-lim", or a folder
+        holding a trained vocoder (vocoder.json + vocoder.safetensors)."""
         folder = Path(path).expanduser() if path is not None else DEFAULT_MODEL_DIR
         model, mel, config = load_pretrained(folder, device=device)
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
-        vocoder = NeuralVocoder.from_folder(folder) if (folder / "vocoder.json").exists() else GriffinLimVocoder(mel)
-        if vocoder.mel != mel:
-            raise ValueError(f"{folder}: the vocoder was trained on other mel features than the generator")
-        return cls(model, encoder, mel, config, vocoder=vocoder, path=folder)
+        return cls(model, encoder, mel, config, vocoder=load_vocoder(vocoder, folder, mel), path=folder)
 
     @property
     def kind(self) -> str:

@@ -1,22 +1,14 @@
-"""A small learned vocoder: log-mel -> linear magnitude by a network, phase by Griffin-Lim.
+"""A neural vocoder in the manner of Vocos (Siuzdak 2023): log-mel -> waveform, phase included.
 
-What limits Griffin-Lim from 80 mel bands is mostly the magnitude, not the phase: the
-non-negative least-squares inverse of the mel filterbank (`mel_to_linear`) spreads each band's
-energy evenly over its FFT bins, so low harmonics blur into their neighbours (the estimated key of
-real music falls from 55% to 23% correct after the round trip; EVALUATION.md). This network
-starts from that analytic inverse and learns, from the corpus, a correction in log magnitude per
-frame (1-D convolutions over time, the frequency bins as channels), which puts the energy back on
-the harmonics. Trained with L1 on log magnitude plus spectral convergence
-(`text2music/train/vocoder.py`).
+A ConvNeXt stack runs at the mel's frame rate (no upsampling layers, the reason it is fast on a
+CPU), and a linear head predicts, for every frame, the log magnitude and the phase of each STFT
+bin; the inverse STFT turns that spectrum into audio. Its phase is its own, learned to be
+consistent across overlapping frames, where Griffin-Lim's smears the harmonics.
 
-    vocoder = NeuralVocoder.from_folder("runs/vocoder")   # vocoder.safetensors + vocoder.json
-    audio = vocoder(mel)            # mel (B, n_mels, T) in the MelConfig's values -> (B, (T - 1) * hop)
+    vocoder = NeuralVocoder.from_folder(folder)   # vocoder.safetensors + vocoder.json
+    audio = vocoder(mel)          # mel (B, n_mels, T) in the MelConfig's values -> (B, (T - 1) * hop)
 
-Status (BENCHMARKS.md, "Learned vocoder"): not shipped. 20 CPU minutes with L1 on log magnitude
-cut that error 3x but overshot the loud bins (spectral convergence 0.35 -> 1.03 before phase
-recovery), and 10 minutes with the spectral-convergence term added did not beat the analytic
-inverse, so the bundled model keeps Griffin-Lim. `Text2Music` uses a vocoder whenever a model
-folder ships `vocoder.json` + `vocoder.safetensors`.
+Trained by `text2music train-vocoder` (`text2music.train.vocoder`): real mels in, real audio out.
 """
 
 from __future__ import annotations
@@ -27,82 +19,86 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from text2music.features.mel import MelConfig, griffin_lim, mel_to_linear, value_to_power
+from text2music.features.mel import MelConfig
 from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
 
-LOG_FLOOR = 1e-5  # magnitudes below this are silence
-MAX_CORRECTION = 3.0  # the network moves a bin's log magnitude by at most this many nats (x20)
+MAX_LOG_MAGNITUDE = 4.6  # exp(4.6) = 100, Vocos' clip on the predicted magnitude
 
 
 @dataclass
 class NeuralVocoderConfig:
-    channels: int = 256
-    layers: int = 4
-    kernel: int = 5  # frames seen by each convolution
-    griffin_lim_iters: int = 32
+    dim: int = 256
+    intermediate: int = 768  # width of each block's MLP
+    layers: int = 8
+    kernel: int = 7  # frames seen by each depthwise convolution
 
 
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int, kernel: int):
+class ConvNeXtBlock(nn.Module):
+    """Depthwise convolution over time, then a per-frame MLP, in a scaled residual branch."""
+
+    def __init__(self, dim: int, intermediate: int, kernel: int, scale: float):
         super().__init__()
-        self.conv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
-        self.mix = nn.Conv1d(channels, channels, 1)
+        self.dwconv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.up = nn.Linear(dim, intermediate)
+        self.down = nn.Linear(intermediate, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), scale))
 
-    def forward(self, x):
-        return x + self.mix(F.gelu(self.conv(x)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x `(B, dim, T)` -> `(B, dim, T)`."""
+        h = self.dwconv(x).transpose(1, 2)
+        h = self.down(nn.functional.gelu(self.up(self.norm(h))))
+        return x + (self.gamma * h).transpose(1, 2)
 
 
 class NeuralVocoder(nn.Module):
+    name = "vocos"
+
     def __init__(self, cfg: NeuralVocoderConfig, mel: MelConfig):
         super().__init__()
         self.cfg, self.mel = cfg, mel
-        n_bins = mel.n_fft // 2 + 1
-        self.inp = nn.Conv1d(mel.n_mels + n_bins, cfg.channels, 1)
-        self.blocks = nn.Sequential(*[ResidualBlock(cfg.channels, cfg.kernel) for _ in range(cfg.layers)])
-        self.out = nn.Conv1d(cfg.channels, n_bins, 1)
-        nn.init.zeros_(self.out.weight)  # starts as the analytic inverse
-        nn.init.zeros_(self.out.bias)
+        self.embed = nn.Conv1d(mel.n_mels, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.dim, cfg.intermediate, cfg.kernel, 1 / cfg.layers) for _ in range(cfg.layers))
+        self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.head = nn.Linear(cfg.dim, mel.n_fft + 2)  # log magnitude and phase of n_fft // 2 + 1 bins
+        self.register_buffer("window", torch.hann_window(mel.n_fft), persistent=False)
 
     @property
     def sample_rate(self) -> int:
         return self.mel.sample_rate
 
-    def analytic_log_magnitude(self, values: torch.Tensor) -> torch.Tensor:
-        """mel values `(B, n_mels, T)` -> log magnitude `(B, n_bins, T)` of the NNLS inverse."""
-        power = mel_to_linear(value_to_power(values, self.mel), self.mel)
-        return torch.log(power ** (1.0 / self.mel.power) + LOG_FLOOR)
+    def spectrum(self, values: torch.Tensor) -> torch.Tensor:
+        """mel values `(B, n_mels, T)` -> complex STFT `(B, n_fft // 2 + 1, T)`."""
+        x = self.norm(self.embed(values).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x)
+        log_magnitude, phase = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
+        return torch.polar(torch.exp(log_magnitude.clamp(max=MAX_LOG_MAGNITUDE)), phase)
 
-    def log_magnitude(self, values: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
-        """`base`: `analytic_log_magnitude(values)` when the caller has it already (training)."""
-        base = self.analytic_log_magnitude(values) if base is None else base
-        h = self.inp(torch.cat([values, base], dim=1))
-        return base + MAX_CORRECTION * torch.tanh(self.out(self.blocks(h)) / MAX_CORRECTION)
-
-    def loss(self, values: torch.Tensor, magnitude: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
-        """The STFT loss of Parallel WaveGAN (Yamamoto et al. 2020) on magnitudes `(B, n_bins, T)`:
-        L1 on log magnitude (every bin, the quiet ones too) + spectral convergence (the loud ones)."""
-        log_pred = self.log_magnitude(values, base)
-        pred = torch.exp(log_pred) - LOG_FLOOR
-        convergence = torch.linalg.norm(magnitude - pred) / torch.linalg.norm(magnitude).clamp_min(1e-8)
-        return F.l1_loss(log_pred, torch.log(magnitude + LOG_FLOOR)) + convergence
+    def waveform(self, values: torch.Tensor) -> torch.Tensor:
+        """mel values `(B, n_mels, T)` -> audio `(B, (T - 1) * hop)`, differentiable (training)."""
+        spec = self.spectrum(values)
+        length = (spec.shape[-1] - 1) * self.mel.hop_length
+        return torch.istft(spec, self.mel.n_fft, self.mel.hop_length, window=self.window, center=True, length=length)
 
     @torch.no_grad()
     def forward(self, values: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:
-        values = torch.as_tensor(values, dtype=torch.float32)
-        magnitude = torch.exp(self.log_magnitude(values)) - LOG_FLOOR
-        return griffin_lim(magnitude.clamp_min(0.0), self.mel, n_iter=self.cfg.griffin_lim_iters, seed=seed, period=period)
+        """The vocoder interface (`GriffinLimVocoder`'s): `seed` and `period` are accepted and need
+        nothing here, as the output is deterministic and a tiled mel gives tiled audio away from
+        the ends (the receptive field, `layers * (kernel - 1) + kernel` frames, is finite)."""
+        return self.waveform(torch.as_tensor(values, dtype=torch.float32))
 
     # the same story as the generator: safetensors weights + a JSON config, rebuilt without code
-    def save(self, folder: str | Path) -> None:
+    def save(self, folder: str | Path, dtype: torch.dtype = torch.float32) -> None:
         from safetensors.torch import save_file
 
         folder = Path(folder)
         with atomic_path(folder / "vocoder.safetensors") as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        config = {"kind": "neural_vocoder", "model": dataclasses.asdict(self.cfg), "mel": self.mel.to_dict()}
+            save_file({k: v.detach().to(dtype).cpu().contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        config = {"kind": "vocos", "model": dataclasses.asdict(self.cfg), "mel": self.mel.to_dict()}
         atomic_write_text(folder / "vocoder.json", json.dumps(config, indent=2) + "\n")
 
     @classmethod
@@ -113,6 +109,8 @@ class NeuralVocoder(nn.Module):
         if not (folder / "vocoder.json").is_file() or not (folder / "vocoder.safetensors").is_file():
             raise FileNotFoundError(f"{folder} has no vocoder (needs vocoder.json and vocoder.safetensors)")
         config = json.loads((folder / "vocoder.json").read_text())
+        if config.get("kind") != "vocos":
+            raise ValueError(f"{folder / 'vocoder.json'}: unknown vocoder kind {config.get('kind')!r} (this version reads 'vocos')")
         vocoder = cls(dataclass_from_dict(NeuralVocoderConfig, config["model"], "vocoder config"), MelConfig.from_dict(config["mel"]))
         vocoder.load_state_dict({k: v.float() for k, v in load_file(str(folder / "vocoder.safetensors")).items()})
         return vocoder.eval()

@@ -1,23 +1,40 @@
 """Vocoders: log-mel spectrogram -> waveform. Kept apart from the generator, as a separate part.
 
-`GriffinLimVocoder` needs no training: the mel is mapped back to a linear magnitude spectrogram
-(pseudo-inverse plus non-negative refinement) and the phase is found by fast Griffin-Lim, all
-batched in torch (`text2music.features.mel`).
+- `GriffinLimVocoder` needs no training: the mel is mapped back to a linear magnitude spectrogram
+  (pseudo-inverse plus non-negative refinement) and the phase is found by fast Griffin-Lim, all
+  batched in torch (`text2music.features.mel`).
+- `NeuralVocoder` (`text2music.models.neural_vocoder`) is trained, and a model folder that ships
+  one (`vocoder.json` + `vocoder.safetensors`) is paired with it.
+
+`load_vocoder(spec, folder, mel)` picks one by name: "auto" (the folder's own, else Griffin-Lim),
+"griffin-lim" (optionally with its iterations and NNLS updates: "griffin-lim-64-nnls300"),
+"vocos" (the neural vocoder packaged in `text2music/assets/vocos/`), or the path of a folder that
+holds a trained vocoder.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from text2music.features.mel import MelConfig, mel_to_audio
+from text2music.models.neural_vocoder import NeuralVocoder
+
+VOCODER_CHOICES = ("auto", "griffin-lim", "vocos")  # or a folder with vocoder.json + vocoder.safetensors
+BUNDLED_VOCOS_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocos"
+GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
+MAX_ITERATIONS = 1000
 
 
 @dataclass
 class GriffinLimVocoder:
     mel: MelConfig
     n_iter: int = 32
+    nnls_iter: int = 300  # multiplicative NNLS updates of the mel inverse (`mel_to_linear`)
+    name = "griffin-lim"
 
     @property
     def sample_rate(self) -> int:
@@ -26,4 +43,55 @@ class GriffinLimVocoder:
     def __call__(self, mel: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:
         """mel `(B, n_mels, n_frames)` in the config's value scale -> audio `(B, (n_frames - 1) * hop)`;
         `period`: the mel repeats every that many frames (a tiled loop), and so will the audio."""
-        return mel_to_audio(mel, self.mel, n_iter=self.n_iter, seed=seed, period=period)
+        return mel_to_audio(mel, self.mel, n_iter=self.n_iter, seed=seed, period=period, nnls_iter=self.nnls_iter)
+
+
+def griffin_lim_options(spec: str) -> dict | None:
+    """ "griffin-lim[-ITERATIONS][-nnlsUPDATES]" -> GriffinLimVocoder fields; None for another spec."""
+    match = GRIFFIN_LIM_SPEC.fullmatch(spec)
+    if match is None:
+        return None
+    options = {k: int(v) for k, v in zip(("n_iter", "nnls_iter"), match.groups()) if v is not None}
+    if not all(0 <= v <= MAX_ITERATIONS for v in options.values()):
+        raise ValueError(f"--vocoder {spec}: iterations must be between 0 and {MAX_ITERATIONS}")
+    return options
+
+
+def griffin_lim_fields(spec: str) -> dict | None:
+    """All of GriffinLimVocoder's settings that `spec` names (defaults filled in); None for another spec."""
+    options = griffin_lim_options(spec)
+    return None if options is None else {"n_iter": GriffinLimVocoder.n_iter, "nnls_iter": GriffinLimVocoder.nnls_iter, **options}
+
+
+def has_vocoder(folder: str | Path) -> bool:
+    return (Path(folder) / "vocoder.json").is_file()
+
+
+def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = None) -> Path:
+    """The folder a neural vocoder spec names: "auto" (the model folder's own), "vocos" (packaged) or a path."""
+    spec = str(spec)
+    if spec == "auto":
+        return Path(model_folder)
+    return BUNDLED_VOCOS_DIR if spec == "vocos" else Path(spec)
+
+
+def check_vocoder_spec(spec: str | Path) -> str:
+    """The spec as a string, or a one-line ValueError naming it (before anything is loaded)."""
+    spec = str(spec)
+    if spec not in VOCODER_CHOICES and griffin_lim_options(spec) is None and not has_vocoder(spec):
+        raise ValueError(f"--vocoder: {spec!r} is neither {' nor '.join(VOCODER_CHOICES)} nor a folder with vocoder.json")
+    return spec
+
+
+def load_vocoder(spec: str | Path, folder: str | Path, mel: MelConfig) -> GriffinLimVocoder | NeuralVocoder:
+    """The vocoder `spec` names for the generator in `folder`, whose mel features are `mel`."""
+    spec = check_vocoder_spec(spec)
+    if spec == "auto" and not has_vocoder(folder):
+        return GriffinLimVocoder(mel)
+    if griffin_lim_options(spec) is not None:
+        return GriffinLimVocoder(mel, **griffin_lim_options(spec))
+    source = neural_vocoder_folder(spec, folder)
+    vocoder = NeuralVocoder.from_folder(source)
+    if vocoder.mel != mel:
+        raise ValueError(f"{source}: the vocoder was trained on other mel features than the generator in {folder}")
+    return vocoder

@@ -323,6 +323,7 @@ def model_info(pipeline) -> dict:
         "sample_rate": pipeline.sample_rate,
         "text_encoder": (config.get("text") or {}).get("encoder"),
         "controls": bool(getattr(pipeline, "controllable", False)),
+        "vocoder": getattr(getattr(pipeline, "vocoder", None), "name", None),
     }
 
 
@@ -619,6 +620,7 @@ def serve(
     max_queue: int = 8,
     out_dir: str | Path | None = None,
     log_level: str = "info",
+    vocoder: str | Path = "auto",
 ) -> None:
     """Load the model once and serve the page and API until Ctrl-C.
 
@@ -633,7 +635,7 @@ def serve(
     # OpenMP threads spin while they wait, and on a machine with no core to spare a busy event loop
     # slowed each generation 25-fold (2 cores, 2 torch threads: 5.8 s per job instead of 0.22 s).
     torch.set_num_threads(torch_threads(os.cpu_count() or 1, workers))
-    pipeline = Text2Music.from_pretrained(model)
+    pipeline = Text2Music.from_pretrained(model, vocoder=vocoder)
     app = create_app(pipeline, workers=workers, max_queue=max_queue, out_dir=out_dir)
     if not is_loopback(host):
         log.warning("serving on %s: anyone who can reach this address can use the server (no authentication)", host)

@@ -1,17 +1,25 @@
 """Training the neural vocoder (`text2music.models.neural_vocoder`) on a corpus's audio.
 
-    text2music train-vocoder --data data/synth --out runs/vocoder --minutes 15
+    text2music train-vocoder --data data/synth --out runs/vocoder --minutes 60
 
-Each step: random 128-frame crops of (log-mel values, true STFT magnitude) pairs computed once
-from the train split's audio; L1 on log magnitude + spectral convergence; Adam. The run folder holds `vocoder.json` +
-`vocoder.safetensors` (inference), `state.pt` (resumable: running the same command again
-continues, as for `text2music train`), `log.jsonl` and `loss.png`.
+Data: the first 10 s of up to `clips` train-split clips, held in memory as audio (float16) and
+as the log-mel the generator makes (computed once, on the whole clip, as at inference). Each step
+takes random `crop_frames`-frame crops of those mels and the audio under them.
+
+Loss: the multi-resolution STFT loss (spectral convergence + log magnitude at three resolutions,
+from auraloss) + L1 between the log-mels of the output and of the real crop. The adversarial
+losses of Vocos are left out: on a 2-core CPU their discriminators would cost an order of
+magnitude more than the generator (BENCHMARKS.md, "Vocoders").
+
+The run folder holds `vocoder.json` + `vocoder.safetensors` (inference), `state.pt` (resumable:
+running the same command again continues), `train_config.json`, `log.jsonl` and `loss.png`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from text2music.features.mel import get_preset, load_audio, mel_filters, power_to_value, stft
+from text2music.features.mel import MelConfig, get_preset, load_audio, log_mel_spectrogram, mel_filters, stft
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
 from text2music.train.run import Budget, RunLog, load_checkpoint, save_checkpoint, stop_on_sigint
 from text2music.utils import atomic_write_text
@@ -30,79 +38,126 @@ class VocoderTrainConfig:
     data: str = "data/synth"
     out: str = "runs/vocoder"
     preset: str = "small"
-    clips: int = 600  # train clips held in memory
-    val_clips: int = 32
-    crop_frames: int = 128
+    dim: int = 256
+    intermediate: int = 768
+    layers: int = 8
+    clips: int = 2000  # train clips held in memory
+    val_clips: int = 16
+    crop_frames: int = 64  # about 1 s at the small preset
     batch_size: int = 16
-    lr: float = 1e-3
-    minutes: float = 15.0
-    max_steps: int | None = None
+    lr: float = 5e-4
+    warmup: int = 200
+    steps: int = 20_000  # the cosine schedule's length (and the stop, unless --minutes comes first)
+    minutes: float | None = None
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 500
 
+    def __post_init__(self):
+        for name in ("dim", "intermediate", "layers", "clips", "val_clips", "batch_size", "steps", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train-vocoder: {name} must be at least 1, got {getattr(self, name)}")
+        if self.crop_frames < 8:
+            raise ValueError(f"train-vocoder: crop_frames must be at least 8, got {self.crop_frames}")
+        if not self.lr > 0:
+            raise ValueError(f"train-vocoder: lr must be positive, got {self.lr}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"train-vocoder: minutes must be positive, got {self.minutes}")
 
-def _clip_paths(data: Path, split: str, n: int) -> list[Path]:
+
+def clip_paths(data: Path, split: str, n: int) -> list[Path]:
+    """The first `n` clips of `split` in a corpus folder (metadata.csv + audio/)."""
+    if not (data / "metadata.csv").is_file():
+        raise FileNotFoundError(f"{data}: not a corpus folder (no metadata.csv)")
     with open(data / "metadata.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get("split") == split]
-    if not rows:
-        raise ValueError(f"{data / 'metadata.csv'}: no clips in split {split!r}")
     paths = [data / "audio" / f"{r['ytid']}.wav" for r in rows]
-    return [p for p in paths if p.exists()][:n]
+    paths = [p for p in paths if p.exists()][:n]
+    if not paths:
+        raise ValueError(f"{data / 'metadata.csv'}: no audio for split {split!r}")
+    return paths
 
 
-def spectra(paths: list[Path], vocoder: NeuralVocoder, progress: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(mel values `(N, n_mels, T)`, true magnitudes and the analytic inverse's log magnitudes
-    `(N, n_bins, T)`), float16, of the first 10 s of each clip (the inverse is fixed: computed once)."""
-    mel = vocoder.mel
-    filters = mel_filters(mel)
+def load_clips(paths: list[Path], mel: MelConfig, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(audio `(N, (n_frames - 1) * hop)`, mel values `(N, n_mels, n_frames)`), both float16."""
     n_samples = (mel.n_frames - 1) * mel.hop_length
-    values, mags, bases = [], [], []
-    for p in tqdm(paths, desc="spectra", unit="clip", disable=not progress):
-        audio = torch.from_numpy(load_audio(p, mel.sample_rate)[:n_samples])
+    audios, values = [], []
+    for p in tqdm(paths, desc="load clips", unit="clip", disable=not progress):
+        audio = torch.from_numpy(load_audio(p, mel.sample_rate, max_seconds=mel.duration)[:n_samples])
         audio = torch.nn.functional.pad(audio, (0, n_samples - len(audio)))
-        mag = stft(audio, mel).abs()
-        v = power_to_value(filters @ mag**mel.power, mel)
-        values.append(v.half())
-        mags.append(mag.half())
-        bases.append(vocoder.analytic_log_magnitude(v[None])[0].half())
-    return torch.stack(values), torch.stack(mags), torch.stack(bases)
+        audios.append(audio.half())
+        values.append(log_mel_spectrogram(audio, mel).half())
+    return torch.stack(audios), torch.stack(values)
 
 
-def _validate(vocoder: NeuralVocoder, val: tuple[torch.Tensor, ...], batch: int = 8) -> float:
-    """Mean loss over the validation clips, in eval mode, without gradients."""
-    values, mags, bases = val
+class VocoderLoss:
+    """Multi-resolution STFT loss (auraloss) + L1 on log-mel, on audio `(B, n_samples)`."""
+
+    def __init__(self, mel: MelConfig):
+        import auraloss
+
+        self.mel = mel
+        self.stft_loss = auraloss.freq.MultiResolutionSTFTLoss(
+            fft_sizes=[256, 512, 1024, 2048], hop_sizes=[64, 128, 256, 512], win_lengths=[256, 512, 1024, 2048]
+        )
+        self.filters = mel_filters(mel)
+
+    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
+        return torch.log((self.filters @ stft(audio, self.mel).abs() ** 2).clamp_min(1e-7))
+
+    def __call__(self, predicted: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        parts = {
+            "stft": self.stft_loss(predicted[:, None], target[:, None]),
+            "mel": (self.log_mel(predicted) - self.log_mel(target)).abs().mean(),
+        }
+        parts["loss"] = parts["stft"] + parts["mel"]
+        return parts
+
+
+def crops(audio: torch.Tensor, values: torch.Tensor, cfg: VocoderTrainConfig, hop: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch of `step`: (mel crops `(B, n_mels, F)`, the audio under them `(B, (F - 1) * hop)`),
+    drawn from a generator seeded by the step (a resumed run draws what an uninterrupted one would)."""
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    idx = torch.randint(0, values.shape[0], (cfg.batch_size,), generator=gen)
+    start = torch.randint(0, values.shape[-1] - cfg.crop_frames + 1, (cfg.batch_size,), generator=gen)
+    mel = torch.stack([values[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float()
+    wave = torch.stack([audio[i, s * hop : (s + cfg.crop_frames - 1) * hop] for i, s in zip(idx, start)]).float()
+    return mel, wave
+
+
+def learning_rate(cfg: VocoderTrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to 5% of `lr` at `steps`."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def validate(vocoder: NeuralVocoder, loss_fn: VocoderLoss, val: tuple[torch.Tensor, torch.Tensor], batch: int = 4) -> dict[str, float]:
+    """Mean loss parts over the validation clips (whole 10-s clips), without gradients."""
+    audio, values = val
+    totals: dict[str, float] = {}
     vocoder.eval()
     with torch.no_grad():
-        total = sum(
-            float(vocoder.loss(values[i : i + batch].float(), mags[i : i + batch].float(), bases[i : i + batch].float()))
-            * len(values[i : i + batch])
-            for i in range(0, len(values), batch)
-        )
+        for i in range(0, len(values), batch):
+            parts = loss_fn(vocoder.waveform(values[i : i + batch].float()), audio[i : i + batch].float())
+            for k, v in parts.items():
+                totals[k] = totals.get(k, 0.0) + float(v) * len(values[i : i + batch])
     vocoder.train()
-    return total / len(values)
-
-
-def _crops(train: tuple[torch.Tensor, ...], cfg: VocoderTrainConfig, step: int) -> list[torch.Tensor]:
-    """The batch of `step`: random clips and crop starts drawn from a generator seeded by the step
-    (so a resumed run draws what an uninterrupted one would)."""
-    n, frames = train[0].shape[0], train[0].shape[-1]
-    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-    idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
-    start = torch.randint(0, frames - cfg.crop_frames + 1, (cfg.batch_size,), generator=gen)
-    return [torch.stack([t[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float() for t in train]
+    return {f"val_{k}": round(v / len(values), 5) for k, v in totals.items()}
 
 
 def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
     out, data = Path(cfg.out), Path(cfg.data)
+    train_paths, val_paths = clip_paths(data, "train", cfg.clips), clip_paths(data, "valid", cfg.val_clips)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "train_config.json", json.dumps(asdict(cfg), indent=2) + "\n")
     torch.manual_seed(cfg.seed)
-    vocoder = NeuralVocoder(NeuralVocoderConfig(), get_preset(cfg.preset))
-    train = spectra(_clip_paths(data, "train", cfg.clips), vocoder, progress)
-    val = spectra(_clip_paths(data, "valid", cfg.val_clips), vocoder, progress)
-    optimizer = torch.optim.Adam(vocoder.parameters(), lr=cfg.lr)
-    log, budget = RunLog(out), Budget(cfg.max_steps, cfg.minutes)
+    mel = get_preset(cfg.preset)
+    vocoder = NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers), mel)
+    optimizer = torch.optim.AdamW(vocoder.parameters(), lr=cfg.lr, betas=(0.8, 0.9))
+    train, val = load_clips(train_paths, mel, progress), load_clips(val_paths, mel, progress)
+    loss_fn, log, budget = VocoderLoss(mel), RunLog(out), Budget(cfg.steps, cfg.minutes)
     step = 0
     state = load_checkpoint(out / "state.pt")
     if state is not None:
@@ -111,33 +166,39 @@ def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
         step = state["step"]
         log.resume(step)
     else:
-        log.write({"type": "val", "step": 0, "val_loss": _validate(vocoder, val)})  # = the analytic inverse
+        log.write({"type": "val", "step": 0, **validate(vocoder, loss_fn, val)})
 
     def save() -> None:
         save_checkpoint(out / "state.pt", {"model": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step})
         vocoder.save(out)
 
-    bar = tqdm(desc="train vocoder", unit="step", initial=step, disable=not progress)
+    bar = tqdm(desc="train vocoder", unit="step", total=cfg.steps, initial=step, disable=not progress)
     budget.start()
     with stop_on_sigint() as interrupted:
         while not budget.spent(step):
-            loss = vocoder.loss(*_crops(train, cfg, step))
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            mels, target = crops(*train, cfg, mel.hop_length, step)
+            parts = loss_fn(vocoder.waveform(mels), target)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            parts["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(vocoder.parameters(), 1.0)
             optimizer.step()
             step += 1
             bar.update(1)
             if step % cfg.log_every == 0:
-                log.write({"type": "step", "step": step, "loss": float(loss.detach()), "elapsed_s": budget.elapsed()})
+                record = {k: round(float(v.detach()), 5) for k, v in parts.items()}
+                log.write({"type": "step", "step": step, **record, "lr": learning_rate(cfg, step), "elapsed_s": budget.elapsed()})
+                bar.set_postfix(loss=record["loss"])
             if step % cfg.checkpoint_every == 0:
-                log.write({"type": "val", "step": step, "val_loss": _validate(vocoder, val)})
+                log.write({"type": "val", "step": step, **validate(vocoder, loss_fn, val)})
                 save()
             if interrupted:
                 save()
                 raise KeyboardInterrupt
     bar.close()
-    final = _validate(vocoder, val)
-    log.write({"type": "val", "step": step, "val_loss": final})
+    final = validate(vocoder, loss_fn, val)
+    log.write({"type": "val", "step": step, **final})
     save()
-    log.plot(ylabel="L1 log magnitude + spectral convergence", log_scale=False)
-    return {"out": str(out), "steps": step, "val_loss": round(final, 4), "seconds": round(time.time() - budget.started, 1)}
+    log.plot(ylabel="multi-resolution STFT + log-mel L1", log_scale=False)
+    return {"out": str(out), "steps": step, **final, "seconds": round(time.time() - budget.started, 1)}

@@ -17,7 +17,8 @@ async function loadInfo() {
     info = await r.json();
   } catch (e) { return; }
   const L = info.limits, D = info.defaults;
-  $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz`;
+  const vocoder = info.model.vocoder ? ` · vocoder: ${info.model.vocoder}` : "";
+  $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz${vocoder}`;
   $("#text").maxLength = L.text_chars;
   const ranges = { duration: L.duration, steps: L.steps, guidance: L.guidance, seed: L.seed };
   if (L.bpm) ranges.bpm = L.bpm;
