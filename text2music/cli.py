@@ -627,8 +627,8 @@ def add_predict(sub) -> None:
 
 def cmd_evaluate(args) -> int:
     passive_openmp()
+    from text2music.evaluate.folder import vocoder_row_source
     from text2music.evaluate.run import EvalConfig, evaluate
-    from text2music.models.vocoder import griffin_lim_options
 
     cfg = EvalConfig(
         system=args.model,
@@ -652,9 +652,9 @@ def cmd_evaluate(args) -> int:
         vocoder=args.vocoder,
     )
     check_vocoder_spec(args.vocoder)
-    folder = args.model.split(":", 1)[1] if args.model.startswith("vocoder:") else args.model
-    named = args.model.startswith("vocoder:") and (folder == "vocos" or griffin_lim_options(folder) is not None)
-    if folder not in ("real", "vocoder", "default") and not named and not Path(folder).is_dir():
+    source = vocoder_row_source(args.model)
+    folder = source if source is not None else args.model
+    if not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
         raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:vocos, vocoder:FOLDER or default)")
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
     flags = [

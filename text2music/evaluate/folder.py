@@ -58,26 +58,46 @@ def folder_sha256(folder: str | Path) -> str:
     return h.hexdigest()
 
 
+def vocoder_row_source(spec: str) -> dict | Path | None:
+    """What the vocoder-only row `spec` runs: Griffin-Lim's settings (a dict) for 'vocoder' and
+    'vocoder:griffin-lim-...', the neural vocoder's folder (a Path) for 'vocoder:vocos',
+    'vocoder:default' or 'vocoder:FOLDER'; None for any other system."""
+    from text2music.models.vocoder import griffin_lim_fields, neural_vocoder_folder
+
+    if spec == "vocoder":
+        return griffin_lim_fields("griffin-lim")
+    if not spec.startswith("vocoder:"):
+        return None
+    name = spec.split(":", 1)[1]
+    if griffin_lim_fields(name) is not None:
+        return griffin_lim_fields(name)
+    if name == "default":
+        from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+        return DEFAULT_MODEL_DIR
+    return neural_vocoder_folder(name)
+
+
 def system_fingerprint(spec: str, vocoder: str = "auto") -> dict:
-    """What makes a system's audio: 'real' is code only; 'vocoder' (and 'vocoder:griffin-lim-...')
-    is Griffin-Lim's iterations; a model folder (or the neural vocoder in 'vocoder:FOLDER') is its
-    files' hash, wherever the folder lies, plus the vocoder it runs with unless the folder ships
-    one (Griffin-Lim's iterations, or the vocoder folder's hash)."""
+    """What makes a system's audio: 'real' is code only; the vocoder-only row is Griffin-Lim's
+    iterations or the neural vocoder folder's hash; a model folder is its files' hash, wherever
+    the folder lies, plus the vocoder it runs with unless the folder ships one (Griffin-Lim's
+    iterations, or the vocoder folder's hash)."""
     from text2music.models.vocoder import griffin_lim_fields, has_vocoder, neural_vocoder_folder
 
     if spec == "real":
         return {"spec": spec}
-    if spec == "vocoder" or (spec.startswith("vocoder:") and griffin_lim_fields(spec.split(":", 1)[1]) is not None):
-        return {"spec": "vocoder", "griffin_lim": griffin_lim_fields(spec.split(":", 1)[1] if ":" in spec else "griffin-lim")}
-    kind, folder = ("vocoder", spec.split(":", 1)[1]) if spec.startswith("vocoder:") else ("model", spec)
-    if kind == "vocoder" and folder == "vocos":
-        folder = neural_vocoder_folder("vocos")
-    if folder == "default":
+    source = vocoder_row_source(spec)
+    if isinstance(source, dict):
+        return {"spec": "vocoder", "griffin_lim": source}
+    if source is not None:
+        return {"spec": "vocoder", "files_sha256": folder_sha256(source)}
+    if spec == "default":
         from text2music.generate.pipeline import DEFAULT_MODEL_DIR
 
-        folder = DEFAULT_MODEL_DIR
-    out = {"spec": kind, "files_sha256": folder_sha256(folder)}
-    if kind == "model" and vocoder == "auto" and not has_vocoder(folder):
+        spec = DEFAULT_MODEL_DIR
+    out = {"spec": "model", "files_sha256": folder_sha256(spec)}
+    if vocoder == "auto" and not has_vocoder(spec):
         vocoder = "griffin-lim"  # what "auto" gives a folder without a vocoder of its own
     if vocoder != "auto":
         gl = griffin_lim_fields(vocoder)

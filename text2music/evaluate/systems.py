@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from text2music.evaluate.folder import vocoder_row_source
 from text2music.evaluate.prompts import EvalItem
 from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
 
@@ -97,19 +98,11 @@ def load_system(spec: str, controls: str = "text", vocoder: str = "auto", **sett
     iterations, see `text2music.models.vocoder`), 'vocoder:FOLDER' (the neural vocoder in FOLDER;
     'vocoder:vocos' for the packaged one), 'default' (the bundled model) or a model folder
     (with `vocoder`: see `Text2Music.from_pretrained`); `settings` are GenerationSettings fields."""
-    from text2music.models.vocoder import griffin_lim_options, neural_vocoder_folder
-
     if spec == "real":
         return RealAudio()
-    if spec == "vocoder":
-        return VocoderOnly()
-    if spec.startswith("vocoder:"):
-        from text2music.generate.pipeline import DEFAULT_MODEL_DIR
-
-        folder = spec.split(":", 1)[1]
-        if griffin_lim_options(folder) is not None:
-            return VocoderOnly(**griffin_lim_options(folder))
-        return VocoderOnly(neural=DEFAULT_MODEL_DIR if folder == "default" else neural_vocoder_folder(folder))
+    source = vocoder_row_source(spec)
+    if source is not None:
+        return VocoderOnly(**source) if isinstance(source, dict) else VocoderOnly(neural=source)
     return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, **settings)
 
 
