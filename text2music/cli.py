@@ -2,10 +2,13 @@
 
 text2music data musiccaps   download MusicCaps clips with yt-dlp
 text2music data synth       build the offline MusicCaps-style corpus
+text2music data import      any audio files or folders -> a captioned corpus (auto captions)
+text2music data debian      the real-music corpus from Debian's game soundtracks (licences recorded)
 text2music data stats       statistics and pictures of a data folder
 text2music data preprocess  audio -> fixed-shape log-mel arrays
 text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
 text2music train-vocoder    train the neural vocoder (mel -> waveform) on a corpus's audio
+text2music finetune         fine-tune a model on your own music (data import) as a LoRA adapter
 text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
 text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
 text2music evaluate         judge a model (or real audio) with external judges; metrics + report
@@ -165,6 +168,94 @@ def add_synth(sub) -> None:
     p.set_defaults(func=cmd_synth)
 
 
+def cmd_import(args) -> int:
+    from text2music.data.audio_import import AUDIO_SUFFIXES, ImportConfig, find_audio, import_audio, read_descriptions
+
+    cfg = ImportConfig(clip_seconds=args.clip_seconds, sample_rate=args.sample_rate, min_track_seconds=args.min_seconds)
+    files = find_audio(args.paths)  # bad paths and arguments: one line, before the folder is made
+    if not files:
+        raise ValueError(f"no audio files in {', '.join(map(str, args.paths))} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+    if args.descriptions:
+        read_descriptions(args.descriptions)
+    setup_logging(args.out / "text2music.log")
+    summary = import_audio(
+        files,
+        args.out,
+        cfg,
+        jobs=args.jobs,
+        describe=args.describe or "",
+        descriptions=args.descriptions,
+        names=args.names,
+        ffmpeg=args.ffmpeg,
+        progress=not args.quiet,
+    )
+    _print_summary(summary)
+    return 0
+
+
+def add_import(sub) -> None:
+    from text2music.utils import default_jobs
+
+    p = sub.add_parser(
+        "import",
+        help="any audio files or folders -> a captioned corpus of clips (resumable)",
+        formatter_class=_Formatter,
+        description="Cut audio files (WAV, FLAC, OGG/Opus, MP3, tracker modules MOD/XM/IT/S3M, anything ffmpeg reads) into clips, "
+        "skip silence and repeats, caption each clip from what the musicnn taggers, tempo, key and drum judges hear "
+        "(plus --describe), and write metadata.csv + audio/ + manifest.jsonl. Splits are by file.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
+    p.add_argument("--out", type=Path, required=True, help="corpus folder to write (re-run to resume or add files)")
+    p.add_argument("--describe", default=None, help='words every caption starts with, e.g. "orchestral fantasy game soundtrack"')
+    p.add_argument(
+        "--descriptions", type=Path, default=None, help="CSV with columns file,description: per-file words (override --describe)"
+    )
+    p.add_argument("--names", action="store_true", help="add words from each file's folder and name to its captions")
+    p.add_argument("--clip-seconds", type=float, default=10.0, help="clip length")
+    p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate of the clips")
+    p.add_argument("--min-seconds", type=float, default=10.0, help="skip files shorter than this (sound effects)")
+    p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
+    p.add_argument(
+        "--ffmpeg", default=None, help="ffmpeg binary for formats soundfile cannot read (default: system ffmpeg, else imageio-ffmpeg's)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_debian(args) -> int:
+    from text2music.data.audio_import import ImportConfig
+    from text2music.data.debian_music import build_real_music
+
+    cfg = ImportConfig(clip_seconds=args.clip_seconds, sample_rate=args.sample_rate)
+    setup_logging(args.out / "text2music.log")
+    names = [n.strip() for n in args.packages.split(",") if n.strip()] if args.packages else None
+    summary = build_real_music(args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=args.list, progress=not args.quiet)
+    _print_summary(summary)
+    return 0
+
+
+def add_debian(sub) -> None:
+    from text2music.data.debian_music import PACKAGE_LIST
+    from text2music.utils import default_jobs
+
+    p = sub.add_parser(
+        "debian",
+        help="the real-music corpus: freely licensed game music from Debian packages, imported and captioned",
+        formatter_class=_Formatter,
+        description="Download each pinned Debian package (apt-get download), import its music with `data import`, delete it. "
+        "Writes ATTRIBUTION.md (licences and authors). Needs apt-get and dpkg-deb, and `apt-get update` done once.",
+    )
+    p.add_argument("--out", type=Path, required=True, help="corpus folder (re-running resumes)")
+    p.add_argument("--packages", default=None, help="comma-separated package names (default: every package in the list)")
+    p.add_argument("--max-hours", type=float, default=None, help="stop adding packages (most music first) past this many hours")
+    p.add_argument("--list", type=Path, default=PACKAGE_LIST, help="the pinned package list (TSV)")
+    p.add_argument("--clip-seconds", type=float, default=10.0, help="clip length")
+    p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate of the clips")
+    p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_debian)
+
+
 def cmd_stats(args) -> int:
     from text2music.data.synth import corpus_stats
 
@@ -256,6 +347,104 @@ def add_train(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field, e.g. model_args.hidden=256")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+
+def cmd_finetune(args) -> int:
+    from text2music.train.finetune import FinetuneConfig, finetune
+
+    if args.base is not None:
+        from text2music.models import read_config
+
+        read_config(args.base)
+    base = args.base or default_model_dir()
+    cfg = FinetuneConfig(
+        data=str(args.data),
+        out=str(args.out),
+        base=str(base),
+        minutes=args.minutes if args.minutes > 0 else None,
+        steps=args.steps,
+        rank=args.rank,
+        alpha=args.alpha if args.alpha is not None else float(args.rank),
+        lr=args.lr,
+        batch_size=args.batch_size,
+        jobs=args.jobs,
+        seed=args.seed,
+    )
+    if not (args.data / "manifest.jsonl").is_file():
+        raise FileNotFoundError(f"--data {args.data} is not a corpus folder (no manifest.jsonl; make one with `text2music data import`)")
+    setup_logging(args.out / "text2music.log")
+    summary = finetune(cfg, progress=not args.quiet)
+    if args.pictures:
+        summary["pictures"] = str(before_after_png(base, args.out, args.data, args.pictures))
+    _print_summary(summary)
+    return 0
+
+
+def default_model_dir() -> Path:
+    from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+    return DEFAULT_MODEL_DIR
+
+
+def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
+    """adapter/before_after.png: for the first `n` valid clips of the corpus, the real clip's mel,
+    the base model's and the adapted model's for its caption (seed 0, the default settings)."""
+    import numpy as np
+    import soundfile as sf
+
+    from text2music.features.plot import save_mel_grid
+    from text2music.generate.pipeline import Text2Music
+    from text2music.generate.settings import GenerationSettings
+    from text2music.models.lora import merge_adapter
+    from text2music.utils import read_jsonl
+
+    records = read_jsonl(data / "manifest.jsonl")
+    records = ([r for r in records if r["split"] == "valid"] or records)[:n]
+    pipe = Text2Music.from_pretrained(base)
+    texts = [r["caption"] for r in records]
+    settings = GenerationSettings()
+    before = pipe(texts, settings, seeds=[0] * len(texts)).mel
+    merge_adapter(pipe.model, adapter, 1.0)
+    after = pipe(texts, settings, seeds=[0] * len(texts)).mel
+    mels, titles = [], []
+    for r, b, a in zip(records, before, after):
+        audio, sr = sf.read(data / r["audio"], dtype="float32")
+        mels += [pipe.mel_of(resample_to(audio, sr, pipe.sample_rate)), np.asarray(b), np.asarray(a)]
+        titles += [f"real: {r['clip_id']}", "base model", "with the adapter"]
+    path = adapter / "before_after.png"
+    save_mel_grid(path, mels, pipe.mel, titles, cols=3)
+    return path
+
+
+def resample_to(audio, sr: int, target: int):
+    from text2music.data.audio_import import resample
+
+    return resample(audio, sr, target)
+
+
+def add_finetune(sub) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a model on a corpus as a small LoRA adapter, on a CPU (resumable)",
+        formatter_class=_Formatter,
+        description="Train a LoRA adapter (PEFT; attention and MLP projections) of a model folder on a corpus made by "
+        "`text2music data import` (or `data synth`), for a time budget. Then:\n\n"
+        '  text2music generate "..." --adapter OUT [--adapter-strength 0.8]',
+    )
+    p.add_argument("--data", type=Path, required=True, help="corpus folder (metadata.csv + audio/ + manifest.jsonl)")
+    p.add_argument("--out", type=Path, required=True, help="adapter folder to write (an existing one resumes)")
+    p.add_argument("--base", type=Path, default=None, help="model folder to adapt (default: the bundled model)")
+    p.add_argument("--minutes", type=float, default=20.0, help="training time budget of this run (0 or less: steps only)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps budget (counted over resumes)")
+    p.add_argument("--rank", type=_positive_int, default=16, help="LoRA rank")
+    p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
+    p.add_argument("--lr", type=float, default=5e-4, help="learning rate")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="clips per step")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--pictures", type=int, default=3, help="before/after spectrograms of this many valid clips (0: none)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_finetune)
 
 
 def cmd_train_vocoder(args) -> int:
@@ -494,10 +683,11 @@ def cmd_generate(args) -> int:
         read_config(args.model)  # a missing or broken model folder: one line, before the text encoder loads
     check_controls(args, settings, jobs if not args.interpolate else [("", args.seed)])
     check_vocoder_spec(args.vocoder)
+    check_adapter(args)
 
     from text2music.generate.pipeline import Text2Music
 
-    pipe = Text2Music.from_pretrained(args.model, vocoder=args.vocoder)
+    pipe = Text2Music.from_pretrained(args.model, vocoder=args.vocoder, adapter=args.adapter, adapter_strength=args.adapter_strength)
     waves, mels, sr = run_generation(pipe, args, settings, texts, jobs)
     for (label, seed), path, wave, mel in zip(jobs, paths, waves, mels):
         save_audio(path, wave, sr)
@@ -557,6 +747,7 @@ def add_generate(sub) -> None:
     p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     add_vocoder_argument(p)
+    add_adapter_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_control_arguments(p)
     p.set_defaults(func=cmd_generate)
@@ -571,6 +762,22 @@ def add_vocoder_argument(p) -> None:
         "(or griffin-lim-ITERATIONS-nnlsUPDATES), vocos (the packaged neural vocoder), or a folder with a trained vocoder "
         "(text2music train-vocoder)",
     )
+
+
+def add_adapter_arguments(p) -> None:
+    p.add_argument("--adapter", type=Path, default=None, help="a LoRA adapter folder made by `text2music finetune` for this model")
+    p.add_argument(
+        "--adapter-strength", type=float, default=1.0, help="how much of the adapter: 0 = the base model, 1 = as trained, up to 2"
+    )
+
+
+def check_adapter(args) -> None:
+    """A missing or broken adapter folder, or a strength out of range: one line, before any model loads."""
+    from text2music.models.lora import check_strength, read_adapter
+
+    check_strength(args.adapter_strength)
+    if args.adapter is not None:
+        read_adapter(args.adapter)
 
 
 def check_vocoder_spec(spec: str) -> None:
@@ -617,6 +824,7 @@ def add_predict(sub) -> None:
     p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     add_vocoder_argument(p)
+    add_adapter_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
@@ -650,8 +858,11 @@ def cmd_evaluate(args) -> int:
         overwrite=args.overwrite,
         controls=args.controls,
         vocoder=args.vocoder,
+        adapter=str(args.adapter) if args.adapter else None,
+        adapter_strength=args.adapter_strength,
     )
     check_vocoder_spec(args.vocoder)
+    check_adapter(args)
     source = vocoder_row_source(args.model)
     folder = source if source is not None else args.model
     if not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
@@ -706,6 +917,7 @@ def add_evaluate(sub) -> None:
         "as settings (settings), or none",
     )
     add_vocoder_argument(p)
+    add_adapter_arguments(p)
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
@@ -807,7 +1019,18 @@ def cmd_serve(args) -> int:
         if not os.access(out_dir, os.W_OK | os.X_OK):
             raise ValueError(f"--out-dir {out_dir} is not writable")
     check_vocoder_spec(args.vocoder)
-    serve(args.model, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue, out_dir=out_dir, vocoder=args.vocoder)
+    check_adapter(args)
+    serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_queue=args.max_queue,
+        out_dir=out_dir,
+        vocoder=args.vocoder,
+        adapter=args.adapter,
+        adapter_strength=args.adapter_strength,
+    )
     return 0
 
 
@@ -833,6 +1056,7 @@ def add_serve(sub) -> None:
         "those of killed servers are deleted at the next start)",
     )
     add_vocoder_argument(p)
+    add_adapter_arguments(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -850,10 +1074,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     add_musiccaps(data_sub)
     add_synth(data_sub)
+    add_import(data_sub)
+    add_debian(data_sub)
     add_stats(data_sub)
     add_preprocess(data_sub)
     add_train(sub)
     add_train_vocoder(sub)
+    add_finetune(sub)
     add_generate(sub)
     add_predict(sub)
     add_evaluate(sub)

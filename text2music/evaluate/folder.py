@@ -78,11 +78,11 @@ def vocoder_row_source(spec: str) -> dict | Path | None:
     return neural_vocoder_folder(name)
 
 
-def system_fingerprint(spec: str, vocoder: str = "auto") -> dict:
+def system_fingerprint(spec: str, vocoder: str = "auto", adapter: str | None = None, adapter_strength: float = 1.0) -> dict:
     """What makes a system's audio: 'real' is code only; the vocoder-only row is Griffin-Lim's
     iterations or the neural vocoder folder's hash; a model folder is its files' hash, wherever
     the folder lies, plus the vocoder it runs with unless the folder ships one (Griffin-Lim's
-    iterations, or the vocoder folder's hash)."""
+    iterations, or the vocoder folder's hash), plus its LoRA adapter's files and strength."""
     from text2music.models.vocoder import griffin_lim_fields, has_vocoder, neural_vocoder_folder
 
     if spec == "real":
@@ -102,6 +102,8 @@ def system_fingerprint(spec: str, vocoder: str = "auto") -> dict:
     if vocoder != "auto":
         gl = griffin_lim_fields(vocoder)
         out["vocoder"] = {"griffin_lim": gl} if gl is not None else {"files_sha256": folder_sha256(neural_vocoder_folder(vocoder))}
+    if adapter:
+        out["adapter"] = {"files_sha256": folder_sha256(adapter), "strength": float(adapter_strength)}
     return out
 
 

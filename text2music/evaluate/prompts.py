@@ -45,11 +45,13 @@ def _stable_order(ids: list[str]) -> list[str]:
 
 
 def corpus_items(data: str | Path, split: str = "test", n: int | None = None) -> list[EvalItem]:
-    """The first `n` clips of a split of a synthetic corpus folder (in a fixed hashed order)."""
+    """The first `n` clips of a split of a corpus folder (`data synth` or `data import`), in a fixed hashed order."""
     data = Path(data)
     manifest = data / "manifest.jsonl"
     if not manifest.is_file():
-        raise FileNotFoundError(f"{data} has no manifest.jsonl: evaluation on the corpus needs a folder made by `text2music data synth`")
+        raise FileNotFoundError(
+            f"{data} has no manifest.jsonl: evaluation on a corpus needs a folder made by `text2music data synth` or `data import`"
+        )
     records = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     records = {r["clip_id"]: r for r in records if r["split"] == split}
     if not records:
@@ -57,7 +59,8 @@ def corpus_items(data: str | Path, split: str = "test", n: int | None = None) ->
     items = []
     for cid in _stable_order(list(records))[:n]:
         r = records[cid]
-        named, excluded = concepts_from_spec(r)
+        # an imported clip's concepts are what its caption's aspects name (measured, see data.autocaption)
+        named, excluded = concepts_from_aspects(r["aspects"]) if "source_sha1" in r else concepts_from_spec(r)
         items.append(
             EvalItem(
                 id=cid,

@@ -82,12 +82,18 @@ class EvalConfig:
     controls: str = "text"  # "text": what the prompt states | "settings": the clip's true tempo, key,
     # meter and drums as settings | "none": no controls (the prompt's words still go to BERT)
     vocoder: str = "auto"  # a model's vocoder: "auto" (the folder's own), "griffin-lim" or a vocoder folder
+    adapter: str | None = None  # a LoRA adapter folder merged into the model (text2music finetune)
+    adapter_strength: float = 1.0
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
     batch_size: int = 4
     speed: bool = True
     overwrite: bool = False  # redo a report folder that holds results of other settings
+
+
+def adapter_of(cfg: EvalConfig) -> tuple[str, float] | None:
+    return (cfg.adapter, cfg.adapter_strength) if cfg.adapter else None
 
 
 def is_reference_only(system: str) -> bool:
@@ -99,7 +105,7 @@ def fingerprint(cfg: EvalConfig) -> dict:
     """What a report folder's audio and judgements are made from (see text2music.evaluate.folder)."""
     settings = {} if is_reference_only(cfg.system) else {k: getattr(cfg, k) for k in GENERATION_SETTINGS}
     return {
-        "system": system_fingerprint(cfg.system, cfg.vocoder),
+        "system": system_fingerprint(cfg.system, cfg.vocoder, cfg.adapter, cfg.adapter_strength),
         "settings": settings,
         "prompts": corpus_fingerprint(cfg.prompts, cfg.data, cfg.split, cfg.musiccaps_csv),
     }
@@ -263,6 +269,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     reference_only = is_reference_only(cfg.system)
     if reference_only and cfg.vocoder != "auto":
         raise ValueError(f"--vocoder is for a model; the vocoder-only row names its vocoder in --model (vocoder:FOLDER), got {cfg.system}")
+    if reference_only and cfg.adapter:
+        raise ValueError(f"--adapter is for a model, not for the {cfg.system} row")
     items = load_items(cfg)
     fp = fingerprint(cfg)
     settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "normalize": cfg.normalize}
@@ -273,7 +281,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     if reference_only:
         system = load_system(cfg.system)
     else:
-        system = load_system(cfg.system, controls=cfg.controls, vocoder=cfg.vocoder, **settings)
+        system = load_system(cfg.system, controls=cfg.controls, vocoder=cfg.vocoder, adapter=adapter_of(cfg), **settings)
     judges = Judges()
 
     # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
@@ -311,7 +319,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         metrics.update(reference_metrics(items, judged, reference, cfg.seed, div_items, cfg.diversity_seeds))
     if cfg.speed and not reference_only:
         metrics["speed"] = speed_in_subprocess(
-            cfg.system, "a calm solo piano piece in A minor at 70 BPM", {**settings, "duration": 10.0, "vocoder": cfg.vocoder}
+            cfg.system,
+            "a calm solo piano piece in A minor at 70 BPM",
+            {**settings, "duration": 10.0, "vocoder": cfg.vocoder, "adapter": adapter_of(cfg)},
         )
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_report(out, metrics, items, main_judged, reference, cfg)

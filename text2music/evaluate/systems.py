@@ -68,11 +68,14 @@ class ModelSystem:
     tempo, key, meter and drums given as settings, as a user sets --bpm --key --meter --drums),
     or "none" (no controls: the prompt's words still reach the text encoder)."""
 
-    def __init__(self, path: str | Path | None, controls: str = "text", vocoder: str = "auto", **settings):
+    def __init__(
+        self, path: str | Path | None, controls: str = "text", vocoder: str = "auto", adapter: tuple[str, float] | None = None, **settings
+    ):
         from text2music.generate.pipeline import Text2Music
         from text2music.generate.settings import GenerationSettings
 
-        self.pipe = Text2Music.from_pretrained(path, vocoder=vocoder)
+        folder, strength = adapter if adapter else (None, 1.0)
+        self.pipe = Text2Music.from_pretrained(path, vocoder=vocoder, adapter=folder, adapter_strength=strength)
         self.name = str(path) if path is not None else "default"
         self.sample_rate = self.pipe.sample_rate
         self.controls = controls
@@ -93,7 +96,7 @@ class ModelSystem:
         return self.settings.replace(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
 
 
-def load_system(spec: str, controls: str = "text", vocoder: str = "auto", **settings):
+def load_system(spec: str, controls: str = "text", vocoder: str = "auto", adapter: tuple[str, float] | None = None, **settings):
     """'real', 'vocoder' (Griffin-Lim), 'vocoder:griffin-lim-64-nnls300' (Griffin-Lim with other
     iterations, see `text2music.models.vocoder`), 'vocoder:FOLDER' (the neural vocoder in FOLDER;
     'vocoder:vocos' for the packaged one), 'default' (the bundled model) or a model folder
@@ -103,7 +106,7 @@ def load_system(spec: str, controls: str = "text", vocoder: str = "auto", **sett
     source = vocoder_row_source(spec)
     if source is not None:
         return VocoderOnly(**source) if isinstance(source, dict) else VocoderOnly(neural=source)
-    return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, **settings)
+    return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, adapter, **settings)
 
 
 def measure_speed(system, text: str, repeats: int = 3) -> dict:

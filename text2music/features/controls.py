@@ -72,7 +72,13 @@ class MusicalControls:
 
     @classmethod
     def from_record(cls, r: dict) -> "MusicalControls":
-        """The ground truth of a synth-corpus manifest record (fields from `data synth`)."""
+        """The ground truth of a synth-corpus manifest record (fields from `data synth`), or what
+        `data import` measured in a real clip (tempo, key, drums; no beat grid, meter or chords)."""
+        if "chord_slots" not in r:
+            tonic = PITCH_CLASSES.index(r["key"]) if r.get("key") in PITCH_CLASSES else None
+            bpm = float(r["bpm"]) if r.get("bpm") else None
+            drums = bool(r["drums"]) if r.get("drums") is not None else None
+            return cls(bpm=bpm, tonic=tonic, mode=r.get("mode") if tonic is not None else None, drums=drums)
         slots = tuple(ChordSlot(float(b), float(n), int(root), tuple(int(p) for p in pcs)) for b, n, root, pcs in r["chord_slots"])
         tonic = PITCH_CLASSES.index(r["key"])
         return cls(float(r["bpm"]), int(str(r["meter"]).split("/")[0]), tonic, r["mode"], bool(r["drums"]), float(r["beat_offset"]), slots)

@@ -30,6 +30,7 @@ from text2music.generate.flow import sample_mel
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_SEED, PEAK_LIMIT, GenerationSettings, check_texts
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Controls
+from text2music.models.lora import check_strength, merge_adapter, read_adapter, weights_sha256
 from text2music.models.neural_vocoder import NeuralVocoder
 from text2music.models.vocoder import GriffinLimVocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
@@ -103,16 +104,33 @@ class Text2Music:
         self.model, self.encoder, self.mel, self.config = model, encoder, mel, config
         self.vocoder = vocoder or GriffinLimVocoder(mel)
         self.path = path
+        self.adapter: dict | None = None  # the merged LoRA adapter: path, strength, training summary
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu", vocoder: str | Path = "auto") -> "Text2Music":
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        device: str = "cpu",
+        vocoder: str | Path = "auto",
+        adapter: str | Path | None = None,
+        adapter_strength: float = 1.0,
+    ) -> "Text2Music":
         """Load a model folder (config.json + model.safetensors) of any kind; None = the bundled default.
         `vocoder`: "auto" (the one the folder ships, else Griffin-Lim), "griffin-lim", or a folder
-        holding a trained vocoder (vocoder.json + vocoder.safetensors)."""
+        holding a trained vocoder (vocoder.json + vocoder.safetensors).
+        `adapter`: a LoRA adapter folder made by `text2music finetune` for this model, merged into
+        its weights at `adapter_strength` (0 = the base model, 1 = as trained, up to 2)."""
         folder = Path(path).expanduser() if path is not None else DEFAULT_MODEL_DIR
+        if adapter is not None:
+            check_strength(adapter_strength)
+            read_adapter(adapter)  # a broken adapter folder fails before the model loads
         model, mel, config = load_pretrained(folder, device=device)
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
-        return cls(model, encoder, mel, config, vocoder=load_vocoder(vocoder, folder, mel), path=folder)
+        pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(vocoder, folder, mel), path=folder)
+        if adapter is not None:
+            info = merge_adapter(model, adapter, adapter_strength, base_sha256=weights_sha256(folder))
+            pipe.adapter = {"path": str(adapter), "strength": float(adapter_strength), "trained": info.get("trained", {})}
+        return pipe
 
     @property
     def kind(self) -> str:

@@ -324,7 +324,15 @@ def model_info(pipeline) -> dict:
         "text_encoder": (config.get("text") or {}).get("encoder"),
         "controls": bool(getattr(pipeline, "controllable", False)),
         "vocoder": getattr(getattr(pipeline, "vocoder", None), "name", None),
+        "adapter": adapter_info(getattr(pipeline, "adapter", None)),
     }
+
+
+def adapter_info(adapter: dict | None) -> dict | None:
+    """The merged adapter's folder name and strength (the server's paths stay private)."""
+    if not adapter:
+        return None
+    return {"name": Path(adapter["path"]).name, "strength": adapter["strength"]}
 
 
 class BodyLimit:
@@ -621,6 +629,8 @@ def serve(
     out_dir: str | Path | None = None,
     log_level: str = "info",
     vocoder: str | Path = "auto",
+    adapter: str | Path | None = None,
+    adapter_strength: float = 1.0,
 ) -> None:
     """Load the model once and serve the page and API until Ctrl-C.
 
@@ -635,7 +645,7 @@ def serve(
     # OpenMP threads spin while they wait, and on a machine with no core to spare a busy event loop
     # slowed each generation 25-fold (2 cores, 2 torch threads: 5.8 s per job instead of 0.22 s).
     torch.set_num_threads(torch_threads(os.cpu_count() or 1, workers))
-    pipeline = Text2Music.from_pretrained(model, vocoder=vocoder)
+    pipeline = Text2Music.from_pretrained(model, vocoder=vocoder, adapter=adapter, adapter_strength=adapter_strength)
     app = create_app(pipeline, workers=workers, max_queue=max_queue, out_dir=out_dir)
     if not is_loopback(host):
         log.warning("serving on %s: anyone who can reach this address can use the server (no authentication)", host)

@@ -87,7 +87,7 @@ def corpus_controls(features: str, records: list[dict]) -> list[MusicalControls]
         for line in f:
             r = json.loads(line)
             truth[r["clip_id"]] = r
-    missing = [r["ytid"] for r in records if r["ytid"] not in truth or "chord_slots" not in truth[r["ytid"]]]
+    missing = [r["ytid"] for r in records if r["ytid"] not in truth or not ({"chord_slots", "source_sha1"} & set(truth[r["ytid"]]))]
     if missing:
         raise ValueError(
             f"{manifest}: no beat grid for {len(missing)} clips (e.g. {missing[0]}); rebuild it with this version of `data synth`"

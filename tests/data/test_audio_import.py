@@ -1,0 +1,181 @@
+"""data import: any audio files -> a captioned corpus (formats, silence, repeats, splits, resume, errors)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import synth_music
+from text2music.cli import main
+from text2music.data.audio_import import (
+    ImportConfig,
+    cut_clips,
+    find_audio,
+    fingerprint,
+    import_audio,
+    name_words,
+    read_audio,
+    read_descriptions,
+    similarity,
+)
+from text2music.data.download import find_ffmpeg
+from text2music.data.musiccaps import read_clips
+from text2music.utils import read_jsonl
+
+SR = 22050
+CFG = ImportConfig(clip_seconds=4.0, sample_rate=SR, min_track_seconds=4.0)
+
+
+def piece(seconds: float, seed: int, bpm: float = 120.0) -> np.ndarray:
+    """Music that changes over time: sections at different tempi and levels (no two 4-s clips alike)."""
+    parts = [synth_music(SR, 4.0, bpm=bpm + 17 * k, seed=seed * 10 + k) * (0.5 + 0.1 * k) for k in range(int(seconds // 4))]
+    return np.concatenate(parts)
+
+
+def test_fingerprint_finds_a_repeat_at_any_phase_and_tells_passages_apart():
+    a = piece(12.0, 1)
+    looped = np.concatenate([a, a])
+    first = fingerprint(looped[: 4 * SR], SR)
+    shifted = fingerprint(looped[int(13.3 * SR) : int(17.3 * SR)], SR)  # the same music 1.3 s later in the loop
+    other = fingerprint(piece(4.0, 7, bpm=83), SR)
+    assert similarity(first, shifted) > 0.9
+    assert similarity(first, other) < 0.8
+
+
+def test_cut_clips_skips_silence_and_repeats():
+    loop = piece(8.0, 2)
+    audio = np.concatenate([loop, loop, np.zeros(4 * SR, np.float32), piece(4.0, 3, bpm=71)])
+    kept, skipped = cut_clips(audio, CFG)
+    assert [i for i, _ in kept] == [0, 1, 5]  # clips 2 and 3 repeat 0 and 1; clip 4 is silence
+    assert skipped == {"duplicate": 2, "silence": 1}
+
+
+def encode(src, dst):
+    """Re-encode with ffmpeg (formats soundfile cannot write)."""
+    subprocess.run([find_ffmpeg(None), "-v", "error", "-y", "-i", str(src), str(dst)], check=True)
+
+
+@pytest.fixture(scope="module")
+def music_folder(tmp_path_factory):
+    """Four tracks in four formats (one of them only ffmpeg reads), a copy of one, a broken file, a sound effect."""
+    root = tmp_path_factory.mktemp("music")
+    (root / "album").mkdir()
+    sf.write(root / "album" / "battle_theme.wav", piece(12.0, 11), SR)
+    sf.write(root / "album" / "calm.flac", piece(12.0, 12, bpm=70), SR)
+    sf.write(root / "town.ogg", piece(12.0, 13, bpm=100), SR, format="OGG", subtype="VORBIS")
+    encode(root / "album" / "battle_theme.wav", root / "tmp.wav")
+    sf.write(root / "tmp.wav", piece(12.0, 14, bpm=140), SR)
+    encode(root / "tmp.wav", root / "march.m4a")
+    (root / "tmp.wav").unlink()
+    shutil.copy(root / "town.ogg", root / "album" / "town_copy.ogg")
+    (root / "broken.ogg").write_bytes(b"OggS but not really" * 100)
+    sf.write(root / "blip.wav", piece(4.0, 15)[: SR // 2], SR)  # a sound effect: under min_track_seconds
+    (root / "notes.txt").write_text("not audio")
+    return root
+
+
+@pytest.fixture(scope="module")
+def imported(music_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    summary = import_audio([music_folder], out, CFG, jobs=2, describe="fantasy game soundtrack", progress=False)
+    return out, summary
+
+
+def test_find_audio_takes_audio_suffixes_in_folders(music_folder):
+    names = sorted(p.name for p in find_audio([music_folder]))
+    assert names == ["battle_theme.wav", "blip.wav", "broken.ogg", "calm.flac", "march.m4a", "town.ogg", "town_copy.ogg"]
+    with pytest.raises(FileNotFoundError, match="nope"):
+        find_audio([music_folder / "nope"])
+
+
+def test_read_audio_decodes_every_format(music_folder):
+    for name in ("album/battle_theme.wav", "album/calm.flac", "town.ogg", "march.m4a"):
+        y = read_audio(music_folder / name, 16000)
+        assert y.dtype == np.float32 and abs(len(y) / 16000 - 12.0) < 0.1, name
+
+
+def test_import_writes_a_corpus_of_captioned_clips(imported):
+    out, summary = imported
+    assert summary["imported"] == 4 + 1 and summary["failed"] == 1  # the copy is imported once; blip has no clip
+    assert summary["already_there"] == 1
+    records = read_jsonl(out / "manifest.jsonl")
+    clips = read_clips(out / "metadata.csv")
+    assert [c.ytid for c in clips] == [r["clip_id"] for r in records] and len(records) == 4 * 3
+    for r in records:
+        assert (out / r["audio"]).is_file()
+        info = sf.info(out / r["audio"])
+        assert info.samplerate == SR and abs(info.duration - 4.0) < 1e-3
+        assert r["caption"].startswith("Fantasy game soundtrack")
+        assert f"{int(round(r['bpm']))} BPM" in r["caption"] and f"{r['key']} {r['mode']}" in r["caption"]
+    by_source = {}
+    for r in records:
+        by_source.setdefault(r["source_sha1"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in by_source.values())  # one track never in two splits
+    failures = read_jsonl(out / "failures.jsonl")
+    assert [f["file"].rsplit("/", 1)[-1] for f in failures] == ["broken.ogg"] and failures[0]["error"]
+
+
+def test_import_resumes_and_adds_files(imported, music_folder, tmp_path):
+    out, _ = imported
+    again = import_audio([music_folder], out, CFG, jobs=1, progress=False)
+    assert again["imported"] == 0 and again["clips"] == 12
+    extra = tmp_path / "new.wav"
+    sf.write(extra, piece(8.0, 21, bpm=90), SR)
+    more = import_audio([extra], out, CFG, jobs=1, progress=False)
+    assert more["imported"] == 1 and more["clips"] == 14
+    with pytest.raises(ValueError, match="other settings.*clip_seconds"):
+        import_audio([extra], out, ImportConfig(clip_seconds=5.0), progress=False)
+
+
+def test_descriptions_csv_and_names(tmp_path, music_folder):
+    csv = tmp_path / "desc.csv"
+    csv.write_text(f"file,description\n{music_folder / 'town.ogg'},medieval town music\n")
+    out = tmp_path / "corpus"
+    import_audio([music_folder / "town.ogg", music_folder / "album"], out, CFG, descriptions=csv, names=True, progress=False)
+    captions = {r["source"].rsplit("/", 1)[-1]: r["caption"] for r in read_jsonl(out / "manifest.jsonl")}
+    assert captions["town.ogg"].startswith("Medieval town music, town:")
+    assert captions["battle_theme.wav"].startswith("Album battle theme:")
+    assert name_words(music_folder / "music" / "track_07.ogg") == ""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,description\nx.ogg,\n")
+    with pytest.raises(ValueError, match="bad.csv, row 2"):
+        read_descriptions(bad)
+
+
+def test_cli_import_errors_are_one_line(tmp_path, capsys):
+    assert main(["data", "import", str(tmp_path / "missing"), "--out", str(tmp_path / "c")]) == 2
+    assert "missing: no such file or folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["data", "import", str(tmp_path / "empty"), "--out", str(tmp_path / "c")]) == 2
+    assert "no audio files" in capsys.readouterr().err
+    assert main(["data", "import", str(tmp_path / "empty"), "--out", str(tmp_path / "c"), "--clip-seconds", "0.5"]) == 2
+    assert "--clip-seconds" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_cli_import_smoke(tmp_path, capsys):
+    sf.write(tmp_path / "song.wav", piece(8.0, 31), SR)
+    assert (
+        main(
+            [
+                "data",
+                "import",
+                str(tmp_path / "song.wav"),
+                "--out",
+                str(tmp_path / "c"),
+                "--clip-seconds",
+                "4",
+                "--min-seconds",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["clips"] == 2 and summary["x_real_time"] > 0

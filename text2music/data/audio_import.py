@@ -1,0 +1,440 @@
+"""Import any music: audio files and folders -> a captioned corpus of clips.
+
+The corpus has the layout of `data musiccaps` and `data synth` (metadata.csv, audio/, and
+manifest.jsonl with each clip's measured tempo, key, drums and tags), so `data preprocess`,
+`train`, `finetune` and `evaluate` take it as they take the others.
+
+    OUT/import.json          the settings that fix the clips (a resume must use the same)
+    OUT/sources/SHA.json     one per imported file: where it came from, its split, its clips
+    OUT/audio/CLIP.wav       mono PCM-16 clips of `clip_seconds`
+    OUT/failures.jsonl       files that could not be imported, each with the reason
+    OUT/metadata.csv, OUT/manifest.jsonl   rebuilt from sources/ at the end of every run
+
+A file is cut into consecutive clips; clips that are mostly silence, and clips that repeat an
+earlier clip of the same file (game music loops), are skipped. A file's split comes from a hash
+of its content, so one track is never in two splits, the same file imported twice is imported
+once, and adding files later never moves a clip between splits. A file is finished when its
+sources/ record is written (atomically, after its WAVs): an interrupted import resumes there.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import re
+import subprocess
+import time
+from collections import Counter
+from concurrent.futures import as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
+from text2music.data.download import find_ffmpeg
+from text2music.data.musiccaps import Clip, write_clips
+from text2music.utils import atomic_path, atomic_write_text, read_jsonl, write_jsonl
+from text2music.workers import worker_pool
+
+log = logging.getLogger(__name__)
+
+IMPORT_VERSION = "import-1"
+SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".w64", ".caf"}
+FFMPEG_SUFFIXES = {".m4a", ".aac", ".wma", ".webm", ".mka", ".mp2", ".ac3", ".ape", ".wv"}
+TRACKER_SUFFIXES = {".mod", ".xm", ".it", ".s3m", ".mptm", ".669", ".med", ".mtm", ".stm", ".umx", ".okt", ".far", ".ult"}
+AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | FFMPEG_SUFFIXES | TRACKER_SUFFIXES
+SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
+SILENT_FRAME_DBFS = -55.0  # a 100-ms frame quieter than this is silence
+FINGERPRINT_HZ = 16  # frames per second of the duplicate fingerprint
+
+
+class DecodeError(Exception):
+    """A file that could not be read as audio (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """What fixes the clips of an import (recorded in import.json)."""
+
+    clip_seconds: float = 10.0
+    sample_rate: int = 22050
+    min_track_seconds: float = 10.0  # shorter files are skipped (sound effects, jingles)
+    max_silence: float = 0.5  # a clip whose share of silent 100-ms frames is above this is skipped
+    duplicate_similarity: float = 0.9  # a clip this similar to an earlier one of its file is skipped
+    version: str = IMPORT_VERSION
+
+    def __post_init__(self):
+        if not 1.0 <= self.clip_seconds <= 30.0:
+            raise ValueError(f"--clip-seconds must be between 1 and 30, got {self.clip_seconds:g}")
+        if not 8000 <= self.sample_rate <= 96000:
+            raise ValueError(f"--sample-rate must be between 8000 and 96000 Hz, got {self.sample_rate}")
+        if self.min_track_seconds < 0:
+            raise ValueError(f"--min-seconds must be at least 0, got {self.min_track_seconds:g}")
+        if not 0.0 <= self.max_silence <= 1.0:
+            raise ValueError(f"max_silence must be in [0, 1], got {self.max_silence}")
+        if not 0.0 < self.duplicate_similarity <= 1.0:
+            raise ValueError(f"duplicate_similarity must be in (0, 1], got {self.duplicate_similarity}")
+
+
+# ---------------------------------------------------------------------------------------------
+# finding and reading files
+
+
+def find_audio(paths: list[str | Path]) -> list[Path]:
+    """Audio files named by `paths` (files, or folders searched recursively), resolved, sorted,
+    each once. A named file must exist; inside folders only known audio suffixes are taken."""
+    found: dict[Path, None] = {}
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            found.update(dict.fromkeys(sorted(f.resolve() for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)))
+        elif p.is_file():
+            found[p.resolve()] = None
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return list(found)
+
+
+def file_hash(path: Path) -> str:
+    """sha1 of the file's bytes (a file's identity: its split and its clip ids)."""
+    h = hashlib.sha1()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_audio(path: Path, sample_rate: int, ffmpeg: str | None = None) -> np.ndarray:
+    """Any audio file -> mono float32 `(n_samples,)` at `sample_rate`: soundfile (WAV, FLAC,
+    OGG/Opus, MP3) where it can, else ffmpeg (other formats, and tracker modules through
+    libopenmpt). Raises DecodeError with the reason."""
+    if path.suffix.lower() in SOUNDFILE_SUFFIXES:
+        try:
+            y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+            return resample(y.mean(axis=1), sr, sample_rate)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+            soundfile_error = str(e)
+    else:
+        soundfile_error = None
+    try:
+        exe = find_ffmpeg(ffmpeg)
+    except FileNotFoundError as e:
+        raise DecodeError(soundfile_error or f"needs ffmpeg ({e})") from None
+    cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        reason = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no audio decoded"])[-1]
+        raise DecodeError(f"{soundfile_error + '; ' if soundfile_error else ''}ffmpeg: {reason}")
+    return np.frombuffer(proc.stdout, dtype=np.float32).copy()
+
+
+def resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
+    import soxr
+
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    return y if sr == target else soxr.resample(y, sr, target).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# cutting clips
+
+
+def silent_share(clip: np.ndarray, sr: int) -> float:
+    """Share of the clip's 100-ms frames quieter than SILENT_FRAME_DBFS."""
+    hop = max(1, sr // 10)
+    n = len(clip) // hop
+    frames = clip[: n * hop].reshape(n, hop).astype(np.float64)
+    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    return float(np.mean(level < SILENT_FRAME_DBFS))
+
+
+def fingerprint(clip: np.ndarray, sr: int) -> np.ndarray:
+    """`(frames, 48)` log-mel frames at FINGERPRINT_HZ, each band's mean over the clip removed
+    (what stays is how the music moves, not its timbre), each frame centred and of unit norm."""
+    import librosa
+
+    hop = sr // FINGERPRINT_HZ
+    mel = librosa.feature.melspectrogram(y=clip, sr=sr, n_fft=2 * hop, hop_length=hop, n_mels=48, fmax=min(8000, sr / 2))
+    f = np.log(mel + 1e-6)
+    f = (f - f.mean(axis=1, keepdims=True)).T
+    f = f - f.mean(axis=1, keepdims=True)
+    return f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-9)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Best mean cosine between aligned frames of two fingerprints over the time shifts that keep
+    at least half of each: near 1 when one clip repeats the other, whatever the loop's phase;
+    about 0.3-0.6 between different passages of one piece. All shifts at once by FFT."""
+    n = min(len(a), len(b))
+    size = 2 * n
+    spectra = np.conj(np.fft.rfft(a[:n], size, axis=0)) * np.fft.rfft(b[:n], size, axis=0)
+    corr = np.fft.irfft(spectra.sum(axis=1), size)  # corr[k] = sum_t a[t] . b[t + k]
+    lags = np.arange(-(n // 2), n // 2 + 1)
+    return float(np.max(corr[lags % size] / (n - np.abs(lags))))
+
+
+def cut_clips(y: np.ndarray, cfg: ImportConfig) -> tuple[list[tuple[int, np.ndarray]], Counter]:
+    """Consecutive clips of `y` that are neither silence nor a repeat of an earlier clip:
+    ([(index, clip)], Counter of skipped reasons)."""
+    n = int(round(cfg.clip_seconds * cfg.sample_rate))
+    kept, prints, skipped = [], [], Counter()
+    for i in range(len(y) // n):
+        clip = y[i * n : (i + 1) * n]
+        if silent_share(clip, cfg.sample_rate) > cfg.max_silence:
+            skipped["silence"] += 1
+            continue
+        fp = fingerprint(clip, cfg.sample_rate)
+        if any(similarity(fp, other) >= cfg.duplicate_similarity for other in prints):
+            skipped["duplicate"] += 1
+            continue
+        prints.append(fp)
+        kept.append((i, clip))
+    return kept, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# one file
+
+
+def split_for(sha: str) -> str:
+    u = int(sha[:8], 16) / 0x100000000
+    if u < SPLIT_FRACTIONS["train"]:
+        return "train"
+    return "valid" if u < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["valid"] else "test"
+
+
+def slug(text: str, max_len: int = 32) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_len].strip("-") or "track"
+
+
+def name_words(path: Path) -> str:
+    """Words from a file's folder and name ("music/battle_theme_02.ogg" -> "battle theme"), or ""."""
+    words = []
+    for part in (path.parent.name, path.stem):
+        words += [w for w in re.split(r"[^A-Za-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", part)) if len(w) >= 3]
+    generic = {"music", "musics", "track", "song", "songs", "audio", "sound", "sounds", "data", "ogg", "mp3", "wav"}
+    words = [w.lower() for w in words if w.lower() not in generic]
+    return " ".join(dict.fromkeys(words))
+
+
+def clip_record(cid: str, src: dict, index: int, cfg: ImportConfig, facts: ClipFacts, caption: str, aspects: list[str]) -> dict:
+    return {
+        "clip_id": cid,
+        "split": src["split"],
+        "audio": f"audio/{cid}.wav",
+        "source": src["path"],
+        "source_sha1": src["sha1"],
+        "start_s": round(index * cfg.clip_seconds, 3),
+        "duration": cfg.clip_seconds,
+        "sample_rate": cfg.sample_rate,
+        **facts.to_record(),
+        "key_name": f"{facts.key} {facts.mode}",
+        "caption": caption,
+        "aspects": aspects,
+    }
+
+
+def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig, ffmpeg: str | None) -> dict:
+    """Decode, cut, measure, caption and write the clips of one file -> its sources/ record.
+    Raises DecodeError (or returns a record with no clips when the file is too short)."""
+    path, out = Path(path), Path(out)
+    y = read_audio(path, cfg.sample_rate, ffmpeg)
+    seconds = len(y) / cfg.sample_rate
+    src = {"path": str(path), "sha1": sha, "split": split_for(sha), "seconds": round(seconds, 2), "describe": describe, "clips": []}
+    if seconds < max(cfg.min_track_seconds, cfg.clip_seconds):
+        src["skipped"] = {"too_short": 1}
+        return src
+    kept, skipped = cut_clips(y, cfg)
+    judges = load_judges()
+    for index, clip in kept:
+        cid = f"{slug(path.stem)}-{sha[:8]}-{index:03d}"
+        facts = listen(clip, cfg.sample_rate, judges)
+        rng = np.random.default_rng(int(hashlib.sha1(cid.encode()).hexdigest()[:8], 16))
+        caption, aspects = write_caption(facts, describe or None, rng)
+        with atomic_path(out / "audio" / f"{cid}.wav") as tmp:
+            sf.write(tmp, np.clip(clip, -1.0, 1.0), cfg.sample_rate, subtype="PCM_16", format="WAV")
+        src["clips"].append(clip_record(cid, src, index, cfg, facts, caption, aspects))
+    src["skipped"] = dict(skipped)
+    return src
+
+
+def import_task(args: tuple) -> tuple[str, dict | None, str | None]:
+    """import_file in a worker: (path, sources/ record or None, failure reason or None)."""
+    path = args[0]
+    try:
+        return path, import_file(*args), None
+    except (DecodeError, OSError) as e:
+        return path, None, str(e) or type(e).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole import
+
+
+def read_descriptions(path: str | Path) -> dict[Path, str]:
+    """A CSV with columns `file` and `description` -> {resolved file: description}; `file` is
+    absolute or relative to the CSV's folder. One-line errors name the CSV and row."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--descriptions: {path} not found")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"file", "description"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: needs the columns 'file' and 'description', has {reader.fieldnames}")
+        found = {}
+        for row_no, row in enumerate(reader, start=2):
+            if not (row["file"] or "").strip() or not (row["description"] or "").strip():
+                raise ValueError(f"{path}, row {row_no}: empty file or description")
+            file = Path(row["file"].strip()).expanduser()
+            found[(file if file.is_absolute() else path.parent / file).resolve()] = row["description"].strip()
+    return found
+
+
+def check_config(out: Path, cfg: ImportConfig) -> None:
+    """Write import.json, or refuse when the folder holds an import made with other settings."""
+    path = out / "import.json"
+    mine = asdict(cfg)
+    if path.exists():
+        try:
+            theirs = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another folder") from None
+        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in mine.items() if theirs.get(k) != v]
+        if diffs:
+            raise ValueError(f"{out} holds an import made with other settings ({'; '.join(diffs)}); use the same ones or another folder")
+        return
+    if (out / "metadata.csv").exists():
+        raise ValueError(f"{out} holds a corpus that is not an import (metadata.csv without import.json); choose another folder")
+    atomic_write_text(path, json.dumps(mine, indent=2) + "\n")
+
+
+def read_sources(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "sources").glob("*.json"))]
+
+
+def write_corpus(out: Path, cfg: ImportConfig) -> list[dict]:
+    """metadata.csv and manifest.jsonl of every clip of every finished file, sorted by clip id."""
+    records = sorted((c for s in read_sources(out) for c in s["clips"]), key=lambda r: r["clip_id"])
+    clips = [
+        Clip(
+            ytid=r["clip_id"],
+            start_s=0,
+            end_s=cfg.clip_seconds,
+            aspects=tuple(r["aspects"]),
+            caption=r["caption"],
+            audioset_positive_labels="",
+            author_id="import",
+            is_balanced_subset=False,
+            is_audioset_eval=r["split"] == "test",
+            split=r["split"],
+        )
+        for r in records
+    ]
+    write_clips(out / "metadata.csv", clips)
+    write_jsonl(out / "manifest.jsonl", records)
+    return records
+
+
+def plan_files(files: list[Path], out: Path, describe: str, descriptions: dict[Path, str], names: bool) -> tuple[list[tuple], int]:
+    """(tasks for the files not imported yet, how many were already done or repeat another file)."""
+    done = {p.stem for p in (out / "sources").glob("*.json")}
+    tasks, seen, already = [], set(), 0
+    for f in files:
+        sha = file_hash(f)
+        if sha in done or sha in seen:
+            already += 1
+            continue
+        seen.add(sha)
+        text = descriptions.get(f, describe)
+        if names and name_words(f):
+            text = f"{text}, {name_words(f)}" if text else name_words(f)
+        tasks.append((str(f), sha, text))
+    return tasks, already
+
+
+def import_audio(
+    paths: list[str | Path],
+    out: str | Path,
+    cfg: ImportConfig = ImportConfig(),
+    jobs: int = 1,
+    describe: str = "",
+    descriptions: str | Path | None = None,
+    names: bool = False,
+    ffmpeg: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Import the audio files and folders `paths` into the corpus folder `out` (see the module
+    docstring). Re-running resumes; files added later join the same corpus. Returns a summary."""
+    from tqdm import tqdm
+
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    per_file = read_descriptions(descriptions) if descriptions else {}
+    files = find_audio(paths)
+    if not files:
+        raise ValueError(f"no audio files in {', '.join(str(p) for p in paths)} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+    out = Path(out)
+    (out / "sources").mkdir(parents=True, exist_ok=True)
+    (out / "audio").mkdir(exist_ok=True)
+    check_config(out, cfg)
+    tasks, already = plan_files(files, out, describe.strip(), per_file, names)
+    log.info("import: %d files into %s (%d already there), %d jobs", len(tasks), out, already, jobs)
+    failures, seconds, t0 = [], 0.0, time.perf_counter()
+    with tqdm(total=len(tasks), desc="import", unit="file", disable=not progress, dynamic_ncols=True) as bar:
+        for path, src, error in run_tasks([(*t, str(out), cfg, ffmpeg) for t in tasks], jobs):
+            if src is None:
+                failures.append({"file": path, "error": error})
+                log.warning("import: %s: %s", path, error)
+            else:
+                atomic_write_text(out / "sources" / f"{src['sha1']}.json", json.dumps(src, indent=1) + "\n")
+                seconds += src["seconds"]
+            bar.update(1)
+            bar.set_postfix(audio_h=f"{seconds / 3600:.2f}", failed=len(failures))
+    wall = time.perf_counter() - t0
+    retried = {t[0] for t in tasks}
+    earlier = [r for r in read_jsonl(out / "failures.jsonl") if r["file"] not in retried]
+    write_jsonl(out / "failures.jsonl", earlier + failures)
+    records = write_corpus(out, cfg)
+    summary = {
+        "out": str(out),
+        "files": len(files),
+        "imported": len(tasks) - len(failures),
+        "already_there": already,
+        "failed": len(failures),
+        "clips": len(records),
+        "clip_hours": round(len(records) * cfg.clip_seconds / 3600, 2),
+        "splits": dict(Counter(r["split"] for r in records)),
+        "audio_hours_now": round(seconds / 3600, 3),
+        "seconds": round(wall, 1),
+        "x_real_time": round(seconds / wall, 1) if wall > 0 and seconds else None,
+    }
+    log.info("import done: %s", summary)
+    return summary
+
+
+def one_thread() -> None:
+    """Workers run torch on one thread each: `jobs` workers share the cores without contention."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_tasks(tasks: list[tuple], jobs: int):
+    """Yield `import_task` results as they finish, in this process or in `jobs` workers."""
+    if jobs == 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield import_task(t)
+        return
+    with worker_pool(jobs, initializer=one_thread) as pool:
+        futures = [pool.submit(import_task, t) for t in tasks]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise

@@ -1,0 +1,224 @@
+"""Fine-tune a model folder on a corpus as a LoRA adapter, on a CPU, within a time budget.
+
+The base model stays frozen; PEFT adds low-rank updates to the attention and MLP projections
+(`text2music.models.lora`), and only those train (about 1 M numbers, 2 MB in fp16). The corpus
+is any folder `data import` or `data synth` made: its mel arrays are computed on first use with
+the base model's mel settings, its texts embedded once by the frozen BERT, and, for a model
+with musical controls, each clip's measured tempo, key and drums become its control inputs.
+
+    OUT/adapter_config.json, adapter_model.safetensors   the adapter (PEFT format)
+    OUT/text2music_adapter.json                          base weights, data, training, attribution
+    OUT/checkpoint.pt                                    resumable state (LoRA weights, optimiser, RNG)
+    OUT/log.jsonl, loss.png                              training and validation loss
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from text2music.features.config import MelConfig
+from text2music.features.preprocess import preprocess
+from text2music.models import load_pretrained
+from text2music.models.lora import LoraSettings, add_lora, lora_state, save_adapter, weights_sha256
+from text2music.text import TextEncoder
+from text2music.train.data import EmbeddingCache, MelTextSet
+from text2music.train.loop import LossModule, evaluate_loss
+from text2music.train.run import Budget, RunLog, load_checkpoint, save_checkpoint, stop_on_sigint
+from text2music.utils import read_jsonl
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneConfig:
+    data: str  # corpus folder (data import / data synth)
+    out: str  # adapter folder
+    base: str  # model folder to adapt
+    minutes: float | None = 20.0  # training time budget (None: steps only)
+    steps: int | None = None  # optimiser steps budget (None: minutes only)
+    rank: int = 16
+    alpha: float = 16.0
+    lr: float = 5e-4
+    warmup: int = 50
+    batch_size: int = 8
+    text_mode: str = "mixed"  # each clip shows its caption or its aspect list
+    control_drop: float = 0.3  # as the base model was trained
+    val_clips: int = 64  # validation loss on this many valid-split clips (0: none)
+    checkpoint_every: int = 50
+    log_every: int = 10
+    jobs: int = 2  # preprocessing workers
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.minutes is None and self.steps is None:
+            raise ValueError("give --minutes or --steps (or both): fine-tuning needs a budget")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"--minutes must be positive, got {self.minutes}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"--steps must be at least 1, got {self.steps}")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        LoraSettings(self.rank, self.alpha)  # checks rank and alpha
+
+    def resume_key(self) -> dict:
+        """The settings a resumed run must share with the run it continues."""
+        return {k: v for k, v in asdict(self).items() if k not in ("minutes", "steps", "jobs", "log_every", "checkpoint_every")}
+
+
+def features_for(data: str | Path, mel: MelConfig, jobs: int) -> Path:
+    """The corpus's mel arrays in the model's mel settings, computed when missing (resumable)."""
+    name = "mel-" + hashlib.sha1(json.dumps(mel.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    folder = Path(data) / "features" / name
+    if not (Path(data) / "metadata.csv").is_file():
+        raise FileNotFoundError(f"{data} is not a corpus folder (no metadata.csv; make one with `text2music data import`)")
+    summary = preprocess(data, mel, name, jobs=jobs, progress=True)
+    log.info("finetune features: %s", summary)
+    return folder
+
+
+def learning_rate(cfg: FinetuneConfig, step: int, total: int | None) -> float:
+    """Linear warm-up, then cosine decay to 10% over `total` steps (constant when unknown)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if total is None or total <= cfg.warmup:
+        return cfg.lr
+    progress = min(1.0, (step - cfg.warmup) / (total - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def check_resume(out: Path, cfg: FinetuneConfig) -> None:
+    path = out / "finetune_config.json"
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in cfg.resume_key().items() if theirs.get(k) != v]
+        if diffs:
+            raise ValueError(f"{out} holds a fine-tuning run with other settings ({'; '.join(diffs)}); use them or another --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+
+
+def corpus_info(data: Path) -> dict:
+    """What the adapter learnt from: the corpus, its size, and its import's attribution file."""
+    info = {"data": str(data)}
+    attribution = data / "ATTRIBUTION.md"
+    if attribution.is_file():
+        info["attribution"] = attribution.read_text()
+    return info
+
+
+def valid_set(features: Path, limit: int, controls: bool) -> MelTextSet | None:
+    """Up to `limit` clips of the valid split, or None (no validation) when it has none."""
+    has_valid = any(r["split"] == "valid" for r in read_jsonl(features / "index.jsonl"))
+    if not limit or not has_valid:
+        log.warning("finetune: %s has no valid clips; no validation loss", features.parent.parent)
+        return None
+    return MelTextSet(str(features), "valid", "caption", limit=limit, controls=controls)
+
+
+def validate(module: LossModule, valid: MelTextSet | None, cfg: FinetuneConfig, step: int, run_log: RunLog) -> float | None:
+    """Validation loss (fixed noise and times) on the valid clips, logged; None without them."""
+    if valid is None or not len(valid):
+        return None
+    loss = evaluate_loss(module, valid, cfg.batch_size, "cpu", multiple=module.model.cfg.patch)
+    run_log.write({"type": "val", "step": step, "val_loss": loss})
+    return loss
+
+
+def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
+    """Train a LoRA adapter on `cfg.data` for the budget; resumable. Returns a summary."""
+    from tqdm import tqdm
+
+    out, data = Path(cfg.out), Path(cfg.data)
+    model, mel, config = load_pretrained(cfg.base)
+    if config["kind"] != "flow_transformer":
+        raise ValueError(f"{cfg.base}: fine-tuning needs a flow_transformer model, this one is {config['kind']!r}")
+    check_resume(out, cfg)
+    features = features_for(data, mel, cfg.jobs)
+    controlled = model.cfg.control_frames > 0
+    train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
+    valid = valid_set(features, cfg.val_clips, controlled)
+    encoder = TextEncoder.from_model_folder(cfg.base, config["text"])
+    texts = [t for c in train.choices for t in c] + (valid.texts if valid else [])
+    cache = EmbeddingCache(encoder, texts)
+    torch.manual_seed(cfg.seed)
+    peft_model = add_lora(model.train(), LoraSettings(cfg.rank, cfg.alpha))
+    module = LossModule(model, cache=cache)
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step, state = 0, load_checkpoint(out / "checkpoint.pt")
+    if state is not None:
+        unexpected = peft_model.load_state_dict(state["lora"], strict=False).unexpected_keys
+        if unexpected:
+            raise ValueError(f"{out / 'checkpoint.pt'} does not fit this adapter (e.g. {unexpected[0]}); use another --out")
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step = state["step"]
+        log.info("finetune: resumed at step %d", step)
+    run_log = RunLog(out)
+    run_log.resume(step)
+    val_before = validate(module, valid, cfg, step, run_log) if step == 0 else None
+    budget = Budget(max_steps=cfg.steps, max_minutes=cfg.minutes)
+    total = cfg.steps if cfg.steps is not None else None
+    budget.start()
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            out / "checkpoint.pt",
+            {
+                "lora": lora_state(peft_model),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+            },
+        )
+
+    losses: list[float] = []
+    with stop_on_sigint() as stop, tqdm(desc="finetune", unit="step", initial=step, total=total, disable=not progress) as bar:
+        while not budget.spent(step) and not stop:
+            idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen).tolist()
+            mels, batch_texts, controls = train.batch(idx, gen, multiple=model.cfg.patch, control_drop=cfg.control_drop)
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, step, total)
+            loss = module(mels, batch_texts, controls)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            bar.update(1)
+            if step % cfg.log_every == 0:
+                mean = sum(losses) / len(losses)
+                run_log.write(
+                    {"type": "step", "step": step, "loss": mean, "lr": opt.param_groups[0]["lr"], "minutes": budget.elapsed() / 60}
+                )
+                bar.set_postfix(loss=f"{mean:.4f}")
+                losses.clear()
+            if step % cfg.checkpoint_every == 0:
+                checkpoint()
+    checkpoint()
+    val = validate(module, valid, cfg, step, run_log)
+    run_log.plot()
+    run_log.close()
+    info = {
+        "base": str(cfg.base),
+        "base_sha256": weights_sha256(cfg.base),
+        "lora": {"rank": cfg.rank, "alpha": cfg.alpha, "targets": LoraSettings().targets},
+        "trained": {"steps": step, "train_clips": len(train), "val_loss": val, "settings": asdict(cfg)},
+        **corpus_info(data),
+    }
+    save_adapter(peft_model, out, info)
+    summary = {"out": str(out), "steps": step, "train_clips": len(train), "val_loss_before": val_before, "val_loss": val}
+    return summary | {"minutes": round(budget.elapsed() / 60, 2)}
