@@ -224,18 +224,18 @@ def add_import(sub) -> None:
 
 def cmd_debian(args) -> int:
     from text2music.data.audio_import import ImportConfig
-    from text2music.data.debian_music import build_real_music
+    from text2music.data.debian_music import PACKAGE_LIST, build_real_music
 
     cfg = ImportConfig(clip_seconds=args.clip_seconds, sample_rate=args.sample_rate)
     setup_logging(args.out / "text2music.log")
     names = [n.strip() for n in args.packages.split(",") if n.strip()] if args.packages else None
-    summary = build_real_music(args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=args.list, progress=not args.quiet)
+    package_list = args.list or PACKAGE_LIST
+    summary = build_real_music(args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=package_list, progress=not args.quiet)
     _print_summary(summary)
     return 0
 
 
 def add_debian(sub) -> None:
-    from text2music.data.debian_music import PACKAGE_LIST
     from text2music.utils import default_jobs
 
     p = sub.add_parser(
@@ -248,7 +248,9 @@ def add_debian(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="corpus folder (re-running resumes)")
     p.add_argument("--packages", default=None, help="comma-separated package names (default: every package in the list)")
     p.add_argument("--max-hours", type=float, default=None, help="stop adding packages (most music first) past this many hours")
-    p.add_argument("--list", type=Path, default=PACKAGE_LIST, help="the pinned package list (TSV)")
+    p.add_argument(
+        "--list", type=Path, default=None, help="package list (TSV; default: the pinned one, text2music/data/assets/debian_music.tsv)"
+    )
     p.add_argument("--clip-seconds", type=float, default=10.0, help="clip length")
     p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate of the clips")
     p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
@@ -361,6 +363,8 @@ def cmd_finetune(args) -> int:
         data=str(args.data),
         out=str(args.out),
         base=str(base),
+        mix=str(args.mix) if args.mix else None,
+        mix_share=args.mix_share,
         minutes=args.minutes if args.minutes > 0 else None,
         steps=args.steps,
         rank=args.rank,
@@ -370,8 +374,9 @@ def cmd_finetune(args) -> int:
         jobs=args.jobs,
         seed=args.seed,
     )
-    if not (args.data / "manifest.jsonl").is_file():
-        raise FileNotFoundError(f"--data {args.data} is not a corpus folder (no manifest.jsonl; make one with `text2music data import`)")
+    for flag, folder in (("--data", args.data), ("--mix", args.mix)):
+        if folder is not None and not (folder / "manifest.jsonl").is_file():
+            raise FileNotFoundError(f"{flag} {folder} is not a corpus folder (no manifest.jsonl; make one with `text2music data import`)")
     setup_logging(args.out / "text2music.log")
     summary = finetune(cfg, progress=not args.quiet)
     if args.pictures:
@@ -434,11 +439,13 @@ def add_finetune(sub) -> None:
     p.add_argument("--data", type=Path, required=True, help="corpus folder (metadata.csv + audio/ + manifest.jsonl)")
     p.add_argument("--out", type=Path, required=True, help="adapter folder to write (an existing one resumes)")
     p.add_argument("--base", type=Path, default=None, help="model folder to adapt (default: the bundled model)")
+    p.add_argument("--mix", type=Path, default=None, help="a second corpus mixed in (e.g. data/synth, which the bundled model learnt)")
+    p.add_argument("--mix-share", type=float, default=0.5, help="share of batches drawn from --mix")
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget of this run (0 or less: steps only)")
     p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps budget (counted over resumes)")
     p.add_argument("--rank", type=_positive_int, default=16, help="LoRA rank")
     p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
-    p.add_argument("--lr", type=float, default=5e-4, help="learning rate")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (peak; after a 50-step warm-up)")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="clips per step")
     p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
     p.add_argument("--seed", type=int, default=0, help="random seed")

@@ -52,3 +52,11 @@ def test_music_files_from_folders_and_archives(tmp_path):
     assert names == ["battle!.ogg", "theme.ogg"]
     text = attribution_text([pkg])
     assert "| g | 1 | GPL-2+ | Someone | 0.10 |" in text
+
+
+def test_cli_refuses_unknown_packages_before_downloading(tmp_path, capsys):
+    from text2music.cli import main
+
+    assert main(["data", "debian", "--out", str(tmp_path / "real"), "--packages", "nexuiz-music"]) == 2
+    assert "nexuiz-music not in the package list" in capsys.readouterr().err
+    assert not any((tmp_path / "real").glob("audio/*"))

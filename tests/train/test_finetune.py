@@ -67,6 +67,8 @@ def test_finetune_learns_resumes_and_generates(corpus, base, tmp_path):
 
     more = finetune(FinetuneConfig(**{**cfg.__dict__, "steps": 35}), progress=False)  # resumes from the checkpoint
     assert more["steps"] == 35
+    mixed = finetune(FinetuneConfig(**{**cfg.__dict__, "out": str(tmp_path / "mixed"), "mix": str(corpus), "steps": 2}), progress=False)
+    assert mixed["steps"] == 2
     with pytest.raises(ValueError, match="other settings.*rank"):
         finetune(FinetuneConfig(**{**cfg.__dict__, "rank": 8, "steps": 40}), progress=False)
 
@@ -97,3 +99,13 @@ def test_cli_finetune_and_generate_with_adapter(corpus, base, tmp_path, capsys):
     assert "strength must be between 0 and 2" in capsys.readouterr().err
     assert main(["finetune", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--base", str(base)]) == 2
     assert "not a corpus folder" in capsys.readouterr().err
+
+
+def test_server_names_the_adapter_and_evaluate_refuses_it_for_real_audio(tmp_path, capsys):
+    from text2music.serve.app import adapter_info
+
+    assert adapter_info(None) is None
+    assert adapter_info({"path": "/home/me/runs/mine", "strength": 0.7, "trained": {}}) == {"name": "mine", "strength": 0.7}
+    args = ["evaluate", "--model", "real", "--adapter", str(tmp_path), "--out", str(tmp_path / "r"), "--data", str(tmp_path)]
+    assert main(args) == 2
+    assert "not an adapter folder" in capsys.readouterr().err

@@ -10,6 +10,7 @@ with musical controls, each clip's measured tempo, key and drums become its cont
     OUT/text2music_adapter.json                          base weights, data, training, attribution
     OUT/checkpoint.pt                                    resumable state (LoRA weights, optimiser, RNG)
     OUT/log.jsonl, loss.png                              training and validation loss
+    OUT/ATTRIBUTION.md                                   the corpus's (data debian writes one)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from text2music.text import TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.loop import LossModule, evaluate_loss
 from text2music.train.run import Budget, RunLog, load_checkpoint, save_checkpoint, stop_on_sigint
-from text2music.utils import read_jsonl
+from text2music.utils import atomic_write_text, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,13 @@ class FinetuneConfig:
     data: str  # corpus folder (data import / data synth)
     out: str  # adapter folder
     base: str  # model folder to adapt
+    mix: str | None = None  # a second corpus (e.g. the synth corpus the base learnt) that keeps what the base knows
+    mix_share: float = 0.5  # share of batches drawn from `mix`
     minutes: float | None = 20.0  # training time budget (None: steps only)
     steps: int | None = None  # optimiser steps budget (None: minutes only)
     rank: int = 16
     alpha: float = 16.0
-    lr: float = 5e-4
+    lr: float = 1e-3
     warmup: int = 50
     batch_size: int = 8
     text_mode: str = "mixed"  # each clip shows its caption or its aspect list
@@ -65,6 +68,8 @@ class FinetuneConfig:
             raise ValueError(f"--steps must be at least 1, got {self.steps}")
         if not 0 < self.lr < 1:
             raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
+        if not 0.0 <= self.mix_share < 1.0:
+            raise ValueError(f"--mix-share must be in [0, 1), got {self.mix_share}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
         LoraSettings(self.rank, self.alpha)  # checks rank and alpha
@@ -145,9 +150,10 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
     features = features_for(data, mel, cfg.jobs)
     controlled = model.cfg.control_frames > 0
     train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
+    mix = MelTextSet(str(features_for(cfg.mix, mel, cfg.jobs)), "train", cfg.text_mode, controls=controlled) if cfg.mix else None
     valid = valid_set(features, cfg.val_clips, controlled)
     encoder = TextEncoder.from_model_folder(cfg.base, config["text"])
-    texts = [t for c in train.choices for t in c] + (valid.texts if valid else [])
+    texts = [t for s in (train, mix) if s is not None for c in s.choices for t in c] + (valid.texts if valid else [])
     cache = EmbeddingCache(encoder, texts)
     torch.manual_seed(cfg.seed)
     peft_model = add_lora(model.train(), LoraSettings(cfg.rank, cfg.alpha))
@@ -187,8 +193,9 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
     losses: list[float] = []
     with stop_on_sigint() as stop, tqdm(desc="finetune", unit="step", initial=step, total=total, disable=not progress) as bar:
         while not budget.spent(step) and not stop:
-            idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen).tolist()
-            mels, batch_texts, controls = train.batch(idx, gen, multiple=model.cfg.patch, control_drop=cfg.control_drop)
+            source = mix if mix is not None and torch.rand((), generator=gen) < cfg.mix_share else train
+            idx = torch.randint(0, len(source), (cfg.batch_size,), generator=gen).tolist()
+            mels, batch_texts, controls = source.batch(idx, gen, multiple=model.cfg.patch, control_drop=cfg.control_drop)
             for group in opt.param_groups:
                 group["lr"] = learning_rate(cfg, step, total)
             loss = module(mels, batch_texts, controls)
@@ -216,9 +223,17 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
         "base": str(cfg.base),
         "base_sha256": weights_sha256(cfg.base),
         "lora": {"rank": cfg.rank, "alpha": cfg.alpha, "targets": LoraSettings().targets},
-        "trained": {"steps": step, "train_clips": len(train), "val_loss": val, "settings": asdict(cfg)},
+        "trained": {
+            "steps": step,
+            "train_clips": len(train),
+            "mix_clips": len(mix) if mix else 0,
+            "val_loss": val,
+            "settings": asdict(cfg),
+        },
         **corpus_info(data),
     }
     save_adapter(peft_model, out, info)
+    if "attribution" in info:  # the music's licences and authors travel with what was trained on it
+        atomic_write_text(out / "ATTRIBUTION.md", info["attribution"])
     summary = {"out": str(out), "steps": step, "train_clips": len(train), "val_loss_before": val_before, "val_loss": val}
     return summary | {"minutes": round(budget.elapsed() / 60, 2)}
