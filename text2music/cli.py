@@ -371,6 +371,7 @@ def cmd_finetune(args) -> int:
         alpha=args.alpha if args.alpha is not None else float(args.rank),
         lr=args.lr,
         batch_size=args.batch_size,
+        crop_frames=args.crop_frames or None,
         jobs=args.jobs,
         seed=args.seed,
     )
@@ -392,8 +393,9 @@ def default_model_dir() -> Path:
 
 
 def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
-    """adapter/before_after.png: for the first `n` valid clips of the corpus, the real clip's mel,
-    the base model's and the adapted model's for its caption (seed 0, the default settings)."""
+    """adapter/before_after.png: for the middle clip of each of the first `n` valid files of the
+    corpus, the real clip's mel, the base model's and the adapted model's for its caption (seed 0,
+    the default settings)."""
     import numpy as np
     import soundfile as sf
 
@@ -404,7 +406,11 @@ def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
     from text2music.utils import read_jsonl
 
     records = read_jsonl(data / "manifest.jsonl")
-    records = ([r for r in records if r["split"] == "valid"] or records)[:n]
+    records = [r for r in records if r["split"] == "valid"] or records
+    by_source: dict[str, list[dict]] = {}
+    for r in records:
+        by_source.setdefault(r.get("source_sha1", r["clip_id"]), []).append(r)
+    records = [clips[len(clips) // 2] for clips in list(by_source.values())[:n]]  # the middle clip of each file
     pipe = Text2Music.from_pretrained(base)
     texts = [r["caption"] for r in records]
     settings = GenerationSettings()
@@ -447,6 +453,7 @@ def add_finetune(sub) -> None:
     p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (peak; after a 50-step warm-up)")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="clips per step")
+    p.add_argument("--crop-frames", type=int, default=250, help="train on random crops of this many mel frames (0: whole clips)")
     p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--pictures", type=int, default=3, help="before/after spectrograms of this many valid clips (0: none)")

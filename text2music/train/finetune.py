@@ -51,9 +51,11 @@ class FinetuneConfig:
     lr: float = 1e-3
     warmup: int = 50
     batch_size: int = 8
+    crop_frames: int | None = 250  # train on random 4-s crops, as the bundled model's last stage (None: whole clips)
     text_mode: str = "mixed"  # each clip shows its caption or its aspect list
     control_drop: float = 0.3  # as the base model was trained
     val_clips: int = 64  # validation loss on this many valid-split clips (0: none)
+    val_every: int = 250  # steps between validation losses (and at the start and the end)
     checkpoint_every: int = 50
     log_every: int = 10
     jobs: int = 2  # preprocessing workers
@@ -70,13 +72,16 @@ class FinetuneConfig:
             raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
         if not 0.0 <= self.mix_share < 1.0:
             raise ValueError(f"--mix-share must be in [0, 1), got {self.mix_share}")
+        if self.crop_frames is not None and self.crop_frames < 2:
+            raise ValueError(f"--crop-frames must be at least 2, got {self.crop_frames}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
         LoraSettings(self.rank, self.alpha)  # checks rank and alpha
 
     def resume_key(self) -> dict:
         """The settings a resumed run must share with the run it continues."""
-        return {k: v for k, v in asdict(self).items() if k not in ("minutes", "steps", "jobs", "log_every", "checkpoint_every")}
+        volatile = ("minutes", "steps", "jobs", "log_every", "checkpoint_every", "val_every")
+        return {k: v for k, v in asdict(self).items() if k not in volatile}
 
 
 def features_for(data: str | Path, mel: MelConfig, jobs: int) -> Path:
@@ -138,102 +143,133 @@ def validate(module: LossModule, valid: MelTextSet | None, cfg: FinetuneConfig, 
     return loss
 
 
-def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
-    """Train a LoRA adapter on `cfg.data` for the budget; resumable. Returns a summary."""
-    from tqdm import tqdm
+@dataclass
+class Finetuning:
+    """Everything one fine-tuning run holds."""
 
-    out, data = Path(cfg.out), Path(cfg.data)
+    cfg: FinetuneConfig
+    out: Path
+    model: torch.nn.Module  # the base model, with PEFT's LoRA layers inside it
+    peft_model: torch.nn.Module
+    module: LossModule
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    train: MelTextSet
+    mix: MelTextSet | None
+    valid: MelTextSet | None
+    step: int = 0
+
+
+def setup(cfg: FinetuneConfig) -> Finetuning:
+    """Load the base, the corpus (mel arrays made when missing) and its text embeddings; add LoRA;
+    resume from OUT/checkpoint.pt when there is one."""
+    out = Path(cfg.out)
     model, mel, config = load_pretrained(cfg.base)
     if config["kind"] != "flow_transformer":
         raise ValueError(f"{cfg.base}: fine-tuning needs a flow_transformer model, this one is {config['kind']!r}")
     check_resume(out, cfg)
-    features = features_for(data, mel, cfg.jobs)
+    features = features_for(cfg.data, mel, cfg.jobs)
     controlled = model.cfg.control_frames > 0
     train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
     mix = MelTextSet(str(features_for(cfg.mix, mel, cfg.jobs)), "train", cfg.text_mode, controls=controlled) if cfg.mix else None
     valid = valid_set(features, cfg.val_clips, controlled)
-    encoder = TextEncoder.from_model_folder(cfg.base, config["text"])
     texts = [t for s in (train, mix) if s is not None for c in s.choices for t in c] + (valid.texts if valid else [])
-    cache = EmbeddingCache(encoder, texts)
+    cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, config["text"]), texts)
     torch.manual_seed(cfg.seed)
     peft_model = add_lora(model.train(), LoraSettings(cfg.rank, cfg.alpha))
-    module = LossModule(model, cache=cache)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    step, state = 0, load_checkpoint(out / "checkpoint.pt")
+    ft = Finetuning(
+        cfg, out, model, peft_model, LossModule(model, cache=cache), opt, torch.Generator().manual_seed(cfg.seed), train, mix, valid
+    )
+    state = load_checkpoint(out / "checkpoint.pt")
     if state is not None:
         unexpected = peft_model.load_state_dict(state["lora"], strict=False).unexpected_keys
         if unexpected:
             raise ValueError(f"{out / 'checkpoint.pt'} does not fit this adapter (e.g. {unexpected[0]}); use another --out")
         opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
+        ft.gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        step = state["step"]
-        log.info("finetune: resumed at step %d", step)
-    run_log = RunLog(out)
-    run_log.resume(step)
-    val_before = validate(module, valid, cfg, step, run_log) if step == 0 else None
-    budget = Budget(max_steps=cfg.steps, max_minutes=cfg.minutes)
-    total = cfg.steps if cfg.steps is not None else None
-    budget.start()
+        ft.step = state["step"]
+        log.info("finetune: resumed at step %d", ft.step)
+    return ft
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            out / "checkpoint.pt",
-            {
-                "lora": lora_state(peft_model),
-                "optimizer": opt.state_dict(),
-                "generator": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "step": step,
-            },
-        )
 
-    losses: list[float] = []
-    with stop_on_sigint() as stop, tqdm(desc="finetune", unit="step", initial=step, total=total, disable=not progress) as bar:
-        while not budget.spent(step) and not stop:
-            source = mix if mix is not None and torch.rand((), generator=gen) < cfg.mix_share else train
-            idx = torch.randint(0, len(source), (cfg.batch_size,), generator=gen).tolist()
-            mels, batch_texts, controls = source.batch(idx, gen, multiple=model.cfg.patch, control_drop=cfg.control_drop)
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(cfg, step, total)
-            loss = module(mels, batch_texts, controls)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            step += 1
-            losses.append(loss.item())
-            bar.update(1)
-            if step % cfg.log_every == 0:
-                mean = sum(losses) / len(losses)
-                run_log.write(
-                    {"type": "step", "step": step, "loss": mean, "lr": opt.param_groups[0]["lr"], "minutes": budget.elapsed() / 60}
-                )
-                bar.set_postfix(loss=f"{mean:.4f}")
-                losses.clear()
-            if step % cfg.checkpoint_every == 0:
-                checkpoint()
-    checkpoint()
-    val = validate(module, valid, cfg, step, run_log)
-    run_log.plot()
-    run_log.close()
+def save_state(ft: Finetuning) -> None:
+    state = {"lora": lora_state(ft.peft_model), "optimizer": ft.opt.state_dict(), "generator": ft.gen.get_state()}
+    save_checkpoint(ft.out / "checkpoint.pt", state | {"torch_rng": torch.get_rng_state(), "step": ft.step})
+
+
+def train_step(ft: Finetuning, total: int | None) -> float:
+    """One optimiser step on a batch of random crops, from the corpus or (with mix_share) the mix."""
+    cfg = ft.cfg
+    source = ft.mix if ft.mix is not None and torch.rand((), generator=ft.gen) < cfg.mix_share else ft.train
+    idx = torch.randint(0, len(source), (cfg.batch_size,), generator=ft.gen).tolist()
+    crop = (cfg.crop_frames, cfg.crop_frames) if cfg.crop_frames else None
+    mels, texts, controls = source.batch(idx, ft.gen, crop, multiple=ft.model.cfg.patch, control_drop=cfg.control_drop)
+    for group in ft.opt.param_groups:
+        group["lr"] = learning_rate(cfg, ft.step, total)
+    loss = ft.module(mels, texts, controls)
+    ft.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for g in ft.opt.param_groups for p in g["params"]], 1.0)
+    ft.opt.step()
+    ft.step += 1
+    return loss.item()
+
+
+def save_result(ft: Finetuning, val: float | None) -> None:
+    """The adapter (PEFT format, fp16), its info and the corpus's attribution."""
+    cfg = ft.cfg
     info = {
         "base": str(cfg.base),
         "base_sha256": weights_sha256(cfg.base),
         "lora": {"rank": cfg.rank, "alpha": cfg.alpha, "targets": LoraSettings().targets},
         "trained": {
-            "steps": step,
-            "train_clips": len(train),
-            "mix_clips": len(mix) if mix else 0,
+            "steps": ft.step,
+            "train_clips": len(ft.train),
+            "mix_clips": len(ft.mix) if ft.mix else 0,
             "val_loss": val,
             "settings": asdict(cfg),
         },
-        **corpus_info(data),
+        **corpus_info(Path(cfg.data)),
     }
-    save_adapter(peft_model, out, info)
+    save_adapter(ft.peft_model, ft.out, info)
     if "attribution" in info:  # the music's licences and authors travel with what was trained on it
-        atomic_write_text(out / "ATTRIBUTION.md", info["attribution"])
-    summary = {"out": str(out), "steps": step, "train_clips": len(train), "val_loss_before": val_before, "val_loss": val}
+        atomic_write_text(ft.out / "ATTRIBUTION.md", info["attribution"])
+
+
+def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
+    """Train a LoRA adapter on `cfg.data` for the budget; resumable. Returns a summary."""
+    from tqdm import tqdm
+
+    ft = setup(cfg)
+    run_log = RunLog(ft.out)
+    run_log.resume(ft.step)
+    val_before = validate(ft.module, ft.valid, cfg, ft.step, run_log) if ft.step == 0 else None
+    val, val_step = val_before, ft.step
+    budget = Budget(max_steps=cfg.steps, max_minutes=cfg.minutes)
+    losses: list[float] = []
+    with stop_on_sigint() as stop, tqdm(desc="finetune", unit="step", initial=ft.step, total=cfg.steps, disable=not progress) as bar:
+        budget.start()
+        while not budget.spent(ft.step) and not stop:
+            losses.append(train_step(ft, cfg.steps))
+            bar.update(1)
+            if ft.step % cfg.log_every == 0:
+                mean = sum(losses) / len(losses)
+                lr = ft.opt.param_groups[0]["lr"]
+                run_log.write({"type": "step", "step": ft.step, "loss": mean, "lr": lr, "minutes": budget.elapsed() / 60})
+                bar.set_postfix(loss=f"{mean:.4f}")
+                losses.clear()
+            if ft.step % cfg.checkpoint_every == 0:
+                save_state(ft)
+            if ft.step % cfg.val_every == 0:
+                val, val_step = validate(ft.module, ft.valid, cfg, ft.step, run_log), ft.step
+    save_state(ft)
+    if val_step != ft.step:
+        val = validate(ft.module, ft.valid, cfg, ft.step, run_log)
+    run_log.plot()
+    run_log.close()
+    save_result(ft, val)
+    summary = {"out": str(ft.out), "steps": ft.step, "train_clips": len(ft.train), "val_loss_before": val_before, "val_loss": val}
     return summary | {"minutes": round(budget.elapsed() / 60, 2)}
