@@ -372,6 +372,7 @@ def cmd_finetune(args) -> int:
         lr=args.lr,
         batch_size=args.batch_size,
         crop_frames=args.crop_frames or None,
+        ema_decay=args.ema_decay or None,
         jobs=args.jobs,
         seed=args.seed,
     )
@@ -454,6 +455,7 @@ def add_finetune(sub) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (peak; after a 50-step warm-up)")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="clips per step")
     p.add_argument("--crop-frames", type=int, default=250, help="train on random crops of this many mel frames (0: whole clips)")
+    p.add_argument("--ema-decay", type=float, default=0.999, help="save the moving average of the LoRA weights (0: the last weights)")
     p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--pictures", type=int, default=3, help="before/after spectrograms of this many valid clips (0: none)")

@@ -69,6 +69,11 @@ def test_finetune_learns_resumes_and_generates(corpus, base, tmp_path):
     assert more["steps"] == 35
     mixed = finetune(FinetuneConfig(**{**cfg.__dict__, "out": str(tmp_path / "mixed"), "mix": str(corpus), "steps": 2}), progress=False)
     assert mixed["steps"] == 2
+    last = finetune(FinetuneConfig(**{**cfg.__dict__, "out": str(tmp_path / "last"), "ema_decay": None, "steps": 2}), progress=False)
+    assert last["steps"] == 2 and torch.load(tmp_path / "last" / "checkpoint.pt", weights_only=True)["ema"] is None
+    assert set(torch.load(out / "checkpoint.pt", weights_only=True)["ema"]) == {
+        k for k in torch.load(out / "checkpoint.pt", weights_only=True)["lora"]
+    }
     with pytest.raises(ValueError, match="other settings.*rank"):
         finetune(FinetuneConfig(**{**cfg.__dict__, "rank": 8, "steps": 40}), progress=False)
 

@@ -49,6 +49,7 @@ class FinetuneConfig:
     rank: int = 16
     alpha: float = 16.0
     lr: float = 1e-3
+    ema_decay: float | None = 0.999  # the adapter saved is an exponential moving average of the LoRA weights (None: the last)
     warmup: int = 50
     batch_size: int = 8
     crop_frames: int | None = 250  # train on random 4-s crops, as the bundled model's last stage (None: whole clips)
@@ -68,6 +69,8 @@ class FinetuneConfig:
             raise ValueError(f"--minutes must be positive, got {self.minutes}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"--steps must be at least 1, got {self.steps}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"--ema-decay must be in (0, 1), got {self.ema_decay}")
         if not 0 < self.lr < 1:
             raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
         if not 0.0 <= self.mix_share < 1.0:
@@ -157,7 +160,27 @@ class Finetuning:
     train: MelTextSet
     mix: MelTextSet | None
     valid: MelTextSet | None
+    ema: dict[str, torch.Tensor] | None = None  # moving average of the trainable (LoRA) weights
     step: int = 0
+
+    def trainable(self) -> dict[str, torch.Tensor]:
+        return {k: p for k, p in self.peft_model.named_parameters() if p.requires_grad}
+
+    def update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * weights, with the usual warm-up of the decay."""
+        if self.ema is None:
+            return
+        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for k, p in self.trainable().items():
+                self.ema[k].lerp_(p, 1.0 - decay)
+
+    def use_ema(self) -> None:
+        """Put the averaged weights in the model (for the last validation and the saved adapter)."""
+        if self.ema is not None:
+            with torch.no_grad():
+                for k, p in self.trainable().items():
+                    p.copy_(self.ema[k])
 
 
 def setup(cfg: FinetuneConfig) -> Finetuning:
@@ -182,6 +205,7 @@ def setup(cfg: FinetuneConfig) -> Finetuning:
     ft = Finetuning(
         cfg, out, model, peft_model, LossModule(model, cache=cache), opt, torch.Generator().manual_seed(cfg.seed), train, mix, valid
     )
+    ft.ema = lora_state(peft_model) if cfg.ema_decay else None
     state = load_checkpoint(out / "checkpoint.pt")
     if state is not None:
         unexpected = peft_model.load_state_dict(state["lora"], strict=False).unexpected_keys
@@ -191,13 +215,15 @@ def setup(cfg: FinetuneConfig) -> Finetuning:
         ft.gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         ft.step = state["step"]
+        if ft.ema is not None:
+            ft.ema = state.get("ema") or lora_state(peft_model)
         log.info("finetune: resumed at step %d", ft.step)
     return ft
 
 
 def save_state(ft: Finetuning) -> None:
     state = {"lora": lora_state(ft.peft_model), "optimizer": ft.opt.state_dict(), "generator": ft.gen.get_state()}
-    save_checkpoint(ft.out / "checkpoint.pt", state | {"torch_rng": torch.get_rng_state(), "step": ft.step})
+    save_checkpoint(ft.out / "checkpoint.pt", state | {"torch_rng": torch.get_rng_state(), "step": ft.step, "ema": ft.ema})
 
 
 def train_step(ft: Finetuning, total: int | None) -> float:
@@ -215,6 +241,7 @@ def train_step(ft: Finetuning, total: int | None) -> float:
     torch.nn.utils.clip_grad_norm_([p for g in ft.opt.param_groups for p in g["params"]], 1.0)
     ft.opt.step()
     ft.step += 1
+    ft.update_ema()
     return loss.item()
 
 
@@ -266,7 +293,8 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
             if ft.step % cfg.val_every == 0:
                 val, val_step = validate(ft.module, ft.valid, cfg, ft.step, run_log), ft.step
     save_state(ft)
-    if val_step != ft.step:
+    ft.use_ema()
+    if val_step != ft.step or ft.ema is not None:
         val = validate(ft.module, ft.valid, cfg, ft.step, run_log)
     run_log.plot()
     run_log.close()
