@@ -452,7 +452,7 @@ def add_finetune(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps budget (counted over resumes)")
     p.add_argument("--rank", type=_positive_int, default=16, help="LoRA rank")
     p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (peak; after a 50-step warm-up)")
+    p.add_argument("--lr", type=float, default=5e-4, help="learning rate (peak; after a 50-step warm-up)")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="clips per step")
     p.add_argument("--crop-frames", type=int, default=250, help="train on random crops of this many mel frames (0: whole clips)")
     p.add_argument("--ema-decay", type=float, default=0.999, help="save the moving average of the LoRA weights (0: the last weights)")

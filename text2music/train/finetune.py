@@ -48,7 +48,7 @@ class FinetuneConfig:
     steps: int | None = None  # optimiser steps budget (None: minutes only)
     rank: int = 16
     alpha: float = 16.0
-    lr: float = 1e-3
+    lr: float = 5e-4
     ema_decay: float | None = 0.999  # the adapter saved is an exponential moving average of the LoRA weights (None: the last)
     warmup: int = 50
     batch_size: int = 8
