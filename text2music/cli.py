@@ -398,8 +398,8 @@ def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
     corpus, the real clip's mel, the base model's and the adapted model's for its caption (seed 0,
     the default settings)."""
     import numpy as np
-    import soundfile as sf
 
+    from text2music.features.mel import load_audio
     from text2music.features.plot import save_mel_grid
     from text2music.generate.pipeline import Text2Music
     from text2music.generate.settings import GenerationSettings
@@ -420,18 +420,11 @@ def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
     after = pipe(texts, settings, seeds=[0] * len(texts)).mel
     mels, titles = [], []
     for r, b, a in zip(records, before, after):
-        audio, sr = sf.read(data / r["audio"], dtype="float32")
-        mels += [pipe.mel_of(resample_to(audio, sr, pipe.sample_rate)), np.asarray(b), np.asarray(a)]
+        mels += [pipe.mel_of(load_audio(data / r["audio"], pipe.sample_rate)), np.asarray(b), np.asarray(a)]
         titles += [f"real: {r['clip_id']}", "base model", "with the adapter"]
     path = adapter / "before_after.png"
     save_mel_grid(path, mels, pipe.mel, titles, cols=3)
     return path
-
-
-def resample_to(audio, sr: int, target: int):
-    from text2music.data.audio_import import resample
-
-    return resample(audio, sr, target)
 
 
 def add_finetune(sub) -> None:

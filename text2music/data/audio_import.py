@@ -36,7 +36,7 @@ import soundfile as sf
 
 from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
 from text2music.data.download import find_ffmpeg
-from text2music.data.musiccaps import Clip, write_clips
+from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.utils import atomic_path, atomic_write_text, read_jsonl, write_jsonl
 from text2music.workers import worker_pool
 
@@ -319,22 +319,7 @@ def read_sources(out: Path) -> list[dict]:
 def write_corpus(out: Path, cfg: ImportConfig) -> list[dict]:
     """metadata.csv and manifest.jsonl of every clip of every finished file, sorted by clip id."""
     records = sorted((c for s in read_sources(out) for c in s["clips"]), key=lambda r: r["clip_id"])
-    clips = [
-        Clip(
-            ytid=r["clip_id"],
-            start_s=0,
-            end_s=cfg.clip_seconds,
-            aspects=tuple(r["aspects"]),
-            caption=r["caption"],
-            audioset_positive_labels="",
-            author_id="import",
-            is_balanced_subset=False,
-            is_audioset_eval=r["split"] == "test",
-            split=r["split"],
-        )
-        for r in records
-    ]
-    write_clips(out / "metadata.csv", clips)
+    write_clips(out / "metadata.csv", clips_from_records(records, cfg.clip_seconds, "import"))
     write_jsonl(out / "manifest.jsonl", records)
     return records
 

@@ -143,6 +143,26 @@ def _fmt_seconds(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def clips_from_records(records: list[dict], duration: float, author: str) -> list[Clip]:
+    """metadata.csv rows for clips a corpus made itself (synth, import): each record's caption,
+    aspects and split; the test split marked as the evaluation set."""
+    return [
+        Clip(
+            ytid=r["clip_id"],
+            start_s=0,
+            end_s=duration,
+            aspects=tuple(r["aspects"]),
+            caption=r["caption"],
+            audioset_positive_labels="",
+            author_id=author,
+            is_balanced_subset=False,
+            is_audioset_eval=r["split"] == "test",
+            split=r["split"],
+        )
+        for r in records
+    ]
+
+
 def write_clips(path: str | Path, clips: list[Clip]) -> None:
     """Write clips as a MusicCaps-schema CSV plus the `split` column, atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:

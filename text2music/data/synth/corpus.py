@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from text2music.data.musiccaps import Clip, write_clips
+from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, compose, sample_song, timeline
 from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
@@ -201,24 +201,6 @@ def _check_or_write_config(out: Path, config: BuildConfig) -> None:
     atomic_write_text(path, json.dumps(asdict(config), indent=2) + "\n")
 
 
-def _metadata_rows(records: list[dict], duration: float) -> list[Clip]:
-    return [
-        Clip(
-            ytid=r["clip_id"],
-            start_s=0,
-            end_s=duration,
-            aspects=tuple(r["aspects"]),
-            caption=r["caption"],
-            audioset_positive_labels="",
-            author_id="synth",
-            is_balanced_subset=False,
-            is_audioset_eval=r["split"] == "test",
-            split=r["split"],
-        )
-        for r in records
-    ]
-
-
 def build_corpus(
     out: str | os.PathLike,
     n: int,
@@ -250,7 +232,7 @@ def build_corpus(
     seconds = time.perf_counter() - t0
 
     records.sort(key=lambda r: r["clip_id"])
-    write_clips(out / "metadata.csv", _metadata_rows(records, duration))
+    write_clips(out / "metadata.csv", clips_from_records(records, duration, "synth"))
     write_jsonl(out / "manifest.jsonl", records)
     splits = Counter(r["split"] for r in records)
     summary = {
