@@ -3,6 +3,7 @@
     python3 bench/bench_generate.py                 # the rows below, quiet machine
     python3 bench/bench_generate.py --busy          # the same with one core kept busy by another process
     python3 bench/bench_generate.py --vocoders      # the default with its own vocoder, then with Griffin-Lim
+    python3 bench/bench_generate.py --speed --previous runs/previous_default   # issue 15: each lever alone and combined
 
 Rows: the bundled model at the default settings through the pipeline as `text2music generate`
 runs it (2 torch threads, OpenMP's passive wait), the same with OpenMP's default (active, spinning)
@@ -34,7 +35,7 @@ import torch
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 torch.set_num_threads({threads})
-pipe = Text2Music.from_pretrained({model!r}, vocoder={vocoder!r})
+pipe = Text2Music.from_pretrained({model!r}, vocoder={vocoder!r}, precision={precision!r})
 load = time.perf_counter() - t0
 settings = GenerationSettings(duration=10.0, **{settings!r})
 pipe({text!r}, settings.replace(duration=2.0))  # warm-up
@@ -50,13 +51,13 @@ print("SPEED", json.dumps({{"seconds_per_clip": round(s, 3), "rtf": round(10.0 /
 
 
 def timed_row(model: str | None, settings: dict, threads: int, wait_policy: str | None) -> dict:
-    """`settings`: GenerationSettings fields, and "vocoder" (Text2Music.from_pretrained's) if not auto."""
+    """`settings`: GenerationSettings fields, and "vocoder" and "precision" (Text2Music.from_pretrained's) if not the defaults."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     if wait_policy:
         env["OMP_WAIT_POLICY"] = wait_policy
     settings = dict(settings)
-    vocoder = settings.pop("vocoder", "auto")
-    code = TIMED.format(threads=threads, model=model, settings=settings, vocoder=vocoder, text=TEXT)
+    vocoder, precision = settings.pop("vocoder", "auto"), settings.pop("precision", "float32")
+    code = TIMED.format(threads=threads, model=model, settings=settings, vocoder=vocoder, precision=precision, text=TEXT)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("SPEED ")), None)
     if line is None:
@@ -90,6 +91,24 @@ def busy_core(enabled: bool):
             proc.wait()
 
 
+def speed_rows(previous: str | None) -> list[tuple]:
+    """Issue 15's rows: the default as it was (16 Euler steps with guidance, Griffin-Lim from 300
+    NNLS updates, float32 weights; `previous` = that model's folder when the bundled one has
+    changed), then each lever alone, then combined; the bundled default last."""
+    old = {"steps": 16, "guidance": 3.0, "sampler": "euler", "shift": 1.0, "vocoder": "griffin-lim", "precision": "float32"}
+    teacher = previous or "default"
+    rows = [
+        (teacher, old),
+        (teacher, {**old, "vocoder": "vocos"}),
+        (teacher, {**old, "precision": "int8"}),
+        (teacher, {**old, "steps": 8}),
+        (teacher, {**old, "steps": 8, "vocoder": "vocos", "precision": "int8"}),
+    ]
+    if previous:  # the bundled default is the guidance-distilled student of `previous`
+        rows += [("default", {**old, "vocoder": "vocos"}), ("default", {})]
+    return [(system, settings, 2, "PASSIVE") for system, settings in rows]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed-lstm", default="runs/repro-seed_lstm/best", help="seed baseline folder (skipped if absent)")
@@ -97,29 +116,32 @@ def main() -> None:
     ap.add_argument("--previous", default=None, help="a previous default model folder, timed in the same run as a baseline")
     ap.add_argument("--only-controls", action="store_true", help="only the default rows and the controls rows (no thread/sampler rows)")
     ap.add_argument("--vocoders", action="store_true", help="only the default with its own vocoder and with Griffin-Lim (NNLS 30 and 300)")
+    ap.add_argument("--speed", action="store_true", help="issue 15's rows: the old default, each speed lever alone and combined")
     ap.add_argument("--out", type=Path, default=Path("/tmp/text2music-bench.wav"), help="WAV the CLI row writes")
     args = ap.parse_args()
-    default = {"steps": 16, "guidance": 3.0, "sampler": "euler"}
+    default = {}  # the pipeline's defaults
     rows = [
         ("default", default, 2, "PASSIVE"),
         ("default", default, 2, None),
         ("default", default, 1, "PASSIVE"),
-        ("default", {**default, "steps": 8}, 2, "PASSIVE"),
+        ("default", {**default, "steps": 4}, 2, "PASSIVE"),
         ("default", {**default, "guidance": 1.0}, 2, "PASSIVE"),
     ]
     if args.only_controls or args.vocoders:
         rows = rows[:1]
-    if args.previous:
+    if args.speed:
+        rows = speed_rows(args.previous)
+    elif args.previous:
         rows.append((args.previous, default, 2, "PASSIVE"))
     controlled = Path(__file__).resolve().parents[1] / "text2music" / "assets" / "default" / "config.json"
     if args.vocoders:
         rows += [("default", {**default, "vocoder": v}, 2, "PASSIVE") for v in ("griffin-lim-32-nnls30", "griffin-lim")]
-    elif '"control_frames": 32' in controlled.read_text():
+    elif '"control_frames": 32' in controlled.read_text() and not args.speed:
         rows += [
             ("default", {**default, "bpm": 92.0, "key": "A minor"}, 2, "PASSIVE"),
             ("default", {**default, "bpm": 120.0, "loop": True}, 2, "PASSIVE"),
         ]
-    if Path(args.seed_lstm).is_dir() and not (args.only_controls or args.vocoders):
+    if Path(args.seed_lstm).is_dir() and not (args.only_controls or args.vocoders or args.speed):
         rows.append((args.seed_lstm, {}, 2, "PASSIVE"))
     machine = f"{platform.machine()}, {os.cpu_count()} cores" + (", one core busy" if args.busy else "")
     results = []
@@ -146,8 +168,11 @@ def main() -> None:
     print("| system | settings | threads, OpenMP wait | s per 10-s clip | vs default | real-time factor | load s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        s = f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}" if "steps" in r else "regression + Griffin-Lim"
-        s += "".join(f", {k} {r[k]}" for k in ("bpm", "key", "loop", "vocoder") if k in r)
+        if "steps" in r:
+            s = f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}"
+        else:
+            s = "defaults" if r["system"] == "default" else "regression + Griffin-Lim"
+        s += "".join(f", {k} {r[k]}" for k in ("shift", "bpm", "key", "loop", "vocoder", "precision") if k in r)
         print(
             f"| {r['system']} | {s} | {r['threads']}, {r['omp_wait']} | {r['seconds_per_clip']} | {r['seconds_per_clip'] / base:.2f}x "
             f"| {r['rtf']} | {r['load_seconds']} | {r['peak_rss_mb']} |"

@@ -9,6 +9,7 @@ text2music data preprocess  audio -> fixed-shape log-mel arrays
 text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
 text2music train-vocoder    train the neural vocoder (mel -> waveform) on a corpus's audio
 text2music finetune         fine-tune a model on your own music (data import) as a LoRA adapter
+text2music distill          distil classifier-free guidance into a one-pass student (twice as fast)
 text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
 text2music predict          text -> mel array, picture and audio with a trained model (seed baselines)
 text2music evaluate         judge a model (or real audio) with external judges; metrics + report
@@ -456,6 +457,62 @@ def add_finetune(sub) -> None:
     p.set_defaults(func=cmd_finetune)
 
 
+def cmd_distill(args) -> int:
+    from text2music.train.distill import DistillConfig, distill
+
+    if args.base is not None:
+        from text2music.models import read_config
+
+        read_config(args.base)
+    cfg = DistillConfig(
+        data=str(args.data),
+        out=str(args.out),
+        base=str(args.base or default_model_dir()),
+        minutes=args.minutes if args.minutes > 0 else None,
+        steps=args.steps,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        crop_frames=args.crop_frames,
+        guidance_min=args.guidance_min,
+        guidance_max=args.guidance_max,
+        ema_decay=args.ema_decay,
+        jobs=args.jobs,
+        seed=args.seed,
+    )
+    if not (args.data / "manifest.jsonl").is_file():
+        raise FileNotFoundError(f"--data {args.data} is not a corpus folder (no manifest.jsonl; make one with `text2music data synth`)")
+    setup_logging(args.out / "text2music.log")
+    _print_summary(distill(cfg, progress=not args.quiet))
+    return 0
+
+
+def add_distill(sub) -> None:
+    p = sub.add_parser(
+        "distill",
+        help="distil classifier-free guidance into a student that needs one pass per step (resumable)",
+        formatter_class=_Formatter,
+        description="Train a student of a flow model folder that takes the guidance scale as an input and gives the "
+        "guided velocity in one network pass (half the passes of guidance). The teacher's outputs are the targets; "
+        "the corpus gives the points, texts and controls. Then:\n\n"
+        '  text2music generate "..." --model OUT/model',
+    )
+    p.add_argument("--data", type=Path, required=True, help="corpus folder (data synth or data import)")
+    p.add_argument("--out", type=Path, required=True, help="run folder (an existing one resumes); the student goes to OUT/model")
+    p.add_argument("--base", type=Path, default=None, help="the teacher's model folder (default: the bundled model)")
+    p.add_argument("--minutes", type=float, default=45.0, help="training time budget of this run (0 or less: steps only)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps budget (counted over resumes)")
+    p.add_argument("--lr", type=float, default=5e-5, help="learning rate (peak; after a 50-step warm-up)")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="clips per step")
+    p.add_argument("--crop-frames", type=_positive_int, default=250, help="train on random crops of this many mel frames")
+    p.add_argument("--guidance-min", type=float, default=1.0, help="smallest guidance scale the student learns")
+    p.add_argument("--guidance-max", type=float, default=6.0, help="largest guidance scale the student learns")
+    p.add_argument("--ema-decay", type=float, default=0.999, help="the student saved is this moving average of its weights")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_distill)
+
+
 def cmd_train_vocoder(args) -> int:
     from text2music.train.vocoder import VocoderTrainConfig, train_vocoder
 
@@ -594,6 +651,7 @@ def generation_settings(args):
         steps=args.steps,
         guidance=args.guidance,
         sampler=args.sampler,
+        shift=args.shift,
         seed=args.seed,
         strength=args.strength,
         normalize=not args.no_normalize,
@@ -696,7 +754,9 @@ def cmd_generate(args) -> int:
 
     from text2music.generate.pipeline import Text2Music
 
-    pipe = Text2Music.from_pretrained(args.model, vocoder=args.vocoder, adapter=args.adapter, adapter_strength=args.adapter_strength)
+    pipe = Text2Music.from_pretrained(
+        args.model, vocoder=args.vocoder, adapter=args.adapter, adapter_strength=args.adapter_strength, precision=args.precision
+    )
     waves, mels, sr = run_generation(pipe, args, settings, texts, jobs)
     for (label, seed), path, wave, mel in zip(jobs, paths, waves, mels):
         save_audio(path, wave, sr)
@@ -711,7 +771,16 @@ def cmd_generate(args) -> int:
 
 def add_generate(sub) -> None:
     from text2music.generate.sampling import SAMPLERS
-    from text2music.generate.settings import MAX_DURATION, MAX_GUIDANCE, MAX_STEPS, MIN_DURATION, MIN_GUIDANCE, GenerationSettings
+    from text2music.generate.settings import (
+        MAX_DURATION,
+        MAX_GUIDANCE,
+        MAX_SHIFT,
+        MAX_STEPS,
+        MIN_DURATION,
+        MIN_GUIDANCE,
+        MIN_SHIFT,
+        GenerationSettings,
+    )
 
     d = GenerationSettings()
     p = sub.add_parser(
@@ -735,6 +804,9 @@ def add_generate(sub) -> None:
     )
     p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler")
     p.add_argument(
+        "--shift", type=float, default=d.shift, help=f"time-grid shift toward the noisy start (1: uniform), {MIN_SHIFT:g} to {MAX_SHIFT:g}"
+    )
+    p.add_argument(
         "--seed",
         type=int,
         default=d.seed,
@@ -757,6 +829,7 @@ def add_generate(sub) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     add_vocoder_argument(p)
     add_adapter_arguments(p)
+    add_precision_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_control_arguments(p)
     p.set_defaults(func=cmd_generate)
@@ -770,6 +843,19 @@ def add_vocoder_argument(p) -> None:
         help="mel -> audio: the model folder's own (auto: its neural vocoder, else Griffin-Lim), griffin-lim "
         "(or griffin-lim-ITERATIONS-nnlsUPDATES), vocos (the packaged neural vocoder), or a folder with a trained vocoder "
         "(text2music train-vocoder)",
+    )
+
+
+PRECISIONS = ("auto", "float32", "int8")  # text2music.models.quantize.PRECISIONS, written here so that the parser imports no torch
+
+
+def add_precision_argument(p) -> None:
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="the generator's weights: auto (what the model folder names, else float32), float32, or int8 "
+        "(linear layers quantised: faster on a CPU)",
     )
 
 
@@ -813,6 +899,7 @@ def cmd_predict(args) -> int:
 
     d = GenerationSettings()
     args.duration, args.steps, args.guidance, args.sampler, args.strength = d.duration, d.steps, d.guidance, d.sampler, d.strength
+    args.shift = d.shift
     args.variations, args.init_audio, args.interpolate, args.format = 1, None, None, "wav"
     args.png = args.npy = True
     args.no_normalize, args.batch_size = False, 4
@@ -834,6 +921,7 @@ def add_predict(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     add_vocoder_argument(p)
     add_adapter_arguments(p)
+    add_precision_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
@@ -858,6 +946,7 @@ def cmd_evaluate(args) -> int:
         steps=args.steps,
         guidance=args.guidance,
         sampler=args.sampler,
+        shift=args.shift,
         normalize=args.normalize,
         seed=args.seed,
         diversity_prompts=args.diversity_prompts,
@@ -869,6 +958,7 @@ def cmd_evaluate(args) -> int:
         vocoder=args.vocoder,
         adapter=str(args.adapter) if args.adapter else None,
         adapter_strength=args.adapter_strength,
+        precision=args.precision,
     )
     check_vocoder_spec(args.vocoder)
     check_adapter(args)
@@ -927,6 +1017,7 @@ def add_evaluate(sub) -> None:
     )
     add_vocoder_argument(p)
     add_adapter_arguments(p)
+    add_precision_argument(p)
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
     p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
@@ -937,6 +1028,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=d.steps, help="sampler steps (generative models)")
     p.add_argument("--guidance", type=float, default=d.guidance, help="guidance scale (generative models)")
     p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler (generative models)")
+    p.add_argument("--shift", type=float, default=d.shift, help="time-grid shift toward the noisy start (generative models; 1: uniform)")
     p.add_argument(
         "--normalize",
         action="store_true",
@@ -1039,6 +1131,7 @@ def cmd_serve(args) -> int:
         vocoder=args.vocoder,
         adapter=args.adapter,
         adapter_strength=args.adapter_strength,
+        precision=args.precision,
     )
     return 0
 
@@ -1066,6 +1159,7 @@ def add_serve(sub) -> None:
     )
     add_vocoder_argument(p)
     add_adapter_arguments(p)
+    add_precision_argument(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -1090,6 +1184,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub)
     add_train_vocoder(sub)
     add_finetune(sub)
+    add_distill(sub)
     add_generate(sub)
     add_predict(sub)
     add_evaluate(sub)

@@ -100,6 +100,9 @@ def test_fingerprints_of_systems_and_corpora(tmp_path):
     assert system_fingerprint(str(model), str(model))["vocoder"] == {"files_sha256": folder_sha256(model)}
     (model / "vocoder.json").write_text("{}")  # a folder that ships its vocoder: the folder's hash covers it
     assert "vocoder" not in system_fingerprint(str(model))
+    assert "precision" not in system_fingerprint(str(model)) and system_fingerprint(str(model), precision="int8")["precision"] == "int8"
+    (model / "config.json").write_text('{"kind": "flow_transformer", "precision": "int8"}')  # "auto" is what the folder names
+    assert system_fingerprint(str(model))["precision"] == "int8" and "precision" not in system_fingerprint(str(model), precision="float32")
     assert system_fingerprint("real") == {"spec": "real"}
 
     corpus = tmp_path / "corpus"

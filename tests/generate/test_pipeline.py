@@ -111,6 +111,7 @@ def test_seeds_are_checked(pipe):
         ({"texts": ["x"], "steps": 0}, "steps must be between"),
         ({"texts": ["x"], "steps": 2.5}, "steps must be an integer"),
         ({"texts": ["x"], "guidance": 100.0}, "guidance must be between"),
+        ({"texts": ["x"], "shift": 0.0}, "shift must be between"),
         ({"texts": ["x"], "sampler": "dpm"}, "unknown sampler 'dpm'; choose one of euler, heun"),
         ({"texts": ["x"], "strength": 1.0}, "strength must be between 0 and 1"),
     ],
@@ -120,13 +121,42 @@ def test_bad_input_is_refused_clearly(pipe, kwargs, message):
         pipe.generate(**kwargs)
 
 
+def test_int8_weights_make_nearly_the_same_clip(tiny_model, pipe):
+    """Dynamic int8 quantisation of the linear layers: a different model object, the same music to a few percent."""
+    quantized = Text2Music.from_pretrained(tiny_model, precision="int8")
+    assert quantized.precision == "int8" and pipe.precision == "float32"
+    assert any("quantized" in type(m).__module__ for m in quantized.model.modules())
+    settings = GenerationSettings(duration=2.0, steps=4, normalize=False)
+    a, b = pipe(["soft piano"], settings).mel, quantized(["soft piano"], settings).mel
+    assert not torch.equal(a, b) and (a - b).norm() / a.norm() < 0.1
+    with pytest.raises(ValueError, match="unknown precision 'int4'; choose one of auto, float32, int8"):
+        Text2Music.from_pretrained(tiny_model, precision="int4")
+
+
+def test_a_model_folder_names_its_precision_and_vocoder(tiny_model, tmp_path):
+    """ "auto" precision and vocoder are what config.json names; explicit choices override them."""
+    import json
+    import shutil
+
+    folder = tmp_path / "named"
+    shutil.copytree(tiny_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"precision": "int8", "vocoder": "griffin-lim-8-nnls10"}))
+    pipe = Text2Music.from_pretrained(folder)
+    assert pipe.precision == "int8" and (pipe.vocoder.n_iter, pipe.vocoder.nnls_iter) == (8, 10)
+    assert Text2Music.from_pretrained(folder, precision="float32", vocoder="griffin-lim").precision == "float32"
+    (folder / "config.json").write_text(json.dumps(config | {"precision": "int3"}))
+    with pytest.raises(ValueError, match="unknown precision 'int3'"):
+        Text2Music.from_pretrained(folder)
+
+
 def test_settings_are_frozen_and_validated_in_one_place():
     s = GenerationSettings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.steps = 3
     with pytest.raises(ValueError, match="seed must be between"):
         s.replace(seed=-1)
-    assert s.replace(steps=8).model_evaluations == 8 and s.replace(sampler="heun").model_evaluations == 32
+    assert s.replace(steps=4).model_evaluations == 4 and s.replace(steps=16, sampler="heun").model_evaluations == 32
 
 
 def test_seed_baselines_load_through_the_same_pipeline(tmp_path):

@@ -47,3 +47,15 @@ def test_bad_steps():
         time_grid(0)
     with pytest.raises(ValueError, match="t_start"):
         time_grid(4, t_start=1.0)
+
+
+def test_a_shifted_grid_spends_its_steps_on_the_noisy_start():
+    assert time_grid(4) == time_grid(4, shift=1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    grid = time_grid(8, shift=3.0)
+    steps = [b - a for a, b in zip(grid[:-1], grid[1:])]
+    assert grid[0] == 0.0 and grid[-1] == 1.0 and all(s > 0 for s in steps)
+    assert steps == sorted(steps) and steps[0] < 1 / 8 < steps[-1]  # small steps first, large at the end
+    late = time_grid(4, t_start=0.4, shift=3.0)
+    assert late[0] == 0.4 and late[-1] == 1.0
+    with pytest.raises(ValueError, match="shift must be positive"):
+        time_grid(4, shift=0.0)

@@ -82,6 +82,7 @@ def test_adapter_refusals(base, adapter, tmp_path):
     model, _, _ = load_pretrained(base)
     with pytest.raises(ValueError, match="trained on other base weights"):
         merge_adapter(model, adapter, 1.0, base_sha256="0" * 64)
+    merge_adapter(model, adapter, 1.0, base_sha256="0" * 64, also_fits=(weights_sha256(base),))  # a distilled student of `base`
     with pytest.raises(ValueError, match="strength must be between 0 and 2"):
         merge_adapter(model, adapter, 2.5)
     with pytest.raises(FileNotFoundError, match="not an adapter folder"):

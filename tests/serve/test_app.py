@@ -58,6 +58,7 @@ def test_info_shows_the_pipeline_limits_and_defaults(client, tiny_pipeline):
         "controls": False,
         "vocoder": "griffin-lim",
         "adapter": None,
+        "precision": "float32",
     }
     assert info["limits"]["duration"] == [MIN_DURATION, MAX_DURATION]
     assert info["limits"]["steps"] == [1, MAX_STEPS]
@@ -95,6 +96,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "guidance": DEFAULTS.guidance,
         "seed": 7,
         "sampler": "euler",
+        "shift": DEFAULTS.shift,
         "normalize": True,
         "bpm": None,
         "key": None,
@@ -163,6 +165,8 @@ BAD = [
     ({"text": "ok", "guidance": 0.5}, "guidance: must be between 1 and 15"),
     ({"text": "ok", "guidance": 16}, "guidance: must be between 1 and 15"),
     ({"text": "ok", "seed": -1}, "seed: must be between 0 and 2147483647"),
+    ({"text": "ok", "shift": 20}, "shift: must be between 0.25 and 10, got 20"),
+    ({"text": "ok", "shift": "3"}, "shift: Input should be a valid number"),
     ({"text": "ok", "sampler": "dpm"}, "sampler: unknown sampler 'dpm'; choose one of " + ", ".join(SAMPLERS)),
     ({"text": "ok", "sampler": 1}, "sampler: Input should be a valid string"),
     ({"text": "ok", "path": "../../etc/passwd"}, "path: Extra inputs are not permitted"),

@@ -78,12 +78,15 @@ def vocoder_row_source(spec: str) -> dict | Path | None:
     return neural_vocoder_folder(name)
 
 
-def system_fingerprint(spec: str, vocoder: str = "auto", adapter: str | None = None, adapter_strength: float = 1.0) -> dict:
+def system_fingerprint(
+    spec: str, vocoder: str = "auto", adapter: str | None = None, adapter_strength: float = 1.0, precision: str = "auto"
+) -> dict:
     """What makes a system's audio: 'real' is code only; the vocoder-only row is Griffin-Lim's
     iterations or the neural vocoder folder's hash; a model folder is its files' hash, wherever
     the folder lies, plus the vocoder it runs with unless the folder ships one (Griffin-Lim's
-    iterations, or the vocoder folder's hash), plus its LoRA adapter's files and strength."""
-    from text2music.models.vocoder import griffin_lim_fields, has_vocoder, neural_vocoder_folder
+    iterations, or the vocoder folder's hash), plus its LoRA adapter's files and strength, plus
+    its precision unless float32 ("auto" read from its config.json)."""
+    from text2music.models.vocoder import griffin_lim_fields, neural_vocoder_folder, paired_vocoder
 
     if spec == "real":
         return {"spec": spec}
@@ -97,13 +100,19 @@ def system_fingerprint(spec: str, vocoder: str = "auto", adapter: str | None = N
 
         spec = DEFAULT_MODEL_DIR
     out = {"spec": "model", "files_sha256": folder_sha256(spec)}
-    if vocoder == "auto" and not has_vocoder(spec):
-        vocoder = "griffin-lim"  # what "auto" gives a folder without a vocoder of its own
+    if vocoder == "auto":
+        vocoder = paired_vocoder(spec)  # what "auto" gives this folder: its own (still "auto"), the one it names, Griffin-Lim
     if vocoder != "auto":
         gl = griffin_lim_fields(vocoder)
         out["vocoder"] = {"griffin_lim": gl} if gl is not None else {"files_sha256": folder_sha256(neural_vocoder_folder(vocoder))}
     if adapter:
         out["adapter"] = {"files_sha256": folder_sha256(adapter), "strength": float(adapter_strength)}
+    from text2music.models.quantize import resolve_precision
+
+    config_file = Path(spec) / "config.json"
+    precision = resolve_precision(precision, json.loads(config_file.read_text()) if config_file.is_file() else {})
+    if precision != "float32":
+        out["precision"] = precision
     return out
 
 

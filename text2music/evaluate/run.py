@@ -78,12 +78,14 @@ class EvalConfig:
     steps: int = GenerationSettings.steps
     guidance: float = GenerationSettings.guidance
     sampler: str = GenerationSettings.sampler
+    shift: float = GenerationSettings.shift
     normalize: bool = False  # judge the generator's own levels (real audio is not normalised either)
     controls: str = "text"  # "text": what the prompt states | "settings": the clip's true tempo, key,
     # meter and drums as settings | "none": no controls (the prompt's words still go to BERT)
     vocoder: str = "auto"  # a model's vocoder: "auto" (the folder's own), "griffin-lim" or a vocoder folder
     adapter: str | None = None  # a LoRA adapter folder merged into the model (text2music finetune)
     adapter_strength: float = 1.0
+    precision: str = "auto"  # the folder's (config.json), "float32" or "int8" (linear layers quantised, models.quantize)
     seed: int = 0
     diversity_prompts: int = 8
     diversity_seeds: int = 4
@@ -104,8 +106,10 @@ def is_reference_only(system: str) -> bool:
 def fingerprint(cfg: EvalConfig) -> dict:
     """What a report folder's audio and judgements are made from (see text2music.evaluate.folder)."""
     settings = {} if is_reference_only(cfg.system) else {k: getattr(cfg, k) for k in GENERATION_SETTINGS}
+    if settings and cfg.shift != 1.0:  # reports made before the time grid could shift hold no shift: 1
+        settings["shift"] = cfg.shift
     return {
-        "system": system_fingerprint(cfg.system, cfg.vocoder, cfg.adapter, cfg.adapter_strength),
+        "system": system_fingerprint(cfg.system, cfg.vocoder, cfg.adapter, cfg.adapter_strength, cfg.precision),
         "settings": settings,
         "prompts": corpus_fingerprint(cfg.prompts, cfg.data, cfg.split, cfg.musiccaps_csv),
     }
@@ -273,7 +277,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         raise ValueError(f"--adapter is for a model, not for the {cfg.system} row")
     items = load_items(cfg)
     fp = fingerprint(cfg)
-    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "normalize": cfg.normalize}
+    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "shift": cfg.shift}
+    settings["normalize"] = cfg.normalize
     GenerationSettings(**settings)  # out-of-range settings: a ValueError before the folder is touched
     if cfg.controls not in CONTROL_MODES:
         raise ValueError(f"controls must be one of {', '.join(CONTROL_MODES)}, got {cfg.controls!r}")
@@ -281,7 +286,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     if reference_only:
         system = load_system(cfg.system)
     else:
-        system = load_system(cfg.system, controls=cfg.controls, vocoder=cfg.vocoder, adapter=adapter_of(cfg), **settings)
+        system = load_system(cfg.system, cfg.controls, cfg.vocoder, adapter_of(cfg), cfg.precision, **settings)
     judges = Judges()
 
     # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
@@ -321,7 +326,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         metrics["speed"] = speed_in_subprocess(
             cfg.system,
             "a calm solo piano piece in A minor at 70 BPM",
-            {**settings, "duration": 10.0, "vocoder": cfg.vocoder, "adapter": adapter_of(cfg)},
+            {**settings, "duration": 10.0, "vocoder": cfg.vocoder, "adapter": adapter_of(cfg), "precision": cfg.precision},
         )
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_report(out, metrics, items, main_judged, reference, cfg)

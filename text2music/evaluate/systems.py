@@ -69,13 +69,19 @@ class ModelSystem:
     or "none" (no controls: the prompt's words still reach the text encoder)."""
 
     def __init__(
-        self, path: str | Path | None, controls: str = "text", vocoder: str = "auto", adapter: tuple[str, float] | None = None, **settings
+        self,
+        path: str | Path | None,
+        controls: str = "text",
+        vocoder: str = "auto",
+        adapter: tuple[str, float] | None = None,
+        precision: str = "auto",
+        **settings,
     ):
         from text2music.generate.pipeline import Text2Music
         from text2music.generate.settings import GenerationSettings
 
         folder, strength = adapter if adapter else (None, 1.0)
-        self.pipe = Text2Music.from_pretrained(path, vocoder=vocoder, adapter=folder, adapter_strength=strength)
+        self.pipe = Text2Music.from_pretrained(path, vocoder=vocoder, adapter=folder, adapter_strength=strength, precision=precision)
         self.name = str(path) if path is not None else "default"
         self.sample_rate = self.pipe.sample_rate
         self.controls = controls
@@ -96,7 +102,14 @@ class ModelSystem:
         return self.settings.replace(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
 
 
-def load_system(spec: str, controls: str = "text", vocoder: str = "auto", adapter: tuple[str, float] | None = None, **settings):
+def load_system(
+    spec: str,
+    controls: str = "text",
+    vocoder: str = "auto",
+    adapter: tuple[str, float] | None = None,
+    precision: str = "auto",
+    **settings,
+):
     """'real', 'vocoder' (Griffin-Lim), 'vocoder:griffin-lim-64-nnls300' (Griffin-Lim with other
     iterations, see `text2music.models.vocoder`), 'vocoder:FOLDER' (the neural vocoder in FOLDER;
     'vocoder:vocos' for the packaged one), 'default' (the bundled model) or a model folder
@@ -106,7 +119,7 @@ def load_system(spec: str, controls: str = "text", vocoder: str = "auto", adapte
     source = vocoder_row_source(spec)
     if source is not None:
         return VocoderOnly(**source) if isinstance(source, dict) else VocoderOnly(neural=source)
-    return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, adapter, **settings)
+    return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, adapter, precision, **settings)
 
 
 def measure_speed(system, text: str, repeats: int = 3) -> dict:

@@ -13,7 +13,6 @@ import functools
 import math
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
 import soxr
@@ -67,7 +66,11 @@ def save_audio(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: 
 def mel_filters(cfg: MelConfig) -> torch.Tensor:
     """Slaney-style mel filterbank `(n_mels, n_fft // 2 + 1)`, identical to librosa's.
 
-    Built once per config (building it costs more than the transform of a 10-s clip); read-only."""
+    Built once per config (building it costs more than the transform of a 10-s clip); read-only.
+    librosa is imported here, not with the module: with scipy.signal and numba it is a second of a
+    cold start, and generating with the neural vocoder never needs it."""
+    import librosa
+
     fb = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.f_max)
     return torch.from_numpy(fb)
 

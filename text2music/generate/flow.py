@@ -26,26 +26,30 @@ def seeded_noise(seeds: list[int], shape: tuple[int, ...], device: torch.device 
 
 
 def guided_velocity(model, text: TextEmbedding, scale: float, controls: Controls | None = None) -> Callable:
-    """`model_fn(x, t, shift=0)`: the text- (and control-) conditioned velocity, guided by `scale`
+    """`model_fn(x, t, roll=0)`: the text- (and control-) conditioned velocity, guided by `scale`
     (1 = no guidance) against the velocity with neither text nor controls.
 
-    With guidance, the conditional and unconditional passes run as one batch. `shift` rolls the
-    frames (and the control frames with them) by that many frames before the model sees them,
-    and the velocity back: a loop's seam then lies elsewhere at every step."""
+    With guidance, the conditional and unconditional passes run as one batch; a guidance-distilled
+    model (`cfg.guidance_embed`) takes the scale as an input and gives the guided velocity in one
+    pass. `roll` rolls the frames (and the control frames with them) by that many frames before
+    the model sees them, and the velocity back: a loop's seam then lies elsewhere at every step."""
     keep = torch.zeros(text.tokens.shape[0], dtype=torch.bool, device=text.tokens.device)
-    if scale != 1.0:
+    distilled = getattr(model.cfg, "guidance_embed", False)
+    copies = 1 if scale == 1.0 or distilled else 2
+    scales = torch.full(keep.shape, float(scale), device=keep.device) if distilled else None
+    if copies == 2:
         text = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
         if controls is not None:
             controls = Controls(
                 torch.cat([controls.frames, torch.zeros_like(controls.frames)]),
                 torch.cat([controls.globals, torch.zeros_like(controls.globals)]),
             )
-    drop = keep if scale == 1.0 else torch.cat([keep, ~keep])
-    copies = 1 if scale == 1.0 else 2
+    drop = keep if copies == 1 else torch.cat([keep, ~keep])
 
-    def model_fn(x: torch.Tensor, t: torch.Tensor, shift: int = 0) -> torch.Tensor:
-        c = controls if controls is None or not shift else Controls(controls.frames.roll(shift, -1), controls.globals)
-        v = model.velocity(x.roll(shift, -1).repeat(copies, 1, 1), t.repeat(copies), text, drop, c).roll(-shift, -1)
+    def model_fn(x: torch.Tensor, t: torch.Tensor, roll: int = 0) -> torch.Tensor:
+        c = controls if controls is None or not roll else Controls(controls.frames.roll(roll, -1), controls.globals)
+        x_in, t_in = x.roll(roll, -1).repeat(copies, 1, 1), t.repeat(copies)
+        v = model.velocity(x_in, t_in, text, drop, c, guidance=scales).roll(-roll, -1)
         return v if copies == 1 else guide(*v.chunk(2), scale)
 
     return model_fn
@@ -85,13 +89,14 @@ def sample_mel(
     callback=None,
     controls: Controls | None = None,
     loop: bool = False,
+    shift: float = 1.0,
 ) -> torch.Tensor:
     """Text -> mel `(B, n_mels, n_frames)`: seeded noise integrated along the guided velocity.
 
     With `init` `(B, n_mels, T)` and `strength` < 1 the integration starts from that mel partly
     noised (a variation of existing audio, as in img2img). `controls`: the model's control inputs
     over the padded frames. `loop`: sampled as a circle (`circular`; n_frames must then be whole
-    tokens). `callback(n)` after the n-th model evaluation."""
+    tokens). `shift`: the time grid's (`time_grid`). `callback(n)` after the n-th model evaluation."""
     if len(seeds) != text.tokens.shape[0]:
         raise ValueError(f"{len(seeds)} seeds for {text.tokens.shape[0]} texts")
     patch = model.cfg.patch
@@ -104,4 +109,4 @@ def sample_mel(
         raise ValueError(f"a loop needs whole tokens: {n_frames} frames is not a multiple of the patch size {patch}")
     model_fn = guided_velocity(model, text, guidance, controls)
     model_fn = circular(model_fn, padded, patch, seeds[0]) if loop else model_fn
-    return SAMPLERS[sampler](model_fn, x, time_grid(steps, t_start), callback)[..., :n_frames]
+    return SAMPLERS[sampler](model_fn, x, time_grid(steps, t_start, shift), callback)[..., :n_frames]

@@ -32,6 +32,7 @@ from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Controls
 from text2music.models.lora import check_strength, merge_adapter, read_adapter, weights_sha256
 from text2music.models.neural_vocoder import NeuralVocoder
+from text2music.models.quantize import check_precision, quantize, resolve_precision
 from text2music.models.vocoder import GriffinLimVocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
 
@@ -105,6 +106,7 @@ class Text2Music:
         self.vocoder = vocoder or GriffinLimVocoder(mel)
         self.path = path
         self.adapter: dict | None = None  # the merged LoRA adapter: path, strength, training summary
+        self.precision = "float32"  # of the generator's weights (from_pretrained can quantise them)
 
     @classmethod
     def from_pretrained(
@@ -114,13 +116,17 @@ class Text2Music:
         vocoder: str | Path = "auto",
         adapter: str | Path | None = None,
         adapter_strength: float = 1.0,
+        precision: str = "auto",
     ) -> "Text2Music":
         """Load a model folder (config.json + model.safetensors) of any kind; None = the bundled default.
-        `vocoder`: "auto" (the one the folder ships, else Griffin-Lim), "griffin-lim", or a folder
+        `vocoder`: "auto" (the one the folder ships or its config names, else Griffin-Lim), "griffin-lim", "vocos", or a folder
         holding a trained vocoder (vocoder.json + vocoder.safetensors).
         `adapter`: a LoRA adapter folder made by `text2music finetune` for this model, merged into
-        its weights at `adapter_strength` (0 = the base model, 1 = as trained, up to 2)."""
+        its weights at `adapter_strength` (0 = the base model, 1 = as trained, up to 2).
+        `precision`: "auto" (what the folder's config names, else float32), "float32", or "int8"
+        (the generator's linear layers quantised, `models.quantize`)."""
         folder = Path(path).expanduser() if path is not None else DEFAULT_MODEL_DIR
+        check_precision(precision)
         if adapter is not None:
             check_strength(adapter_strength)
             read_adapter(adapter)  # a broken adapter folder fails before the model loads
@@ -128,8 +134,11 @@ class Text2Music:
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
         pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(vocoder, folder, mel), path=folder)
         if adapter is not None:
-            info = merge_adapter(model, adapter, adapter_strength, base_sha256=weights_sha256(folder))
+            teacher = config.get("trained", {}).get("guidance_distill", {}).get("teacher_sha256")
+            info = merge_adapter(model, adapter, adapter_strength, weights_sha256(folder), also_fits=(teacher,) if teacher else ())
             pipe.adapter = {"path": str(adapter), "strength": float(adapter_strength), "trained": info.get("trained", {})}
+        precision = resolve_precision(precision, config)
+        pipe.model, pipe.precision = quantize(model, precision), precision
         return pipe
 
     @property
@@ -249,6 +258,7 @@ class Text2Music:
             callback=(lambda done: callback(min(done, total), total)) if callback else None,
             controls=self.control_inputs(plans, n_frames) if plans and self.controllable else None,
             loop=settings.loop,
+            shift=settings.shift,
         )
 
     def loop_frames(self, duration: float) -> int:

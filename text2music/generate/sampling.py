@@ -20,13 +20,19 @@ VelocityFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 Callback = Callable[[int], None] | None
 
 
-def time_grid(steps: int, t_start: float = 0.0) -> list[float]:
-    """`steps + 1` uniformly spaced times from `t_start` to 1."""
+def time_grid(steps: int, t_start: float = 0.0, shift: float = 1.0) -> list[float]:
+    """`steps + 1` times from `t_start` to 1: uniform for `shift` 1; with `shift` s > 1 the noise
+    level 1 - t of each uniform time u is moved to s(1 - u) / (1 + (s - 1)(1 - u)), so more of the
+    steps go to the noisy start, where few steps go most wrong (SD3's shifted schedule)."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if not 0.0 <= t_start < 1.0:
         raise ValueError(f"t_start must be in [0, 1), got {t_start}")
-    return [t_start + (1.0 - t_start) * i / steps for i in range(steps + 1)]
+    if shift <= 0:
+        raise ValueError(f"shift must be positive, got {shift}")
+    noise = [1.0 - i / steps for i in range(steps + 1)]
+    noise = [shift * n / (1.0 + (shift - 1.0) * n) for n in noise]
+    return [t_start + (1.0 - t_start) * (1.0 - n) for n in noise]
 
 
 def _at(x: "torch.Tensor", t: float) -> "torch.Tensor":

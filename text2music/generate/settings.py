@@ -19,6 +19,7 @@ from text2music.text.controls import key_name, parse_key, parse_meter
 MIN_DURATION, MAX_DURATION = 1.0, 20.0  # seconds (trained on 2-10 s crops; rotary positions extend further)
 MAX_STEPS = 100
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 15.0
+MIN_SHIFT, MAX_SHIFT = 0.25, 10.0
 MAX_SEED = 2**31 - 1
 MAX_TEXT_CHARS = 2000  # BERT reads the first 128 tokens in any case
 MAX_BATCH = 64
@@ -33,10 +34,12 @@ CONTROL_FIELDS = ("bpm", "key", "meter", "drums", "bars")  # settings that need 
 class GenerationSettings:
     """Settings of one generation call; every field is checked by `verify()` on construction.
 
-    `seed` is the seed of each text's clip (the same text and seed give the same clip whatever
-    else is in the batch). `strength` only matters with init audio: how far the result may move
-    from it (0 keeps it, 1 ignores it). `normalize` scales each clip to LOUDNESS_TARGET_DBFS RMS
-    (peak-limited); off, only clips that would clip are scaled down.
+    `shift` bends the sampler's time grid toward the noisy start (1 = uniform; see
+    `text2music.generate.sampling.time_grid`): few steps need it. `seed` is the seed of each
+    text's clip (the same text and seed give the same clip whatever else is in the batch).
+    `strength` only matters with init audio: how far the result may move from it (0 keeps it, 1
+    ignores it). `normalize` scales each clip to LOUDNESS_TARGET_DBFS RMS (peak-limited); off,
+    only clips that would clip are scaled down.
 
     Musical controls (a model trained with them follows them; None = what the text states, else
     the model's choice): `bpm`, `key` ("F# minor"; stored canonically), `meter` (3 or 4 beats per
@@ -46,9 +49,10 @@ class GenerationSettings:
     """
 
     duration: float = 10.0
-    steps: int = 16
+    steps: int = 8
     guidance: float = 3.0
     sampler: str = "euler"
+    shift: float = 1.0
     seed: int = 0
     strength: float = 0.6
     normalize: bool = True
@@ -90,7 +94,7 @@ def _is_number(value) -> bool:
 
 def verify_settings(s: GenerationSettings) -> None:
     """A ValueError naming the first field out of range or of the wrong type."""
-    for name in ("duration", "guidance", "strength"):
+    for name in ("duration", "guidance", "shift", "strength"):
         if not _is_number(getattr(s, name)):
             raise ValueError(f"{name} must be a number, got {getattr(s, name)!r}")
     for name in ("steps", "seed"):
@@ -103,6 +107,8 @@ def verify_settings(s: GenerationSettings) -> None:
         raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {s.steps}")
     if not MIN_GUIDANCE <= s.guidance <= MAX_GUIDANCE:
         raise ValueError(f"guidance must be between {MIN_GUIDANCE:g} and {MAX_GUIDANCE:g}, got {s.guidance:g}")
+    if not MIN_SHIFT <= s.shift <= MAX_SHIFT:
+        raise ValueError(f"shift must be between {MIN_SHIFT:g} and {MAX_SHIFT:g}, got {s.shift:g}")
     if s.sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {s.sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if not 0 <= s.seed <= MAX_SEED:

@@ -53,6 +53,7 @@ class FlowTransformerConfig:
     cond_drop: float = 0.1  # share of training clips whose text is dropped (for guidance)
     control_frames: int = 0  # channels of the time-aligned control signal (0: none)
     control_global: int = 0  # channels of the global control vector (0: none)
+    guidance_embed: bool = False  # takes the guidance scale as an input (a guidance-distilled student)
 
 
 def sinusoidal(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -149,6 +150,7 @@ class FlowTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, cfg.control_frames > 0) for _ in range(cfg.layers))
         self.control_in = nn.Sequential(nn.Linear(cfg.control_frames * p, d), nn.SiLU(), nn.Linear(d, d)) if cfg.control_frames else None
         self.global_in = nn.Sequential(nn.Linear(cfg.control_global, d), nn.SiLU(), zero_linear(d, d)) if cfg.control_global else None
+        self.guidance_in = nn.Sequential(nn.Linear(d, d), nn.SiLU(), zero_linear(d, d)) if cfg.guidance_embed else None
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.out_ada = nn.Linear(d, 2 * d)
         self.out_proj = nn.Linear(d, cfg.n_mels * p)
@@ -157,11 +159,18 @@ class FlowTransformer(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def velocity(
-        self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, drop: torch.Tensor, controls: Controls | None = None
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: TextEmbedding,
+        drop: torch.Tensor,
+        controls: Controls | None = None,
+        guidance: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """x `(B, n_mels, T)` with T a multiple of `patch`, t `(B,)` in [0, 1], drop `(B,)` bool
         (True = ignore the text), controls: frames `(B, control_frames, T)` and globals
-        `(B, control_global)` (None = all zeros) -> v like x."""
+        `(B, control_global)` (None = all zeros), guidance `(B,)` (only with `guidance_embed`:
+        the scale whose guided velocity to give in one pass; None = 1) -> v like x."""
         B, n_mels, T = x.shape
         d, p = self.cfg.d_model, self.cfg.patch
         if T % p:
@@ -182,6 +191,9 @@ class FlowTransformer(nn.Module):
         if self.global_in is not None:
             globals_ = controls.globals if controls is not None else x.new_zeros(B, self.cfg.control_global)
             cond = cond + self.global_in(globals_.to(cond.dtype))
+        if self.guidance_in is not None:
+            scale = guidance if guidance is not None else torch.ones_like(t)
+            cond = cond + self.guidance_in(sinusoidal(scale * 100.0, d).to(cond.dtype))
         cond = F.silu(cond)
         ada = self.ada(cond).view(B, 6, d)
         rope = rotary(T // p, d // self.cfg.heads, x.device)

@@ -134,15 +134,19 @@ def check_strength(strength: float) -> float:
 
 
 @torch.no_grad()
-def merge_adapter(model: nn.Module, folder: str | Path, strength: float = 1.0, base_sha256: str | None = None) -> dict:
+def merge_adapter(
+    model: nn.Module, folder: str | Path, strength: float = 1.0, base_sha256: str | None = None, also_fits: tuple[str, ...] = ()
+) -> dict:
     """Add the adapter in `folder` to `model`'s weights in place: W += strength * scaling * B @ A.
     With `base_sha256` (of the model's own weights file), refuse an adapter trained on other
-    weights. Returns the adapter's info (text2music_adapter.json)."""
+    weights than those or `also_fits` (a distilled model's teacher: the student is the teacher's
+    weights fine-tuned, and adapters of the teacher carry over, as LoRAs of a base model do to its
+    distilled variants). Returns the adapter's info (text2music_adapter.json)."""
     strength = check_strength(strength)
     folder = Path(folder).expanduser()
     config, info, tensors = read_adapter(folder)
     trained_on = info.get("base_sha256")
-    if base_sha256 and trained_on and trained_on != base_sha256:
+    if base_sha256 and trained_on and trained_on not in (base_sha256, *also_fits):
         raise ValueError(
             f"{folder} was trained on other base weights ({info.get('base', '?')}, sha256 {trained_on[:12]}); "
             f"this model's are {base_sha256[:12]}: pass that model folder, or fine-tune again on this one"

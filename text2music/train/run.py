@@ -8,6 +8,7 @@ step and time budget, and a Ctrl-C that saves before it stops.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -18,6 +19,18 @@ from typing import Iterator
 import torch
 
 from text2music.utils import append_jsonl, atomic_path, read_jsonl, write_jsonl
+
+
+def check_resume(path: Path, settings: dict, key: dict, what: str) -> None:
+    """Refuse to resume a run whose settings file `path` differs from `key` (the settings a resumed run
+    must share), naming each difference; then write `settings` there (a fresh run's record)."""
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in key.items() if theirs.get(k) != v]
+        if diffs:
+            raise ValueError(f"{path.parent} holds a {what} with other settings ({'; '.join(diffs)}); use them or another --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -19,7 +19,8 @@ async function loadInfo() {
   const L = info.limits, D = info.defaults;
   const vocoder = info.model.vocoder ? ` · vocoder: ${info.model.vocoder}` : "";
   const adapter = info.model.adapter ? ` · adapter: ${info.model.adapter.name} (strength ${info.model.adapter.strength})` : "";
-  $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz${vocoder}${adapter}`;
+  const precision = info.model.precision && info.model.precision !== "float32" ? ` · ${info.model.precision} weights` : "";
+  $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz${vocoder}${precision}${adapter}`;
   $("#text").maxLength = L.text_chars;
   const ranges = { duration: L.duration, steps: L.steps, guidance: L.guidance, seed: L.seed };
   if (L.bpm) ranges.bpm = L.bpm;

@@ -1,0 +1,109 @@
+"""distill: a guidance-distilled student starts as the teacher's conditional velocity, learns the
+guided one, resumes, and generates with one network pass per step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.train.test_finetune import base, corpus  # noqa: F401  (fixtures: a tiny controlled model, an imported corpus)
+from text2music.cli import main
+from text2music.generate.flow import guided_velocity
+from text2music.generate.pipeline import Text2Music
+from text2music.generate.settings import GenerationSettings
+from text2music.models import load_pretrained
+from text2music.text import TextEmbedding
+from text2music.train.distill import DistillConfig, distill, make_student
+
+
+def _inputs(model, B=2, T=20):
+    torch.manual_seed(1)
+    text = TextEmbedding(torch.randn(B, 5, 384), torch.ones(B, 5, dtype=torch.bool), torch.randn(B, 384))
+    return torch.randn(B, model.cfg.n_mels, T), torch.rand(B), text
+
+
+def test_the_student_starts_as_the_conditional_velocity(base):  # noqa: F811
+    teacher, _, _ = load_pretrained(base)
+    student = make_student(teacher).eval()
+    x, t, text = _inputs(teacher)
+    keep = torch.zeros(2, dtype=torch.bool)
+    with torch.no_grad():
+        expected = teacher.velocity(x, t, text, keep)
+        for w in (1.0, 4.0):
+            assert torch.equal(student.velocity(x, t, text, keep, guidance=torch.full((2,), w)), expected)
+
+
+def test_distillation_learns_resumes_and_generates_in_one_pass_per_step(corpus, base, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    cfg = DistillConfig(
+        data=str(corpus), out=str(out), base=str(base), minutes=None, steps=25, lr=3e-3, warmup=2, batch_size=4, crop_frames=40
+    )
+    first = distill(cfg, progress=False)
+    assert first["steps"] == 25
+    if first["val_loss_before"] is not None:
+        assert first["val_loss"] < first["val_loss_before"]
+    assert distill(DistillConfig(**{**cfg.__dict__, "steps": 30}), progress=False)["steps"] == 30  # resumed, not restarted
+    with pytest.raises(ValueError, match="other settings"):
+        distill(DistillConfig(**{**cfg.__dict__, "steps": 31, "lr": 1e-3}), progress=False)
+
+    student, _, config = load_pretrained(out / "model")
+    assert student.cfg.guidance_embed and config["trained"]["guidance_distill"]["step"] == 30
+    calls = []
+    velocity = student.velocity
+    student.velocity = lambda x, *a, **k: calls.append(x.shape[0]) or velocity(x, *a, **k)
+    x, t, text = _inputs(student, B=3)
+    guided_velocity(student, text, 3.0)(x, t)
+    assert calls == [3]  # one pass of the batch, not a conditional and an unconditional half
+
+    pipe = Text2Music.from_pretrained(out / "model")
+    audio = pipe(["soft piano"], GenerationSettings(duration=2.0, steps=3)).audio
+    assert audio.shape == (1, 32000) and abs(audio).max() > 0
+
+    assert (
+        main(
+            [
+                "distill",
+                "--data",
+                str(corpus),
+                "--out",
+                str(tmp_path / "cli"),
+                "--base",
+                str(base),
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--crop-frames",
+                "40",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "cli" / "model" / "config.json").is_file()
+
+
+def test_distill_refuses_bad_settings_in_one_line(corpus, base, tmp_path, capsys):  # noqa: F811
+    assert (
+        main(
+            [
+                "distill",
+                "--data",
+                str(corpus),
+                "--out",
+                str(tmp_path / "x"),
+                "--base",
+                str(base),
+                "--guidance-min",
+                "5",
+                "--guidance-max",
+                "2",
+            ]
+        )
+        != 0
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--guidance-min" in err[0]
+    assert not (tmp_path / "x").exists()
+    assert main(["distill", "--data", str(tmp_path), "--out", str(tmp_path / "y"), "--base", str(base)]) != 0
+    assert "not a corpus folder" in capsys.readouterr().err
