@@ -72,7 +72,9 @@ def test_adopts_finished_wav_without_manifest_line(tmp_path, http_server):
 def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
     ids = [f"clip{i:02d}" for i in range(8)]
     served, csv = make_source(tmp_path, ids, seconds=5.0)
-    url = http_server(served, delay=0.3) + "/{ytid}.wav"
+    url = (
+        http_server(served, delay=0.8) + "/{ytid}.wav"
+    )  # a wide window: the signal must land while clips are left (0.3 s was lost to a loaded machine)
     out = tmp_path / "data"
     cmd = [
         sys.executable,
