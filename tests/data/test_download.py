@@ -68,13 +68,19 @@ def test_adopts_finished_wav_without_manifest_line(tmp_path, http_server):
     assert summary["done"] == 1 and load_states(out / "manifest.jsonl")["one"]["state"] == "done"
 
 
+def deliverable_sigint() -> None:
+    """In the child, Ctrl-C as a terminal delivers it: not blocked, default disposition. A child inherits
+    its parent's signal mask and ignored signals, and after some earlier tests of the full suite the
+    command's SIGINT never arrived (it finished with status 0 instead of 130)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
     ids = [f"clip{i:02d}" for i in range(8)]
     served, csv = make_source(tmp_path, ids, seconds=5.0)
-    url = (
-        http_server(served, delay=0.8) + "/{ytid}.wav"
-    )  # a wide window: the signal must land while clips are left (0.3 s was lost to a loaded machine)
+    url = http_server(served, delay=0.3) + "/{ytid}.wav"
     out = tmp_path / "data"
     cmd = [
         sys.executable,
@@ -92,7 +98,7 @@ def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
         "1",
         "--quiet",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=deliverable_sigint)
     deadline = time.time() + 60
     while time.time() < deadline:
         if (out / "manifest.jsonl").exists() and (out / "manifest.jsonl").read_text().count('"done"') >= 2:
