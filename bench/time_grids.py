@@ -29,13 +29,10 @@ def test_captions(data: Path, n: int) -> list[str]:
 
 
 def mel(pipe: Text2Music, texts: list[str], steps: int, shift: float, guidance: float) -> torch.Tensor:
-    settings = GenerationSettings(steps=steps, guidance=guidance)
-    plans = pipe.plan(texts, settings, [0] * len(texts))
-    n_frames = pipe.mel.frames_for(settings.duration)
-    from text2music.generate.flow import sample_mel
-
-    controls = pipe.control_inputs(plans, n_frames) if pipe.controllable else None
-    return sample_mel(pipe.model, pipe.embed(texts), n_frames, [0] * len(texts), steps, guidance, controls=controls, shift=shift)
+    """The pipeline's mel of each text at these sampler settings (seed 0, controls from the text)."""
+    settings = GenerationSettings(steps=steps, shift=shift, guidance=guidance)
+    seeds = [0] * len(texts)
+    return pipe.make_mel(pipe.embed(texts), settings, seeds, plans=pipe.plan(texts, settings, seeds))
 
 
 def main() -> None:
@@ -62,6 +59,7 @@ def main() -> None:
             rms = ((m - reference) ** 2).mean(dim=(1, 2)).sqrt().mean().item()
             row = {
                 "model": args.model or "default",
+                "reference_model": args.reference_model or args.model or "default",
                 "n": len(texts),
                 "guidance": args.guidance,
                 "steps": steps,

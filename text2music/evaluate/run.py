@@ -277,8 +277,14 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         raise ValueError(f"--adapter is for a model, not for the {cfg.system} row")
     items = load_items(cfg)
     fp = fingerprint(cfg)
-    settings = {"duration": cfg.duration, "steps": cfg.steps, "guidance": cfg.guidance, "sampler": cfg.sampler, "shift": cfg.shift}
-    settings["normalize"] = cfg.normalize
+    settings = {
+        "duration": cfg.duration,
+        "steps": cfg.steps,
+        "guidance": cfg.guidance,
+        "sampler": cfg.sampler,
+        "shift": cfg.shift,
+        "normalize": cfg.normalize,
+    }
     GenerationSettings(**settings)  # out-of-range settings: a ValueError before the folder is touched
     if cfg.controls not in CONTROL_MODES:
         raise ValueError(f"controls must be one of {', '.join(CONTROL_MODES)}, got {cfg.controls!r}")

@@ -131,13 +131,13 @@ class Text2Music:
             check_strength(adapter_strength)
             read_adapter(adapter)  # a broken adapter folder fails before the model loads
         model, mel, config = load_pretrained(folder, device=device)
+        precision = resolve_precision(precision, config)  # a bad name in config.json fails before the other parts load
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
         pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(vocoder, folder, mel), path=folder)
         if adapter is not None:
             teacher = config.get("trained", {}).get("guidance_distill", {}).get("teacher_sha256")
             info = merge_adapter(model, adapter, adapter_strength, weights_sha256(folder), also_fits=(teacher,) if teacher else ())
             pipe.adapter = {"path": str(adapter), "strength": float(adapter_strength), "trained": info.get("trained", {})}
-        precision = resolve_precision(precision, config)
         pipe.model, pipe.precision = quantize(model, precision), precision
         return pipe
 
