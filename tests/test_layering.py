@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "text2music"
-FLOW = ["utils", "workers", "analysis", "data", "features", "text", "models", "train", "generate", "evaluate", "serve", "cli"]
+FLOW = ["utils", "workers", "theory", "analysis", "data", "features", "text", "models", "train", "generate", "evaluate", "serve", "cli"]
 
 
 def package_imports() -> list[tuple[str, str, str]]:
@@ -56,3 +56,9 @@ def test_no_function_over_100_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 100:
                 long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
     assert not long, long
+
+
+def test_generation_and_serving_import_no_corpus_code():
+    """Making music loads no corpus module: the theory both need lives in text2music.theory."""
+    found = [(f, b) for f, a, b in package_imports() if a in ("generate", "serve") and b == "data"]
+    assert not found, found

@@ -98,7 +98,7 @@ def test_measures_reject_wrong_labels(checks):
     """The checks can fail: against shifted labels (key a tritone away, BPM x1.3, drums flipped)
     agreement collapses."""
     from text2music.analysis.key import KeyEstimate
-    from text2music.data.synth.theory import PITCH_CLASSES
+    from text2music.theory import PITCH_CLASSES
 
     wrong_key = np.mean(
         [

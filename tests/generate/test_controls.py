@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from text2music.data.synth.theory import scale_pitch_classes
 from text2music.generate.controls import plan_controls
 from text2music.generate.settings import GenerationSettings as S
+from text2music.theory import scale_pitch_classes
 
 
 def test_text_states_the_controls():

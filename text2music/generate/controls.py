@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from text2music.data.synth.theory import PROGRESSIONS, progression_chords
 from text2music.features.controls import ChordSlot, MusicalControls
 from text2music.generate.settings import MAX_BPM, MAX_DURATION, MIN_BPM, MIN_DURATION, GenerationSettings
 from text2music.text.controls import StatedControls, key_name, parse_controls, parse_key, parse_meter
+from text2music.theory import PROGRESSIONS, progression_chords
 
 TEMPO_RANGES = (("slow", (62, 84)), ("fast", (128, 160)), ("medium", (92, 120)))
 _SLOW = re.compile(r"\b(slow|slowly|calm|ballad|gentle|relaxed|laid-back|downtempo|adagio|largo)\b", re.I)

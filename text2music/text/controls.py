@@ -66,10 +66,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# Same table as text2music.analysis.key.PITCH_CLASSES (text/ does not import analysis/; a test
-# checks that the two agree).
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-MODES = ("major", "minor")
+from text2music.theory import key_name
+
 METERS = ("3/4", "4/4")
 MIN_BPM, MAX_BPM = 30.0, 300.0
 _WINDOW = 40  # characters looked at before a tempo number
@@ -203,15 +201,6 @@ def parse_key(value: str) -> tuple[int, str]:
     token = match["mode"] or "major"
     mode = "minor" if token == "m" or token.lower() in ("minor", "min") else "major"
     return _pitch_class(match["letter"], match["acc"]), mode
-
-
-def key_name(tonic: int, mode: str) -> str:
-    """Canonical spelling: key_name(6, "minor") == "F# minor"."""
-    if isinstance(tonic, bool) or not isinstance(tonic, int) or not 0 <= tonic < 12:
-        raise ValueError(f"tonic must be a pitch class 0-11, got {tonic!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'major' or 'minor', got {mode!r}")
-    return f"{PITCH_CLASSES[tonic]} {mode}"
 
 
 def parse_meter(value: str) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from text2music.data.synth.theory import (
+from text2music.theory import (
     CHORD_INTERVALS,
     PITCH_CLASSES,
     PROGRESSIONS,

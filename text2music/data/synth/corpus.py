@@ -28,7 +28,7 @@ from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, compose, sample_song, timeline
 from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
-from text2music.data.synth.theory import PROGRESSIONS, progression_chords
+from text2music.theory import PROGRESSIONS, progression_chords
 from text2music.utils import atomic_path, atomic_write_text, write_jsonl
 from text2music.workers import worker_pool
 

@@ -1,6 +1,8 @@
-"""Music theory for the offline corpus: pitch classes, keys, scales, diatonic chords, progressions.
+"""Music theory shared by the corpus, the key judge, the text parser and generation: pitch classes,
+keys, scales, diatonic chords, progressions.
 
-Everything here is pure and table-driven. Pitches are MIDI note numbers (60 = middle C), pitch
+Everything here is pure, table-driven and free of numpy and torch, so any part may import it.
+Pitches are MIDI note numbers (60 = middle C), pitch
 classes are 0..11 (0 = C). A key is a tonic pitch class plus a mode, "major" or "minor".
 """
 
@@ -8,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from text2music.analysis.key import PITCH_CLASSES, relative_key  # noqa: F401 (re-exported: the corpus's names)
-
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MODES = ("major", "minor")
 
 SCALE_STEPS = {
@@ -73,9 +74,18 @@ class Progression:
     dominant: bool = False
 
 
+def relative_key(tonic: int, mode: str) -> tuple[int, str]:
+    """The relative major/minor: A minor <-> C major."""
+    return ((tonic + 3) % 12, "major") if mode == "minor" else ((tonic + 9) % 12, "minor")
+
+
 def key_name(tonic: int, mode: str) -> str:
-    """'A minor', 'Eb major'."""
-    return f"{PITCH_CLASSES[tonic % 12]} {mode}"
+    """Canonical spelling: key_name(6, "minor") == "F# minor"."""
+    if isinstance(tonic, bool) or not isinstance(tonic, int) or not 0 <= tonic < 12:
+        raise ValueError(f"tonic must be a pitch class 0-11, got {tonic!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'major' or 'minor', got {mode!r}")
+    return f"{PITCH_CLASSES[tonic]} {mode}"
 
 
 def pitch_class(name: str) -> int:
