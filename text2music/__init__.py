@@ -14,10 +14,19 @@ Python API (mirrors the CLI):
     out = pipe(["a calm piano piece"], GenerationSettings(duration=8.0, seed=1))   # out.audio, out.mel, out.sample_rate
 
 Names are imported on first use, so `import text2music` (and the CLI's --help) stays fast.
+
+Importing the package lets torch's OpenMP threads sleep, not spin, while they wait
+(OMP_WAIT_POLICY=PASSIVE, unless the environment sets it), for every entry point: the CLI, the
+server and the Python API. It must happen before torch loads: import text2music first. On 2 cores
+with one busy elsewhere, spinning threads made a 10-s clip take 15.4 s instead of 8.4 s and a
+fine-tuning step 10.9 s instead of 1.9 s (BENCHMARKS.md).
 """
 
+import os
 from importlib import import_module
 from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

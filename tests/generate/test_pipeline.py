@@ -112,7 +112,7 @@ def test_seeds_are_checked(pipe):
         ({"texts": ["x"], "steps": 2.5}, "steps must be an integer"),
         ({"texts": ["x"], "guidance": 100.0}, "guidance must be between"),
         ({"texts": ["x"], "shift": 0.0}, "shift must be between"),
-        ({"texts": ["x"], "sampler": "dpm"}, "unknown sampler 'dpm'; choose one of euler, heun"),
+        ({"texts": ["x"], "sampler": "dpm"}, "sampler 'dpm' is unknown; choose one of euler, heun"),
         ({"texts": ["x"], "strength": 1.0}, "strength must be between 0 and 1"),
     ],
 )

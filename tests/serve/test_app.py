@@ -167,7 +167,7 @@ BAD = [
     ({"text": "ok", "seed": -1}, "seed: must be between 0 and 2147483647"),
     ({"text": "ok", "shift": 20}, "shift: must be between 0.25 and 10, got 20"),
     ({"text": "ok", "shift": "3"}, "shift: Input should be a valid number"),
-    ({"text": "ok", "sampler": "dpm"}, "sampler: unknown sampler 'dpm'; choose one of " + ", ".join(SAMPLERS)),
+    ({"text": "ok", "sampler": "dpm"}, "sampler: 'dpm' is unknown; choose one of " + ", ".join(SAMPLERS)),
     ({"text": "ok", "sampler": 1}, "sampler: Input should be a valid string"),
     ({"text": "ok", "path": "../../etc/passwd"}, "path: Extra inputs are not permitted"),
     ({}, "text: Field required"),

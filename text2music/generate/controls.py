@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from text2music.features.controls import ChordSlot, MusicalControls
-from text2music.generate.settings import MAX_BPM, MAX_DURATION, MIN_BPM, MIN_DURATION, GenerationSettings
+from text2music.generate.settings import MAX_BPM, MAX_DURATION, MIN_BPM, MIN_DURATION, GenerationSettings, SettingsError
 from text2music.text.controls import StatedControls, key_name, parse_controls, parse_key, parse_meter
 from text2music.theory import PROGRESSIONS, progression_chords
 
@@ -122,7 +122,37 @@ def _duration(settings: GenerationSettings, bpm: float | None, meter: int | None
     bars = settings.bars if settings.bars is not None else min(max(round(settings.duration / bar), fewest), most)
     seconds = bars * bar
     if not MIN_DURATION <= seconds <= MAX_DURATION:
-        raise ValueError(
-            f"{bars} bars of {meter}/4 at {bpm:g} BPM last {seconds:.2f} s; clips must last {MIN_DURATION:g}-{MAX_DURATION:g} s"
+        raise SettingsError(
+            f"{bars} bars of {meter}/4 at {bpm:g} BPM last {seconds:.2f} s; clips must last {MIN_DURATION:g}-{MAX_DURATION:g} s",
+            field="bars" if settings.bars is not None else "duration",
         )
     return seconds
+
+
+def plan_clips(
+    texts: list[str], settings: GenerationSettings, seeds: list[int], *, generative: bool, controllable: bool
+) -> list[ControlPlan]:
+    """The one pre-flight check of a generation call, and each clip's controls and length.
+
+    It needs only what a model's config.json says (`generative`: it samples; `controllable`: it
+    was trained with musical controls), so the CLI runs it before any model loads, the server before
+    it queues a request, and the pipeline on every call. SettingsError (naming the field) when the
+    settings ask for controls the model lacks, a loop of a model that cannot make one, a length in
+    bars outside the duration limits, or clips of one batch that differ in length."""
+    if not controllable:
+        asked = settings.controls_asked
+        if asked:
+            needs = "needs" if len(asked) == 1 else "need"
+            raise SettingsError(f"this model has no musical controls: {', '.join(asked)} {needs} a model trained with them", field=asked[0])
+        if settings.loop and not generative:
+            raise SettingsError("this model regresses one clip per text and cannot make a loop", field="loop")
+        return [ControlPlan(MusicalControls(), settings.duration)] * len(texts)
+    plans = [plan_controls(t, settings, s) for t, s in zip(texts, seeds)]
+    lengths = sorted({round(p.duration, 6) for p in plans})
+    if len(lengths) > 1:
+        raise SettingsError(
+            f"the texts ask for clips of different lengths in bars ({lengths[0]:g} to {lengths[-1]:g} s): generate them separately"
+            " (on the command line: --batch-size 1)",
+            field="bars",
+        )
+    return plans

@@ -23,20 +23,21 @@ from typing import Callable
 import numpy as np
 import torch
 
-from text2music.features.controls import MusicalControls, frame_controls, global_controls
+from text2music.features.controls import frame_controls, global_controls
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
-from text2music.generate.controls import ControlPlan, plan_controls
+from text2music.generate.controls import ControlPlan, plan_clips
 from text2music.generate.flow import sample_mel
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_SEED, PEAK_LIMIT, GenerationSettings, check_texts
+from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Controls
-from text2music.models.lora import check_strength, merge_adapter, read_adapter, weights_sha256
+from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.neural_vocoder import NeuralVocoder
-from text2music.models.quantize import check_precision, quantize, resolve_precision
+from text2music.models.quantize import quantize, resolve_precision
 from text2music.models.vocoder import GriffinLimVocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default"
+__all__ = ["DEFAULT_MODEL_DIR", "Generation", "ModelSpec", "Text2Music"]
 ProgressFn = Callable[[int, int], None]
 
 
@@ -109,35 +110,26 @@ class Text2Music:
         self.precision = "float32"  # of the generator's weights (from_pretrained can quantise them)
 
     @classmethod
-    def from_pretrained(
-        cls,
-        path: str | Path | None = None,
-        device: str = "cpu",
-        vocoder: str | Path = "auto",
-        adapter: str | Path | None = None,
-        adapter_strength: float = 1.0,
-        precision: str = "auto",
-    ) -> "Text2Music":
-        """Load a model folder (config.json + model.safetensors) of any kind; None = the bundled default.
-        `vocoder`: "auto" (the one the folder ships or its config names, else Griffin-Lim), "griffin-lim", "vocos", or a folder
-        holding a trained vocoder (vocoder.json + vocoder.safetensors).
-        `adapter`: a LoRA adapter folder made by `text2music finetune` for this model, merged into
-        its weights at `adapter_strength` (0 = the base model, 1 = as trained, up to 2).
-        `precision`: "auto" (what the folder's config names, else float32), "float32", or "int8"
-        (the generator's linear layers quantised, `models.quantize`)."""
-        folder = Path(path).expanduser() if path is not None else DEFAULT_MODEL_DIR
-        check_precision(precision)
-        if adapter is not None:
-            check_strength(adapter_strength)
-            read_adapter(adapter)  # a broken adapter folder fails before the model loads
+    def from_pretrained(cls, spec: ModelSpec | str | Path | None = None, device: str = "cpu", **options) -> "Text2Music":
+        """Load what a `ModelSpec` names (`text2music.generate.spec`). `spec` may also be a model folder
+        (config.json + model.safetensors; None = the bundled default) with the spec's other fields as
+        keywords: `vocoder`, `adapter`, `adapter_strength`, `precision`."""
+        if not isinstance(spec, ModelSpec):
+            spec = ModelSpec(spec, **options)
+        elif options:
+            raise TypeError(f"give the options inside the ModelSpec, not beside it: {', '.join(options)}")
+        spec.check()  # every part usable before anything heavy loads
+        folder = spec.folder
         model, mel, config = load_pretrained(folder, device=device)
-        precision = resolve_precision(precision, config)  # a bad name in config.json fails before the other parts load
+        precision = resolve_precision(spec.precision, config)
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
-        pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(vocoder, folder, mel), path=folder)
-        if adapter is not None:
+        pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(spec.vocoder, folder, mel), path=folder)
+        if spec.adapter is not None:
             teacher = config.get("trained", {}).get("guidance_distill", {}).get("teacher_sha256")
-            info = merge_adapter(model, adapter, adapter_strength, weights_sha256(folder), also_fits=(teacher,) if teacher else ())
-            pipe.adapter = {"path": str(adapter), "strength": float(adapter_strength), "trained": info.get("trained", {})}
+            info = merge_adapter(
+                model, spec.adapter, spec.adapter_strength, weights_sha256(folder), also_fits=(teacher,) if teacher else ()
+            )
+            pipe.adapter = {"path": str(spec.adapter), "strength": float(spec.adapter_strength), "trained": info.get("trained", {})}
         pipe.model, pipe.precision = quantize(model, precision), precision
         return pipe
 
@@ -193,26 +185,14 @@ class Text2Music:
         mel = self.make_mel(text, settings, seeds, init_audio, callback, plans)
         n_samples = round(plans[0].duration * self.sample_rate) if self.generative else None
         audio = self.vocode(mel, n_samples, loop=settings.loop)
+        if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
+            raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
         return Generation(audio, mel, self.sample_rate, plans)
 
     def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int]) -> list[ControlPlan]:
-        """Each text's musical controls and length (`plan_controls`); a ValueError when the
-        settings ask for controls this model lacks, or the clips of one batch would differ in length."""
-        if not self.controllable:
-            asked = settings.controls_asked
-            if asked:
-                raise ValueError(f"this model has no musical controls ({', '.join(asked)} need a model trained with them)")
-            if settings.loop and not self.generative:
-                raise ValueError(f"a {self.kind} model regresses one clip per text and cannot make a loop")
-            return [ControlPlan(MusicalControls(), settings.duration)] * len(texts)
-        plans = [plan_controls(t, settings, s) for t, s in zip(texts, seeds)]
-        lengths = sorted({round(p.duration, 6) for p in plans})
-        if len(lengths) > 1:
-            raise ValueError(
-                f"the texts ask for clips of different lengths in bars ({lengths[0]:g} to {lengths[-1]:g} s): generate them separately"
-            )
-        return plans
+        """Each text's musical controls and length; the pre-flight check of `plan_clips`."""
+        return plan_clips(texts, settings, seeds, generative=self.generative, controllable=self.controllable)
 
     def make_mel(
         self,

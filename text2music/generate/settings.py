@@ -1,17 +1,20 @@
-"""What one generation call is asked to do: `GenerationSettings`, validated in one place.
+"""What one generation call is asked to do: `GenerationSettings`, described and validated in one place.
 
     settings = GenerationSettings(duration=8.0, steps=16, guidance=3.0, seed=7)   # ValueError if out of range
     settings = settings.replace(steps=8)
 
-The CLI, the HTTP API, the web page and `evaluate` all build one of these and hand it to the
-pipeline; the limits below are the only place the accepted ranges are written.
+Each field carries its description (`Setting`: help text, limits, choices, group). The CLI flags
+(`text2music.cli`), the HTTP request model and `/api/info` (`text2music.serve.app`), the web page's
+limits (read from `/api/info`) and `evaluate`'s configuration are all built from it, so a new
+setting is one field here plus the code that uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from text2music.generate.sampling import EVALUATIONS_PER_STEP, SAMPLERS
 from text2music.text.controls import key_name, parse_key, parse_meter
@@ -27,48 +30,109 @@ LOUDNESS_TARGET_DBFS = -16.0  # RMS of normalised output; peaks are then limited
 PEAK_LIMIT = 0.99
 MIN_BPM, MAX_BPM = 40.0, 240.0  # the corpus has 60-180 BPM
 MAX_BARS = 64
-CONTROL_FIELDS = ("bpm", "key", "meter", "drums", "bars")  # settings that need a model trained with musical controls
+GROUPS = ("length", "sampling", "output", "init", "controls")
+
+
+class SettingsError(ValueError):
+    """A ValueError about settings that names the field it blames (`field`, None when none alone)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one GenerationSettings field is shown and checked.
+
+    `limits` (lowest, highest), inclusive unless `exclusive`; `unit` follows them in messages;
+    `choices` the accepted values of a string; `group` says which front ends offer it: every one
+    offers "length", "sampling" and "output"; `evaluate` renders each prompt's own controls and no
+    init audio, so it leaves out "controls" and "init"; the HTTP API has no init audio."""
+
+    help: str
+    group: str
+    limits: tuple[float, float] | None = None
+    exclusive: bool = False
+    unit: str = ""
+    choices: tuple | None = None
+    text: bool = False  # also given as text that GenerationSettings reads ("3/4", "f#m"): front ends pass strings on
+
+
+def setting(default, help: str, group: str, **describe):
+    """A GenerationSettings field with its `Setting` description."""
+    return field(default=default, metadata={"setting": Setting(help, group, **describe)})
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """A field of a settings class as the front ends need it: name, value type (float, int, bool or
+    str), whether None (unset) is allowed, default and description."""
+
+    name: str
+    kind: type
+    optional: bool
+    default: object
+    setting: Setting
+
+
+def setting_fields(cls=None, groups: tuple[str, ...] = GROUPS) -> list[SettingField]:
+    """The described fields of `cls` (default GenerationSettings) in `groups`, in declaration order."""
+    cls = cls or GenerationSettings
+    hints = typing.get_type_hints(cls)
+    found = []
+    for f in dataclasses.fields(cls):
+        described = f.metadata.get("setting")
+        if described is None or described.group not in groups:
+            continue
+        args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+        found.append(SettingField(f.name, args[0] if args else hints[f.name], bool(args), f.default, described))
+    return found
 
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Settings of one generation call; every field is checked by `verify()` on construction.
+    """Settings of one generation call; every field is checked by `verify_settings()` on construction.
 
-    `shift` bends the sampler's time grid toward the noisy start (1 = uniform; see
-    `text2music.generate.sampling.time_grid`): few steps need it. `seed` is the seed of each
-    text's clip (the same text and seed give the same clip whatever else is in the batch).
-    `strength` only matters with init audio: how far the result may move from it (0 keeps it, 1
-    ignores it). `normalize` scales each clip to LOUDNESS_TARGET_DBFS RMS (peak-limited); off,
-    only clips that would clip are scaled down.
-
-    Musical controls (a model trained with them follows them; None = what the text states, else
-    the model's choice): `bpm`, `key` ("F# minor"; stored canonically), `meter` (3 or 4 beats per
-    bar; "3/4" is accepted), `drums`. `bars` sets the length in whole bars (then `duration` is
-    ignored); `loop` makes the clip loop seamlessly. `text_controls` = read tempo, key, meter and
-    drums stated in the text (a setting overrides the text, and the conflict is reported).
+    `seed` is the seed of each text's clip (the same text and seed give the same clip whatever
+    else is in the batch). Musical controls (a model trained with them follows them; None = what
+    the text states, else the model's choice): `bpm`, `key` ("F# minor"; stored canonically),
+    `meter` (3 or 4 beats per bar; "3/4" is accepted), `drums`; a setting overrides the text, and
+    the conflict is reported. The help texts below say the rest.
     """
 
-    duration: float = 10.0
-    steps: int = 8
-    guidance: float = 3.0
-    sampler: str = "euler"
-    shift: float = 1.0
-    seed: int = 0
-    strength: float = 0.6
-    normalize: bool = True
-    bpm: float | None = None
-    key: str | None = None
-    meter: int | None = None
-    drums: bool | None = None
-    bars: int | None = None
-    loop: bool = False
-    text_controls: bool = True
+    duration: float = setting(10.0, "length in seconds", "length", limits=(MIN_DURATION, MAX_DURATION), unit=" seconds")
+    steps: int = setting(8, "sampler steps (more: slower, finer)", "sampling", limits=(1, MAX_STEPS))
+    guidance: float = setting(3.0, "classifier-free guidance scale", "sampling", limits=(MIN_GUIDANCE, MAX_GUIDANCE))
+    sampler: str = setting("euler", "ODE sampler (heun: two model evaluations per step)", "sampling", choices=tuple(SAMPLERS))
+    shift: float = setting(1.0, "time-grid shift toward the noisy start (1: uniform)", "sampling", limits=(MIN_SHIFT, MAX_SHIFT))
+    seed: int = setting(
+        0, "seed of each text's clip: the same text, seed and settings give the same clip", "sampling", limits=(0, MAX_SEED)
+    )
+    strength: float = setting(
+        0.6, "with init audio: how much to change it, between 0 (keep) and 1 (ignore)", "init", limits=(0.0, 1.0), exclusive=True
+    )
+    normalize: bool = setting(
+        True,
+        f"scale each clip to {LOUDNESS_TARGET_DBFS:g} dBFS RMS, limited so that no peak passes {PEAK_LIMIT} (loud or peaky clips "
+        "come out quieter); off: the generator's own level, soft or loud as the text asks",
+        "output",
+    )
+    bpm: float | None = setting(None, "tempo in beats per minute", "controls", limits=(MIN_BPM, MAX_BPM))
+    key: str | None = setting(None, "key and mode, e.g. 'F# minor', 'Bb', 'Am'", "controls", text=True)
+    meter: int | None = setting(None, "beats per bar: 3/4 or 4/4", "controls", choices=(3, 4), text=True)
+    drums: bool | None = setting(None, "drums on or off", "controls")
+    bars: int | None = setting(None, "length in whole bars at the tempo; replaces duration", "controls", limits=(1, MAX_BARS))
+    loop: bool = setting(False, "make the clip loop seamlessly (whole bars when the tempo is known)", "controls")
+    text_controls: bool = setting(True, "follow the tempo, key, meter and drums the text states (a setting overrides the text)", "controls")
 
     def __post_init__(self):
-        if isinstance(self.key, str):
-            object.__setattr__(self, "key", key_name(*parse_key(self.key)))
-        if isinstance(self.meter, str):
-            object.__setattr__(self, "meter", parse_meter(self.meter))
+        for name, read in (("key", lambda v: key_name(*parse_key(v))), ("meter", parse_meter)):
+            if isinstance(getattr(self, name), str):
+                try:
+                    object.__setattr__(self, name, read(getattr(self, name)))
+                except ValueError as e:
+                    raise SettingsError(str(e), field=name) from None
         verify_settings(self)
 
     def replace(self, **changes) -> "GenerationSettings":
@@ -79,8 +143,8 @@ class GenerationSettings:
 
     @property
     def controls_asked(self) -> list[str]:
-        """The CONTROL_FIELDS this call sets (a model without controls must refuse them)."""
-        return [name for name in CONTROL_FIELDS if getattr(self, name) is not None]
+        """The controls this call sets (a model trained without musical controls must refuse them)."""
+        return [f.name for f in setting_fields(type(self), ("controls",)) if f.optional and getattr(self, f.name) is not None]
 
     @property
     def model_evaluations(self) -> int:
@@ -92,46 +156,42 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def verify_settings(s: GenerationSettings) -> None:
-    """A ValueError naming the first field out of range or of the wrong type."""
-    for name in ("duration", "guidance", "shift", "strength"):
-        if not _is_number(getattr(s, name)):
-            raise ValueError(f"{name} must be a number, got {getattr(s, name)!r}")
-    for name in ("steps", "seed"):
-        value = getattr(s, name)
-        if not (isinstance(value, int) and not isinstance(value, bool)):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not MIN_DURATION <= s.duration <= MAX_DURATION:
-        raise ValueError(f"duration must be between {MIN_DURATION:g} and {MAX_DURATION:g} seconds, got {s.duration:g}")
-    if not 1 <= s.steps <= MAX_STEPS:
-        raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {s.steps}")
-    if not MIN_GUIDANCE <= s.guidance <= MAX_GUIDANCE:
-        raise ValueError(f"guidance must be between {MIN_GUIDANCE:g} and {MAX_GUIDANCE:g}, got {s.guidance:g}")
-    if not MIN_SHIFT <= s.shift <= MAX_SHIFT:
-        raise ValueError(f"shift must be between {MIN_SHIFT:g} and {MAX_SHIFT:g}, got {s.shift:g}")
-    if s.sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {s.sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    if not 0 <= s.seed <= MAX_SEED:
-        raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {s.seed}")
-    if not 0.0 < s.strength < 1.0:
-        raise ValueError(f"strength must be between 0 and 1 (exclusive), got {s.strength:g}")
-    for name in ("normalize", "loop", "text_controls"):
-        if not isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} must be true or false, got {getattr(s, name)!r}")
-    _verify_controls(s)
+def _fmt(x) -> str:
+    return format(x, "g") if isinstance(x, float) else str(x)
 
 
-def _verify_controls(s: GenerationSettings) -> None:
-    if s.bpm is not None and (not _is_number(s.bpm) or not MIN_BPM <= s.bpm <= MAX_BPM):
-        raise ValueError(f"bpm must be a number between {MIN_BPM:g} and {MAX_BPM:g}, got {s.bpm!r}")
-    if s.key is not None and not isinstance(s.key, str):
-        raise ValueError(f"key must be a name such as 'F# minor', got {s.key!r}")
-    if s.meter is not None and s.meter not in (3, 4):
-        raise ValueError(f"meter must be 3/4 or 4/4, got {s.meter!r}")
-    if s.drums is not None and not isinstance(s.drums, bool):
-        raise ValueError(f"drums must be true, false or unset, got {s.drums!r}")
-    if s.bars is not None and (isinstance(s.bars, bool) or not isinstance(s.bars, int) or not 1 <= s.bars <= MAX_BARS):
-        raise ValueError(f"bars must be an integer between 1 and {MAX_BARS}, got {s.bars!r}")
+def verify_settings(s) -> None:
+    """A SettingsError naming the first field of the wrong type or out of range (from each field's `Setting`)."""
+    for f in setting_fields(type(s)):
+        value = getattr(s, f.name)
+        problem = None if value is None and f.optional else _problem(f, value)
+        if problem:
+            raise SettingsError(f"{f.name} {problem}", field=f.name)
+
+
+def _between(d: Setting) -> str:
+    return f" between {_fmt(d.limits[0])} and {_fmt(d.limits[1])}" if d.limits else ""
+
+
+def _problem(f: SettingField, value) -> str | None:
+    """What is wrong with one field's value, in words that follow its name; None when it is fine."""
+    d = f.setting
+    if f.kind is bool and not isinstance(value, bool):
+        return f"must be true{', false or unset' if f.optional else ' or false'}, got {value!r}"
+    if f.kind is float and not _is_number(value):
+        return f"must be a number{_between(d) if f.optional else ''}, got {value!r}"
+    if f.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"must be an integer{_between(d) if f.optional else ''}, got {value!r}"
+    if f.kind is str and not isinstance(value, str):
+        return f"must be a string ({d.help}), got {value!r}"
+    if d.choices is not None and value not in d.choices:
+        return f"{value!r} is unknown; choose one of {', '.join(map(str, d.choices))}"
+    if d.limits is not None:
+        lo, hi = d.limits
+        if not (lo < value < hi if d.exclusive else lo <= value <= hi):
+            a = {float: "a number ", int: "an integer "}.get(f.kind, "") if f.optional else ""
+            return f"must be {a}between {_fmt(lo)} and {_fmt(hi)}{d.unit}{' (exclusive)' * d.exclusive}, got {_fmt(value)}"
+    return None
 
 
 def visible(text: str) -> bool:

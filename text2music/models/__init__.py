@@ -1,119 +1,22 @@
-"""Model registry and the checkpoint format: `model.safetensors` + `config.json`.
+"""The generators (flow transformer, the seed's LSTM and transformer), their registry and the
+checkpoint format (`checkpoint`: `model.safetensors` + `config.json`, loaded without executing code),
+the vocoders, LoRA adapters and int8 quantisation.
 
-config.json = {"kind": ..., "model": {model config}, "mel": {MelConfig}, "text": {encoder name,
-max_length, mode}}; `load_pretrained` rebuilds the model from it and loads the weights, no code
-executed from the checkpoint.
+Names are imported on first use, so reading a model folder's config (`folders`) needs no torch.
 """
 
-from __future__ import annotations
+from importlib import import_module
 
-import dataclasses
-import json
-from pathlib import Path
-
-import torch
-from safetensors.torch import load_file, save_file
-
-from text2music.features.mel import MelConfig
-from text2music.models.flow_transformer import FlowTransformer, FlowTransformerConfig
-from text2music.models.seed_lstm import MusicGenerationModel, SeedLSTMConfig
-from text2music.models.seed_transformer import SeedTransformer, SeedTransformerConfig
-from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
-
-MODELS: dict[str, tuple[type, type]] = {
-    "seed_lstm": (SeedLSTMConfig, MusicGenerationModel),
-    "seed_transformer": (SeedTransformerConfig, SeedTransformer),
-    "flow_transformer": (FlowTransformerConfig, FlowTransformer),
+_API = {
+    name: "text2music.models.checkpoint"
+    for name in ("MODELS", "build_model", "model_kind", "save_pretrained", "read_weights", "load_state", "load_pretrained")
 }
+_API["read_config"] = "text2music.models.folders"
+
+__all__ = list(_API)
 
 
-def build_model(kind: str, **overrides) -> torch.nn.Module:
-    if kind not in MODELS:
-        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}")
-    config_cls, model_cls = MODELS[kind]
-    return model_cls(dataclass_from_dict(config_cls, overrides, f"{kind} config"))
-
-
-def model_kind(model: torch.nn.Module) -> str:
-    for kind, (_, cls) in MODELS.items():
-        if type(model) is cls:
-            return kind
-    raise ValueError(f"not a registered model: {type(model).__name__}")
-
-
-def save_pretrained(
-    out_dir: str | Path,
-    model: torch.nn.Module,
-    mel: MelConfig,
-    text: dict,
-    dtype: torch.dtype = torch.float32,
-    extra: dict | None = None,
-) -> None:
-    """Inference weights (safetensors, `dtype`) and config.json, each written atomically."""
-    out_dir = Path(out_dir)
-    state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out_dir / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    config = {"kind": model_kind(model), "model": dataclasses.asdict(model.cfg), "mel": mel.to_dict(), "text": text}
-    config.update(extra or {})
-    atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
-
-
-def read_config(path: str | Path) -> dict:
-    """The config.json of a model folder, checked: a one-line error when the folder is not one."""
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"model folder not found: {path}")
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        raise FileNotFoundError(f"{path} is not a text2music model folder (needs config.json and model.safetensors)")
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path / 'config.json'}: invalid JSON ({e})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path / 'config.json'}: expected a JSON object")
-    for key, kind in (("kind", str), ("model", dict), ("mel", dict), ("text", dict)):
-        if key not in config:
-            raise ValueError(f"{path / 'config.json'}: no {key!r} field")
-        if not isinstance(config[key], kind):
-            raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
-    return config
-
-
-def read_weights(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file, or a one-line error naming it when it is empty or truncated."""
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty")
-    try:
-        return load_file(str(path), device=str(device))
-    except Exception as e:  # safetensors' errors do not name the file
-        raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {e}") from None
-
-
-def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
-    """Load weights, or one line that says what does not match."""
-    own = model.state_dict()
-    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
-    if missing or extra or wrong:
-        parts = [
-            f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
-            f"{len(extra)} unexpected (e.g. {extra[0]})" if extra else "",
-            f"{len(wrong)} of another shape (e.g. {wrong[0]}, file vs config)" if wrong else "",
-        ]
-        raise ValueError(f"{where}: the weights do not fit config.json: {'; '.join(p for p in parts if p)}")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-
-
-def load_pretrained(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, MelConfig, dict]:
-    """(model in eval mode, its MelConfig, the config.json dict); every failure a one-line error."""
-    path = Path(path)
-    config = read_config(path)
-    where = path / "config.json"
-    try:
-        model = build_model(config["kind"], **config["model"])
-        mel = MelConfig.from_dict(config["mel"])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: {e}") from None
-    load_state(model, read_weights(path / "model.safetensors", device), path / "model.safetensors")
-    return model.to(device).eval(), mel, config
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'text2music.models' has no attribute {name!r}")

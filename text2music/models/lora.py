@@ -20,12 +20,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from text2music.models.folders import (  # noqa: F401 (the adapter folder's names, read without torch)
+    ADAPTER_CONFIG,
+    ADAPTER_INFO,
+    ADAPTER_WEIGHTS,
+    MAX_STRENGTH,
+    check_strength,
+    read_adapter_config,
+)
 from text2music.utils import atomic_write_bytes, atomic_write_text
 
 # the attention projections (self and cross) and both MLP layers of every block
 LORA_TARGETS = r".*blocks\.\d+\.(self_attn|cross_attn)\.(q|kv|out)|.*blocks\.\d+\.mlp\.(0|2)"
-ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"
-MAX_STRENGTH = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,21 +92,7 @@ def read_adapter(folder: str | Path) -> tuple[dict, dict, dict[str, torch.Tensor
     from safetensors.torch import load_file
 
     folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"adapter folder not found: {folder}")
-    for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder} is not an adapter folder (no {name}; make one with `text2music finetune`)")
-    try:
-        config = json.loads((folder / ADAPTER_CONFIG).read_text())
-        info = json.loads((folder / ADAPTER_INFO).read_text()) if (folder / ADAPTER_INFO).is_file() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{folder}: invalid JSON in the adapter's config ({e})") from None
-    if config.get("peft_type") != "LORA":
-        raise ValueError(f"{folder / ADAPTER_CONFIG}: peft_type {config.get('peft_type')!r}, only LORA adapters are supported")
-    unsupported = [k for k in ("rank_pattern", "alpha_pattern") if config.get(k)] + [k for k in ("use_dora",) if config.get(k)]
-    if unsupported:
-        raise ValueError(f"{folder / ADAPTER_CONFIG}: {', '.join(unsupported)} not supported (plain LoRA only)")
+    config, info = read_adapter_config(folder)
     try:
         tensors = load_file(str(folder / ADAPTER_WEIGHTS))
     except Exception as e:  # safetensors' errors do not name the file
@@ -125,12 +117,6 @@ def lora_pairs(tensors: dict[str, torch.Tensor], where: Path) -> dict[str, tuple
     if broken:
         raise ValueError(f"{where}: {broken[0]} lacks its A or B weight")
     return {m: (ab["lora_A"], ab["lora_B"]) for m, ab in pairs.items()}
-
-
-def check_strength(strength: float) -> float:
-    if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not 0.0 <= strength <= MAX_STRENGTH:
-        raise ValueError(f"adapter strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
-    return float(strength)
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ import warnings
 import torch
 from torch import nn
 
-PRECISIONS = ("auto", "float32", "int8")
+from text2music.models.folders import PRECISIONS
 
 
 def check_precision(precision: str) -> str:

@@ -16,19 +16,21 @@ holds a trained vocoder.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from text2music.features.mel import MelConfig, mel_to_audio
+from text2music.models.folders import (  # noqa: F401 (the vocoder specs' names, read without torch)
+    BUNDLED_VOCOS_DIR,
+    MAX_ITERATIONS,
+    VOCODER_CHOICES,
+    check_vocoder_spec,
+    griffin_lim_options,
+    has_vocoder,
+)
 from text2music.models.neural_vocoder import NeuralVocoder
-
-VOCODER_CHOICES = ("auto", "griffin-lim", "vocos")  # or a folder with vocoder.json + vocoder.safetensors
-BUNDLED_VOCOS_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocos"
-GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
-MAX_ITERATIONS = 1000
 
 
 @dataclass
@@ -48,25 +50,10 @@ class GriffinLimVocoder:
         return mel_to_audio(mel, self.mel, n_iter=self.n_iter, seed=seed, period=period, nnls_iter=self.nnls_iter)
 
 
-def griffin_lim_options(spec: str) -> dict | None:
-    """ "griffin-lim[-ITERATIONS][-nnlsUPDATES]" -> GriffinLimVocoder fields; None for another spec."""
-    match = GRIFFIN_LIM_SPEC.fullmatch(spec)
-    if match is None:
-        return None
-    options = {k: int(v) for k, v in zip(("n_iter", "nnls_iter"), match.groups()) if v is not None}
-    if not all(0 <= v <= MAX_ITERATIONS for v in options.values()):
-        raise ValueError(f"--vocoder {spec}: iterations must be between 0 and {MAX_ITERATIONS}")
-    return options
-
-
 def griffin_lim_fields(spec: str) -> dict | None:
     """All of GriffinLimVocoder's settings that `spec` names (defaults filled in); None for another spec."""
     options = griffin_lim_options(spec)
     return None if options is None else {"n_iter": GriffinLimVocoder.n_iter, "nnls_iter": GriffinLimVocoder.nnls_iter, **options}
-
-
-def has_vocoder(folder: str | Path) -> bool:
-    return (Path(folder) / "vocoder.json").is_file()
 
 
 def paired_vocoder(folder: str | Path) -> str:
@@ -85,14 +72,6 @@ def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = No
     if spec == "auto":
         return Path(model_folder)
     return BUNDLED_VOCOS_DIR if spec == "vocos" else Path(spec)
-
-
-def check_vocoder_spec(spec: str | Path) -> str:
-    """The spec as a string, or a one-line ValueError naming it (before anything is loaded)."""
-    spec = str(spec)
-    if spec not in VOCODER_CHOICES and griffin_lim_options(spec) is None and not has_vocoder(spec):
-        raise ValueError(f"--vocoder: {spec!r} is neither {' nor '.join(VOCODER_CHOICES)} nor a folder with vocoder.json")
-    return spec
 
 
 def load_vocoder(spec: str | Path, folder: str | Path, mel: MelConfig) -> GriffinLimVocoder | NeuralVocoder:

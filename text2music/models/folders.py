@@ -1,0 +1,96 @@
+"""The folders a generation loads, read without torch: a model folder's config.json, a vocoder
+spec, an adapter folder's config, a precision name. A bad one is refused in a fraction of a second,
+before torch or any weights load (`checkpoint`, `vocoder`, `lora` and `quantize` load them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+PRECISIONS = ("auto", "float32", "int8")
+VOCODER_CHOICES = ("auto", "griffin-lim", "vocos")  # or a folder with vocoder.json + vocoder.safetensors
+BUNDLED_VOCOS_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocos"
+GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
+MAX_ITERATIONS = 1000
+ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"
+MAX_STRENGTH = 2.0
+GENERATIVE_KINDS = ("flow_transformer",)  # the others (the seed's baselines) regress one mel per text
+
+
+def read_config(path: str | Path) -> dict:
+    """The config.json of a model folder, checked: a one-line error when the folder is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"model folder not found: {path}")
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{path} is not a text2music model folder (needs config.json and model.safetensors)")
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path / 'config.json'}: invalid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path / 'config.json'}: expected a JSON object")
+    for key, kind in (("kind", str), ("model", dict), ("mel", dict), ("text", dict)):
+        if key not in config:
+            raise ValueError(f"{path / 'config.json'}: no {key!r} field")
+        if not isinstance(config[key], kind):
+            raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
+    return config
+
+
+def model_traits(config: dict) -> tuple[bool, bool]:
+    """(generative, controllable) of the model a config.json describes: whether it samples (seeds
+    matter, loops and init audio work) and whether it was trained with musical controls."""
+    return config["kind"] in GENERATIVE_KINDS, bool(config["model"].get("control_frames"))
+
+
+def griffin_lim_options(spec: str) -> dict | None:
+    """ "griffin-lim[-ITERATIONS][-nnlsUPDATES]" -> GriffinLimVocoder fields; None for another spec."""
+    match = GRIFFIN_LIM_SPEC.fullmatch(spec)
+    if match is None:
+        return None
+    options = {k: int(v) for k, v in zip(("n_iter", "nnls_iter"), match.groups()) if v is not None}
+    if not all(0 <= v <= MAX_ITERATIONS for v in options.values()):
+        raise ValueError(f"--vocoder {spec}: iterations must be between 0 and {MAX_ITERATIONS}")
+    return options
+
+
+def has_vocoder(folder: str | Path) -> bool:
+    return (Path(folder) / "vocoder.json").is_file()
+
+
+def check_vocoder_spec(spec: str | Path) -> str:
+    """The spec as a string, or a one-line ValueError naming it (before anything is loaded)."""
+    spec = str(spec)
+    if spec not in VOCODER_CHOICES and griffin_lim_options(spec) is None and not has_vocoder(spec):
+        raise ValueError(f"--vocoder: {spec!r} is neither {' nor '.join(VOCODER_CHOICES)} nor a folder with vocoder.json")
+    return spec
+
+
+def read_adapter_config(folder: Path) -> tuple[dict, dict]:
+    """(PEFT config, text2music info) of an adapter folder; one-line errors naming it."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"adapter folder not found: {folder}")
+    for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder} is not an adapter folder (no {name}; make one with `text2music finetune`)")
+    try:
+        config = json.loads((folder / ADAPTER_CONFIG).read_text())
+        info = json.loads((folder / ADAPTER_INFO).read_text()) if (folder / ADAPTER_INFO).is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{folder}: invalid JSON in the adapter's config ({e})") from None
+    if config.get("peft_type") != "LORA":
+        raise ValueError(f"{folder / ADAPTER_CONFIG}: peft_type {config.get('peft_type')!r}, only LORA adapters are supported")
+    unsupported = [k for k in ("rank_pattern", "alpha_pattern") if config.get(k)] + [k for k in ("use_dora",) if config.get(k)]
+    if unsupported:
+        raise ValueError(f"{folder / ADAPTER_CONFIG}: {', '.join(unsupported)} not supported (plain LoRA only)")
+    return config, info
+
+
+def check_strength(strength: float) -> float:
+    if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not 0.0 <= strength <= MAX_STRENGTH:
+        raise ValueError(f"adapter strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
+    return float(strength)
