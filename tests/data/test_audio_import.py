@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,41 @@ def test_cli_import_smoke(tmp_path, capsys):
     )
     summary = json.loads(capsys.readouterr().out)
     assert summary["clips"] == 2 and summary["x_real_time"] > 0
+
+
+def test_cli_import_names_an_undecodable_file_in_one_line_without_decoder_noise(tmp_path, capfd):
+    mp3 = tmp_path / "in" / "bad.mp3"
+    mp3.parent.mkdir()
+    mp3.write_bytes(np.random.default_rng(0).bytes(50_000))  # makes libmpg123 print "Note: Illegal Audio-MPEG-Header ..."
+    assert main(["data", "import", str(mp3.parent), "--out", str(tmp_path / "c"), "--jobs", "1", "--quiet"]) == 0
+    err = capfd.readouterr().err
+    assert err.strip().splitlines() == [
+        f"WARNING: import: {mp3}: cannot be decoded as audio (ffmpeg: Invalid data found when processing input)"
+    ]
+    assert "bad.mp3" in (tmp_path / "c" / "text2music.log").read_text()  # the decoders' own words go to the log
+    [failure] = read_jsonl(tmp_path / "c" / "failures.jsonl")
+    assert "cannot be decoded" in failure["error"] and "does not exist" not in failure["error"]
+
+
+def test_names_keep_letters_of_any_script():
+    assert name_words(Path("Ëlven Çhoir/Ünder.flac")) == "ëlven çhoir ünder"
+    assert name_words(Path("музыка/Битва_02.ogg")) == "музыка битва"
+    assert name_words(Path("album/BattleTheme_02.ogg")) == "album battle theme"
+    assert name_words(Path("music/track_07.ogg")) == ""
+
+
+def test_import_says_per_file_why_it_gave_no_clips(tmp_path, capfd):
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "blip.wav", piece(4.0, 41)[:SR], SR)
+    sf.write(tmp_path / "in" / "quiet.wav", np.zeros(9 * SR, np.float32), SR)
+    out = tmp_path / "c"
+    args = ["data", "import", str(tmp_path / "in"), "--out", str(out), "--clip-seconds", "4", "--min-seconds", "4", "--jobs", "1"]
+    assert main([*args, "--quiet"]) == 0
+    captured = capfd.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["imported"] == 2 and summary["clips"] == 0
+    reasons = summary["no_clips"]
+    assert reasons[str(tmp_path / "in" / "blip.wav")] == "1.0 s long, shorter than --min-seconds 4"
+    assert reasons[str(tmp_path / "in" / "quiet.wav")] == "silent: its 2 clips are mostly quieter than -55 dBFS"
+    for file, why in reasons.items():
+        assert f"{file} gave no clips: {why}" in captured.err

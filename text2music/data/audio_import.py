@@ -19,12 +19,16 @@ sources/ record is written (atomically, after its WAVs): an interrupted import r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import logging
+import os
 import re
 import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import as_completed
@@ -111,25 +115,53 @@ def file_hash(path: Path) -> str:
 def read_audio(path: Path, sample_rate: int, ffmpeg: str | None = None) -> np.ndarray:
     """Any audio file -> mono float32 `(n_samples,)` at `sample_rate`: soundfile (WAV, FLAC,
     OGG/Opus, MP3) where it can, else ffmpeg (other formats, and tracker modules through
-    libopenmpt). Raises DecodeError with the reason."""
+    libopenmpt). Raises DecodeError with the reason; what the decoders print goes to the log."""
+    soundfile_error = None
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         try:
-            y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+            with decoder_output_to_log(path):  # libsndfile's MP3 decoder prints its notes on fd 2
+                y, sr = sf.read(str(path), dtype="float32", always_2d=True)
             return resample(y.mean(axis=1), sr, sample_rate)
         except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-            soundfile_error = str(e)
-    else:
-        soundfile_error = None
+            soundfile_error = soundfile_reason(e)
     try:
         exe = find_ffmpeg(ffmpeg)
-    except FileNotFoundError as e:
-        raise DecodeError(soundfile_error or f"needs ffmpeg ({e})") from None
+    except (FileNotFoundError, RuntimeError) as e:
+        raise DecodeError(f"cannot be decoded as audio ({soundfile_error or e})") from None
     cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
+    printed = proc.stderr.decode(errors="replace").strip()
+    if printed:
+        log.info("%s: ffmpeg printed: %s", path, printed)
     if proc.returncode != 0 or not proc.stdout:
-        reason = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no audio decoded"])[-1]
-        raise DecodeError(f"{soundfile_error + '; ' if soundfile_error else ''}ffmpeg: {reason}")
+        last = printed.splitlines()[-1].rsplit(": ", 1)[-1] if printed else "no audio decoded"
+        raise DecodeError(f"cannot be decoded as audio (ffmpeg: {last})")
     return np.frombuffer(proc.stdout, dtype=np.float32).copy()
+
+
+def soundfile_reason(e: Exception) -> str:
+    """libsndfile's error without the path it repeats; it calls a file it cannot parse one that "does not exist"."""
+    text = str(e).split(": ", 1)[-1] if str(e).startswith("Error opening") else str(e)
+    return "not a format soundfile reads" if "does not exist" in text else f"soundfile: {text}"
+
+
+@contextlib.contextmanager
+def decoder_output_to_log(path: Path):
+    """What C code prints on stderr (fd 2) inside the block goes to the log, not the console."""
+    sys.stderr.flush()
+    console = os.dup(2)
+    with tempfile.TemporaryFile() as sink:  # already unlinked: nothing stays behind a kill
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(console, 2)
+            os.close(console)
+            sink.seek(0)
+            printed = sink.read().decode(errors="replace").strip()
+            if printed:
+                log.info("%s: the decoder printed: %s", path, printed)
 
 
 def resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
@@ -212,10 +244,12 @@ def slug(text: str, max_len: int = 32) -> str:
 
 
 def name_words(path: Path) -> str:
-    """Words from a file's folder and name ("music/battle_theme_02.ogg" -> "battle theme"), or ""."""
+    """Words from a file's folder and name ("music/battle_theme_02.ogg" -> "battle theme",
+    "Ëlven Çhoir/Ünder.flac" -> "ëlven çhoir ünder"), or ""."""
     words = []
     for part in (path.parent.name, path.stem):
-        words += [w for w in re.split(r"[^A-Za-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", part)) if len(w) >= 3]
+        camel = "".join(" " + c if i and c.isupper() and part[i - 1].islower() else c for i, c in enumerate(part))  # "BattleTheme"
+        words += [w for w in re.split(r"[\W\d_]+", camel) if len(w) >= 3]  # runs of letters, of any script
     generic = {"music", "musics", "track", "song", "songs", "audio", "sound", "sounds", "data", "ogg", "mp3", "wav"}
     words = [w.lower() for w in words if w.lower() not in generic]
     return " ".join(dict.fromkeys(words))
@@ -249,7 +283,7 @@ def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig,
         src["skipped"] = {"too_short": 1}
         return src
     kept, skipped = cut_clips(y, cfg)
-    judges = load_judges()
+    judges = load_judges() if kept else None
     for index, clip in kept:
         cid = f"{slug(path.stem)}-{sha[:8]}-{index:03d}"
         facts = listen(clip, cfg.sample_rate, judges)
@@ -260,6 +294,20 @@ def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig,
         src["clips"].append(clip_record(cid, src, index, cfg, facts, caption, aspects))
     src["skipped"] = dict(skipped)
     return src
+
+
+def no_clips_reason(src: dict, cfg: ImportConfig) -> str | None:
+    """Why an imported file gave no clips, in words; None when it gave some."""
+    if src["clips"]:
+        return None
+    skipped = src.get("skipped", {})
+    if "too_short" in skipped:
+        if src["seconds"] < cfg.min_track_seconds:
+            return f"{src['seconds']:.1f} s long, shorter than --min-seconds {cfg.min_track_seconds:g}"
+        return f"{src['seconds']:.1f} s long, shorter than one clip (--clip-seconds {cfg.clip_seconds:g})"
+    if set(skipped) == {"silence"}:
+        return f"silent: its {skipped['silence']} clips are mostly quieter than {SILENT_FRAME_DBFS:g} dBFS"
+    return "every clip skipped (" + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())) + ")"
 
 
 def import_task(args: tuple) -> tuple[str, dict | None, str | None]:
@@ -368,7 +416,7 @@ def import_audio(
     check_config(out, cfg)
     tasks, already = plan_files(files, out, describe.strip(), per_file, names)
     log.info("import: %d files into %s (%d already there), %d jobs", len(tasks), out, already, jobs)
-    failures, seconds, t0 = [], 0.0, time.perf_counter()
+    failures, no_clips, seconds, t0 = [], {}, 0.0, time.perf_counter()
     with tqdm(total=len(tasks), desc="import", unit="file", disable=not progress, dynamic_ncols=True) as bar:
         for path, src, error in run_tasks([(*t, str(out), cfg, ffmpeg) for t in tasks], jobs):
             if src is None:
@@ -377,6 +425,9 @@ def import_audio(
             else:
                 atomic_write_text(out / "sources" / f"{src['sha1']}.json", json.dumps(src, indent=1) + "\n")
                 seconds += src["seconds"]
+                if why := no_clips_reason(src, cfg):
+                    no_clips[path] = why
+                    log.warning("import: %s gave no clips: %s", path, why)
             bar.update(1)
             bar.set_postfix(audio_h=f"{seconds / 3600:.2f}", failed=len(failures))
     wall = time.perf_counter() - t0
@@ -390,6 +441,7 @@ def import_audio(
         "imported": len(tasks) - len(failures),
         "already_there": already,
         "failed": len(failures),
+        "no_clips": no_clips,
         "clips": len(records),
         "clip_hours": round(len(records) * cfg.clip_seconds / 3600, 2),
         "splits": dict(Counter(r["split"] for r in records)),

@@ -13,9 +13,9 @@ Layout of the output folder:
     corpus.json           the build arguments; other arguments into the same folder are refused
     stats.json/.png       written by `corpus_stats`
 
-Modules: theory (keys, chords, progressions), compose (attributes -> notes), render (notes ->
-audio, soundfont discovery), captions (attributes -> caption + aspects), corpus (parallel
-build), stats. Measurements on the audio (tempo, key, drums, loudness): `text2music.analysis`.
+Modules: compose (attributes -> notes, with the keys, chords and progressions of
+`text2music.theory`), render (notes -> audio, soundfont discovery), captions (attributes ->
+caption + aspects), corpus (parallel build), stats. Measurements on the audio (tempo, key, drums, loudness): `text2music.analysis`.
 """
 
 from text2music.data.synth.compose import GENRES, INSTRUMENTS

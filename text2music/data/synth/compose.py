@@ -127,7 +127,6 @@ BASSES: dict[str, Bass] = {
 # GM drum kits: preset numbers in bank 128 (the percussion bank) of both soundfonts.
 DRUM_KITS = {"standard": 0, "room": 8, "power": 16, "electronic": 24, "808": 25, "jazz": 32, "brush": 40}
 
-ROLES = ("lead", "accompaniment", "bass", "drums")
 DRUM_CHANNEL = 9
 
 # ---------------------------------------------------------------------------------------------
@@ -473,23 +472,6 @@ GENRES: dict[str, GenreSpec] = {
     ]
 }
 
-DRUM_PATTERNS = (
-    "rock",
-    "pop",
-    "four_on_floor",
-    "boom_bap",
-    "swing",
-    "shuffle",
-    "one_drop",
-    "latin",
-    "metal",
-    "country",
-    "folk",
-    "ambient",
-    "waltz",
-)
-RHYTHMIC_STYLES = ("block", "arpeggio", "alberti", "strum", "comping", "power", "skank", "stabs", "montuno", "shuffle", "bossa")
-
 
 # ---------------------------------------------------------------------------------------------
 # Song attributes
@@ -708,12 +690,6 @@ def timeline(song: Song, duration: float) -> dict:
         "downbeats": downbeats,
         "chord_slots": [[s.beat, s.length, s.chord.root, list(s.chord.pitch_classes)] for s in slots],
     }
-
-
-def _nearest(pitch_class: int, low: int, high: int, target: float) -> int:
-    """The pitch of a pitch class within [low, high] nearest to target."""
-    candidates = [p for p in range(low, high + 1) if p % 12 == pitch_class]
-    return min(candidates, key=lambda p: (abs(p - target), p))
 
 
 def _root_in(pc: int, low: int) -> int:
