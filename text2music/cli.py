@@ -1054,6 +1054,10 @@ def cmd_leaderboard(args) -> int:
     for d in args.reports:
         if not (d / "metrics.json").is_file():
             raise FileNotFoundError(f"{d} has no metrics.json (run text2music evaluate --out {d} first)")
+    if args.output.is_dir():
+        raise ValueError(f"-o {args.output} is a folder; give the Markdown file to write the table into ({args.output / 'EVALUATION.md'})")
+    if not args.output.parent.is_dir():
+        raise FileNotFoundError(f"-o {args.output}: no folder {args.output.parent}")
     write_leaderboard(args.reports, args.output)
     print(args.output)
     return 0

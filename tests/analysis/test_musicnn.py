@@ -149,7 +149,7 @@ def test_resampling_consistent(judges):
     assert np.linalg.norm(e16 - e44) < 0.1 * np.linalg.norm(e16)
 
 
-def test_deterministic_and_batch(judges):
+def test_deterministic_with_one_embedding_per_patch(judges):
     judge = judges["MSD_musicnn"]
     clips = [piano_like(seconds=7.0), drum_like(seconds=4.0), piano_like(seconds=2.0)]
     a = judge.analyze(clips[0], 22050)
@@ -158,13 +158,7 @@ def test_deterministic_and_batch(judges):
     np.testing.assert_array_equal(a[1], b[1])
     fresh = load_musicnn("MSD_musicnn").analyze(clips[0], 22050)
     np.testing.assert_array_equal(a[1], fresh[1])
-    batched = judge.analyze_batch(clips, 22050)
-    assert [e.shape[0] for _, e in batched] == [2, 1, 1]
-    for clip, (p, e) in zip(clips, batched):
-        p1, e1 = judge.analyze(clip, 22050)
-        np.testing.assert_allclose(p, p1, atol=1e-5)
-        np.testing.assert_allclose(e, e1, atol=1e-4)
-    assert judge.analyze_batch([], 22050) == []
+    assert [judge.analyze(c, 22050)[1].shape[0] for c in clips] == [2, 1, 1]  # 3-s patches; a short clip repeat-padded to one
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -244,10 +244,6 @@ class MusicnnJudge:
         self.tags = list(tags)
         self.max_batch = max_batch
 
-    @property
-    def embedding_dim(self) -> int:
-        return self.net.cfg.backend_units
-
     @torch.inference_mode()
     def forward_patches(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`(n, time, 96)` float32 log-mel patches -> (per-patch tag probabilities `(n, n_tags)`,
@@ -274,19 +270,6 @@ class MusicnnJudge:
         (resampled to 16 kHz with soxr). Clips under 3 s are repeat-padded to one patch."""
         probs, embs = self.forward_patches(self.patches(audio, sample_rate))
         return probs.mean(axis=0), embs
-
-    def analyze_batch(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """`analyze` for several clips, running all their patches through the network together."""
-        per_clip = [self.patches(a, sample_rate) for a in audios]
-        if not per_clip:
-            return []
-        probs, embs = self.forward_patches(np.concatenate(per_clip))
-        out, start = [], 0
-        for p in per_clip:
-            stop = start + p.shape[0]
-            out.append((probs[start:stop].mean(axis=0), embs[start:stop]))
-            start = stop
-        return out
 
     def top_tags(self, probabilities: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(-np.asarray(probabilities))[:k]

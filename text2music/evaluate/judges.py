@@ -5,7 +5,7 @@
   penultimate features as the embedding for Frechet Audio Distance;
 - librosa's beat tracker (tempo), a key finder (key and mode), a meter classifier (3/4 or 4/4 from
   beat-level accents) and a high-band noise detector (drums): `text2music.analysis`.
-Every clip is judged at 16 kHz mono, whatever rate its system made it at.
+Every clip is judged mono at musicnn's rate (16 kHz), whatever rate its system made it at.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import soxr
 from text2music.analysis.drums import DRUM_THRESHOLD, drum_activity
 from text2music.analysis.key import estimate_key
 from text2music.analysis.meter import estimate_meter
+from text2music.analysis.musicnn import SAMPLE_RATE as MUSICNN_RATE
+from text2music.analysis.musicnn import load_musicnn
 from text2music.analysis.tempo import estimate_tempo
 from text2music.evaluate.concepts import JUDGE_TAGS
 from text2music.evaluate.spectra import speckle
 from text2music.features.mel import MelConfig, log_mel_spectrogram
 
-JUDGE_RATE = 16000
+JUDGE_RATE = MUSICNN_RATE  # every judge hears the clip as the taggers do
 TAGGERS = ("MTT_musicnn", "MSD_musicnn")
 EMBEDDING_MODEL = "MSD_musicnn"
 SPECKLE_MEL = MelConfig(sample_rate=JUDGE_RATE, n_fft=1024, hop_length=256, n_mels=80, n_frames=626, norm="db")
@@ -58,8 +60,6 @@ class Judgement:
 
 class Judges:
     def __init__(self):
-        from text2music.analysis.musicnn import load_musicnn
-
         self.taggers = {name: load_musicnn(name) for name in TAGGERS}
         for concept, (model, tag) in JUDGE_TAGS.items():
             if tag not in self.taggers[model].tags:

@@ -45,7 +45,8 @@ def _stable_order(ids: list[str]) -> list[str]:
 
 
 def corpus_items(data: str | Path, split: str = "test", n: int | None = None) -> list[EvalItem]:
-    """The first `n` clips of a split of a corpus folder (`data synth` or `data import`), in a fixed hashed order."""
+    """The first `n` clips of a split of a corpus folder (`data synth` or `data import`), in a fixed
+    hashed order; a split with fewer than `n` clips is refused (ValueError), not used short."""
     data = Path(data)
     manifest = data / "manifest.jsonl"
     if not manifest.is_file():
@@ -56,6 +57,8 @@ def corpus_items(data: str | Path, split: str = "test", n: int | None = None) ->
     records = {r["clip_id"]: r for r in records if r["split"] == split}
     if not records:
         raise ValueError(f"{manifest}: no clips in split {split!r}")
+    if n is not None and n > len(records):
+        raise ValueError(f"--n {n}: split {split!r} of {data} has {len(records)} prompts; give --n {len(records)} or fewer")
     items = []
     for cid in _stable_order(list(records))[:n]:
         r = records[cid]
@@ -79,7 +82,8 @@ def corpus_items(data: str | Path, split: str = "test", n: int | None = None) ->
 
 
 def musiccaps_items(csv: str | Path, n: int | None = None, split: str = "test") -> list[EvalItem]:
-    """MusicCaps captions (no audio here) whose aspect list names at least one judged concept."""
+    """The first `n` MusicCaps captions (no audio here) whose aspect list names at least one judged
+    concept; fewer than `n` is refused (ValueError)."""
     clips = [c for c in read_clips(csv) if not split or (c.split or ("test" if c.is_audioset_eval else "train")) == split]
     by_id = {f"{c.ytid}-{int(c.start_s)}": c for c in clips}
     items = []
@@ -95,4 +99,8 @@ def musiccaps_items(csv: str | Path, n: int | None = None, split: str = "test") 
         )
         if n is not None and len(items) >= n:
             break
+    if n is not None and len(items) < n:
+        raise ValueError(
+            f"--n {n}: split {split!r} of {csv} has {len(items)} prompts that name a judged concept; give --n {len(items)} or fewer"
+        )
     return items

@@ -27,52 +27,73 @@ def _savefig(fig, path: Path) -> None:
 
 
 def write_report(out: Path, metrics: dict, items, judged: list[dict], reference: dict, cfg) -> None:
-    plt = pyplot()
+    """report.md and the figures the metrics allow (a figure without data is not drawn, nor linked)."""
+    pictures = [
+        spectrograms(out, items, reference, cfg),
+        tag_auc_bars(out, metrics, cfg.system),
+        tempo_scatter(out, metrics, items, judged, cfg.system),
+    ]
+    atomic_write_text(out / "report.md", report_markdown(metrics, [p for p in pictures if p]))
+
+
+def spectrograms(out: Path, items, reference: dict, cfg) -> str:
+    """The first prompts -> the system's clip (beside the real clip made from that prompt)."""
     mel_cfg = get_preset("small")
-    # 1. spectrograms: prompt -> the system's clip (and the real clip made from that prompt)
-    show = items[:4]
+    beside = bool(reference) and cfg.system != "real"
     mels, titles = [], []
-    for it in show:
+    for it in items[:4]:
         audio = it.audio if cfg.system == "real" else out / "audio" / f"{clip_name(it.id, cfg.seed)}.wav"
-        mels.append(log_mel_spectrogram(load_audio(audio, 16000), mel_cfg).numpy())
+        mels.append(log_mel_spectrogram(load_audio(audio, mel_cfg.sample_rate), mel_cfg).numpy())
         titles.append(f"{cfg.system}: {it.text[:70]}")
-        if reference and cfg.system != "real":
-            mels.append(log_mel_spectrogram(load_audio(it.audio, 16000), mel_cfg).numpy())
+        if beside:
+            mels.append(log_mel_spectrogram(load_audio(it.audio, mel_cfg.sample_rate), mel_cfg).numpy())
             titles.append(f"real: {it.id}")
-    save_mel_grid(out / "spectrograms.png", mels, mel_cfg, titles, cols=2 if reference and cfg.system != "real" else 1)
+    save_mel_grid(out / "spectrograms.png", mels, mel_cfg, titles, cols=2 if beside else 1)
+    return "spectrograms.png"
 
-    # 2. per-concept AUC bars
+
+def tag_auc_bars(out: Path, metrics: dict, system: str) -> str | None:
+    """Per-concept AUC bars; None when no concept had enough clips on each side."""
     aucs = metrics["adherence"]["tag_auc"]
-    if aucs:
-        fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
-        names = sorted(aucs, key=lambda c: -aucs[c]["auc"])
-        ax.bar(names, [aucs[c]["auc"] for c in names], color="tab:blue")
-        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("ROC-AUC")
-        ax.set_title(f"{cfg.system}: judge tag AUC per concept (mean {_fmt(metrics['adherence']['mean_tag_auc'])})")
-        ax.tick_params(axis="x", rotation=60)
-        ax.legend()
-        _savefig(fig, out / "tag_auc.png")
+    if not aucs:
+        return None
+    fig, ax = pyplot().subplots(figsize=(8, 3.5), dpi=100)
+    names = sorted(aucs, key=lambda c: -aucs[c]["auc"])
+    ax.bar(names, [aucs[c]["auc"] for c in names], color="tab:blue")
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("ROC-AUC")
+    ax.set_title(f"{system}: judge tag AUC per concept (mean {_fmt(metrics['adherence']['mean_tag_auc'])})")
+    ax.tick_params(axis="x", rotation=60)
+    ax.legend()
+    _savefig(fig, out / "tag_auc.png")
+    return "tag_auc.png"
 
-    # 3. tempo: stated vs measured
+
+def tempo_scatter(out: Path, metrics: dict, items, judged: list[dict], system: str) -> str | None:
+    """Tempo stated vs measured; None when no prompt states a tempo."""
     pairs = [(it.bpm, j["tempo"]) for it, j in zip(items, judged) if it.bpm]
-    if pairs:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
-        bpm, est = np.array(pairs).T
-        ax.scatter(bpm, est, s=14)
-        grid = np.linspace(40, 200, 2)
-        for f, style in ((1, "-"), (2, ":"), (0.5, ":")):
-            ax.plot(grid, f * grid, "k" + style, lw=0.8)
-        ax.set_xlabel("tempo stated in the prompt (BPM)")
-        ax.set_ylabel("tempo measured (BPM)")
-        ax.set_title(f"{cfg.system}: tempo (acc {_fmt(metrics['adherence']['tempo_acc'], 2)})")
-        _savefig(fig, out / "tempo.png")
+    if not pairs:
+        return None
+    fig, ax = pyplot().subplots(figsize=(4.5, 4.5), dpi=100)
+    bpm, est = np.array(pairs).T
+    ax.scatter(bpm, est, s=14)
+    grid = np.linspace(40, 200, 2)
+    for f, style in ((1, "-"), (2, ":"), (0.5, ":")):
+        ax.plot(grid, f * grid, "k" + style, lw=0.8)
+    ax.set_xlabel("tempo stated in the prompt (BPM)")
+    ax.set_ylabel("tempo measured (BPM)")
+    ax.set_title(f"{system}: tempo (acc {_fmt(metrics['adherence']['tempo_acc'], 2)})")
+    _savefig(fig, out / "tempo.png")
+    return "tempo.png"
 
-    atomic_write_text(out / "report.md", report_markdown(metrics))
+
+PICTURE_TITLES = {"spectrograms.png": "spectrograms", "tag_auc.png": "tag AUC", "tempo.png": "tempo"}
 
 
-def report_markdown(m: dict) -> str:
+def report_markdown(m: dict, pictures: list[str] = ()) -> str:
+    """The report's Markdown: the metrics table, the per-concept AUCs and links to `pictures`
+    (file names beside report.md; only those written)."""
     a = m["adherence"]
     lines = [
         f"# Evaluation: {m['system']}",
@@ -125,8 +146,9 @@ def report_markdown(m: dict) -> str:
     lines += [f"| {k} | {_fmt(v) if not isinstance(v, str) else v} |" for k, v in rows]
     lines += ["", "## Tag AUC per concept", "", "| concept | AUC | named | excluded |", "|---|---|---|---|"]
     lines += [f"| {c} | {v['auc']:.3f} | {v['n_pos']} | {v['n_neg']} |" for c, v in sorted(a["tag_auc"].items())]
-    lines += ["", "![spectrograms](spectrograms.png)", "", "![tag AUC](tag_auc.png)", "", "![tempo](tempo.png)", ""]
-    return "\n".join(lines)
+    for name in pictures:
+        lines += ["", f"![{PICTURE_TITLES.get(name, name)}]({name})"]
+    return "\n".join(lines) + "\n"
 
 
 LEADERBOARD_COLUMNS = (

@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from text2music.evaluate.folder import vocoder_row_source
+from text2music.evaluate.judges import JUDGE_RATE
 from text2music.evaluate.prompts import EvalItem
 from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
 
 
 class RealAudio:
     name = "real"
-    seeded = False  # one clip per prompt whatever the seed
 
-    def __init__(self, sample_rate: int = 16000):
+    def __init__(self, sample_rate: int = JUDGE_RATE):
         self.sample_rate = sample_rate
 
     def render(self, items: list[EvalItem], seeds: list[int]) -> list[np.ndarray]:
@@ -86,7 +86,6 @@ class ModelSystem:
         self.sample_rate = self.pipe.sample_rate
         self.controls = controls
         self.settings = GenerationSettings(**settings, text_controls=controls == "text")
-        self.seeded = self.pipe.generative  # a regressor makes one clip per prompt whatever the seed
 
     def render(self, items, seeds):
         if self.controls != "settings":
