@@ -1051,21 +1051,29 @@ def add_evaluate(sub) -> None:
 def cmd_leaderboard(args) -> int:
     from text2music.evaluate.report import write_leaderboard
 
-    for d in args.reports:
+    # FOLDER or LABEL=FOLDER (a folder whose own name holds '=' is taken whole)
+    pairs = [r.split("=", 1) if "=" in r and not Path(r).is_dir() else (None, r) for r in args.reports]
+    labels, folders = [label or None for label, _ in pairs], [Path(d) for _, d in pairs]
+    for d in folders:
         if not (d / "metrics.json").is_file():
             raise FileNotFoundError(f"{d} has no metrics.json (run text2music evaluate --out {d} first)")
     if args.output.is_dir():
         raise ValueError(f"-o {args.output} is a folder; give the Markdown file to write the table into ({args.output / 'EVALUATION.md'})")
     if not args.output.parent.is_dir():
         raise FileNotFoundError(f"-o {args.output}: no folder {args.output.parent}")
-    write_leaderboard(args.reports, args.output)
+    write_leaderboard(folders, args.output, labels)
     print(args.output)
     return 0
 
 
 def add_leaderboard(sub) -> None:
     p = sub.add_parser("leaderboard", help="write the leaderboard table of EVALUATION.md from report folders", formatter_class=_Formatter)
-    p.add_argument("reports", type=Path, nargs="+", help="report folders (text2music evaluate --out), one row each, in this order")
+    p.add_argument(
+        "reports",
+        nargs="+",
+        metavar="[LABEL=]FOLDER",
+        help="report folders (text2music evaluate --out), one row each, in this order; LABEL names the row (default: the folder's name)",
+    )
     p.add_argument("-o", "--output", type=Path, default=Path("EVALUATION.md"), help="Markdown file with the leaderboard markers")
     p.set_defaults(func=cmd_leaderboard)
 

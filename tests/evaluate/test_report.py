@@ -101,3 +101,18 @@ def test_report_links_each_picture_only_when_written(tmp_path, name):
     m, _, _ = metrics_file(tmp_path / "r")
     text = report.report_markdown(m, pictures=[name])
     assert f"({name})" in text and "(spectrograms.png)" not in text
+
+
+def test_leaderboard_rows_take_labels_and_leave_out_empty_columns(tmp_path):
+    real, model = tmp_path / "reports" / "real", tmp_path / "reports" / "model"
+    metrics_file(real, fad=2.0)
+    m, _, _ = metrics_file(model, fad=30.0)
+    m["speed"] = {"rtf": 9.5, "peak_rss_mb": 700.0}
+    (model / "metrics.json").write_text(json.dumps(m))
+    board = tmp_path / "E.md"
+    assert main(["leaderboard", f"shipped default={model}", str(real), "-o", str(board)]) == 0
+    lines = [line for line in board.read_text().splitlines() if line.startswith("|")]
+    assert lines[2].startswith(f"| [shipped default]({model.as_posix()}/report.md) | 30.00 |")
+    assert lines[3].startswith(f"| [real]({real.as_posix()}/report.md) | 2.00 |")
+    assert "RTF ↑" in lines[0] and "diversity" not in lines[0]  # no report has a diversity
+    assert all(line.count("|") == lines[0].count("|") for line in lines)

@@ -172,46 +172,55 @@ LEADERBOARD_COLUMNS = (
 )
 
 
-def leaderboard_rows(report_dirs: list[Path]) -> list[str]:
-    rows = []
-    for d in report_dirs:
-        m = json.loads((Path(d) / "metrics.json").read_text())
-        a, h, s = m["adherence"], m.get("heldout", {}), m.get("speed", {})
-        cells = [
-            m.get("fad"),
-            a["mean_tag_auc"],
-            a["tempo_acc"],
-            a["tempo_acc_strict"],
-            a["key_acc"],
-            a.get("tempo_spec_acc"),
-            a.get("key_spec_acc"),
-            a.get("mode_spec_acc"),
-            a.get("meter_3_acc"),
-            a.get("meter_4_acc"),
-            a["drums_acc"],
-            h.get("mean_tag_auc"),
-            a.get("speckle_db"),
-            m.get("diversity"),
-            m.get("prompt_spread"),
-            s.get("rtf"),
-            s.get("peak_rss_mb"),
-        ]
-        name = Path(d).name
-        rows.append(
-            f"| [{name}]({Path(d).as_posix()}/report.md) | " + " | ".join(_fmt(c, 2) for c in cells) + f" | `{m.get('command') or ''}` |"
-        )
-    return rows
+def leaderboard_cells(m: dict) -> list:
+    """One report's values, in the order of LEADERBOARD_COLUMNS (None where it has none)."""
+    a, h, s = m["adherence"], m.get("heldout", {}), m.get("speed", {})
+    return [
+        m.get("fad"),
+        a["mean_tag_auc"],
+        a["tempo_acc"],
+        a["tempo_acc_strict"],
+        a["key_acc"],
+        a.get("tempo_spec_acc"),
+        a.get("key_spec_acc"),
+        a.get("mode_spec_acc"),
+        a.get("meter_3_acc"),
+        a.get("meter_4_acc"),
+        a["drums_acc"],
+        h.get("mean_tag_auc"),
+        a.get("speckle_db"),
+        m.get("diversity"),
+        m.get("prompt_spread"),
+        s.get("rtf"),
+        s.get("peak_rss_mb"),
+    ]
+
+
+def leaderboard_table(report_dirs: list[Path], labels: list[str | None] | None = None) -> list[str]:
+    """The Markdown table: one row per report folder, in the order given, named by its label (or
+    the folder's name) and linked to its report.md; a column no report has a value for is left out."""
+    labels = labels or [None] * len(report_dirs)
+    metrics = [json.loads((Path(d) / "metrics.json").read_text()) for d in report_dirs]
+    cells = [leaderboard_cells(m) for m in metrics]
+    keep = [i for i in range(len(LEADERBOARD_COLUMNS)) if any(row[i] is not None for row in cells)]
+    lines = [
+        "| system | " + " | ".join(LEADERBOARD_COLUMNS[i] for i in keep) + " | command |",
+        "|" + "---|" * (len(keep) + 2),
+    ]
+    for d, label, m, row in zip(report_dirs, labels, metrics, cells):
+        name = label or Path(d).name
+        values = " | ".join(_fmt(row[i], 2) for i in keep)
+        lines.append(f"| [{name}]({Path(d).as_posix()}/report.md) | {values} | `{m.get('command') or ''}` |")
+    return lines
 
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 
 
-def write_leaderboard(report_dirs: list[Path], path: Path) -> None:
-    """Write the table (one row per report folder, in the order given) between the markers of
-    `path` (EVALUATION.md), keeping the text around them; a new file gets just the table."""
-    header = "| system | " + " | ".join(LEADERBOARD_COLUMNS) + " | command |"
-    sep = "|" + "---|" * (len(LEADERBOARD_COLUMNS) + 2)
-    table = "\n".join([START, header, sep, *leaderboard_rows(report_dirs), END])
+def write_leaderboard(report_dirs: list[Path], path: Path, labels: list[str | None] | None = None) -> None:
+    """Write the table (`leaderboard_table`) between the markers of `path` (EVALUATION.md), keeping
+    the text around them; a new file gets just the table."""
+    table = "\n".join([START, *leaderboard_table(report_dirs, labels), END])
     path = Path(path)
     text = path.read_text() if path.exists() else f"# Leaderboard\n\n{START}\n{END}\n"
     if START not in text or END not in text:
