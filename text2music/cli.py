@@ -353,7 +353,8 @@ def add_train(sub) -> None:
 
 
 def cmd_finetune(args) -> int:
-    from text2music.train.finetune import FinetuneConfig, finetune
+    from text2music.train.finetune import FinetuneConfig, Finetuning, finetune
+    from text2music.train.run import removed_on_failure
 
     if args.base is not None:
         from text2music.models import read_config
@@ -380,8 +381,9 @@ def cmd_finetune(args) -> int:
     for flag, folder in (("--data", args.data), ("--mix", args.mix)):
         if folder is not None and not (folder / "manifest.jsonl").is_file():
             raise FileNotFoundError(f"{flag} {folder} is not a corpus folder (no manifest.jsonl; make one with `text2music data import`)")
-    setup_logging(args.out / "text2music.log")
-    summary = finetune(cfg, progress=not args.quiet)
+    with removed_on_failure(args.out, Finetuning.checkpoint):
+        setup_logging(args.out / "text2music.log")
+        summary = finetune(cfg, progress=not args.quiet)
     if args.pictures:
         summary["pictures"] = str(before_after_png(base, args.out, args.data, args.pictures))
     _print_summary(summary)
@@ -404,7 +406,6 @@ def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
     from text2music.features.plot import save_mel_grid
     from text2music.generate.pipeline import Text2Music
     from text2music.generate.settings import GenerationSettings
-    from text2music.models.lora import merge_adapter
     from text2music.utils import read_jsonl
 
     records = read_jsonl(data / "manifest.jsonl")
@@ -413,11 +414,9 @@ def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
     for r in records:
         by_source.setdefault(r.get("source_sha1", r["clip_id"]), []).append(r)
     records = [clips[len(clips) // 2] for clips in list(by_source.values())[:n]]  # the middle clip of each file
-    pipe = Text2Music.from_pretrained(base)
-    texts = [r["caption"] for r in records]
-    settings = GenerationSettings()
-    before = pipe(texts, settings, seeds=[0] * len(texts)).mel
-    merge_adapter(pipe.model, adapter, 1.0)
+    texts, settings = [r["caption"] for r in records], GenerationSettings()
+    before = Text2Music.from_pretrained(base)(texts, settings, seeds=[0] * len(texts)).mel
+    pipe = Text2Music.from_pretrained(base, adapter=adapter)  # merged into the weights before they are quantised
     after = pipe(texts, settings, seeds=[0] * len(texts)).mel
     mels, titles = [], []
     for r, b, a in zip(records, before, after):
@@ -458,16 +457,13 @@ def add_finetune(sub) -> None:
 
 
 def cmd_distill(args) -> int:
-    from text2music.train.distill import DistillConfig, distill
+    from text2music.train.distill import Distillation, DistillConfig, distill
+    from text2music.train.run import removed_on_failure
 
-    if args.base is not None:
-        from text2music.models import read_config
-
-        read_config(args.base)
     cfg = DistillConfig(
         data=str(args.data),
         out=str(args.out),
-        base=str(args.base or default_model_dir()),
+        base=str(args.base),
         minutes=args.minutes if args.minutes > 0 else None,
         steps=args.steps,
         lr=args.lr,
@@ -481,8 +477,10 @@ def cmd_distill(args) -> int:
     )
     if not (args.data / "manifest.jsonl").is_file():
         raise FileNotFoundError(f"--data {args.data} is not a corpus folder (no manifest.jsonl; make one with `text2music data synth`)")
-    setup_logging(args.out / "text2music.log")
-    _print_summary(distill(cfg, progress=not args.quiet))
+    with removed_on_failure(args.out, Distillation.checkpoint):
+        setup_logging(args.out / "text2music.log")
+        summary = distill(cfg, progress=not args.quiet)
+    _print_summary(summary)
     return 0
 
 
@@ -498,7 +496,13 @@ def add_distill(sub) -> None:
     )
     p.add_argument("--data", type=Path, required=True, help="corpus folder (data synth or data import)")
     p.add_argument("--out", type=Path, required=True, help="run folder (an existing one resumes); the student goes to OUT/model")
-    p.add_argument("--base", type=Path, default=None, help="the teacher's model folder (default: the bundled model)")
+    p.add_argument(
+        "--base",
+        type=Path,
+        required=True,
+        help="the teacher: a flow model folder without a guidance input (the bundled default is already distilled; "
+        "scripts/distill_default.sh extracts its teacher from git)",
+    )
     p.add_argument("--minutes", type=float, default=45.0, help="training time budget of this run (0 or less: steps only)")
     p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps budget (counted over resumes)")
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate (peak; after a 50-step warm-up)")

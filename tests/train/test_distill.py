@@ -107,3 +107,27 @@ def test_distill_refuses_bad_settings_in_one_line(corpus, base, tmp_path, capsys
     assert not (tmp_path / "x").exists()
     assert main(["distill", "--data", str(tmp_path), "--out", str(tmp_path / "y"), "--base", str(base)]) != 0
     assert "not a corpus folder" in capsys.readouterr().err
+
+
+def test_distill_asks_for_the_teacher(corpus, tmp_path, capsys):  # noqa: F811
+    """The bundled default is itself distilled: distill needs --base, and says what to pass."""
+    from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["distill", "--data", str(corpus), "--out", str(tmp_path / "a")])
+    assert exit_.value.code == 2 and "--base" in capsys.readouterr().err
+    assert main(["distill", "--data", str(corpus), "--out", str(tmp_path / "b"), "--base", str(DEFAULT_MODEL_DIR)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already guidance-distilled" in err[0] and "--base" in err[0] and "teacher" in err[0]
+    assert not (tmp_path / "b").exists()
+    assert "teacher" in next(a.help for a in _distill_parser()._actions if "--base" in a.option_strings)
+
+
+def _distill_parser():
+    import argparse
+
+    from text2music.cli import add_distill
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_distill(sub)
+    return sub.choices["distill"]

@@ -114,3 +114,82 @@ def test_server_names_the_adapter_and_evaluate_refuses_it_for_real_audio(tmp_pat
     args = ["evaluate", "--model", "real", "--adapter", str(tmp_path), "--out", str(tmp_path / "r"), "--data", str(tmp_path)]
     assert main(args) == 2
     assert "not an adapter folder" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def long_clips(tmp_path_factory):
+    """Four 12-s tracks imported as 6-s clips at 16 kHz: long enough for the bundled default's 10-s mel."""
+    src = tmp_path_factory.mktemp("long_tracks")
+    for i in range(4):
+        sf.write(src / f"song{i}.wav", synth_music(16000, 12.0, bpm=80 + 15 * i, seed=i), 16000)
+    out = tmp_path_factory.mktemp("long_corpus")
+    import_audio(
+        [src], out, ImportConfig(clip_seconds=6.0, sample_rate=16000, min_track_seconds=6.0), describe="test music", progress=False
+    )
+    return out
+
+
+def test_own_music_flow_with_the_int8_default(long_clips, tmp_path, capsys):
+    """The README's flow with the bundled default (int8 in its config.json): finetune, its before/after
+    picture (the adapter merged before the weights are quantised), then generate with --adapter."""
+    from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+
+    assert json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["precision"] == "int8"
+    out = tmp_path / "adapter"
+    args = ["finetune", "--data", str(long_clips), "--out", str(out), "--steps", "2", "--minutes", "0", "--batch-size", "2"]
+    assert main([*args, "--crop-frames", "40", "--rank", "2", "--pictures", "1", "--quiet"]) == 0, capsys.readouterr().err
+    assert (out / "before_after.png").stat().st_size > 0
+    wav = tmp_path / "mine.wav"
+    assert main(["generate", "test music", "-o", str(wav), "--adapter", str(out), "--duration", "2", "--quiet"]) == 0
+    assert wav.stat().st_size > 0
+
+
+def test_changed_splits_reach_the_feature_cache(corpus, tmp_path):
+    """finetune's mel arrays are cached in the corpus; a metadata.csv with other splits is what they then say."""
+    import csv
+    import shutil
+
+    from text2music.train.finetune import features_for
+
+    data = tmp_path / "corpus"
+    shutil.copytree(corpus, data, ignore=shutil.ignore_patterns("features"))
+    first = {r["ytid"]: r["split"] for r in read_jsonl(features_for(data, MEL, jobs=1) / "index.jsonl")}
+    with open(data / "metadata.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["split"] = "valid" if r["split"] == "train" else "train"
+    with open(data / "metadata.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    second = {r["ytid"]: r["split"] for r in read_jsonl(features_for(data, MEL, jobs=1) / "index.jsonl")}
+    assert second == {r["ytid"]: r["split"] for r in rows} and second != first
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_afresh(corpus, base, tmp_path, caplog):
+    out = tmp_path / "adapter"
+    cfg = FinetuneConfig(data=str(corpus), out=str(out), base=str(base), minutes=None, steps=2, rank=2, batch_size=2, log_every=1)
+    finetune(cfg, progress=False)
+    (out / "checkpoint.pt").unlink()  # as after a kill before the first checkpoint
+    with caplog.at_level("WARNING"):
+        assert finetune(cfg, progress=False)["steps"] == 2
+    assert "starting afresh" in caplog.text
+    records = [(r["type"], r["step"]) for r in read_jsonl(out / "log.jsonl")]
+    assert len(records) == len(set(records)), records
+
+
+def test_a_failed_run_leaves_no_folder(corpus, base, tmp_path, capsys):
+    seed = tmp_path / "seed"
+    save_pretrained(seed, build_model("seed_lstm", n_mels=32, n_frames=124, lstm_input=16, hidden=16, layers=1), MEL, TEXT)
+    for command in ("finetune", "distill"):
+        out = tmp_path / command
+        assert main([command, "--data", str(corpus), "--out", str(out), "--base", str(seed), "--steps", "1"]) == 2
+        assert "flow_transformer" in capsys.readouterr().err
+        assert not out.exists(), command
+    empty = tmp_path / "empty"  # a corpus whose clips all lack audio: the error comes after the run's settings were written
+    empty.mkdir()
+    (empty / "metadata.csv").write_bytes((corpus / "metadata.csv").read_bytes())
+    (empty / "manifest.jsonl").write_bytes((corpus / "manifest.jsonl").read_bytes())
+    with pytest.raises(ValueError):
+        finetune(FinetuneConfig(data=str(empty), out=str(tmp_path / "api"), base=str(base), minutes=None, steps=1), False)
+    assert not (tmp_path / "api").exists()

@@ -185,7 +185,7 @@ def test_config_errors(tiny_features, tmp_path):
     with pytest.raises(ValueError, match="n_mels"):
         train(TrainConfig(model_args={"n_mels": 80}, features=str(tiny_features), out=str(tmp_path / "r")), progress=False)
     train(tiny_config(tiny_features, tmp_path / "r2", max_steps=1), progress=False)
-    with pytest.raises(ValueError, match="another config"):
+    with pytest.raises(ValueError, match="other settings"):
         train(tiny_config(tiny_features, tmp_path / "r2", max_steps=1, lr=5e-4), progress=False)
     with pytest.raises(ValueError, match="unknown model kind"):
         build_model("wavenet")
@@ -251,3 +251,24 @@ def test_controls_fine_tune_from_a_model_without_them(tiny_synth_features, tmp_p
     no = torch.tensor([False])
     assert torch.allclose(fresh.velocity(x, t, emb, no, controls), start.velocity(x, t, emb, no), atol=1e-6)
     assert not torch.allclose(tuned.velocity(x, t, emb, no, controls), start.velocity(x, t, emb, no), atol=1e-4)
+
+
+def _strict_json(text: str):
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_stopped_before_validation_writes_standard_json(tiny_features, tmp_path, capsys):
+    from text2music.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--features", str(tiny_features), "--out", str(out), "--max-steps", "1", "--batch-size", "4", "--quiet"]
+    assert main([*args, "--set", "model_args.hidden=16", "--set", "model_args.lstm_input=16", "--set", "log_every=1"]) == 0
+    printed = capsys.readouterr().out
+    summary = _strict_json(printed[printed.index("{") :])
+    assert summary["steps"] == 1 and summary["best_val"] is None
+    for folder in ("best", "last"):
+        assert _strict_json((out / folder / "config.json").read_text())["trained"]["best_val"] is None
+    assert [_strict_json(line)["type"] for line in (out / "log.jsonl").read_text().splitlines()] == ["step"]

@@ -142,6 +142,8 @@ def merge_adapter(
     modules = dict(model.named_modules())
     for name, (a, b) in lora_pairs(tensors, folder / ADAPTER_WEIGHTS).items():
         layer = modules.get(name)
+        if layer is not None and not isinstance(layer, nn.Linear) and "quantized" in type(layer).__module__:
+            raise ValueError(f"{name!r} of the model holds int8 weights: merge the adapter {folder} before quantising (models.quantize)")
         if not isinstance(layer, nn.Linear) or a.shape != (r, layer.in_features) or b.shape != (layer.out_features, r):
             raise ValueError(f"{folder}: the adapter does not fit this model at {name!r}")
         layer.weight += (strength * scaling) * (b.float() @ a.float()).to(layer.weight.dtype)

@@ -6,7 +6,7 @@
 
 On an AVX2 CPU (no bf16 or VNNI units) an int8 pass of the bundled flow transformer takes about
 0.57x the float32 time (BENCHMARKS.md), with a velocity 3% off the float32 one; bf16 is slower
-than float32 there. The quantised model is for inference only (no gradients, no adapter merges).
+than float32 there. The quantised model is for inference only (no gradients; adapters are merged before, `models.lora.merge_adapter`).
 """
 
 from __future__ import annotations

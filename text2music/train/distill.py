@@ -19,7 +19,6 @@ points where the student is asked, its texts and its musical controls.
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,11 +31,14 @@ from text2music.models.flow_transformer import Controls, FlowTransformer, FlowTr
 from text2music.models.lora import weights_sha256
 from text2music.text import TextEmbedding, TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
-from text2music.train.finetune import features_for, learning_rate, valid_set
+from text2music.train.finetune import VOLATILE, features_for, flow_model, valid_set
 from text2music.train.loop import ema_update
-from text2music.train.run import Budget, RunLog, check_resume, load_checkpoint, save_checkpoint, stop_on_sigint
+from text2music.train.run import Budget, Trainer, check_resume, fit, removed_on_failure, warmup_cosine
 
-log = logging.getLogger(__name__)
+TEACHER_HINT = (
+    "pass the model folder of a teacher that takes no guidance input as --base "
+    "(the bundled default is itself distilled; scripts/distill_default.sh extracts its teacher from git)"
+)
 
 
 @dataclass
@@ -78,28 +80,6 @@ class DistillConfig:
         if self.batch_size < 1 or self.crop_frames < 2:
             raise ValueError(f"--batch-size must be >= 1 and --crop-frames >= 2, got {self.batch_size} and {self.crop_frames}")
 
-    def resume_key(self) -> dict:
-        volatile = ("minutes", "steps", "jobs", "log_every", "checkpoint_every", "val_every")
-        return {k: v for k, v in asdict(self).items() if k not in volatile}
-
-
-@dataclass
-class Distillation:
-    """Everything one distillation run holds."""
-
-    cfg: DistillConfig
-    out: Path
-    teacher: FlowTransformer
-    student: FlowTransformer
-    ema: FlowTransformer
-    config: dict  # the teacher's config.json
-    cache: EmbeddingCache
-    opt: torch.optim.Optimizer
-    gen: torch.Generator
-    train: MelTextSet
-    valid: MelTextSet | None
-    step: int = 0
-
 
 def make_student(teacher: FlowTransformer) -> FlowTransformer:
     """The teacher's weights in a model that also takes the guidance scale (its embedding starts at zero)."""
@@ -108,47 +88,6 @@ def make_student(teacher: FlowTransformer) -> FlowTransformer:
     if any(not k.startswith("guidance_in.") for k in missing):
         raise ValueError(f"the teacher lacks weights the student needs: {missing}")
     return student
-
-
-def setup(cfg: DistillConfig) -> Distillation:
-    """Teacher, student (the teacher plus a guidance input), corpus and text embeddings; resumed from
-    OUT/checkpoint.pt when there is one."""
-    out = Path(cfg.out)
-    teacher, mel, config = load_pretrained(cfg.base)
-    if config["kind"] != "flow_transformer":
-        raise ValueError(f"{cfg.base}: guidance distillation needs a flow_transformer model, this one is {config['kind']!r}")
-    if teacher.cfg.guidance_embed:
-        raise ValueError(f"{cfg.base} is already guidance-distilled; distil its teacher")
-    check_resume(out / "distill_config.json", asdict(cfg), cfg.resume_key(), "distillation run")
-    teacher.requires_grad_(False)
-    features = features_for(cfg.data, mel, cfg.jobs)
-    controlled = teacher.cfg.control_frames > 0
-    train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
-    valid = valid_set(features, cfg.val_clips, controlled)
-    texts = [t for c in train.choices for t in c] + (valid.texts if valid else [])
-    cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, config["text"]), texts)
-    torch.manual_seed(cfg.seed)
-    student = make_student(teacher).train()
-    ema = copy.deepcopy(student).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0)
-    run = Distillation(cfg, out, teacher, student, ema, config, cache, opt, torch.Generator().manual_seed(cfg.seed), train, valid)
-    state = load_checkpoint(out / "checkpoint.pt")
-    if state is not None:
-        student.load_state_dict(state["student"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        run.gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        run.step = state["step"]
-        log.info("distill: resumed at step %d", run.step)
-    return run
-
-
-def save_state(run: Distillation) -> None:
-    state = {"student": run.student.state_dict(), "ema": run.ema.state_dict(), "optimizer": run.opt.state_dict()}
-    save_checkpoint(
-        run.out / "checkpoint.pt", state | {"generator": run.gen.get_state(), "torch_rng": torch.get_rng_state(), "step": run.step}
-    )
 
 
 @torch.no_grad()
@@ -163,100 +102,105 @@ def teacher_velocity(teacher: FlowTransformer, x: torch.Tensor, t: torch.Tensor,
     return v_uncond + w[:, None, None] * (v_cond - v_uncond)  # classifier-free guidance (generate.sampling.guide)
 
 
-def distill_loss(run: Distillation, model: FlowTransformer, mels, texts, controls, gen: torch.Generator) -> torch.Tensor:
-    """MSE between `model`'s one-pass velocity and the teacher's guided one, at random points, times and scales."""
-    cfg = run.cfg
-    B = mels.shape[0]
-    noise = torch.randn(mels.shape, generator=gen)
-    t = torch.rand(B, generator=gen)
-    w = cfg.guidance_min + (cfg.guidance_max - cfg.guidance_min) * torch.rand(B, generator=gen)
-    x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
-    text = run.cache.batch(texts)
-    target = teacher_velocity(run.teacher, x_t, t, text, controls, w)
-    return F.mse_loss(model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w), target)
+class Distillation(Trainer):
+    """A student (the teacher plus a guidance input) learning the teacher's guided velocity, with an EMA of its weights."""
 
+    name, checkpoint = "distill", "checkpoint.pt"
 
-def train_step(run: Distillation, total: int | None) -> float:
-    """One optimiser step on a batch of random crops of the corpus."""
-    cfg = run.cfg
-    idx = torch.randint(0, len(run.train), (cfg.batch_size,), generator=run.gen).tolist()
-    crop = (cfg.crop_frames, cfg.crop_frames)
-    mels, texts, controls = run.train.batch(idx, run.gen, crop, multiple=run.teacher.cfg.patch, control_drop=cfg.control_drop)
-    for group in run.opt.param_groups:
-        group["lr"] = learning_rate(cfg, run.step, total)
-    loss = distill_loss(run, run.student, mels, texts, controls, run.gen)
-    run.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(run.student.parameters(), 1.0)
-    run.opt.step()
-    run.step += 1
-    ema_update(run.ema, run.student, cfg.ema_decay, run.step)
-    return loss.item()
+    def __init__(self, cfg: DistillConfig):
+        if flow_model(cfg.base, "guidance distillation")["model"].get("guidance_embed"):
+            raise ValueError(f"{cfg.base} is already guidance-distilled: {TEACHER_HINT}")
+        super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
+        self.cfg = cfg
+        check_resume(self.out / "distill_config.json", asdict(cfg), VOLATILE, "distillation run")
+        self.teacher, mel, self.config = load_pretrained(cfg.base)
+        self.teacher.requires_grad_(False)
+        features = features_for(cfg.data, mel, cfg.jobs)
+        controlled = self.teacher.cfg.control_frames > 0
+        self.train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
+        self.valid = valid_set(features, cfg.val_clips, controlled)
+        texts = [t for c in self.train.choices for t in c] + (self.valid.texts if self.valid else [])
+        self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
+        torch.manual_seed(cfg.seed)
+        self.student = make_student(self.teacher).train()
+        self.ema = copy.deepcopy(self.student).eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
 
+    def loss(self, model: FlowTransformer, mels, texts, controls, gen: torch.Generator) -> torch.Tensor:
+        """MSE between `model`'s one-pass velocity and the teacher's guided one, at random points, times and scales."""
+        cfg = self.cfg
+        B = mels.shape[0]
+        noise = torch.randn(mels.shape, generator=gen)
+        t = torch.rand(B, generator=gen)
+        w = cfg.guidance_min + (cfg.guidance_max - cfg.guidance_min) * torch.rand(B, generator=gen)
+        x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
+        text = self.cache.batch(texts)
+        target = teacher_velocity(self.teacher, x_t, t, text, controls, w)
+        return F.mse_loss(model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w), target)
 
-@torch.no_grad()
-def validate(run: Distillation, run_log: RunLog) -> float | None:
-    """The EMA student's loss on the valid clips, with fixed crops, noise, times and scales; logged."""
-    if run.valid is None or not len(run.valid):
-        return None
-    gen = torch.Generator().manual_seed(1234)
-    losses = []
-    for start in range(0, len(run.valid), run.cfg.batch_size):
-        idx = list(range(start, min(start + run.cfg.batch_size, len(run.valid))))
-        mels, texts, controls = run.valid.batch(idx, gen, (run.cfg.crop_frames,) * 2, multiple=run.teacher.cfg.patch)
-        losses.append(distill_loss(run, run.ema, mels, texts, controls, gen).item() * len(idx))
-    loss = sum(losses) / len(run.valid)
-    run_log.write({"type": "val", "step": run.step, "val_loss": loss})
-    return loss
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step on a batch of random crops of the corpus."""
+        cfg = self.cfg
+        idx = torch.randint(0, len(self.train), (cfg.batch_size,), generator=self.gen).tolist()
+        crop = (cfg.crop_frames, cfg.crop_frames)
+        mels, texts, controls = self.train.batch(idx, self.gen, crop, multiple=self.teacher.cfg.patch, control_drop=cfg.control_drop)
+        for group in self.optimizer.param_groups:
+            group["lr"] = warmup_cosine(cfg.lr, self.step, cfg.warmup, cfg.steps, floor=0.1)
+        loss = self.loss(self.student, mels, texts, controls, self.gen)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        ema_update(self.ema, self.student, cfg.ema_decay, self.step)
+        return {"loss": loss.item()}
 
+    @torch.no_grad()
+    def validate(self) -> dict[str, float] | None:
+        """The EMA student's loss on the valid clips, with fixed crops, noise, times and scales."""
+        if self.valid is None or not len(self.valid):
+            return None
+        gen = torch.Generator().manual_seed(1234)
+        total = 0.0
+        for start in range(0, len(self.valid), self.cfg.batch_size):
+            idx = list(range(start, min(start + self.cfg.batch_size, len(self.valid))))
+            mels, texts, controls = self.valid.batch(idx, gen, (self.cfg.crop_frames,) * 2, multiple=self.teacher.cfg.patch)
+            total += self.loss(self.ema, mels, texts, controls, gen).item() * len(idx)
+        return {"val_loss": total / len(self.valid)}
 
-def save_result(run: Distillation, val: float | None) -> Path:
-    """The EMA student as a model folder beside the teacher's text encoder settings (fp16 weights)."""
-    folder = run.out / "model"
-    trained = dict(run.config.get("trained", {}))
-    trained["guidance_distill"] = {
-        "teacher": str(run.cfg.base),
-        "teacher_sha256": weights_sha256(run.cfg.base),  # adapters of the teacher fit the student (models.lora.merge_adapter)
-        "step": run.step,
-        "val_loss": val,
-        "settings": asdict(run.cfg),
-    }
-    save_pretrained(
-        folder, run.ema, MelConfig.from_dict(run.config["mel"]), run.config["text"], dtype=torch.float16, extra={"trained": trained}
-    )
-    return folder
+    def state_dict(self) -> dict:
+        state = {"student": self.student.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return state | {"generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(), "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = state["step"]
+
+    def save_result(self, val: dict | None) -> None:
+        """The EMA student as a model folder (OUT/model) beside the teacher's text encoder settings (fp16 weights)."""
+        trained = dict(self.config.get("trained", {}))
+        trained["guidance_distill"] = {
+            "teacher": str(self.cfg.base),
+            "teacher_sha256": weights_sha256(self.cfg.base),  # adapters of the teacher fit the student (models.lora.merge_adapter)
+            "step": self.step,
+            "val_loss": (val or {}).get("val_loss"),
+            "settings": asdict(self.cfg),
+        }
+        mel = MelConfig.from_dict(self.config["mel"])
+        save_pretrained(self.out / "model", self.ema, mel, self.config["text"], dtype=torch.float16, extra={"trained": trained})
 
 
 def distill(cfg: DistillConfig, progress: bool = True) -> dict:
-    """Distil the guidance of `cfg.base` into a one-pass student for the budget; resumable. Returns a summary."""
-    from tqdm import tqdm
-
-    run = setup(cfg)
-    run_log = RunLog(run.out)
-    run_log.resume(run.step)
-    val_before = validate(run, run_log) if run.step == 0 else None
-    budget = Budget(max_steps=cfg.steps, max_minutes=cfg.minutes)
-    losses: list[float] = []
-    with stop_on_sigint() as stop, tqdm(desc="distill", unit="step", initial=run.step, total=cfg.steps, disable=not progress) as bar:
-        budget.start()
-        while not budget.spent(run.step) and not stop:
-            losses.append(train_step(run, cfg.steps))
-            bar.update(1)
-            if run.step % cfg.log_every == 0:
-                mean = sum(losses) / len(losses)
-                run_log.write(
-                    {"type": "step", "step": run.step, "loss": mean, "lr": run.opt.param_groups[0]["lr"], "minutes": budget.elapsed() / 60}
-                )
-                bar.set_postfix(loss=f"{mean:.4f}")
-                losses.clear()
-            if run.step % cfg.checkpoint_every == 0:
-                save_state(run)
-            if run.step % cfg.val_every == 0:
-                validate(run, run_log)
-    save_state(run)
-    val = validate(run, run_log)
-    run_log.plot()
-    run_log.close()
-    folder = save_result(run, val)
-    summary = {"out": str(folder), "steps": run.step, "val_loss_before": val_before, "val_loss": val}
-    return summary | {"minutes": round(budget.elapsed() / 60, 2)}
+    """Distil the guidance of `cfg.base` into a one-pass student for the budget; resumable. Returns a
+    summary. A run that fails before its first checkpoint leaves no folder behind."""
+    with removed_on_failure(Path(cfg.out), Distillation.checkpoint):
+        run = Distillation(cfg)
+        result = fit(run, progress)
+    val_before, val = (r and r.get("val_loss") for r in (result["val_before"], result["val"]))
+    summary = {"out": str(run.out / "model"), "steps": run.step, "val_loss_before": val_before, "val_loss": val}
+    return summary | {"minutes": result["minutes"]}

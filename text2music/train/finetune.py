@@ -18,23 +18,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
+import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from text2music.features.config import MelConfig
 from text2music.features.preprocess import preprocess
-from text2music.models import load_pretrained
+from text2music.models import load_pretrained, read_config
 from text2music.models.lora import LoraSettings, add_lora, lora_state, save_adapter, weights_sha256
 from text2music.text import TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.loop import LossModule, evaluate_loss
-from text2music.train.run import Budget, RunLog, check_resume, load_checkpoint, save_checkpoint, stop_on_sigint
+from text2music.train.run import Budget, Trainer, check_resume, ema_lerp, fit, removed_on_failure, warmup_cosine
 from text2music.utils import atomic_write_text, read_jsonl
 
 log = logging.getLogger(__name__)
+VOLATILE = ("minutes", "steps", "jobs", "log_every", "checkpoint_every", "val_every")  # settings a resumed run may change
+CORPUS_KEY = "metadata.sha1"  # in a features folder: the metadata.csv its arrays and splits were made from
 
 
 @dataclass
@@ -81,31 +85,28 @@ class FinetuneConfig:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
         LoraSettings(self.rank, self.alpha)  # checks rank and alpha
 
-    def resume_key(self) -> dict:
-        """The settings a resumed run must share with the run it continues."""
-        volatile = ("minutes", "steps", "jobs", "log_every", "checkpoint_every", "val_every")
-        return {k: v for k, v in asdict(self).items() if k not in volatile}
-
 
 def features_for(data: str | Path, mel: MelConfig, jobs: int) -> Path:
-    """The corpus's mel arrays in the model's mel settings, computed when missing (resumable)."""
-    name = "mel-" + hashlib.sha1(json.dumps(mel.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
-    folder = Path(data) / "features" / name
-    if not (Path(data) / "metadata.csv").is_file():
+    """The corpus's mel arrays in the model's mel settings, computed when missing (resumable). The
+    cache is tied to the corpus's metadata.csv (splits, captions): when that changes, it is rebuilt."""
+    data = Path(data)
+    if not (data / "metadata.csv").is_file():
         raise FileNotFoundError(f"{data} is not a corpus folder (no metadata.csv; make one with `text2music data import`)")
+    name = "mel-" + hashlib.sha1(json.dumps(mel.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    folder = data / "features" / name
+    corpus = hashlib.sha1((data / "metadata.csv").read_bytes()).hexdigest()
+    if folder.exists() and not _read_text(folder / CORPUS_KEY) == corpus:
+        log.warning("finetune: %s changed since its mel arrays were made; making them again", data / "metadata.csv")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / CORPUS_KEY, corpus)
     summary = preprocess(data, mel, name, jobs=jobs, progress=True)
     log.info("finetune features: %s", summary)
     return folder
 
 
-def learning_rate(cfg: FinetuneConfig, step: int, total: int | None) -> float:
-    """Linear warm-up, then cosine decay to 10% over `total` steps (constant when unknown)."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    if total is None or total <= cfg.warmup:
-        return cfg.lr
-    progress = min(1.0, (step - cfg.warmup) / (total - cfg.warmup))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+def _read_text(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
 
 
 def corpus_info(data: Path) -> dict:
@@ -126,167 +127,130 @@ def valid_set(features: Path, limit: int, controls: bool) -> MelTextSet | None:
     return MelTextSet(str(features), "valid", "caption", limit=limit, controls=controls)
 
 
-def validate(module: LossModule, valid: MelTextSet | None, cfg: FinetuneConfig, step: int, run_log: RunLog) -> float | None:
-    """Validation loss (fixed noise and times) on the valid clips, logged; None without them."""
-    if valid is None or not len(valid):
-        return None
-    loss = evaluate_loss(module, valid, cfg.batch_size, "cpu", multiple=module.model.cfg.patch)
-    run_log.write({"type": "val", "step": step, "val_loss": loss})
-    return loss
-
-
-@dataclass
-class Finetuning:
-    """Everything one fine-tuning run holds."""
-
-    cfg: FinetuneConfig
-    out: Path
-    model: torch.nn.Module  # the base model, with PEFT's LoRA layers inside it
-    peft_model: torch.nn.Module
-    module: LossModule
-    opt: torch.optim.Optimizer
-    gen: torch.Generator
-    train: MelTextSet
-    mix: MelTextSet | None
-    valid: MelTextSet | None
-    ema: dict[str, torch.Tensor] | None = None  # moving average of the trainable (LoRA) weights
-    step: int = 0
-
-    def trainable(self) -> dict[str, torch.Tensor]:
-        return {k: p for k, p in self.peft_model.named_parameters() if p.requires_grad}
-
-    def update_ema(self) -> None:
-        """ema <- decay * ema + (1 - decay) * weights, with the usual warm-up of the decay."""
-        if self.ema is None:
-            return
-        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
-        with torch.no_grad():
-            for k, p in self.trainable().items():
-                self.ema[k].lerp_(p, 1.0 - decay)
-
-    def use_ema(self) -> None:
-        """Put the averaged weights in the model (for the last validation and the saved adapter)."""
-        if self.ema is not None:
-            with torch.no_grad():
-                for k, p in self.trainable().items():
-                    p.copy_(self.ema[k])
-
-
-def setup(cfg: FinetuneConfig) -> Finetuning:
-    """Load the base, the corpus (mel arrays made when missing) and its text embeddings; add LoRA;
-    resume from OUT/checkpoint.pt when there is one."""
-    out = Path(cfg.out)
-    model, mel, config = load_pretrained(cfg.base)
+def flow_model(folder: str | Path, what: str) -> dict:
+    """The config.json of a flow_transformer model folder (read before any weights load), or a one-line error."""
+    config = read_config(folder)
     if config["kind"] != "flow_transformer":
-        raise ValueError(f"{cfg.base}: fine-tuning needs a flow_transformer model, this one is {config['kind']!r}")
-    check_resume(out / "finetune_config.json", asdict(cfg), cfg.resume_key(), "fine-tuning run")
-    features = features_for(cfg.data, mel, cfg.jobs)
-    controlled = model.cfg.control_frames > 0
-    train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
-    mix = MelTextSet(str(features_for(cfg.mix, mel, cfg.jobs)), "train", cfg.text_mode, controls=controlled) if cfg.mix else None
-    valid = valid_set(features, cfg.val_clips, controlled)
-    texts = [t for s in (train, mix) if s is not None for c in s.choices for t in c] + (valid.texts if valid else [])
-    cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, config["text"]), texts)
-    torch.manual_seed(cfg.seed)
-    peft_model = add_lora(model.train(), LoraSettings(cfg.rank, cfg.alpha))
-    params = [p for p in peft_model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    ft = Finetuning(
-        cfg, out, model, peft_model, LossModule(model, cache=cache), opt, torch.Generator().manual_seed(cfg.seed), train, mix, valid
-    )
-    ft.ema = lora_state(peft_model) if cfg.ema_decay else None
-    state = load_checkpoint(out / "checkpoint.pt")
-    if state is not None:
-        unexpected = peft_model.load_state_dict(state["lora"], strict=False).unexpected_keys
+        raise ValueError(f"{folder}: {what} needs a flow_transformer model, this one is {config['kind']!r}")
+    return config
+
+
+class Finetuning(Trainer):
+    """A LoRA adapter of `cfg.base` learning `cfg.data` (and `cfg.mix`): the base frozen, its LoRA weights
+    trained, and an exponential moving average of them kept (what is validated and saved)."""
+
+    name, checkpoint = "finetune", "checkpoint.pt"
+
+    def __init__(self, cfg: FinetuneConfig):
+        flow_model(cfg.base, "fine-tuning")
+        super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
+        self.cfg = cfg
+        model, mel, config = load_pretrained(cfg.base)
+        check_resume(self.out / "finetune_config.json", asdict(cfg), VOLATILE, "fine-tuning run")
+        features = features_for(cfg.data, mel, cfg.jobs)
+        controlled = model.cfg.control_frames > 0
+        self.train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
+        self.mix = MelTextSet(str(features_for(cfg.mix, mel, cfg.jobs)), "train", cfg.text_mode, controls=controlled) if cfg.mix else None
+        self.valid = valid_set(features, cfg.val_clips, controlled)
+        texts = [t for s in (self.train, self.mix) if s is not None for c in s.choices for t in c] + (
+            self.valid.texts if self.valid else []
+        )
+        cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, config["text"]), texts)
+        torch.manual_seed(cfg.seed)
+        self.model = model  # the base model, with PEFT's LoRA layers inside it
+        self.peft_model = add_lora(model.train(), LoraSettings(cfg.rank, cfg.alpha))
+        self.module = LossModule(model, cache=cache)
+        self.lora = {k: p for k, p in self.peft_model.named_parameters() if p.requires_grad}  # what trains
+        self.optimizer = torch.optim.AdamW(list(self.lora.values()), lr=cfg.lr, weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.ema = lora_state(self.peft_model) if cfg.ema_decay else None  # moving average of the LoRA weights
+
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step on a batch of random crops, from the corpus or (with mix_share) the mix."""
+        cfg = self.cfg
+        source = self.mix if self.mix is not None and torch.rand((), generator=self.gen) < cfg.mix_share else self.train
+        idx = torch.randint(0, len(source), (cfg.batch_size,), generator=self.gen).tolist()
+        crop = (cfg.crop_frames, cfg.crop_frames) if cfg.crop_frames else None
+        mels, texts, controls = source.batch(idx, self.gen, crop, multiple=self.model.cfg.patch, control_drop=cfg.control_drop)
+        for group in self.optimizer.param_groups:
+            group["lr"] = warmup_cosine(cfg.lr, self.step, cfg.warmup, cfg.steps, floor=0.1)
+        loss = self.module(mels, texts, controls)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.lora.values()), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        if self.ema is not None:
+            ema_lerp([self.ema[k] for k in self.lora], list(self.lora.values()), cfg.ema_decay, self.step)
+        return {"loss": loss.item()}
+
+    @contextmanager
+    def averaged(self) -> Iterator[None]:
+        """The moving average in the model's LoRA weights inside the block (the last weights put back after)."""
+        if self.ema is None:
+            yield
+            return
+        last = lora_state(self.peft_model)
+        with torch.no_grad():
+            for k, p in self.lora.items():
+                p.copy_(self.ema[k])
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for k, p in self.lora.items():
+                    p.copy_(last[k])
+
+    def validate(self) -> dict[str, float] | None:
+        """Validation loss (fixed noise and times) of the averaged weights on the valid clips."""
+        if self.valid is None or not len(self.valid):
+            return None
+        with self.averaged():
+            return {"val_loss": evaluate_loss(self.module, self.valid, self.cfg.batch_size, "cpu", multiple=self.model.cfg.patch)}
+
+    def state_dict(self) -> dict:
+        state = {"lora": lora_state(self.peft_model), "optimizer": self.optimizer.state_dict(), "generator": self.gen.get_state()}
+        return state | {"torch_rng": torch.get_rng_state(), "step": self.step, "ema": self.ema}
+
+    def load_state_dict(self, state: dict) -> None:
+        unexpected = self.peft_model.load_state_dict(state["lora"], strict=False).unexpected_keys
         if unexpected:
-            raise ValueError(f"{out / 'checkpoint.pt'} does not fit this adapter (e.g. {unexpected[0]}); use another --out")
-        opt.load_state_dict(state["optimizer"])
-        ft.gen.set_state(state["generator"])
+            raise ValueError(f"{self.out / self.checkpoint} does not fit this adapter (e.g. {unexpected[0]}); use another --out")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        ft.step = state["step"]
-        if ft.ema is not None:
-            ft.ema = state.get("ema") or lora_state(peft_model)
-        log.info("finetune: resumed at step %d", ft.step)
-    return ft
+        self.step = state["step"]
+        if self.ema is not None:
+            self.ema = state.get("ema") or lora_state(self.peft_model)
 
-
-def save_state(ft: Finetuning) -> None:
-    state = {"lora": lora_state(ft.peft_model), "optimizer": ft.opt.state_dict(), "generator": ft.gen.get_state()}
-    save_checkpoint(ft.out / "checkpoint.pt", state | {"torch_rng": torch.get_rng_state(), "step": ft.step, "ema": ft.ema})
-
-
-def train_step(ft: Finetuning, total: int | None) -> float:
-    """One optimiser step on a batch of random crops, from the corpus or (with mix_share) the mix."""
-    cfg = ft.cfg
-    source = ft.mix if ft.mix is not None and torch.rand((), generator=ft.gen) < cfg.mix_share else ft.train
-    idx = torch.randint(0, len(source), (cfg.batch_size,), generator=ft.gen).tolist()
-    crop = (cfg.crop_frames, cfg.crop_frames) if cfg.crop_frames else None
-    mels, texts, controls = source.batch(idx, ft.gen, crop, multiple=ft.model.cfg.patch, control_drop=cfg.control_drop)
-    for group in ft.opt.param_groups:
-        group["lr"] = learning_rate(cfg, ft.step, total)
-    loss = ft.module(mels, texts, controls)
-    ft.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_([p for g in ft.opt.param_groups for p in g["params"]], 1.0)
-    ft.opt.step()
-    ft.step += 1
-    ft.update_ema()
-    return loss.item()
-
-
-def save_result(ft: Finetuning, val: float | None) -> None:
-    """The adapter (PEFT format, fp16), its info and the corpus's attribution."""
-    cfg = ft.cfg
-    info = {
-        "base": str(cfg.base),
-        "base_sha256": weights_sha256(cfg.base),
-        "lora": {"rank": cfg.rank, "alpha": cfg.alpha, "targets": LoraSettings().targets},
-        "trained": {
-            "steps": ft.step,
-            "train_clips": len(ft.train),
-            "mix_clips": len(ft.mix) if ft.mix else 0,
-            "val_loss": val,
-            "settings": asdict(cfg),
-        },
-        **corpus_info(Path(cfg.data)),
-    }
-    save_adapter(ft.peft_model, ft.out, info)
-    if "attribution" in info:  # the music's licences and authors travel with what was trained on it
-        atomic_write_text(ft.out / "ATTRIBUTION.md", info["attribution"])
+    def save_result(self, val: dict | None) -> None:
+        """The adapter (PEFT format, fp16, the averaged weights), its info and the corpus's attribution."""
+        cfg = self.cfg
+        info = {
+            "base": str(cfg.base),
+            "base_sha256": weights_sha256(cfg.base),
+            "lora": {"rank": cfg.rank, "alpha": cfg.alpha, "targets": LoraSettings().targets},
+            "trained": {
+                "steps": self.step,
+                "train_clips": len(self.train),
+                "mix_clips": len(self.mix) if self.mix else 0,
+                "val_loss": (val or {}).get("val_loss"),
+                "settings": asdict(cfg),
+            },
+            **corpus_info(Path(cfg.data)),
+        }
+        with self.averaged():
+            save_adapter(self.peft_model, self.out, info)
+        if "attribution" in info:  # the music's licences and authors travel with what was trained on it
+            atomic_write_text(self.out / "ATTRIBUTION.md", info["attribution"])
 
 
 def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
-    """Train a LoRA adapter on `cfg.data` for the budget; resumable. Returns a summary."""
-    from tqdm import tqdm
-
-    ft = setup(cfg)
-    run_log = RunLog(ft.out)
-    run_log.resume(ft.step)
-    val_before = validate(ft.module, ft.valid, cfg, ft.step, run_log) if ft.step == 0 else None
-    val, val_step = val_before, ft.step
-    budget = Budget(max_steps=cfg.steps, max_minutes=cfg.minutes)
-    losses: list[float] = []
-    with stop_on_sigint() as stop, tqdm(desc="finetune", unit="step", initial=ft.step, total=cfg.steps, disable=not progress) as bar:
-        budget.start()
-        while not budget.spent(ft.step) and not stop:
-            losses.append(train_step(ft, cfg.steps))
-            bar.update(1)
-            if ft.step % cfg.log_every == 0:
-                mean = sum(losses) / len(losses)
-                lr = ft.opt.param_groups[0]["lr"]
-                run_log.write({"type": "step", "step": ft.step, "loss": mean, "lr": lr, "minutes": budget.elapsed() / 60})
-                bar.set_postfix(loss=f"{mean:.4f}")
-                losses.clear()
-            if ft.step % cfg.checkpoint_every == 0:
-                save_state(ft)
-            if ft.step % cfg.val_every == 0:
-                val, val_step = validate(ft.module, ft.valid, cfg, ft.step, run_log), ft.step
-    save_state(ft)
-    ft.use_ema()
-    if val_step != ft.step or ft.ema is not None:
-        val = validate(ft.module, ft.valid, cfg, ft.step, run_log)
-    run_log.plot()
-    run_log.close()
-    save_result(ft, val)
+    """Train a LoRA adapter on `cfg.data` for the budget; resumable. Returns a summary. A run that
+    fails before its first checkpoint leaves no folder behind."""
+    with removed_on_failure(Path(cfg.out), Finetuning.checkpoint):
+        ft = Finetuning(cfg)
+        result = fit(ft, progress)
+    val_before, val = (r and r.get("val_loss") for r in (result["val_before"], result["val"]))
     summary = {"out": str(ft.out), "steps": ft.step, "train_clips": len(ft.train), "val_loss_before": val_before, "val_loss": val}
-    return summary | {"minutes": round(budget.elapsed() / 60, 2)}
+    return summary | {"minutes": result["minutes"]}

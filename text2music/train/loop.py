@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,7 +31,6 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DistributedSampler
-from tqdm import tqdm
 
 from text2music.features.controls import FRAME_CHANNELS, GLOBAL_CHANNELS
 from text2music.features.mel import MelConfig
@@ -42,10 +39,10 @@ from text2music.models.flow_transformer import Controls
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
-from text2music.train.run import Budget, RunLog, load_checkpoint, plot_losses, save_checkpoint, stop_on_sigint
-from text2music.utils import atomic_path, atomic_write_text
+from text2music.train.run import Budget, Trainer, check_resume, ema_lerp, finite_or_none, fit, plot_losses
+from text2music.utils import atomic_path
 
-__all__ = ["LossModule", "TrainResult", "evaluate_loss", "plot_losses", "train"]
+__all__ = ["LossModule", "TrainResult", "Training", "evaluate_loss", "plot_losses", "train"]
 
 # fields that may differ when resuming a run: they do not change what is computed
 RESUMABLE_CHANGES = {"max_steps", "max_minutes", "log_every", "tensorboard", "checkpoint_every"}
@@ -117,19 +114,6 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _check_resume_config(out: Path, cfg: TrainConfig) -> None:
-    path = out / "train_config.json"
-    if not path.exists():
-        return
-    old = json.loads(path.read_text())
-    new = json.loads(json.dumps(cfg.to_dict()))  # tuples -> lists, as stored
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
-    if changed:
-        raise ValueError(
-            f"{out} holds a run with another config (fields {changed} differ); use another --out or delete {out} to start over"
-        )
-
-
 def _any_rank(flag: bool, ddp: Distributed) -> bool:
     """True on every rank if it is true on any (so all ranks stop together)."""
     if ddp.world == 1:
@@ -167,33 +151,6 @@ def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device,
             count += len(mels)
     module.train(was_training)
     return total / max(count, 1)
-
-
-@dataclass
-class Run:
-    """Everything one training run holds; `pos` is where it stands (saved in every checkpoint)."""
-
-    cfg: TrainConfig
-    ddp: Distributed
-    out: Path
-    train_set: MelTextSet
-    val_set: MelTextSet
-    mel_cfg: MelConfig
-    encoder: TextEncoder
-    cache: EmbeddingCache | None
-    model: nn.Module
-    module: LossModule
-    ema: nn.Module | None
-    trained: nn.Module  # `module`, or its DDP wrapper
-    params: list
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    amp_dtype: torch.dtype | None  # None: no autocast
-    patch: int  # crops are cut to whole tokens of a patched model
-    log: RunLog
-    budget: Budget
-    pos: dict = field(default_factory=lambda: {"epoch": 0, "batch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "stopped": False})
 
 
 def _load_data(cfg: TrainConfig, ddp: Distributed, out: Path) -> tuple[MelTextSet, MelTextSet]:
@@ -251,244 +208,169 @@ def _param_groups(cfg: TrainConfig, module: nn.Module) -> list[dict]:
     return [{"params": old}, {"params": new, "lr": cfg.new_lr}]
 
 
-def build_run(cfg: TrainConfig, ddp: Distributed) -> Run:
-    """Data, text encoder (or its embedding cache), model, EMA, optimiser, scheduler and log of a
-    run, in this order (the order of the random draws), before any checkpoint is loaded."""
-    out = Path(cfg.out)
-    _check_resume_config(out, cfg)
-    if ddp.main:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-    train_set, val_set = _load_data(cfg, ddp, out)
-    mel_cfg = train_set.mel_config
-    encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(ddp.device)
-    cache = None if cfg.finetune_text else EmbeddingCache(encoder, [t for c in train_set.choices for t in c] + val_set.texts)
-    model = _build_model(cfg, mel_cfg, encoder.dim, ddp.device)
-    module = LossModule(model, encoder if cache is None else None, cache)
-    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay else None
-    trained = nn.parallel.DistributedDataParallel(module) if ddp.world > 1 else module
-    groups = _param_groups(cfg, module)
-    params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-        if cfg.scheduler == "cosine"
-        else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    )
-    use_amp = ddp.device.type == "cuda" and cfg.precision != "fp32"
-    amp_dtype = (torch.bfloat16 if cfg.precision == "bf16" else torch.float16) if use_amp else None
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.precision == "fp16")
-    patch = getattr(getattr(model, "cfg", None), "patch", 1)
-    return Run(
-        cfg,
-        ddp,
-        out,
-        train_set,
-        val_set,
-        mel_cfg,
-        encoder,
-        cache,
-        model,
-        module,
-        ema,
-        trained,
-        params,
-        optimizer,
-        scheduler,
-        scaler,
-        amp_dtype,
-        patch,
-        RunLog(out, ddp.main, cfg.tensorboard),
-        Budget(cfg.max_steps, cfg.max_minutes),
-    )
-
-
-def load_state(run: Run) -> bool:
-    """Continue from the run folder's checkpoint, if any (True); else seed the training stream of
-    randomness (dropout, a flow model's noise)."""
-    state = load_checkpoint(run.out / "state.pt", run.ddp.device)
-    if state is None:
-        torch.manual_seed(run.cfg.seed + 1)
-        return False
-    run.module.load_state_dict(state["module"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.scheduler.load_state_dict(state["scheduler"])
-    if run.ema is not None:
-        run.ema.load_state_dict(state["ema"])
-    run.pos = state["position"]
-    _set_rng_state(state["rng"])
-    run.log.resume(run.pos["step"])
-    return True
-
-
-def save_state(run: Run) -> None:
-    if run.ddp.main:
-        save_checkpoint(
-            run.out / "state.pt",
-            {
-                "module": run.module.state_dict(),
-                "optimizer": run.optimizer.state_dict(),
-                "scheduler": run.scheduler.state_dict(),
-                "ema": run.ema.state_dict() if run.ema is not None else {},
-                "position": run.pos,
-                "rng": _rng_state(),
-            },
-        )
-
-
-def save_inference(run: Run, folder: str) -> None:
-    """Inference weights (the EMA's when there is one) into `out/folder`."""
-    if not run.ddp.main:
-        return
-    cfg, pos = run.cfg, run.pos
-    text_info = {"encoder": cfg.text_encoder, "max_length": cfg.text_max_length, "mode": cfg.text_mode, "finetuned": cfg.finetune_text}
-    dtype = torch.float16 if cfg.save_dtype == "float16" else torch.float32
-    save_pretrained(
-        run.out / folder,
-        run.ema if run.ema is not None else run.model,
-        run.mel_cfg,
-        text_info,
-        dtype=dtype,
-        extra={"trained": {"step": pos["step"], "epoch": pos["epoch"], "best_val": pos["best_val"]}},
-    )
-    if cfg.finetune_text:
-        with atomic_path(run.out / folder / "text_encoder.safetensors") as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in run.encoder.bert.state_dict().items()}, str(tmp))
-
-
 def ema_update(ema: nn.Module, model: nn.Module, max_decay: float, step: int) -> None:
-    """ema <- decay * ema + (1 - decay) * model, buffers copied. Warm-up (as in timm/diffusers):
-    early on the average forgets faster, so that the random initial weights do not linger in it
-    (0.9995^3000 would still keep 22% of them)."""
-    decay = min(max_decay, (1 + step) / (10 + step))
+    """ema <- decay * ema + (1 - decay) * model (the decay warmed up, `run.ema_lerp`), buffers copied."""
+    ema_lerp(list(ema.parameters()), list(model.parameters()), max_decay, step)
     with torch.no_grad():
-        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
         for e, b in zip(ema.buffers(), model.buffers()):
             e.copy_(b)
 
 
-def train_step(run: Run, idx: list[int]) -> float:
-    """One optimisation step on the clips `idx`; returns its loss."""
-    cfg, pos, device = run.cfg, run.pos, run.ddp.device
-    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pos["step"] * 101 + run.ddp.rank)
-    mels, texts, controls = run.train_set.batch(idx, gen, cfg.crop_frames, run.patch, cfg.control_drop)
-    mels = mels.to(device, non_blocking=True)
-    with torch.autocast(device.type, dtype=run.amp_dtype or torch.float16, enabled=run.amp_dtype is not None):
-        loss = run.trained(mels, texts, controls)
-    run.optimizer.zero_grad(set_to_none=True)
-    run.scaler.scale(loss).backward()
-    if cfg.grad_clip:
-        run.scaler.unscale_(run.optimizer)
-        torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
-    run.scaler.step(run.optimizer)
-    run.scaler.update()
-    if run.ema is not None:
-        ema_update(run.ema, run.model, cfg.ema_decay, pos["step"])
-    return float(loss.detach())
+class Training(Trainer):
+    """A model learning a feature folder over epochs (the seed's recipe and the flow models'), on one
+    process or several (DDP); validated, and its best weights kept, at the end of every epoch."""
 
+    def __init__(self, cfg: TrainConfig, ddp: Distributed):
+        """Data, text encoder (or its embedding cache), model, EMA, optimiser and schedule, in this
+        order (the order of the random draws)."""
+        out = Path(cfg.out)
+        check_resume(out / "train_config.json", cfg.to_dict(), RESUMABLE_CHANGES, "run", write=ddp.main)
+        budget = Budget(cfg.max_steps, cfg.max_minutes)
+        super().__init__(out, budget, cfg.log_every, cfg.checkpoint_every, main=ddp.main, tensorboard=cfg.tensorboard)
+        self.cfg, self.ddp, self.device = cfg, ddp, ddp.device
+        self.train_set, self.val_set = _load_data(cfg, ddp, out)
+        self.mel_cfg = self.train_set.mel_config
+        self.encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(ddp.device)
+        texts = [t for c in self.train_set.choices for t in c] + self.val_set.texts
+        self.cache = None if cfg.finetune_text else EmbeddingCache(self.encoder, texts)
+        self.model = _build_model(cfg, self.mel_cfg, self.encoder.dim, ddp.device)
+        self.module = LossModule(self.model, self.encoder if self.cache is None else None, self.cache)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if cfg.ema_decay else None
+        self.trained = nn.parallel.DistributedDataParallel(self.module) if ddp.world > 1 else self.module
+        groups = _param_groups(cfg, self.module)
+        self.params = [p for g in groups for p in g["params"]]
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.epochs)
+            if cfg.scheduler == "cosine"
+            else torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
+        )
+        use_amp = ddp.device.type == "cuda" and cfg.precision != "fp32"
+        self.amp_dtype = (torch.bfloat16 if cfg.precision == "bf16" else torch.float16) if use_amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.precision == "fp16")
+        self.patch = getattr(getattr(self.model, "cfg", None), "patch", 1)  # crops are cut to whole tokens of a patched model
+        self.sampler = DistributedSampler(range(len(self.train_set)), num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
+        self.batches_per_epoch = math.ceil(len(self.sampler) / cfg.batch_size)
+        self.pos = {"epoch": 0, "batch": 0, "best_val": math.inf, "bad_epochs": 0, "stopped": False}  # with `step`, saved in checkpoints
+        self.order: tuple[int, list[int]] = (-1, [])  # (epoch, the clips of the epoch in the order drawn)
+        self.epoch_losses: list[float] = []
+        torch.manual_seed(cfg.seed + 1)  # the training stream of randomness (dropout, a flow model's noise); a checkpoint replaces it
 
-def log_step(run: Run, loss: float) -> None:
-    pos, lr = run.pos, run.optimizer.param_groups[0]["lr"]
-    record = {"type": "step", "step": pos["step"], "epoch": pos["epoch"], "loss": loss, "lr": lr, "elapsed_s": run.budget.elapsed()}
-    run.log.write(record, {"train/loss": loss, "train/lr": lr})
+    def train_step(self) -> dict[str, float]:
+        """One optimisation step on the next batch of the epoch; the end of the epoch after its last batch."""
+        cfg, pos, device = self.cfg, self.pos, self.device
+        if self.order[0] != pos["epoch"]:
+            self.sampler.set_epoch(pos["epoch"])
+            self.order = (pos["epoch"], list(self.sampler))
+        idx = self.order[1][pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size]
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.ddp.rank)
+        mels, texts, controls = self.train_set.batch(idx, gen, cfg.crop_frames, self.patch, cfg.control_drop)
+        mels = mels.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=self.amp_dtype or torch.float16, enabled=self.amp_dtype is not None):
+            loss = self.trained(mels, texts, controls)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.ema is not None:
+            ema_update(self.ema, self.model, cfg.ema_decay, self.step)
+        self.step += 1
+        pos["batch"] += 1
+        value = float(loss.detach())
+        self.epoch_losses.append(value)
+        if pos["batch"] == self.batches_per_epoch:
+            self.end_of_epoch()
+        return {"loss": value}
 
+    def end_of_epoch(self) -> None:
+        """Validate (the EMA when there is one), step the schedule, keep the best weights, decide on
+        early stopping, log, plot and checkpoint."""
+        cfg, pos = self.cfg, self.pos
+        judged = self.trained if self.ema is None else LossModule(self.ema, self.module.encoder, self.cache)
+        val_loss = evaluate_loss(judged, self.val_set, cfg.batch_size, self.device, self.patch)
+        val_loss = _from_rank0(val_loss, self.ddp)  # every rank takes the same early-stopping decision
+        self.scheduler.step()
+        pos.update(epoch=pos["epoch"] + 1, batch=0)
+        if val_loss < pos["best_val"]:
+            pos.update(best_val=val_loss, bad_epochs=0)
+            self.save_inference("best")
+        else:
+            pos["bad_epochs"] += 1
+            pos["stopped"] = cfg.patience is not None and pos["bad_epochs"] >= cfg.patience
+        train_loss = sum(self.epoch_losses) / max(len(self.epoch_losses), 1)
+        self.epoch_losses = []
+        lr = self.optimizer.param_groups[0]["lr"]
+        record = {"type": "epoch", "step": self.step, "epoch": pos["epoch"], "train_loss": train_loss, "val_loss": val_loss}
+        self.log.write(record | {"best_val": pos["best_val"], "lr": lr, "elapsed_s": self.budget.elapsed()}, {"val/loss": val_loss})
+        self.log.plot()
+        self.save_checkpoint()
 
-def end_of_epoch(run: Run, train_loss: float) -> None:
-    """Validate (the EMA when there is one), step the schedule, keep the best weights, decide on
-    early stopping, log, plot and checkpoint."""
-    cfg, pos = run.cfg, run.pos
-    judged = run.trained if run.ema is None else LossModule(run.ema, run.module.encoder, run.cache)
-    val_loss = evaluate_loss(judged, run.val_set, cfg.batch_size, run.ddp.device, run.patch)
-    val_loss = _from_rank0(val_loss, run.ddp)  # every rank takes the same early-stopping decision
-    run.scheduler.step()
-    improved = val_loss < pos["best_val"]
-    pos.update(epoch=pos["epoch"] + 1, batch=0)
-    if improved:
-        pos.update(best_val=val_loss, bad_epochs=0)
-        save_inference(run, "best")
-    else:
-        pos["bad_epochs"] += 1
-        if cfg.patience is not None and pos["bad_epochs"] >= cfg.patience:
-            pos["stopped"] = True
-    run.log.write(
-        {
-            "type": "epoch",
-            "step": pos["step"],
-            "epoch": pos["epoch"],
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "best_val": pos["best_val"],
-            "lr": run.optimizer.param_groups[0]["lr"],
-            "elapsed_s": run.budget.elapsed(),
-        },
-        {"val/loss": val_loss},
-    )
-    run.log.plot()
-    save_state(run)
+    def done(self) -> bool:
+        return self.pos["epoch"] >= self.cfg.epochs or self.pos["stopped"]
+
+    def agree(self, flag: bool) -> bool:
+        return _any_rank(flag, self.ddp)
+
+    def state_dict(self) -> dict:
+        return {
+            "module": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else {},
+            "position": self.pos | {"step": self.step},
+            "rng": _rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.pos = dict(state["position"])
+        self.step = self.pos.pop("step")
+        _set_rng_state(state["rng"])
+
+    def save_inference(self, folder: str) -> None:
+        """Inference weights (the EMA's when there is one) into `out/folder`."""
+        if not self.main:
+            return
+        cfg, pos = self.cfg, self.pos
+        text_info = {"encoder": cfg.text_encoder, "max_length": cfg.text_max_length, "mode": cfg.text_mode, "finetuned": cfg.finetune_text}
+        dtype = torch.float16 if cfg.save_dtype == "float16" else torch.float32
+        trained = finite_or_none({"step": self.step, "epoch": pos["epoch"], "best_val": pos["best_val"]})  # no validation yet: null
+        save_pretrained(
+            self.out / folder,
+            self.ema if self.ema is not None else self.model,
+            self.mel_cfg,
+            text_info,
+            dtype=dtype,
+            extra={"trained": trained},
+        )
+        if cfg.finetune_text:
+            with atomic_path(self.out / folder / "text_encoder.safetensors") as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in self.encoder.bert.state_dict().items()}, str(tmp))
+
+    def save_result(self, val: dict | None) -> None:
+        """The last weights, and the best (these too when no epoch has ended)."""
+        self.save_inference("last")
+        if not (self.out / "best" / "model.safetensors").exists():
+            self.save_inference("best")
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
-    run = build_run(cfg, setup_distributed())
-    load_state(run)
-    pos, ddp = run.pos, run.ddp
-    sampler = DistributedSampler(range(len(run.train_set)), num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
-    batches_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
+    ddp = setup_distributed()
+    run = Training(cfg, ddp)
     if ddp.main:
         print(
             f"train: {cfg.model}, {sum(p.numel() for p in run.params) / 1e6:.2f} M trained parameters, {len(run.train_set)} "
-            f"train / {len(run.val_set)} valid clips, {batches_per_epoch} steps per epoch, {ddp.world} process(es) on {ddp.device}"
+            f"train / {len(run.val_set)} valid clips, {run.batches_per_epoch} steps per epoch, {ddp.world} process(es) on {ddp.device}"
         )
     run.trained.train()
-    run.budget.start()
-    with stop_on_sigint() as interrupted:
-        while pos["epoch"] < cfg.epochs and not pos["stopped"] and not run.budget.spent(pos["step"]):
-            sampler.set_epoch(pos["epoch"])
-            order = list(sampler)
-            bar = tqdm(
-                total=batches_per_epoch,
-                initial=pos["batch"],
-                desc=f"epoch {pos['epoch'] + 1}/{cfg.epochs}",
-                disable=not (progress and ddp.main),
-                leave=False,
-            )
-            epoch_loss, epoch_batches = 0.0, 0
-            while pos["batch"] < batches_per_epoch and not run.budget.spent(pos["step"]):
-                loss = train_step(run, order[pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size])
-                pos["batch"] += 1
-                pos["step"] += 1
-                epoch_loss += loss
-                epoch_batches += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}")
-                if pos["step"] % cfg.log_every == 0:
-                    log_step(run, loss)
-                if pos["step"] % cfg.checkpoint_every == 0:
-                    save_state(run)
-                if _any_rank(bool(interrupted), ddp):
-                    save_state(run)
-                    raise KeyboardInterrupt
-            bar.close()
-            if pos["batch"] < batches_per_epoch:  # stopped by the budget inside the epoch
-                break
-            end_of_epoch(run, epoch_loss / max(epoch_batches, 1))
-    return finish(run)
-
-
-def finish(run: Run) -> TrainResult:
-    """Save the last state and weights (and "best" if no epoch ended), plot, summarise."""
-    save_state(run)
-    save_inference(run, "last")
-    if not (run.out / "best" / "model.safetensors").exists():  # stopped before any validation
-        save_inference(run, "best")
-    run.log.plot()
-    run.log.close()
+    result = fit(run, progress)
     pos = run.pos
-    summary = {
-        "out": str(run.out),
-        "steps": pos["step"],
-        "epochs": pos["epoch"],
-        "best_val": pos["best_val"],
-        "early_stopped": pos["stopped"],
-        "seconds": round(time.time() - run.budget.started, 1),
-    }
-    return TrainResult(model=run.model, ema=run.ema, summary=summary)
+    summary = {"out": str(run.out), "steps": run.step, "epochs": pos["epoch"], "best_val": pos["best_val"], "early_stopped": pos["stopped"]}
+    return TrainResult(model=run.model, ema=run.ema, summary=finite_or_none(summary | {"seconds": round(60 * result["minutes"], 1)}))

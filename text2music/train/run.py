@@ -1,14 +1,27 @@
-"""What every trainer's run folder shares: a resumable checkpoint, a log with its loss plot, a
-step and time budget, and a Ctrl-C that saves before it stops.
+"""The training-run skeleton every trainer shares (`train`, `finetune`, `distill`, `train-vocoder`):
+a `Trainer` holds one run's own parts (its step, validation, state and result), and `fit` is the
+loop that drives it, the same for all:
 
-    state.pt    resumable state (written atomically: a killed run keeps its last whole checkpoint)
-    log.jsonl   one JSON record per line, each with a "type" and a "step"
+    resume from the checkpoint (or start afresh, saying so when an earlier run left no checkpoint)
+    validate once at the start of a fresh run
+    until the budget (steps and/or minutes) is spent or the trainer is done:
+        one optimiser step; every log_every steps a log line, every checkpoint_every a checkpoint,
+        every val_every a validation
+    Ctrl-C: finish the step, save the checkpoint and the result, stop (exit 130: run again to resume)
+    at the end: the checkpoint, a last validation, loss.png and the result
+
+A run folder holds:
+    CHECKPOINT  resumable state (written atomically: a killed run keeps its last whole checkpoint)
+    log.jsonl   one JSON record per line, each with a "type" ("step", "val", "epoch") and a "step"
     loss.png    the loss curves of log.jsonl
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import shutil
 import signal
 import threading
 import time
@@ -18,19 +31,65 @@ from typing import Iterator
 
 import torch
 
-from text2music.utils import append_jsonl, atomic_path, read_jsonl, write_jsonl
+from text2music.utils import append_jsonl, atomic_path, atomic_write_text, read_jsonl, write_jsonl
+
+log = logging.getLogger(__name__)
 
 
-def check_resume(path: Path, settings: dict, key: dict, what: str) -> None:
-    """Refuse to resume a run whose settings file `path` differs from `key` (the settings a resumed run
-    must share), naming each difference; then write `settings` there (a fresh run's record)."""
+def finite_or_none(value):
+    """`value`, with every non-finite float in it (also inside dicts and lists) made None: JSON has no Infinity or NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def check_resume(path: Path, settings: dict, volatile: set[str] | tuple[str, ...], what: str, write: bool = True) -> None:
+    """Refuse to resume a run whose settings file `path` differs from `settings` in a field that is
+    not `volatile` (a budget or a logging cadence), naming each difference; then record `settings`
+    there (only where `write`: the main process of a distributed run)."""
+    settings = json.loads(json.dumps(settings))  # tuples as lists, as stored
     if path.exists():
         theirs = json.loads(path.read_text())
-        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in key.items() if theirs.get(k) != v]
+        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in settings.items() if k not in volatile and theirs.get(k) != v]
         if diffs:
             raise ValueError(f"{path.parent} holds a {what} with other settings ({'; '.join(diffs)}); use them or another --out")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    if write:
+        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+
+
+@contextmanager
+def removed_on_failure(out: Path, keep: str, main: bool = True) -> Iterator[None]:
+    """Remove the folder `out` when the block fails, if the block created it and it holds no `keep`
+    (the checkpoint) yet: a run that fails before anything worth keeping leaves nothing behind."""
+    existed = Path(out).exists()
+    try:
+        yield
+    except BaseException:
+        if main and not existed and not (Path(out) / keep).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def warmup_cosine(peak: float, step: int, warmup: int, total: int | None, floor: float) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to `floor * peak` at `total` (constant when unknown)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if total is None or total <= warmup:
+        return peak
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def ema_lerp(averaged: list[torch.Tensor], current: list[torch.Tensor], max_decay: float, step: int) -> None:
+    """averaged <- decay * averaged + (1 - decay) * current. Warm-up (as in timm/diffusers): early on the
+    average forgets faster, so that the initial weights do not linger in it (0.9995^3000 would still keep 22%)."""
+    decay = min(max_decay, (1 + step) / (10 + step))
+    torch._foreach_lerp_(averaged, current, 1.0 - decay)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -76,15 +135,16 @@ class RunLog:
                 raise RuntimeError("tensorboard logging needs the tensorboard package: pip install tensorboard") from None
             self.writer = SummaryWriter(str(out / "tensorboard"))
 
-    def resume(self, step: int) -> None:
-        """Forget the lines written after the checkpoint of `step` (they are written again)."""
-        if self.main:
-            write_jsonl(self.path, [r for r in read_jsonl(self.path) if r["step"] <= step])
+    def resume(self, step: int | None) -> None:
+        """Forget the lines written after the checkpoint of `step` (they are written again); all of
+        them when there is no checkpoint (None: the run starts afresh)."""
+        if self.main and self.path.exists():
+            write_jsonl(self.path, [r for r in read_jsonl(self.path) if step is not None and r["step"] <= step])
 
     def write(self, record: dict, scalars: dict[str, float] | None = None) -> None:
         if not self.main:
             return
-        append_jsonl(self.path, record)
+        append_jsonl(self.path, finite_or_none(record))
         if self.writer is not None:
             for name, value in (scalars or {}).items():
                 self.writer.add_scalar(name, value, record["step"])
@@ -133,12 +193,12 @@ def plot_losses(log_path: Path, png: Path, ylabel: str = "loss", log_scale: bool
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     if steps:
-        ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.5, label="train (per step)")
+        ax.plot(*_curve(steps, "loss"), lw=0.8, alpha=0.5, label="train (per step)")
     if epochs:
-        ax.plot([r["step"] for r in epochs], [r["train_loss"] for r in epochs], "o-", label="train (epoch mean)")
-        ax.plot([r["step"] for r in epochs], [r["val_loss"] for r in epochs], "s-", label="validation")
+        ax.plot(*_curve(epochs, "train_loss"), "o-", label="train (epoch mean)")
+        ax.plot(*_curve(epochs, "val_loss"), "s-", label="validation")
     if vals:
-        ax.plot([r["step"] for r in vals], [r["val_loss"] for r in vals], "s-", label="validation")
+        ax.plot(*_curve(vals, "val_loss"), "s-", label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     if log_scale:
@@ -150,3 +210,129 @@ def plot_losses(log_path: Path, png: Path, ylabel: str = "loss", log_scale: bool
     with atomic_path(png) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def _curve(records: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of `key`, NaN where a record holds null (a non-finite loss)."""
+    return [r["step"] for r in records], [math.nan if r.get(key) is None else r[key] for r in records]
+
+
+class Trainer:
+    """One training run's own parts, driven by `fit`. A trainer sets, in its constructor, the
+    attributes below and `optimizer`, and writes `train_step`, `state_dict`, `load_state_dict` and
+    `save_result` (and `validate`, `done`, `agree` where it needs them)."""
+
+    name = "train"  # of the progress bar and the messages
+    checkpoint = "state.pt"  # the resumable state's file in the run folder
+    loss_label, log_scale = "loss", True  # of loss.png
+    device: torch.device | str = "cpu"
+    optimizer: torch.optim.Optimizer
+
+    def __init__(self, out: Path, budget: Budget, log_every: int, checkpoint_every: int, val_every: int | None = None, **log_options):
+        self.out, self.budget = Path(out), budget
+        self.log_every, self.checkpoint_every, self.val_every = log_every, checkpoint_every, val_every
+        self.log = RunLog(self.out, **log_options)
+        self.step = 0
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the run folder (the first of a distributed run)."""
+        return self.log.main
+
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step; advances `self.step` and returns the step's losses ({"loss": ...})."""
+        raise NotImplementedError
+
+    def validate(self) -> dict[str, float] | None:
+        """Validation losses ({"val_loss": ...}) of the weights the result would hold; None: none."""
+        return None
+
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def save_result(self, val: dict[str, float] | None) -> None:
+        """Write what the run is for (weights, an adapter) from its current state."""
+        raise NotImplementedError
+
+    def done(self) -> bool:
+        """Whether the run has ended before its budget (all epochs, early stopping)."""
+        return False
+
+    def agree(self, flag: bool) -> bool:
+        """`flag` as every process of a distributed run sees it (so that they stop together)."""
+        return flag
+
+    def save_checkpoint(self) -> None:
+        if self.main:
+            save_checkpoint(self.out / self.checkpoint, self.state_dict())
+
+
+def resume(trainer: Trainer) -> bool:
+    """Load the run folder's checkpoint into `trainer` (True), or start afresh (False): the log of
+    an earlier run that stopped before its first checkpoint is cleared, and that is said."""
+    state = load_checkpoint(trainer.out / trainer.checkpoint, trainer.device)
+    if state is None:
+        if trainer.main and trainer.log.path.exists():
+            log.warning("%s: no checkpoint (the earlier run stopped before its first); starting afresh", trainer.out)
+        trainer.log.resume(None)
+        return False
+    trainer.load_state_dict(state)
+    trainer.log.resume(trainer.step)
+    log.info("%s: resumed at step %d", trainer.name, trainer.step)
+    return True
+
+
+def validated(trainer: Trainer) -> dict[str, float] | None:
+    parts = trainer.validate()
+    if parts:
+        trainer.log.write({"type": "val", "step": trainer.step, **parts}, {f"val/{k.removeprefix('val_')}": v for k, v in parts.items()})
+    return parts
+
+
+def log_steps(trainer: Trainer, losses: list[dict[str, float]]) -> dict[str, float]:
+    """One log line: the mean of each loss over the steps since the last line, the learning rate, the time."""
+    mean = {k: sum(p[k] for p in losses) / len(losses) for k in losses[0]}
+    lr = trainer.optimizer.param_groups[0]["lr"]
+    record = {"type": "step", "step": trainer.step, **mean, "lr": lr, "elapsed_s": trainer.budget.elapsed()}
+    trainer.log.write(record, {f"train/{k}": v for k, v in mean.items()} | {"train/lr": lr})
+    return mean
+
+
+def fit(trainer: Trainer, progress: bool = True) -> dict:
+    """Run `trainer` (see the module's docstring). Returns {"val_before": the fresh run's first
+    validation, "val": the last, "minutes": this process's training time}."""
+    from tqdm import tqdm
+
+    t = trainer
+    val = val_before = None if resume(t) else validated(t)
+    val_step = t.step if val is not None else None
+    losses: list[dict[str, float]] = []
+    interrupted = False
+    bar = tqdm(desc=t.name, unit="step", initial=t.step, total=t.budget.max_steps, disable=not (progress and t.main))
+    with stop_on_sigint() as sigint, bar:
+        t.budget.start()
+        while not t.done() and not t.agree(t.budget.spent(t.step)):
+            losses.append(t.train_step())
+            bar.update(1)
+            if t.step % t.log_every == 0:
+                bar.set_postfix(loss=f"{log_steps(t, losses)['loss']:.4f}")
+                losses.clear()
+            if t.step % t.checkpoint_every == 0:
+                t.save_checkpoint()
+            if t.val_every and t.step % t.val_every == 0:
+                val, val_step = validated(t), t.step
+            if t.agree(bool(sigint)):
+                interrupted = True
+                break
+    t.save_checkpoint()
+    if not interrupted and val_step != t.step:
+        val = validated(t)
+    t.save_result(val)
+    t.log.plot(t.loss_label, t.log_scale)
+    t.log.close()
+    if interrupted:
+        raise KeyboardInterrupt
+    return {"val_before": val_before, "val": val, "minutes": round(t.budget.elapsed() / 60, 2)}

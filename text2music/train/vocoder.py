@@ -18,9 +18,6 @@ running the same command again continues), `train_config.json`, `log.jsonl` and 
 from __future__ import annotations
 
 import csv
-import json
-import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,8 +26,9 @@ from tqdm import tqdm
 
 from text2music.features.mel import MelConfig, get_preset, load_audio, log_mel_spectrogram, mel_filters, stft
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
-from text2music.train.run import Budget, RunLog, load_checkpoint, save_checkpoint, stop_on_sigint
-from text2music.utils import atomic_write_text
+from text2music.train.run import Budget, Trainer, check_resume, fit, removed_on_failure, warmup_cosine
+
+VOLATILE = ("steps", "minutes", "log_every", "checkpoint_every")  # settings a resumed run may change
 
 
 @dataclass
@@ -125,80 +123,69 @@ def crops(audio: torch.Tensor, values: torch.Tensor, cfg: VocoderTrainConfig, ho
     return mel, wave
 
 
-def learning_rate(cfg: VocoderTrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to 5% of `lr` at `steps`."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
+@torch.no_grad()
 def validate(vocoder: NeuralVocoder, loss_fn: VocoderLoss, val: tuple[torch.Tensor, torch.Tensor], batch: int = 4) -> dict[str, float]:
-    """Mean loss parts over the validation clips (whole 10-s clips), without gradients."""
+    """Mean loss parts over the validation clips (whole 10-s clips)."""
     audio, values = val
     totals: dict[str, float] = {}
     vocoder.eval()
-    with torch.no_grad():
-        for i in range(0, len(values), batch):
-            parts = loss_fn(vocoder.waveform(values[i : i + batch].float()), audio[i : i + batch].float())
-            for k, v in parts.items():
-                totals[k] = totals.get(k, 0.0) + float(v) * len(values[i : i + batch])
+    for i in range(0, len(values), batch):
+        parts = loss_fn(vocoder.waveform(values[i : i + batch].float()), audio[i : i + batch].float())
+        for k, v in parts.items():
+            totals[k] = totals.get(k, 0.0) + float(v) * len(values[i : i + batch])
     vocoder.train()
     return {f"val_{k}": round(v / len(values), 5) for k, v in totals.items()}
 
 
+class VocoderTraining(Trainer):
+    """The neural vocoder learning a corpus's audio from its mels; validated at every checkpoint."""
+
+    name = "train vocoder"
+    loss_label, log_scale = "multi-resolution STFT + log-mel L1", False
+
+    def __init__(self, cfg: VocoderTrainConfig, progress: bool = True):
+        out, data = Path(cfg.out), Path(cfg.data)
+        train_paths, val_paths = clip_paths(data, "train", cfg.clips), clip_paths(data, "valid", cfg.val_clips)
+        super().__init__(out, Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, val_every=cfg.checkpoint_every)
+        check_resume(out / "train_config.json", asdict(cfg), VOLATILE, "vocoder training run")
+        self.cfg, self.mel = cfg, get_preset(cfg.preset)
+        torch.manual_seed(cfg.seed)
+        self.vocoder = NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers), self.mel)
+        self.optimizer = torch.optim.AdamW(self.vocoder.parameters(), lr=cfg.lr, betas=(0.8, 0.9))
+        self.clips, self.val = load_clips(train_paths, self.mel, progress), load_clips(val_paths, self.mel, progress)
+        self.loss_fn = VocoderLoss(self.mel)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = warmup_cosine(cfg.lr, self.step, cfg.warmup, cfg.steps, floor=0.05)
+        mels, target = crops(*self.clips, cfg, self.mel.hop_length, self.step)
+        parts = self.loss_fn(self.vocoder.waveform(mels), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(self.vocoder.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.vocoder, self.loss_fn, self.val)
+
+    def state_dict(self) -> dict:
+        return {"model": self.vocoder.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.vocoder.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+
+    def save_result(self, val: dict | None) -> None:
+        self.vocoder.save(self.out)
+
+
 def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
-    out, data = Path(cfg.out), Path(cfg.data)
-    train_paths, val_paths = clip_paths(data, "train", cfg.clips), clip_paths(data, "valid", cfg.val_clips)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "train_config.json", json.dumps(asdict(cfg), indent=2) + "\n")
-    torch.manual_seed(cfg.seed)
-    mel = get_preset(cfg.preset)
-    vocoder = NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers), mel)
-    optimizer = torch.optim.AdamW(vocoder.parameters(), lr=cfg.lr, betas=(0.8, 0.9))
-    train, val = load_clips(train_paths, mel, progress), load_clips(val_paths, mel, progress)
-    loss_fn, log, budget = VocoderLoss(mel), RunLog(out), Budget(cfg.steps, cfg.minutes)
-    step = 0
-    state = load_checkpoint(out / "state.pt")
-    if state is not None:
-        vocoder.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = state["step"]
-        log.resume(step)
-    else:
-        log.write({"type": "val", "step": 0, **validate(vocoder, loss_fn, val)})
-
-    def save() -> None:
-        save_checkpoint(out / "state.pt", {"model": vocoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step})
-        vocoder.save(out)
-
-    bar = tqdm(desc="train vocoder", unit="step", total=cfg.steps, initial=step, disable=not progress)
-    budget.start()
-    with stop_on_sigint() as interrupted:
-        while not budget.spent(step):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
-            mels, target = crops(*train, cfg, mel.hop_length, step)
-            parts = loss_fn(vocoder.waveform(mels), target)
-            optimizer.zero_grad(set_to_none=True)
-            parts["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(vocoder.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            bar.update(1)
-            if step % cfg.log_every == 0:
-                record = {k: round(float(v.detach()), 5) for k, v in parts.items()}
-                log.write({"type": "step", "step": step, **record, "lr": learning_rate(cfg, step), "elapsed_s": budget.elapsed()})
-                bar.set_postfix(loss=record["loss"])
-            if step % cfg.checkpoint_every == 0:
-                log.write({"type": "val", "step": step, **validate(vocoder, loss_fn, val)})
-                save()
-            if interrupted:
-                save()
-                raise KeyboardInterrupt
-    bar.close()
-    final = validate(vocoder, loss_fn, val)
-    log.write({"type": "val", "step": step, **final})
-    save()
-    log.plot(ylabel="multi-resolution STFT + log-mel L1", log_scale=False)
-    return {"out": str(out), "steps": step, **final, "seconds": round(time.time() - budget.started, 1)}
+    """Train the neural vocoder for the budget; resumable. Returns a summary."""
+    with removed_on_failure(Path(cfg.out), VocoderTraining.checkpoint):
+        run = VocoderTraining(cfg, progress)
+        result = fit(run, progress)
+    return {"out": str(run.out), "steps": run.step, **(result["val"] or {}), "seconds": round(60 * result["minutes"], 1)}
