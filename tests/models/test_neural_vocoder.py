@@ -1,6 +1,7 @@
 """The neural vocoder: shapes, save/load, loops, training that resumes, and its place in the pipeline."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +11,11 @@ from tests.conftest import synth_music
 from text2music.cli import main
 from text2music.data.synth import build_corpus
 from text2music.data.synth.render import bundled_soundfont
-from text2music.features.mel import get_preset, log_mel_spectrogram
+from text2music.features.mel import MelConfig, get_preset, log_mel_spectrogram
 from text2music.generate.pipeline import Text2Music
 from text2music.models import build_model, save_pretrained
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
-from text2music.models.vocoder import GriffinLimVocoder, check_vocoder_spec, load_vocoder
+from text2music.models.vocoder import TRAINED_KINDS, GriffinLimVocoder, Vocoder, check_vocoder_spec, load_vocoder
 from text2music.train.vocoder import VocoderLoss
 
 MEL = get_preset("small")
@@ -150,3 +151,35 @@ def test_trains_resumes_and_serves_in_the_pipeline(tmp_path, capsys):
         == 0
     )
     assert out.stat().st_size > 0
+
+
+class SilentVocoder:
+    """The next vocoder, as small as one can be: a class with `from_folder` (and one line in TRAINED_KINDS)."""
+
+    name = "silent"
+
+    def __init__(self, mel: MelConfig):
+        self.mel = mel
+
+    @property
+    def sample_rate(self) -> int:
+        return self.mel.sample_rate
+
+    def __call__(self, mel: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:
+        return torch.zeros(mel.shape[0], (mel.shape[-1] - 1) * self.mel.hop_length)
+
+    @classmethod
+    def from_folder(cls, folder) -> "SilentVocoder":
+        return cls(MelConfig.from_dict(json.loads((Path(folder) / "vocoder.json").read_text())["mel"]))
+
+
+def test_every_vocoder_is_a_vocoder_and_a_new_kind_is_one_class(tmp_path, monkeypatch):
+    assert isinstance(GriffinLimVocoder(MEL), Vocoder) and isinstance(tiny_vocoder(), Vocoder)
+    monkeypatch.setitem(TRAINED_KINDS, "silent", SilentVocoder)
+    (tmp_path / "vocoder.json").write_text(json.dumps({"kind": "silent", "mel": MEL.to_dict()}))
+    vocoder = load_vocoder(tmp_path, "unused", MEL)
+    assert isinstance(vocoder, SilentVocoder) and isinstance(vocoder, Vocoder)
+    assert vocoder(torch.zeros(1, MEL.n_mels, 5)).shape == (1, 4 * MEL.hop_length)
+    (tmp_path / "vocoder.json").write_text(json.dumps({"kind": "hifigan", "mel": MEL.to_dict()}))
+    with pytest.raises(ValueError, match="vocoder.json: unknown vocoder kind 'hifigan'"):
+        load_vocoder(tmp_path, "unused", MEL)

@@ -32,9 +32,8 @@ from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Controls
 from text2music.models.lora import merge_adapter, weights_sha256
-from text2music.models.neural_vocoder import NeuralVocoder
 from text2music.models.quantize import quantize, resolve_precision
-from text2music.models.vocoder import GriffinLimVocoder, load_vocoder
+from text2music.models.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
 
 __all__ = ["DEFAULT_MODEL_DIR", "Generation", "ModelSpec", "Text2Music"]
@@ -100,7 +99,7 @@ class Text2Music:
         encoder: TextEncoder,
         mel: MelConfig,
         config: dict,
-        vocoder: GriffinLimVocoder | NeuralVocoder | None = None,
+        vocoder: Vocoder | None = None,
         path: Path | None = None,
     ):
         self.model, self.encoder, self.mel, self.config = model, encoder, mel, config

@@ -1,10 +1,17 @@
 """Vocoders: log-mel spectrogram -> waveform. Kept apart from the generator, as a separate part.
 
+Every vocoder is a `Vocoder`: its `mel` (the MelConfig whose values it reads), its `sample_rate`,
+and `vocoder(mel, seed=0, period=None) -> audio`.
+
 - `GriffinLimVocoder` needs no training: the mel is mapped back to a linear magnitude spectrogram
   (pseudo-inverse plus non-negative refinement) and the phase is found by fast Griffin-Lim, all
   batched in torch (`text2music.features.mel`).
 - `NeuralVocoder` (`text2music.models.neural_vocoder`) is trained, and a model folder that ships
   one (`vocoder.json` + `vocoder.safetensors`) is paired with it.
+
+A trained vocoder lives in a folder whose vocoder.json names its "kind"; `TRAINED_KINDS` maps
+each kind to its class (a `from_folder(folder)` classmethod). The next vocoder is one new file
+and one line there.
 
 `load_vocoder(spec, folder, mel)` picks one by name: "auto" (the folder's own, else the one its
 config.json names under "vocoder", else Griffin-Lim),
@@ -18,6 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -31,6 +39,25 @@ from text2music.models.folders import (  # noqa: F401 (the vocoder specs' names,
     has_vocoder,
 )
 from text2music.models.neural_vocoder import NeuralVocoder
+
+TRAINED_KINDS = {"vocos": NeuralVocoder}  # vocoder.json "kind" -> the class that reads such a folder (`from_folder`)
+
+
+@runtime_checkable
+class Vocoder(Protocol):
+    """Mel in, audio out."""
+
+    name: str  # what reports call it ("griffin-lim", "vocos")
+    mel: MelConfig  # the features it reads: a generator's mels must be made with the same
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def __call__(self, mel: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:
+        """mel `(B, n_mels, n_frames)` in `self.mel`'s values -> audio `(B, (n_frames - 1) * hop)` at
+        `sample_rate`; `seed` for a vocoder that draws (Griffin-Lim's first phase); `period`: the mel
+        repeats every that many frames (a tiled loop), and so must the audio."""
+        ...
 
 
 @dataclass
@@ -74,7 +101,21 @@ def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = No
     return BUNDLED_VOCOS_DIR if spec == "vocos" else Path(spec)
 
 
-def load_vocoder(spec: str | Path, folder: str | Path, mel: MelConfig) -> GriffinLimVocoder | NeuralVocoder:
+def read_vocoder(folder: str | Path) -> Vocoder:
+    """The trained vocoder in `folder` (vocoder.json names its kind), or a one-line error naming the file."""
+    path = Path(folder) / "vocoder.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} has no vocoder (needs vocoder.json and its weights)")
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("kind")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
+        raise ValueError(f"{path}: not a JSON object ({e})") from None
+    if kind not in TRAINED_KINDS:
+        raise ValueError(f"{path}: unknown vocoder kind {kind!r} (this version reads {', '.join(map(repr, TRAINED_KINDS))})")
+    return TRAINED_KINDS[kind].from_folder(folder)
+
+
+def load_vocoder(spec: str | Path, folder: str | Path, mel: MelConfig) -> Vocoder:
     """The vocoder `spec` names for the generator in `folder`, whose mel features are `mel`."""
     spec = check_vocoder_spec(spec)
     if spec == "auto":
@@ -82,7 +123,7 @@ def load_vocoder(spec: str | Path, folder: str | Path, mel: MelConfig) -> Griffi
     if griffin_lim_options(spec) is not None:
         return GriffinLimVocoder(mel, **griffin_lim_options(spec))
     source = neural_vocoder_folder(spec, folder)
-    vocoder = NeuralVocoder.from_folder(source)
+    vocoder = read_vocoder(source)
     if vocoder.mel != mel:
         raise ValueError(f"{source}: the vocoder was trained on other mel features than the generator in {folder}")
     return vocoder
