@@ -2,7 +2,7 @@
 
     python bench/vocoders.py table   --corpus /tmp/eval/synth --n 40 [--neural runs/vocos]
     python bench/vocoders.py speed   --neural runs/vocos          # a 10-s clip, 2 threads, vs Griffin-Lim
-    python bench/vocoders.py picture --corpus /tmp/eval/synth --neural runs/vocos -o reports/vocoders.png
+    python bench/vocoders.py picture --corpus /tmp/eval/synth --neural runs/vocos -o reports/vocoders/vocoders.png
 
 Each test clip's small-preset log-mel goes back to audio by one option, the audio is analysed
 again, and the result is compared with the real clip's own spectra:
@@ -191,7 +191,7 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--clip", type=int, default=0, help="picture: which test clip")
-    ap.add_argument("-o", "--out", type=Path, default=Path("reports/vocoders.png"))
+    ap.add_argument("-o", "--out", type=Path, default=Path("reports/vocoders/vocoders.png"))
     args = ap.parse_args()
     neural = NeuralVocoder.from_folder(args.neural) if args.neural is not None else None
     {"table": table, "speed": speed, "picture": picture}[args.stage](args, neural)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The leaderboard of EVALUATION.md, from nothing: the corpus, every system's report, the table.
+# The first leaderboard (EVALUATION.md, History, "Issues 5 and 6"), from nothing: the corpus, every system's
+# report on all 403 test prompts, and their table in $REPORTS/leaderboard-403.md. EVALUATION.md's current
+# table comes from scripts/leaderboard.sh.
 # About 40 minutes on 2 CPU cores (most of it generating and judging 403 x 10-s clips per model).
 #   bash scripts/evaluate_all.sh            N=403 (the whole test split of the 4,000-clip corpus)
 # Run it alone: two torch processes on 2 cores slow each other down many times over (OpenMP
@@ -28,4 +30,4 @@ t2m evaluate --model default --data "$DATA" --n "$N" --out "$R/flow-default-gl" 
 # real MusicCaps captions (text only: adherence, no FAD)
 t2m evaluate --model "$LSTM" --prompts musiccaps --n "$N_MC" --out "$R/musiccaps-seed-lstm" --no-speed
 t2m evaluate --model default --prompts musiccaps --n "$N_MC" --out "$R/musiccaps-flow-default-gl" --no-speed
-t2m leaderboard "$R/real" "$R/vocoder" "$R/seed-lstm" "$R/seed-transformer" "$R/flow-default-gl" -o EVALUATION.md
+t2m leaderboard "$R/real" "$R/vocoder" "$R/seed-lstm" "$R/seed-transformer" "$R/flow-default-gl" -o "$R/leaderboard-403.md"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 15's leaderboard rows (EVALUATION.md, "Speed"): the default before issue 15 and each fast
-# variant on the first 150 test prompts of the corpus (the musical-controls section's prompts),
-# then the paired bootstrap of the new defaults against the old. About 60 minutes on 2 CPU cores.
+# Issue 15's leaderboard rows (EVALUATION.md, History, "Issue 15"; the last row is the current table's shipped
+# default): the default before issue 15 and each fast variant on the first 150 test prompts of the corpus
+# (the musical-controls section's prompts), then the paired bootstrap of the new defaults against the old.
+# About 60 minutes on 2 CPU cores.
 #   bash scripts/evaluate_speed.sh                  # reports under reports/speed/
 set -euo pipefail
 N=${N:-150}

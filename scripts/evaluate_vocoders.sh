@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 13's rows (EVALUATION.md, "Vocoders"): real mel -> each vocoder -> the judges on the whole test
+# Issue 13's rows (EVALUATION.md, History, "Issue 13"): real mel -> each vocoder -> the judges on the whole test
 # split (N=403), then the bundled generator's own mels through the neural vocoder and through Griffin-Lim
 # on the first N_MODEL prompts (the musical-controls section's prompts). About 45 minutes on 2 CPU cores.
 #   bash scripts/evaluate_vocoders.sh                       # reports under reports/vocoders/

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The first table of EVALUATION.md (between its leaderboard markers), from report folders already made:
+#   bash scripts/leaderboard.sh             # seconds; reads each folder's metrics.json
+# Every row is on the same prompts (the first 150 test prompts of the 4,000-clip corpus, TimGM6mb) and the
+# same judges (salience key finder, meter judge). The folders come from:
+#   shipped default   scripts/evaluate_speed.sh     (the distilled model: 8 uniform steps, int8, neural vocoder)
+#   previous default  scripts/evaluate_vocoders.sh  (16 steps with guidance, Griffin-Lim NNLS 300, float32)
+#   real, vocoder     scripts/evaluate_controls.sh  (the corpus's own clips; real mel -> Griffin-Lim NNLS 30)
+# A new default: evaluate it on the same prompts (--n 150), put its folder first, and run this again.
+set -euo pipefail
+R=${REPORTS:-reports}
+python3 -m text2music leaderboard \
+  "shipped default: distilled, 8 steps, int8, neural vocoder=$R/speed/student-8s1-int8-vocos" \
+  "previous default: 16 steps, guidance 3, Griffin-Lim=$R/vocoders/flow-default-griffin-lim" \
+  "the default before musical controls=$R/controls/flow-previous-gl" \
+  "real audio (the ceiling)=$R/controls/real" \
+  "real mel -> Griffin-Lim (vocoder floor)=$R/controls/vocoder" \
+  -o "${OUT:-EVALUATION.md}"
