@@ -1,5 +1,6 @@
 """yt-dlp runs for real against a loopback HTTP server serving WAV files made here."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -98,7 +99,9 @@ def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
         "1",
         "--quiet",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=deliverable_sigint)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}  # where the run keeps its ffmpeg link
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=deliverable_sigint, env=env)
     deadline = time.time() + 60
     while time.time() < deadline:
         if (out / "manifest.jsonl").exists() and (out / "manifest.jsonl").read_text().count('"done"') >= 2:
@@ -115,10 +118,31 @@ def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
         assert sf.info(wav).frames >= 2.9 * 22050
     assert {p.stem for p in (out / "audio").glob("*.wav")} >= done
     # the same command again finishes the job
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120, env=env)
     summary = summarize(out)
     assert summary["done"] == len(ids) and summary["pending"] == 0
     assert not any((out / "audio" / ".partial").glob("*"))
+    assert not any((tmp_path / "tmp").iterdir())  # what the killed run left there is swept
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_run_leaves_no_temp_files(tmp_path, http_server, sig):
+    served, csv = make_source(tmp_path, ["one", "two", "three"], seconds=5.0)
+    url = http_server(served, delay=2.0) + "/{ytid}.wav"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    cmd = [sys.executable, "-m", "text2music", "data", "musiccaps", "--csv", str(csv), "--out", str(tmp_path / "data")]
+    cmd += ["--url-template", url, "--jobs", "2", "--quiet"]
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=deliverable_sigint, env=env)
+    deadline = time.time() + 60
+    while not (any(tmp.glob("text2music-ffmpeg.*")) and any((tmp_path / "data" / "audio" / ".partial").glob("*"))):
+        assert proc.poll() is None and time.time() < deadline, "the download did not start"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "resume" in err
+    assert not any(tmp.iterdir()) and not any((tmp_path / "data" / "audio" / ".partial").glob("*"))
 
 
 def test_failure_reasons():

@@ -371,3 +371,57 @@ def test_recorded_grid_and_chords_are_consistent_and_heard(corpus, manifest):
                 c = chroma[:, int(t0 * sr / 512) : int(t1 * sr / 512)].mean(1)
                 correct.append(max(chords, key=lambda ch: c[list(ch)].mean()) == tuple(pcs))
     assert len(correct) > 50 and np.mean(correct) >= 0.85
+
+
+def test_failed_build_removes_the_folder_it_made_unless_clips_were_written(tmp_path, monkeypatch, capsys):
+    from text2music.cli import main
+    from text2music.data.synth import corpus as corpus_module
+
+    out = tmp_path / "new" / "corpus"
+    args = ["data", "synth", "--out", str(out), "--n", "3", "--duration", "1", "--jobs", "1", "--soundfont", SF, "--quiet"]
+    assert main([*args, "--n", "0"]) == 2 and "n must be positive" in capsys.readouterr().err
+    assert main([*args, "--soundfont", str(tmp_path / "no.sf2")]) == 2 and "no.sf2" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # settings are checked before any folder is made
+
+    real_render, calls = corpus_module.render, []
+
+    def render_fails_at_third_clip(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the synthesizer failed")
+        return real_render(*a, **k)
+
+    monkeypatch.setattr(corpus_module, "render", render_fails_at_third_clip)
+    calls += [1, 1]  # the first clip fails: nothing worth keeping
+    assert main(args) == 2 and "the synthesizer failed" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    calls[:] = [1, 1]
+    with pytest.raises(RuntimeError, match="synthesizer"):  # the same through Python
+        build_corpus(out, n=3, duration=1.0, soundfont=SF, progress=False)
+    assert not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"  # a folder the user made is theirs
+    mine.mkdir()
+    calls[:] = [1, 1]
+    assert main([*args[:3], str(mine), *args[4:]]) == 2 and mine.is_dir()
+    calls.clear()  # the third clip fails: two clips are built, the corpus is kept for the re-run
+    assert main(args) == 2
+    assert len(list((out / "audio").glob("*.wav"))) == 2 and (out / "corpus.json").is_file()
+
+
+def test_terminated_build_leaves_no_temp_file_and_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "c"
+    cmd = [sys.executable, "-m", "text2music", "data", "synth", "--out", str(out), "--n", "200", "--duration", "5", "--jobs", "2"]
+    proc = subprocess.Popen([*cmd, "--soundfont", SF, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while len(list((out / "audio").glob("*.wav"))) < 4:
+        assert proc.poll() is None and time.time() < deadline, "the build did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "resume" in err
+    assert not list((out / "audio").glob(".*")) and (out / "corpus.json").is_file()

@@ -13,6 +13,7 @@ file has been read back, so a killed run never leaves a half-written clip that c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -28,12 +29,13 @@ import soundfile as sf
 from tqdm import tqdm
 
 from text2music.data.musiccaps import Clip, read_clips, select_clips, write_clips
-from text2music.utils import append_jsonl, read_jsonl
+from text2music.utils import append_jsonl, pid_alive, read_jsonl
 
 log = logging.getLogger(__name__)
 ytdlp_log = logging.getLogger("text2music.yt_dlp")  # yt-dlp's own messages: to download.log only
 
 YOUTUBE_URL = "https://www.youtube.com/watch?v={ytid}"
+FFMPEG_LINK_PREFIX = "text2music-ffmpeg."  # + pid: the temporary folder that puts ffmpeg on PATH
 
 # yt-dlp error text -> reason recorded in the manifest (first match wins)
 FAILURE_REASONS = [
@@ -182,12 +184,6 @@ def download_musiccaps(
 
     todo = _clips_to_download(clips, audio_dir, manifest, cfg.retry_failed)
     ffmpeg = find_ffmpeg(cfg.ffmpeg)
-    ffmpeg_dir = Path(tempfile.mkdtemp(prefix="text2music-ffmpeg."))
-    (ffmpeg_dir / "ffmpeg").symlink_to(ffmpeg)
-    # yt-dlp's section downloader looks for ffmpeg on PATH only, ignoring `ffmpeg_location`
-    # (a FIXME in yt_dlp/downloader/external.py), so put ours first on PATH for this run.
-    old_path = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{ffmpeg_dir}{os.pathsep}{old_path}"
     stop = threading.Event()
     log_file = logging.FileHandler(out_dir / "download.log")
     log_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -196,7 +192,7 @@ def download_musiccaps(
     bar = tqdm(total=len(todo), desc="download", unit="clip", disable=not cfg.progress)
     counts = Counter()
     try:
-        with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+        with ffmpeg_on_path(ffmpeg) as ffmpeg_dir, ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
             pending = {pool.submit(download_clip, c, audio_dir, ffmpeg_dir, cfg, stop) for c in todo}
             try:
                 while pending:
@@ -214,12 +210,33 @@ def download_musiccaps(
                 raise
     finally:
         bar.close()
-        os.environ["PATH"] = old_path
         ytdlp_log.removeHandler(log_file)
         log_file.close()
-        shutil.rmtree(ffmpeg_dir, ignore_errors=True)
         shutil.rmtree(audio_dir / ".partial", ignore_errors=True)
     return summarize(out_dir, [c.ytid for c in clips])
+
+
+@contextlib.contextmanager
+def ffmpeg_on_path(ffmpeg: str):
+    """A temporary folder holding a link `ffmpeg` to `ffmpeg`, first on PATH inside the block.
+
+    yt-dlp's section downloader looks for ffmpeg on PATH only, ignoring `ffmpeg_location` (a FIXME
+    in yt_dlp/downloader/external.py). The folder's name holds this process's id, so that the
+    folders of killed runs (kill -9, which no `finally` survives) are swept here."""
+    tmp = Path(tempfile.gettempdir())
+    for stale in tmp.glob(FFMPEG_LINK_PREFIX + "*"):
+        pid = stale.name[len(FFMPEG_LINK_PREFIX) :].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{FFMPEG_LINK_PREFIX}{os.getpid()}.", dir=tmp))
+    old_path = os.environ.get("PATH", "")
+    try:
+        (folder / "ffmpeg").symlink_to(ffmpeg)
+        os.environ["PATH"] = f"{folder}{os.pathsep}{old_path}"
+        yield folder
+    finally:
+        os.environ["PATH"] = old_path
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _clips_to_download(clips: list[Clip], audio_dir: Path, manifest: Path, retry_failed: bool) -> list[Clip]:

@@ -10,16 +10,19 @@ the end of every build from all clips' (recomputed, cheap) attributes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import os
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -168,7 +171,9 @@ def _make_clips(n: int, jobs: int, args: tuple, advance) -> list[tuple[dict, boo
     return made
 
 
-def _validate(n, seed, jobs, duration, sample_rate) -> None:
+def check_arguments(n, seed, jobs, duration, sample_rate, soundfont) -> Path:
+    """One-line errors for bad build arguments, before anything is written -> the soundfont to use."""
+
     def is_int(x):
         return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
@@ -182,6 +187,21 @@ def _validate(n, seed, jobs, duration, sample_rate) -> None:
         raise ValueError(f"duration must be between {MIN_DURATION:g} and {MAX_DURATION:g} seconds, got {duration}")
     if not is_int(sample_rate) or not (MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE):
         raise ValueError(f"sample_rate must be an integer in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz, got {sample_rate}")
+    return find_soundfont(soundfont)
+
+
+@contextlib.contextmanager
+def removed_unless_built(out: str | os.PathLike) -> Iterator[None]:
+    """When the block fails (an error, Ctrl-C), remove the folders it made for `out`, unless a clip
+    was written there: a partly built corpus stays for the re-run that resumes it."""
+    out = Path(out).absolute()
+    made = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)  # the topmost one missing now
+    try:
+        yield
+    except BaseException:
+        if made is not None and made.exists() and not any((out / "audio").glob(f"{CLIP_PREFIX}*.wav")):
+            shutil.rmtree(made, ignore_errors=True)
+        raise
 
 
 def _check_or_write_config(out: Path, config: BuildConfig) -> None:
@@ -213,20 +233,20 @@ def build_corpus(
 ) -> dict:
     """Compose, render and caption `n` clips into `out` (see the package docstring for the layout).
     Re-running with the same arguments resumes; other arguments into the same folder are refused."""
-    _validate(n, seed, jobs, duration, sample_rate)
+    sf_path = check_arguments(n, seed, jobs, duration, sample_rate, soundfont)
     duration = float(duration)
-    sf_path = find_soundfont(soundfont)
     out = Path(out)
-    (out / "audio").mkdir(parents=True, exist_ok=True)
     config = BuildConfig(int(n), int(seed), duration, int(sample_rate), soundfont_fingerprint(sf_path))
-    _check_or_write_config(out, config)
-    log.info("synth corpus: %d clips into %s (seed %d, %d jobs, soundfont %s)", n, out, seed, jobs, sf_path)
 
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
-        made = _make_clips(n, jobs, (int(seed), str(out), duration, int(sample_rate), str(sf_path)), bar.update)
+    with removed_unless_built(out):
+        (out / "audio").mkdir(parents=True, exist_ok=True)
+        _check_or_write_config(out, config)
+        log.info("synth corpus: %d clips into %s (seed %d, %d jobs, soundfont %s)", n, out, seed, jobs, sf_path)
+        with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
+            made = _make_clips(n, jobs, (int(seed), str(out), duration, int(sample_rate), str(sf_path)), bar.update)
     records = [record for record, _ in made]
     rendered = sum(new for _, new in made)
     seconds = time.perf_counter() - t0
