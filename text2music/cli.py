@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -103,6 +104,7 @@ def cmd_musiccaps(args) -> int:
     from text2music.data.download import DownloadConfig, download_musiccaps
 
     setup_logging(args.out / "text2music.log")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: temp files removed
     cfg = DownloadConfig(
         sample_rate=args.sample_rate,
         **({"url_template": args.url_template} if args.url_template else {}),
@@ -139,18 +141,14 @@ def add_musiccaps(sub) -> None:
 
 def cmd_synth(args) -> int:
     from text2music.data.synth import build_corpus
+    from text2music.data.synth.corpus import check_arguments, removed_unless_built
 
-    setup_logging(args.out / "text2music.log")
-    summary = build_corpus(
-        args.out,
-        n=args.n,
-        seed=args.seed,
-        jobs=args.jobs,
-        duration=args.duration,
-        sample_rate=args.sample_rate,
-        soundfont=args.soundfont,
-        progress=not args.quiet,
-    )
+    settings = {"n": args.n, "seed": args.seed, "jobs": args.jobs, "duration": args.duration, "sample_rate": args.sample_rate}
+    check_arguments(**settings, soundfont=args.soundfont)  # before the folder and its log are made
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: no half-written clip
+    with removed_unless_built(args.out):
+        setup_logging(args.out / "text2music.log")
+        summary = build_corpus(args.out, **settings, soundfont=args.soundfont, progress=not args.quiet)
     log.info("synth summary: %s", summary)
     _print_summary(summary)
     return 0
