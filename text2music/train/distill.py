@@ -203,4 +203,4 @@ def distill(cfg: DistillConfig, progress: bool = True) -> dict:
         result = fit(run, progress)
     val_before, val = (r and r.get("val_loss") for r in (result["val_before"], result["val"]))
     summary = {"out": str(run.out / "model"), "steps": run.step, "val_loss_before": val_before, "val_loss": val}
-    return summary | {"minutes": result["minutes"]}
+    return summary | {"minutes": round(result["seconds"] / 60, 2)}

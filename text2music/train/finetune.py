@@ -95,13 +95,13 @@ def features_for(data: str | Path, mel: MelConfig, jobs: int) -> Path:
     name = "mel-" + hashlib.sha1(json.dumps(mel.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
     folder = data / "features" / name
     corpus = hashlib.sha1((data / "metadata.csv").read_bytes()).hexdigest()
-    if folder.exists() and not _read_text(folder / CORPUS_KEY) == corpus:
-        log.warning("finetune: %s changed since its mel arrays were made; making them again", data / "metadata.csv")
+    if folder.exists() and _read_text(folder / CORPUS_KEY) != corpus:
+        log.warning("%s: made from another metadata.csv (or by an older version); making the mel arrays again", folder)
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / CORPUS_KEY, corpus)
     summary = preprocess(data, mel, name, jobs=jobs, progress=True)
-    log.info("finetune features: %s", summary)
+    log.info("features: %s", summary)
     return folder
 
 
@@ -253,4 +253,4 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
         result = fit(ft, progress)
     val_before, val = (r and r.get("val_loss") for r in (result["val_before"], result["val"]))
     summary = {"out": str(ft.out), "steps": ft.step, "train_clips": len(ft.train), "val_loss_before": val_before, "val_loss": val}
-    return summary | {"minutes": result["minutes"]}
+    return summary | {"minutes": round(result["seconds"] / 60, 2)}

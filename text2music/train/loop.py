@@ -1,4 +1,5 @@
-"""The training loop: a plain loop over epochs and steps, its parts as named helpers.
+"""`text2music train`: a model learns a feature folder over epochs (`Training`, a `run.Trainer`:
+its step, the end of an epoch with validation, best weights and early stopping; `run.fit` is the loop).
 
 Runs as one process, or as several under `torchrun` (PyTorch DDP: gloo on CPU, nccl on GPU):
 
@@ -11,7 +12,7 @@ What a run folder (`TrainConfig.out`) holds:
     state.pt            resumable state: model, EMA, optimiser, scheduler, position, RNG (atomic)
     best/               inference weights of the best validation loss (model.safetensors + config.json)
     last/               inference weights at the end of the run
-    log.jsonl           one line per `log_every` steps and per epoch
+    log.jsonl           one line per `log_every` steps and per epoch (null where a value is not finite)
     loss.png            train and validation loss curves
 Killing the process and running the same command again continues from the last checkpoint; on
 CPU the continued run is bit-identical to one that was never interrupted.
@@ -373,4 +374,4 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     result = fit(run, progress)
     pos = run.pos
     summary = {"out": str(run.out), "steps": run.step, "epochs": pos["epoch"], "best_val": pos["best_val"], "early_stopped": pos["stopped"]}
-    return TrainResult(model=run.model, ema=run.ema, summary=finite_or_none(summary | {"seconds": round(60 * result["minutes"], 1)}))
+    return TrainResult(model=run.model, ema=run.ema, summary=finite_or_none(summary | {"seconds": round(result["seconds"], 1)}))

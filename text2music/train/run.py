@@ -303,7 +303,7 @@ def log_steps(trainer: Trainer, losses: list[dict[str, float]]) -> dict[str, flo
 
 def fit(trainer: Trainer, progress: bool = True) -> dict:
     """Run `trainer` (see the module's docstring). Returns {"val_before": the fresh run's first
-    validation, "val": the last, "minutes": this process's training time}."""
+    validation, "val": the last, "seconds": this process's training time}."""
     from tqdm import tqdm
 
     t = trainer
@@ -335,4 +335,4 @@ def fit(trainer: Trainer, progress: bool = True) -> dict:
     t.log.close()
     if interrupted:
         raise KeyboardInterrupt
-    return {"val_before": val_before, "val": val, "minutes": round(t.budget.elapsed() / 60, 2)}
+    return {"val_before": val_before, "val": val, "seconds": t.budget.elapsed()}

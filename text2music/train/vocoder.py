@@ -188,4 +188,4 @@ def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
     with removed_on_failure(Path(cfg.out), VocoderTraining.checkpoint):
         run = VocoderTraining(cfg, progress)
         result = fit(run, progress)
-    return {"out": str(run.out), "steps": run.step, **(result["val"] or {}), "seconds": round(60 * result["minutes"], 1)}
+    return {"out": str(run.out), "steps": run.step, **(result["val"] or {}), "seconds": round(result["seconds"], 1)}
