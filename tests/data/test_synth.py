@@ -221,7 +221,7 @@ def test_resume_skips_existing_clips(tmp_path):
 
 def test_other_arguments_into_same_folder_are_refused(tmp_path):
     build_corpus(tmp_path / "c", n=2, seed=0, duration=2.0, soundfont=SF, progress=False)
-    with pytest.raises(ValueError, match="other arguments.*seed"):
+    with pytest.raises(ValueError, match="other settings.*seed"):
         build_corpus(tmp_path / "c", n=2, seed=1, duration=2.0, soundfont=SF, progress=False)
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import soundfile as sf
 
 from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
+from text2music.data.corpus_folder import check_settings, split_of
 from text2music.data.download import find_ffmpeg
 from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.utils import atomic_path, atomic_write_text, read_jsonl, write_jsonl
@@ -51,7 +52,6 @@ SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", 
 FFMPEG_SUFFIXES = {".m4a", ".aac", ".wma", ".webm", ".mka", ".mp2", ".ac3", ".ape", ".wv"}
 TRACKER_SUFFIXES = {".mod", ".xm", ".it", ".s3m", ".mptm", ".669", ".med", ".mtm", ".stm", ".umx", ".okt", ".far", ".ult"}
 AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | FFMPEG_SUFFIXES | TRACKER_SUFFIXES
-SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 SILENT_FRAME_DBFS = -55.0  # a 100-ms frame quieter than this is silence
 FINGERPRINT_HZ = 16  # frames per second of the duplicate fingerprint
 
@@ -232,13 +232,6 @@ def cut_clips(y: np.ndarray, cfg: ImportConfig) -> tuple[list[tuple[int, np.ndar
 # one file
 
 
-def split_for(sha: str) -> str:
-    u = int(sha[:8], 16) / 0x100000000
-    if u < SPLIT_FRACTIONS["train"]:
-        return "train"
-    return "valid" if u < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["valid"] else "test"
-
-
 def slug(text: str, max_len: int = 32) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_len].strip("-") or "track"
 
@@ -278,7 +271,7 @@ def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig,
     path, out = Path(path), Path(out)
     y = read_audio(path, cfg.sample_rate, ffmpeg)
     seconds = len(y) / cfg.sample_rate
-    src = {"path": str(path), "sha1": sha, "split": split_for(sha), "seconds": round(seconds, 2), "describe": describe, "clips": []}
+    src = {"path": str(path), "sha1": sha, "split": split_of(sha), "seconds": round(seconds, 2), "describe": describe, "clips": []}
     if seconds < max(cfg.min_track_seconds, cfg.clip_seconds):
         src["skipped"] = {"too_short": 1}
         return src
@@ -344,20 +337,9 @@ def read_descriptions(path: str | Path) -> dict[Path, str]:
 
 def check_config(out: Path, cfg: ImportConfig) -> None:
     """Write import.json, or refuse when the folder holds an import made with other settings."""
-    path = out / "import.json"
-    mine = asdict(cfg)
-    if path.exists():
-        try:
-            theirs = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another folder") from None
-        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in mine.items() if theirs.get(k) != v]
-        if diffs:
-            raise ValueError(f"{out} holds an import made with other settings ({'; '.join(diffs)}); use the same ones or another folder")
-        return
-    if (out / "metadata.csv").exists():
+    if (out / "metadata.csv").exists() and not (out / "import.json").exists():
         raise ValueError(f"{out} holds a corpus that is not an import (metadata.csv without import.json); choose another folder")
-    atomic_write_text(path, json.dumps(mine, indent=2) + "\n")
+    check_settings(out / "import.json", asdict(cfg), "an import")
 
 
 def read_sources(out: Path) -> list[dict]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import math
 import os
@@ -27,19 +26,19 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
+from text2music.data.corpus_folder import SPLIT_FRACTIONS, check_settings, split_of
 from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, compose, sample_song, timeline
 from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
 from text2music.theory import PROGRESSIONS, progression_chords
-from text2music.utils import atomic_path, atomic_write_text, write_jsonl
+from text2music.utils import atomic_path, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "synth-1"
 CLIP_PREFIX = "synth-"
-SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 MIN_DURATION, MAX_DURATION = 1.0, 30.0
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 96000
 
@@ -55,10 +54,6 @@ class BuildConfig:
     soundfont: dict  # name, size, sha256_1mb
     version: str = GENERATOR_VERSION
 
-    def differences(self, other: dict) -> list[str]:
-        mine = asdict(self)
-        return [f"{k}: {other.get(k)!r} there, {mine[k]!r} now" for k in mine if other.get(k) != mine[k]]
-
 
 def clip_id(index: int) -> str:
     return f"{CLIP_PREFIX}{index:06d}"
@@ -66,10 +61,7 @@ def clip_id(index: int) -> str:
 
 def split_for(cid: str) -> str:
     """train / valid / test (about 80/10/10) from a stable hash of the clip id."""
-    u = int(hashlib.sha1(cid.encode()).hexdigest()[:8], 16) / 0x100000000
-    if u < SPLIT_FRACTIONS["train"]:
-        return "train"
-    return "valid" if u < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["valid"] else "test"
+    return split_of(hashlib.sha1(cid.encode()).hexdigest())
 
 
 def clip_rngs(seed: int, index: int) -> tuple[np.random.Generator, ...]:
@@ -204,23 +196,6 @@ def removed_unless_built(out: str | os.PathLike) -> Iterator[None]:
         raise
 
 
-def _check_or_write_config(out: Path, config: BuildConfig) -> None:
-    path = out / "corpus.json"
-    if path.exists():
-        try:
-            existing = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another folder") from e
-        diffs = config.differences(existing)
-        if diffs:
-            raise ValueError(
-                f"{out} already holds a corpus built with other arguments ({'; '.join(diffs)}); "
-                "rebuild with the same arguments to resume, or choose another output folder"
-            )
-        return
-    atomic_write_text(path, json.dumps(asdict(config), indent=2) + "\n")
-
-
 def build_corpus(
     out: str | os.PathLike,
     n: int,
@@ -243,7 +218,7 @@ def build_corpus(
     t0 = time.perf_counter()
     with removed_unless_built(out):
         (out / "audio").mkdir(parents=True, exist_ok=True)
-        _check_or_write_config(out, config)
+        check_settings(out / "corpus.json", asdict(config), "a corpus")
         log.info("synth corpus: %d clips into %s (seed %d, %d jobs, soundfont %s)", n, out, seed, jobs, sf_path)
         with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
             made = _make_clips(n, jobs, (int(seed), str(out), duration, int(sample_rate), str(sf_path)), bar.update)
