@@ -110,7 +110,8 @@ def test_trains_resumes_and_serves_in_the_pipeline(tmp_path, capsys):
     assert main(args + ["--steps", "45"]) == 0  # resumes: 5 more steps, not 45
     assert max(json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()) == 45
     assert (run / "loss.png").stat().st_size > 0
-    capsys.readouterr()
+    assert main(args + ["--steps", "50", "--lr", "1e-3"]) == 2  # a resume with other settings is refused
+    assert "other settings (lr: 0.002 there, 0.001 now)" in capsys.readouterr().err
 
     model_dir = tmp_path / "model"
     save_pretrained(
