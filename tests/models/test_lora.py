@@ -96,3 +96,12 @@ def test_adapter_refusals(base, adapter, tmp_path):
     (bad / "adapter_model.safetensors").write_bytes(b"")
     with pytest.raises(ValueError, match="only LORA"):
         read_adapter(bad)
+
+
+def test_an_adapter_is_merged_before_int8_quantisation(base, adapter):
+    """int8 layers hold no float weight to add to: merging into them is refused, naming the order to use."""
+    from text2music.models.quantize import quantize
+
+    model = quantize(load_pretrained(base)[0], "int8")
+    with pytest.raises(ValueError, match="int8 weights: merge the adapter .* before quantising"):
+        merge_adapter(model, adapter, 1.0)
