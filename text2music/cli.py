@@ -102,9 +102,8 @@ def _count(value: str) -> int:
 
 def cmd_musiccaps(args) -> int:
     from text2music.data.download import DownloadConfig, download_musiccaps
+    from text2music.data.musiccaps import read_clips
 
-    setup_logging(args.out / "text2music.log")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: temp files removed
     cfg = DownloadConfig(
         sample_rate=args.sample_rate,
         **({"url_template": args.url_template} if args.url_template else {}),
@@ -113,6 +112,9 @@ def cmd_musiccaps(args) -> int:
         ffmpeg=args.ffmpeg,
         progress=not args.quiet,
     )
+    read_clips(args.csv)  # a bad CSV or setting: one line, before the folder and its log are made
+    setup_logging(args.out / "text2music.log")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: temp files removed
     summary = download_musiccaps(args.csv, args.out, cfg, split=args.split, subset=args.subset, limit=args.limit)
     log.info("download summary: %s", summary)
     _print_summary(summary)
@@ -223,12 +225,13 @@ def add_import(sub) -> None:
 
 def cmd_debian(args) -> int:
     from text2music.data.audio_import import ImportConfig
-    from text2music.data.debian_music import PACKAGE_LIST, build_real_music
+    from text2music.data.debian_music import PACKAGE_LIST, build_real_music, choose_packages
 
     cfg = ImportConfig(clip_seconds=args.clip_seconds, sample_rate=args.sample_rate)
-    setup_logging(args.out / "text2music.log")
     names = [n.strip() for n in args.packages.split(",") if n.strip()] if args.packages else None
     package_list = args.list or PACKAGE_LIST
+    choose_packages(names, args.max_hours, package_list)  # bad names or list: one line, before the folder is made
+    setup_logging(args.out / "text2music.log")
     summary = build_real_music(args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=package_list, progress=not args.quiet)
     _print_summary(summary)
     return 0
@@ -278,7 +281,7 @@ def cmd_preprocess(args) -> int:
     from text2music.features.mel import get_preset
     from text2music.features.preprocess import preprocess
 
-    setup_logging(args.data / "text2music.log")
+    setup_logging(args.data / "text2music.log" if args.data.is_dir() else None)  # no folder made for a wrong path
     cfg = get_preset(args.preset)
     summary = preprocess(args.data, cfg, name=args.name or args.preset, jobs=args.jobs, limit=args.limit, progress=not args.quiet)
     log.info("preprocess summary: %s", summary)
