@@ -136,6 +136,13 @@ def attribution_text(packages: list[MusicPackage]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def choose_packages(names: list[str] | None, max_hours: float | None, package_list: str | Path = PACKAGE_LIST) -> list[MusicPackage]:
+    """The packages a build takes; one-line errors for a bad list or name, or no apt-get, before anything is written."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise RuntimeError("building the real-music corpus needs Debian's apt-get and dpkg-deb")
+    return select(read_packages(package_list), names, max_hours)
+
+
 def build_real_music(
     out: str | Path,
     names: list[str] | None = None,
@@ -146,9 +153,7 @@ def build_real_music(
     progress: bool = True,
 ) -> dict:
     """Download, import and delete each chosen package in turn (see the module docstring)."""
-    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        raise RuntimeError("building the real-music corpus needs Debian's apt-get and dpkg-deb")
-    chosen = select(read_packages(package_list), names, max_hours)
+    chosen = choose_packages(names, max_hours, package_list)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     done_path = out / "packages.json"

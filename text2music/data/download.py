@@ -77,6 +77,12 @@ class DownloadConfig:
     socket_timeout: float = 30.0
     progress: bool = True
 
+    def __post_init__(self):
+        if self.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {self.jobs}")
+        if "{ytid}" not in self.url_template:
+            raise ValueError(f"--url-template must contain '{{ytid}}', got {self.url_template!r}")
+
 
 def find_ffmpeg(explicit: str | None = None) -> str:
     """Path of the ffmpeg binary: the explicit one, the system's, or the one imageio-ffmpeg ships."""
@@ -170,10 +176,6 @@ def download_musiccaps(
     Re-running skips clips already done; failed clips are retried only with `retry_failed`.
     """
     cfg = cfg or DownloadConfig()
-    if cfg.jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {cfg.jobs}")
-    if "{ytid}" not in cfg.url_template:
-        raise ValueError(f"--url-template must contain '{{ytid}}', got {cfg.url_template!r}")
     out_dir = Path(out_dir)
     audio_dir = out_dir / "audio"
     manifest = out_dir / "manifest.jsonl"
