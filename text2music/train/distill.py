@@ -119,7 +119,7 @@ class Distillation(Trainer):
         controlled = self.teacher.cfg.control_frames > 0
         self.train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
         self.valid = valid_set(features, cfg.val_clips, controlled)
-        texts = [t for c in self.train.choices for t in c] + (self.valid.texts if self.valid else [])
+        texts = [t for s in (self.train, self.valid) if s is not None for c in s.choices for t in c]
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
         torch.manual_seed(cfg.seed)
         self.student = make_student(self.teacher).train()

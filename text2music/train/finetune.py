@@ -145,16 +145,14 @@ class Finetuning(Trainer):
         flow_model(cfg.base, "fine-tuning")
         super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
         self.cfg = cfg
-        model, mel, config = load_pretrained(cfg.base)
         check_resume(self.out / "finetune_config.json", asdict(cfg), VOLATILE, "fine-tuning run")
+        model, mel, config = load_pretrained(cfg.base)
         features = features_for(cfg.data, mel, cfg.jobs)
         controlled = model.cfg.control_frames > 0
         self.train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
         self.mix = MelTextSet(str(features_for(cfg.mix, mel, cfg.jobs)), "train", cfg.text_mode, controls=controlled) if cfg.mix else None
         self.valid = valid_set(features, cfg.val_clips, controlled)
-        texts = [t for s in (self.train, self.mix) if s is not None for c in s.choices for t in c] + (
-            self.valid.texts if self.valid else []
-        )
+        texts = [t for s in (self.train, self.mix, self.valid) if s is not None for c in s.choices for t in c]
         cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, config["text"]), texts)
         torch.manual_seed(cfg.seed)
         self.model = model  # the base model, with PEFT's LoRA layers inside it
