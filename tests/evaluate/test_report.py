@@ -103,6 +103,13 @@ def test_report_links_each_picture_only_when_written(tmp_path, name):
     assert f"({name})" in text and "(spectrograms.png)" not in text
 
 
+def test_report_reads_nested_and_flat_settings(tmp_path):
+    m, _, _ = metrics_file(tmp_path / "r")  # flat, as reports before the settings were nested
+    nested = {**m, "config": {"prompts": "corpus", "split": "test", "settings": {"steps": 8, "guidance": 3.0, "seed": 0}}}
+    for metrics in (m, nested):
+        assert "8 steps, guidance 3.0, seed 0." in report.report_markdown(metrics)
+
+
 def test_leaderboard_rows_take_labels_and_leave_out_empty_columns(tmp_path):
     real, model = tmp_path / "reports" / "real", tmp_path / "reports" / "model"
     metrics_file(real, fad=2.0)

@@ -42,7 +42,7 @@ def spectrograms(out: Path, items, reference: dict, cfg) -> str:
     beside = bool(reference) and cfg.system != "real"
     mels, titles = [], []
     for it in items[:4]:
-        audio = it.audio if cfg.system == "real" else out / "audio" / f"{clip_name(it.id, cfg.seed)}.wav"
+        audio = it.audio if cfg.system == "real" else out / "audio" / f"{clip_name(it.id, cfg.settings.seed)}.wav"
         mels.append(log_mel_spectrogram(load_audio(audio, mel_cfg.sample_rate), mel_cfg).numpy())
         titles.append(f"{cfg.system}: {it.text[:70]}")
         if beside:
@@ -94,14 +94,14 @@ PICTURE_TITLES = {"spectrograms.png": "spectrograms", "tag_auc.png": "tag AUC", 
 def report_markdown(m: dict, pictures: list[str] = ()) -> str:
     """The report's Markdown: the metrics table, the per-concept AUCs and links to `pictures`
     (file names beside report.md; only those written)."""
-    a = m["adherence"]
+    a, c = m["adherence"], m["config"]
+    g = c.get("settings") or c  # the generation settings: nested in the config, or flat as older reports wrote them
     lines = [
         f"# Evaluation: {m['system']}",
         "",
         f"Command: `{m.get('command') or ''}`",
         "",
-        f"{m['n_prompts']} prompts ({m['config']['prompts']}, split {m['config']['split']}); "
-        f"{m['config']['steps']} steps, guidance {m['config']['guidance']}, seed {m['config']['seed']}.",
+        f"{m['n_prompts']} prompts ({c['prompts']}, split {c['split']}); {g['steps']} steps, guidance {g['guidance']}, seed {g['seed']}.",
         "",
         "| metric | value |",
         "|---|---|",
