@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from text2music.analysis.drums import DRUM_THRESHOLD, drum_activity
+from text2music.analysis.drums import drum_activity
 from text2music.analysis.key import estimate_key
 from text2music.analysis.meter import estimate_meter
 from text2music.analysis.musicnn import SAMPLE_RATE as MUSICNN_RATE
@@ -41,10 +41,6 @@ class Judgement:
     drum_activity: float
     speckle: float  # dB of pixel noise on the log-mel (text2music.evaluate.spectra.speckle)
     meter: int  # beats per bar heard: 3 or 4
-
-    @property
-    def drums(self) -> bool:
-        return self.drum_activity > DRUM_THRESHOLD
 
     def to_dict(self) -> dict:
         return {
