@@ -10,7 +10,8 @@
                                 redone when the corpus changes)
       metrics.json              every number below, with the command, settings, fingerprint and
                                 the soundfont the corpus was rendered with
-      report.md                 tables; figures: spectrograms.png, tag_auc.png, tempo.png
+      report.md                 tables, and links to the figures written: spectrograms.png, tag_auc.png
+                                (concepts with 5 clips on each side), tempo.png (prompts stating a BPM)
 
 Metrics (every one on clips the system never trained on):
 - fad: Frechet distance between musicnn embeddings of the system's clips for half A of the
