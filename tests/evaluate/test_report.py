@@ -123,3 +123,13 @@ def test_leaderboard_rows_take_labels_and_leave_out_empty_columns(tmp_path):
     assert lines[3].startswith(f"| [real]({real.as_posix()}/report.md) | 2.00 |")
     assert "RTF ↑" in lines[0] and "diversity" not in lines[0]  # no report has a diversity
     assert all(line.count("|") == lines[0].count("|") for line in lines)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"system": "x"}'])
+def test_leaderboard_names_a_metrics_file_it_cannot_read(tmp_path, capsys, text):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "metrics.json").write_text(text)
+    assert main(["leaderboard", str(folder), "-o", str(tmp_path / "E.md")]) == 2
+    assert str(folder / "metrics.json") in one_line_error(capsys)
+    assert not (tmp_path / "E.md").exists()

@@ -177,16 +177,16 @@ def leaderboard_cells(m: dict) -> list:
     a, h, s = m["adherence"], m.get("heldout", {}), m.get("speed", {})
     return [
         m.get("fad"),
-        a["mean_tag_auc"],
-        a["tempo_acc"],
-        a["tempo_acc_strict"],
-        a["key_acc"],
+        a.get("mean_tag_auc"),
+        a.get("tempo_acc"),
+        a.get("tempo_acc_strict"),
+        a.get("key_acc"),
         a.get("tempo_spec_acc"),
         a.get("key_spec_acc"),
         a.get("mode_spec_acc"),
         a.get("meter_3_acc"),
         a.get("meter_4_acc"),
-        a["drums_acc"],
+        a.get("drums_acc"),
         h.get("mean_tag_auc"),
         a.get("speckle_db"),
         m.get("diversity"),
@@ -196,11 +196,23 @@ def leaderboard_cells(m: dict) -> list:
     ]
 
 
+def read_metrics(folder: Path) -> dict:
+    """A report folder's metrics.json; ValueError naming the file when it is not one `evaluate` wrote."""
+    path = Path(folder) / "metrics.json"
+    try:
+        m = json.loads(path.read_text())
+    except ValueError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
+    if not isinstance(m, dict) or not isinstance(m.get("adherence"), dict):
+        raise ValueError(f"{path}: no adherence metrics (not written by text2music evaluate?)")
+    return m
+
+
 def leaderboard_table(report_dirs: list[Path], labels: list[str | None] | None = None) -> list[str]:
     """The Markdown table: one row per report folder, in the order given, named by its label (or
     the folder's name) and linked to its report.md; a column no report has a value for is left out."""
     labels = labels or [None] * len(report_dirs)
-    metrics = [json.loads((Path(d) / "metrics.json").read_text()) for d in report_dirs]
+    metrics = [read_metrics(d) for d in report_dirs]
     cells = [leaderboard_cells(m) for m in metrics]
     keep = [i for i in range(len(LEADERBOARD_COLUMNS)) if any(row[i] is not None for row in cells)]
     lines = [
