@@ -179,8 +179,13 @@ class VocoderTraining(Trainer):
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
 
-    def save_result(self, val: dict | None) -> None:
+    def save_checkpoint(self) -> None:
+        """The resumable state and the vocoder itself (usable as `--vocoder RUN` from the first checkpoint on)."""
+        super().save_checkpoint()
         self.vocoder.save(self.out)
+
+    def save_result(self, val: dict | None) -> None:
+        """Nothing more: the vocoder is written with every checkpoint, the last one included."""
 
 
 def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
