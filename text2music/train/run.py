@@ -53,7 +53,10 @@ def check_resume(path: Path, settings: dict, volatile: set[str] | tuple[str, ...
     there (only where `write`: the main process of a distributed run)."""
     settings = json.loads(json.dumps(settings))  # tuples as lists, as stored
     if path.exists():
-        theirs = json.loads(path.read_text())
+        try:
+            theirs = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another --out") from None
         diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in settings.items() if k not in volatile and theirs.get(k) != v]
         if diffs:
             raise ValueError(f"{path.parent} holds a {what} with other settings ({'; '.join(diffs)}); use them or another --out")
