@@ -65,14 +65,14 @@ def check_resume(path: Path, settings: dict, volatile: set[str] | tuple[str, ...
 
 
 @contextmanager
-def removed_on_failure(out: Path, keep: str, main: bool = True) -> Iterator[None]:
+def removed_on_failure(out: Path, keep: str) -> Iterator[None]:
     """Remove the folder `out` when the block fails, if the block created it and it holds no `keep`
     (the checkpoint) yet: a run that fails before anything worth keeping leaves nothing behind."""
     existed = Path(out).exists()
     try:
         yield
     except BaseException:
-        if main and not existed and not (Path(out) / keep).exists():
+        if not existed and not (Path(out) / keep).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
 
