@@ -218,3 +218,39 @@ def test_import_says_per_file_why_it_gave_no_clips(tmp_path, capfd):
     assert reasons[str(tmp_path / "in" / "quiet.wav")] == "silent: its 2 clips are mostly quieter than -55 dBFS"
     for file, why in reasons.items():
         assert f"{file} gave no clips: {why}" in captured.err
+
+
+def test_resume_sweeps_the_temp_files_of_a_killed_import(tmp_path):
+    sf.write(tmp_path / "blip.wav", piece(4.0, 42)[:SR], SR)
+    out = tmp_path / "c"
+    import_audio([tmp_path / "blip.wav"], out, CFG, progress=False)
+    dead = 2**22 + 1  # no process has this id: kill -9 left these
+    stale = [out / "audio" / f".x-0000-000.wav.{dead}.a1.tmp.wav", out / "sources" / f".abc.json.{dead}.b2.tmp.json"]
+    for f in stale:
+        f.write_bytes(b"half written")
+    import_audio([tmp_path / "blip.wav"], out, CFG, progress=False)
+    assert not any(f.exists() for f in stale)
+
+
+def test_terminated_import_leaves_no_temp_file(tmp_path):
+    import signal
+    import sys
+    import time
+
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "a_blip.wav", piece(4.0, 49)[:SR], SR)  # too short: its record is written at once
+    for i in range(4):
+        sf.write(tmp_path / "in" / f"song{i}.wav", piece(4.0, 50 + i), SR)
+    out = tmp_path / "c"
+    cmd = [sys.executable, "-m", "text2music", "data", "import", str(tmp_path / "in"), "--out", str(out), "--jobs", "1"]
+    proc = subprocess.Popen(
+        [*cmd, "--clip-seconds", "4", "--min-seconds", "4", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while not any((out / "sources").glob("*.json")):
+        assert proc.poll() is None and time.time() < deadline, "the import did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "resume" in err
+    assert not [p for p in out.rglob(".*") if p.is_file()]

@@ -128,7 +128,7 @@ def test_interrupted_run_loses_nothing_and_resumes(tmp_path, http_server, sig):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stopped_run_leaves_no_temp_files(tmp_path, http_server, sig):
     served, csv = make_source(tmp_path, ["one", "two", "three"], seconds=5.0)
-    url = http_server(served, delay=2.0) + "/{ytid}.wav"
+    url = http_server(served, delay=1.0) + "/{ytid}.wav"
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     cmd = [sys.executable, "-m", "text2music", "data", "musiccaps", "--csv", str(csv), "--out", str(tmp_path / "data")]

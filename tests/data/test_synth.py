@@ -425,3 +425,12 @@ def test_terminated_build_leaves_no_temp_file_and_resumes(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "resume" in err
     assert not list((out / "audio").glob(".*")) and (out / "corpus.json").is_file()
+
+
+def test_resume_sweeps_the_temp_files_of_a_killed_build(tmp_path):
+    out = tmp_path / "c"
+    build_corpus(out, n=2, seed=0, duration=1.0, soundfont=SF, progress=False)
+    stale = out / "audio" / f".synth-000001.wav.{2**22 + 1}.x1y2.tmp.wav"  # no process has this id: kill -9 left it
+    stale.write_bytes(b"RIFF half a clip")
+    build_corpus(out, n=2, seed=0, duration=1.0, soundfont=SF, progress=False)
+    assert not stale.exists()

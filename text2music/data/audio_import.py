@@ -42,7 +42,7 @@ from text2music.data.autocaption import ClipFacts, listen, load_judges, write_ca
 from text2music.data.corpus_folder import check_settings, split_of
 from text2music.data.download import find_ffmpeg
 from text2music.data.musiccaps import clips_from_records, write_clips
-from text2music.utils import atomic_path, atomic_write_text, read_jsonl, write_jsonl
+from text2music.utils import atomic_path, atomic_write_text, read_jsonl, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
@@ -393,8 +393,9 @@ def import_audio(
     if not files:
         raise ValueError(f"no audio files in {', '.join(str(p) for p in paths)} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
     out = Path(out)
-    (out / "sources").mkdir(parents=True, exist_ok=True)
-    (out / "audio").mkdir(exist_ok=True)
+    for folder in (out, out / "sources", out / "audio"):
+        folder.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temps(folder)  # what a killed import was writing
     check_config(out, cfg)
     tasks, already = plan_files(files, out, describe.strip(), per_file, names)
     log.info("import: %d files into %s (%d already there), %d jobs", len(tasks), out, already, jobs)

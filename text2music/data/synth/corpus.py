@@ -32,7 +32,7 @@ from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, compose, sample_song, timeline
 from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
 from text2music.theory import PROGRESSIONS, progression_chords
-from text2music.utils import atomic_path, write_jsonl
+from text2music.utils import atomic_path, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,8 @@ def build_corpus(
     t0 = time.perf_counter()
     with removed_unless_built(out):
         (out / "audio").mkdir(parents=True, exist_ok=True)
+        for folder in (out, out / "audio"):
+            sweep_stale_temps(folder)  # what a killed build was writing
         check_settings(out / "corpus.json", asdict(config), "a corpus")
         log.info("synth corpus: %d clips into %s (seed %d, %d jobs, soundfont %s)", n, out, seed, jobs, sf_path)
         with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
