@@ -179,6 +179,7 @@ def cmd_import(args) -> int:
     if args.descriptions:
         read_descriptions(args.descriptions)
     setup_logging(args.out / "text2music.log")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: no half-written clip
     summary = import_audio(
         files,
         args.out,
@@ -232,6 +233,7 @@ def cmd_debian(args) -> int:
     package_list = args.list or PACKAGE_LIST
     choose_packages(names, args.max_hours, package_list)  # bad names or list: one line, before the folder is made
     setup_logging(args.out / "text2music.log")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: the package folder goes
     summary = build_real_music(args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=package_list, progress=not args.quiet)
     _print_summary(summary)
     return 0
