@@ -127,7 +127,8 @@ def read_audio(path: Path, sample_rate: int, ffmpeg: str | None = None) -> np.nd
     try:
         exe = find_ffmpeg(ffmpeg)
     except (FileNotFoundError, RuntimeError) as e:
-        raise DecodeError(f"cannot be decoded as audio ({soundfile_error or e})") from None
+        tried = f"{soundfile_error}; no ffmpeg to try: {e}" if soundfile_error else f"needs ffmpeg: {e}"
+        raise DecodeError(f"cannot be decoded as audio ({tried})") from None
     cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     printed = proc.stderr.decode(errors="replace").strip()
