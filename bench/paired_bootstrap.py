@@ -50,10 +50,10 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=500)
     args = ap.parse_args()
     config = json.loads((args.a / "metrics.json").read_text())["config"]
-    cfg = EvalConfig(**{k: v for k, v in config.items() if k in EvalConfig.__dataclass_fields__})
+    cfg = EvalConfig.from_dict(config)
     items = load_items(cfg)
-    rows_a, emb_a = judged(args.a, items, cfg.seed)
-    rows_b, emb_b = judged(args.b, items, cfg.seed)
+    rows_a, emb_a = judged(args.a, items, cfg.settings.seed)
+    rows_b, emb_b = judged(args.b, items, cfg.settings.seed)
     _, ref_emb = judged(reference_dir(args.a, cfg.data, cfg.split), items, 0)
     every = np.arange(len(items))
     base_a, base_b = metrics_on(every, items, rows_a, emb_a, ref_emb), metrics_on(every, items, rows_b, emb_b, ref_emb)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from text2music.evaluate.run import EvalConfig, evaluate
+from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl
 
 SETTINGS = [  # (sampler, steps, guidance)
@@ -47,9 +48,7 @@ def main() -> None:
             data=args.data,
             split=args.split,
             n=args.n,
-            steps=steps,
-            guidance=guidance,
-            sampler=sampler,
+            settings=GenerationSettings(steps=steps, guidance=guidance, sampler=sampler, normalize=False),
             diversity_prompts=0,
             speed=False,
         )

@@ -86,13 +86,6 @@ def test_parser_imports_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
-def test_the_parsers_precision_choices_are_the_models():
-    from text2music.cli import PRECISIONS
-    from text2music.models.quantize import PRECISIONS as MODEL_PRECISIONS
-
-    assert PRECISIONS == MODEL_PRECISIONS
-
-
 @pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"]])
 def test_output_into_a_closed_pipe_is_not_an_error(argv):
     """`text2music ... | head`: the reader has gone; no BrokenPipeError traceback."""

@@ -69,15 +69,6 @@ def _print_summary(summary: dict) -> None:
     print(json.dumps(summary, indent=2))
 
 
-def passive_openmp() -> None:
-    """Let torch's OpenMP threads sleep, not spin, while they wait (unless OMP_WAIT_POLICY is set).
-
-    Must run before torch is imported. On 2 cores with one core busy elsewhere, a 10-s clip took
-    15.4 s with spinning threads and 8.4 s with sleeping ones; on a quiet machine 4.3 s and 5.1 s
-    (BENCHMARKS.md, "Generation speed")."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _int_at_least(value: str, least: int) -> int:
     try:
         n = int(value)
@@ -561,6 +552,8 @@ def add_train_vocoder(sub) -> None:
 # generate, predict
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+MAX_NAME_BYTES = 255 - 30  # a file name, with room for the temporary name it is written under (utils.atomic_path)
+OTHER_AUDIO_SUFFIXES = (".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma", ".webm")
 
 
 def slug(text: str, max_len: int = 40) -> str:
@@ -572,26 +565,28 @@ def slug(text: str, max_len: int = 40) -> str:
 def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
     """The TEXT arguments, then the lines of a --prompts file (blank and '#' lines skipped), checked.
 
-    The file is read as a stream, so `/dev/fd/N` (a shell's process substitution) works."""
+    `-` reads standard input; the file is read as a stream, so `/dev/fd/N` (a shell's process
+    substitution) works."""
     from text2music.generate.settings import check_texts
 
     texts = list(texts)
     if prompts is not None:
+        name = "standard input" if str(prompts) == "-" else f"prompts file {prompts}"
         try:
-            data = prompts.read_bytes()
+            data = sys.stdin.buffer.read() if str(prompts) == "-" else prompts.read_bytes()
         except FileNotFoundError:
             raise FileNotFoundError(f"prompts file not found: {prompts}") from None
         except OSError as e:
-            raise ValueError(f"cannot read prompts file {prompts}: {e.strerror}") from None
+            raise ValueError(f"cannot read {name}: {e.strerror}") from None
         if b"\0" in data:
-            raise ValueError(f"prompts file {prompts} is binary, not text")
+            raise ValueError(f"{name} is binary, not text")
         try:
             lines = data.decode("utf-8-sig").splitlines()
         except UnicodeDecodeError as e:
-            raise ValueError(f"prompts file {prompts} is not UTF-8 text (byte {e.start})") from None
+            raise ValueError(f"{name} is not UTF-8 text (byte {e.start})") from None
         found = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
         if not found:
-            raise ValueError(f"prompts file {prompts} has no prompts (only blank or '#' lines)")
+            raise ValueError(f"{name} has no prompts (only blank or '#' lines)")
         texts += found
     if not texts:
         raise ValueError("give at least one TEXT or --prompts FILE")
@@ -600,24 +595,33 @@ def read_prompts(texts: list[str], prompts: Path | None) -> list[str]:
 
 def output_paths(out: Path, jobs: list[tuple[str, int]], fmt: str) -> list[Path]:
     """OUT.wav for one clip; OUT-NN.wav for several; a folder of NN-slug-seedS.wav when OUT has no audio suffix."""
+    longest = max(out.parts, key=lambda part: len(part.encode()), default="")
+    if len(longest.encode()) > MAX_NAME_BYTES:
+        raise ValueError(f"-o: a name in it is too long for the file system ({len(longest.encode())} bytes): {longest[:40]}...")
+    if out.suffix.lower() in OTHER_AUDIO_SUFFIXES:
+        raise ValueError(f"-o {out}: text2music writes .wav or .flac files, not {out.suffix}")
     if out.suffix.lower() in AUDIO_SUFFIXES:
         if out.is_dir():
             raise ValueError(f"-o {out} is an existing folder; give a file name, or a folder name without .wav/.flac")
         if len(jobs) == 1:
             return [out]
-        return [out.with_name(f"{out.stem}-{i + 1:02d}{out.suffix}") for i in range(len(jobs))]
+        width = max(2, len(str(len(jobs))))
+        return [out.with_name(f"{out.stem}-{i + 1:0{width}d}{out.suffix}") for i in range(len(jobs))]
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {out} is an existing file without an audio suffix; give OUT.wav, OUT.flac or a folder")
-    return [out / f"{i + 1:02d}-{slug(text)}-seed{seed}.{fmt}" for i, (text, seed) in enumerate(jobs)]
+    width = max(2, len(str(len(jobs))))
+    return [out / f"{i + 1:0{width}d}-{slug(text)}-seed{seed}.{fmt}" for i, (text, seed) in enumerate(jobs)]
 
 
 def check_writable(paths: list[Path]) -> None:
-    """A one-line error when an output path is an existing folder, or its folder cannot be made or
-    written; creates nothing (folders appear when the first file is written). Sweeps temporary
-    files that a killed run left in folders that exist."""
+    """A one-line error when an output name is too long, is an existing folder, or its folder cannot
+    be made or written; creates nothing (folders appear when the first file is written). Sweeps
+    temporary files that a killed run left in folders that exist."""
     from text2music.utils import sweep_stale_temps
 
     for path in paths:
+        if len(path.name.encode()) > MAX_NAME_BYTES:
+            raise ValueError(f"output name too long for the file system ({len(path.name.encode())} bytes): {path.name[:40]}...")
         if path.is_dir():
             raise ValueError(f"output {path} is an existing folder")
     for folder in sorted({p.parent for p in paths}):
@@ -650,43 +654,70 @@ def check_init_audio(path: Path | None, seconds: float) -> None:
         raise ValueError(f"--init-audio {path} is not a readable audio file: {e}") from None
 
 
-def generation_settings(args):
-    from text2music.generate.settings import GenerationSettings
+def add_settings_arguments(p, groups: tuple[str, ...], defaults=None, settings_class=None) -> None:
+    """One flag per GenerationSettings field in `groups`, made from the field's description (type,
+    limits, choices, help); musical controls in their own group. `defaults` overrides the defaults."""
+    from text2music.generate.settings import setting_fields
 
-    return GenerationSettings(
-        duration=args.duration,
-        steps=args.steps,
-        guidance=args.guidance,
-        sampler=args.sampler,
-        shift=args.shift,
-        seed=args.seed,
-        strength=args.strength,
-        normalize=not args.no_normalize,
-        bpm=args.bpm,
-        key=args.key,
-        meter=args.meter,
-        drums=args.drums,
-        bars=args.bars,
-        loop=args.loop,
-        text_controls=not args.no_text_controls,
+    controls = None
+    for f in setting_fields(settings_class, groups):
+        d, default = f.setting, getattr(defaults, f.name, f.default)
+        help = d.help + (f", {d.limits[0]:g} to {d.limits[1]:g}{d.unit}" if d.limits else "")
+        if d.group == "init":  # unset unless given, so that giving it without init audio can be refused
+            help, default = f"{help} (default: {default:g})", argparse.SUPPRESS
+        if d.group == "controls" and controls is None:
+            controls = p.add_argument_group("musical controls", "override what the text states; what neither states, the model chooses")
+        target = controls if d.group == "controls" else p
+        flag = "--" + f.name.replace("_", "-")
+        if f.kind is bool:
+            target.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
+        elif d.choices is not None and not d.text:
+            target.add_argument(flag, type=f.kind, choices=list(d.choices), default=default, help=help)
+        else:
+            target.add_argument(flag, type=str if d.text else f.kind, default=default, help=help)
+
+
+def settings_from_args(args, defaults=None, settings_class=None):
+    """The GenerationSettings the parsed flags ask for (fields without a flag keep `defaults`')."""
+    from text2music.generate.settings import GenerationSettings, setting_fields
+
+    defaults = defaults or (settings_class or GenerationSettings)()
+    return defaults.replace(**{f.name: getattr(args, f.name) for f in setting_fields(type(defaults)) if hasattr(args, f.name)})
+
+
+def add_model_arguments(p, model_help: str | None = "model folder (default: the bundled model)") -> None:
+    """The flags of a ModelSpec: --model (unless `model_help` is None), --vocoder, --adapter,
+    --adapter-strength, --precision."""
+    from text2music.models.folders import PRECISIONS
+
+    if model_help is not None:
+        p.add_argument("--model", type=Path, default=None, help=model_help)
+    p.add_argument(
+        "--vocoder",
+        default="auto",
+        metavar="{auto,griffin-lim,vocos,FOLDER}",
+        help="mel -> audio: the model folder's own (auto: its neural vocoder, else Griffin-Lim), griffin-lim "
+        "(or griffin-lim-ITERATIONS-nnlsUPDATES), vocos (the packaged neural vocoder), or a folder with a trained vocoder "
+        "(text2music train-vocoder)",
+    )
+    p.add_argument("--adapter", type=Path, default=None, help="a LoRA adapter folder made by `text2music finetune` for this model")
+    p.add_argument(
+        "--adapter-strength", type=float, default=1.0, help="how much of the adapter: 0 = the base model, 1 = as trained, up to 2"
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="the generator's weights: auto (what the model folder names, else float32), float32, or int8 "
+        "(linear layers quantised: faster on a CPU)",
     )
 
 
-def check_controls(args, settings, jobs: list[tuple[str, int]]) -> None:
-    """Before any model loads: the model folder has the controls the settings ask for, and every
-    clip's plan (tempo, bars, length) is possible."""
-    from text2music.generate.controls import plan_controls
-    from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+def model_spec(args):
+    """The ModelSpec the parsed flags name."""
+    from text2music.generate.spec import ModelSpec
 
-    folder = args.model if args.model is not None else DEFAULT_MODEL_DIR
-    config = json.loads((Path(folder) / "config.json").read_text())
-    asked = [f"--{n}" for n in settings.controls_asked]
-    if asked and not config.get("model", {}).get("control_frames"):
-        raise ValueError(f"{', '.join(asked)}: the model in {folder} has no musical controls")
-    if config.get("model", {}).get("control_frames"):
-        lengths = {round(plan_controls(text, settings, seed).duration, 6) for text, seed in jobs}
-        if len(lengths) > 1 and args.batch_size > 1:
-            raise ValueError("the descriptions ask for clips of different lengths in bars; use --batch-size 1")
+    return ModelSpec(args.model, args.vocoder, args.adapter, args.adapter_strength, args.precision)
 
 
 def plan_jobs(args, texts: list[str]) -> list[tuple[str, int]]:
@@ -706,21 +737,73 @@ def plan_jobs(args, texts: list[str]) -> list[tuple[str, int]]:
     return [(t, args.seed + v) for t in texts for v in range(args.variations)]
 
 
-def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str, int]]):
-    """(audio rows, mel rows, sample rate) for the jobs, batch by batch, with one progress bar."""
+def preflight(args, settings, texts: list[str], jobs: list[tuple[str, int]]):
+    """Everything about a generate call that can be refused before torch loads; returns the ModelSpec."""
+    from text2music.generate.controls import plan_clips
+    from text2music.generate.settings import setting_fields
+    from text2music.models.folders import model_traits
+
+    given = [f.name for f in setting_fields(groups=("init",)) if hasattr(args, f.name)]
+    if args.init_audio is None and given:
+        raise ValueError(f"--{given[0].replace('_', '-')} needs --init-audio (it only applies to a variation of that audio)")
+    check_init_audio(args.init_audio, settings.duration)
+    paths = output_paths(args.output, jobs, args.format)
+    check_writable(paths)
+    spec = model_spec(args)
+    generative, controllable = model_traits(spec.check())
+    if args.interpolate:
+        plan_clips([texts[0]], settings, [args.seed], generative=generative, controllable=controllable)
+    else:
+        for i in range(0, len(jobs), args.batch_size):
+            batch = jobs[i : i + args.batch_size]
+            plan_clips([t for t, _ in batch], settings, [s for _, s in batch], generative=generative, controllable=controllable)
+    return spec, paths
+
+
+def outputs_of(path: Path, args) -> list[Path]:
+    """The files one clip writes: its audio, and its picture and mel array when asked for."""
+    return [path] + [path.with_suffix(s) for s, asked in ((".png", args.png), (".npy", args.npy)) if asked]
+
+
+def write_clip(path: Path, wave, mel, pipe, args, title: str) -> None:
+    """A clip's audio (and picture, mel array), each written atomically; a full disk or an unwritable
+    file is one line naming the file."""
+    import numpy as np
+
+    from text2music.features.mel import save_audio
+    from text2music.features.plot import save_mel_png
+    from text2music.utils import atomic_path
+
+    target = path
+    try:
+        save_audio(path, wave, pipe.sample_rate)
+        if args.png:
+            target = path.with_suffix(".png")
+            save_mel_png(target, mel, pipe.mel, title=title)
+        if args.npy:
+            target = path.with_suffix(".npy")
+            with atomic_path(target) as tmp, open(tmp, "wb") as f:
+                np.save(f, mel.astype(np.float32))
+    except (OSError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors ("System error.")
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ValueError(f"cannot write {target}: {reason}") from None
+
+
+def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str, int]], paths: list[Path]) -> int:
+    """Generate the clips not yet written, batch by batch, writing each batch before the next (memory
+    stays flat, an interrupted run keeps what it made); returns how many clips were made."""
     from tqdm import tqdm
 
-    batches = [jobs] if args.interpolate else [jobs[i : i + args.batch_size] for i in range(0, len(jobs), args.batch_size)]
+    todo = [i for i, p in enumerate(paths) if args.overwrite or not all(f.is_file() for f in outputs_of(p, args))]
+    if len(todo) < len(jobs):
+        tqdm.write(
+            f"note: {len(jobs) - len(todo)} of {len(jobs)} clips already written; skipped (--overwrite redoes them)", file=sys.stderr
+        )
+    batches = [todo] if args.interpolate else [todo[i : i + args.batch_size] for i in range(0, len(todo), args.batch_size)]
     per_batch = settings.model_evaluations if pipe.generative else 1
-    bar = tqdm(
-        total=len(batches) * per_batch,
-        unit="step",
-        desc=f"generate {len(jobs)} clip{'s' * (len(jobs) > 1)}",
-        disable=args.quiet,
-        leave=False,
-    )
-    waves, mels = [], []
-    for b, batch in enumerate(batches):
+    desc = f"generate {len(todo)} clip{'s' * (len(todo) != 1)}"
+    bar = tqdm(total=len(batches) * per_batch, unit="step", desc=desc, disable=args.quiet, leave=False)
+    for b, batch in enumerate(batches if todo else []):
 
         def progress(done: int, total: int, b=b) -> None:
             bar.update(b * per_batch + done * per_batch // max(1, total) - bar.n)
@@ -728,191 +811,65 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
         if args.interpolate:
             out = pipe.interpolate(texts[0], texts[1], n=args.interpolate, settings=settings, callback=progress)
         else:
-            out = pipe([t for t, _ in batch], settings, seeds=[s for _, s in batch], init_audio=args.init_audio, callback=progress)
+            out = pipe(
+                [jobs[i][0] for i in batch], settings, seeds=[jobs[i][1] for i in batch], init_audio=args.init_audio, callback=progress
+            )
         for note in dict.fromkeys(out.notes):
             tqdm.write(f"note: {note}", file=sys.stderr)
-        waves.extend(out.audio)
-        mels.extend(out.mel.float().cpu().numpy())
+        mels = out.mel.float().cpu().numpy()
+        for k, i in enumerate(batch):
+            label, seed = jobs[i]
+            write_clip(paths[i], out.audio[k], mels[k], pipe, args, f"{label[:80]} (seed {seed})")
+            print(paths[i], flush=True)
     bar.close()
-    return waves, mels, pipe.sample_rate
+    return len(todo)
 
 
 def cmd_generate(args) -> int:
-    passive_openmp()
-    import numpy as np
-
-    from text2music.features.mel import save_audio
-    from text2music.features.plot import save_mel_png
-    from text2music.utils import atomic_path
-
     texts = read_prompts(args.text, args.prompts)
-    settings = generation_settings(args)
-    check_init_audio(args.init_audio, settings.duration)
+    settings = settings_from_args(args)
     jobs = plan_jobs(args, texts)
-    paths = output_paths(args.output, jobs, args.format)
-    check_writable(paths)
-    if args.model is not None:
-        from text2music.models import read_config
-
-        read_config(args.model)  # a missing or broken model folder: one line, before the text encoder loads
-    check_controls(args, settings, jobs if not args.interpolate else [("", args.seed)])
-    check_vocoder_spec(args.vocoder)
-    check_adapter(args)
+    spec, paths = preflight(args, settings, texts, jobs)
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated run stops as Ctrl-C does: no half-written file
 
     from text2music.generate.pipeline import Text2Music
 
-    pipe = Text2Music.from_pretrained(
-        args.model, vocoder=args.vocoder, adapter=args.adapter, adapter_strength=args.adapter_strength, precision=args.precision
-    )
-    waves, mels, sr = run_generation(pipe, args, settings, texts, jobs)
-    for (label, seed), path, wave, mel in zip(jobs, paths, waves, mels):
-        save_audio(path, wave, sr)
-        if args.png:
-            save_mel_png(path.with_suffix(".png"), mel, pipe.mel, title=f"{label[:80]} (seed {seed})")
-        if args.npy:
-            with atomic_path(path.with_suffix(".npy")) as tmp, open(tmp, "wb") as f:
-                np.save(f, mel.astype(np.float32))
-        print(path, flush=True)
+    pipe = Text2Music.from_pretrained(spec)
+    run_generation(pipe, args, settings, texts, jobs, paths)
     return 0
 
 
-def add_generate(sub) -> None:
-    from text2music.generate.sampling import SAMPLERS
-    from text2music.generate.settings import (
-        MAX_DURATION,
-        MAX_GUIDANCE,
-        MAX_SHIFT,
-        MAX_STEPS,
-        MIN_DURATION,
-        MIN_GUIDANCE,
-        MIN_SHIFT,
-        GenerationSettings,
-    )
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
-    d = GenerationSettings()
+
+def add_generate(sub) -> None:
     p = sub.add_parser(
         "generate",
         help="text -> music with the generative model (default: the bundled one)",
         formatter_class=_Formatter,
         description="Generate music from text descriptions.\n\n"
         '  text2music generate "a calm solo piano piece in A minor at 70 BPM" -o piano.wav\n'
-        '  text2music generate "upbeat funk with slap bass" "sad strings" -o out/ --variations 2 --png',
+        '  text2music generate "upbeat funk with slap bass" "sad strings" -o out/ --variations 2 --png\n'
+        "  text2music generate --prompts prompts.txt -o out/     # re-running skips the clips already written",
     )
     p.add_argument("text", nargs="*", help="descriptions of the music")
     p.add_argument(
         "-o", "--output", type=Path, default=Path("generated"), help="output .wav/.flac file (OUT-NN.wav when several), or a folder"
     )
-    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line ('#' lines skipped)")
-    p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
-    p.add_argument("--duration", type=float, default=d.duration, help=f"seconds, {MIN_DURATION:g} to {MAX_DURATION:g}")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"sampler steps, 1 to {MAX_STEPS}")
-    p.add_argument(
-        "--guidance", type=float, default=d.guidance, help=f"classifier-free guidance scale, {MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}"
-    )
-    p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler")
-    p.add_argument(
-        "--shift", type=float, default=d.shift, help=f"time-grid shift toward the noisy start (1: uniform), {MIN_SHIFT:g} to {MAX_SHIFT:g}"
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=d.seed,
-        help="seed of every description's clip (the same text and seed give the same clip); --variations take seed+1, seed+2, ...",
-    )
-    p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (one seed each)")
+    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line ('#' lines skipped); - reads stdin")
+    add_model_arguments(p)
+    add_settings_arguments(p, ("length", "sampling", "output", "init", "controls"))
+    p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (seed, seed+1, ...)")
     p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
-    p.add_argument(
-        "--strength", type=float, default=d.strength, help="with --init-audio: how much to change it, between 0 (keep) and 1 (ignore)"
-    )
     p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
-    p.add_argument(
-        "--no-normalize",
-        action="store_true",
-        help="keep the generator's own level, soft or loud as the text asks (default: every clip at -16 dBFS RMS)",
-    )
     p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
     p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
+    p.add_argument("--overwrite", action="store_true", help="make clips again whose files exist (default: skip them, so a re-run resumes)")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
-    add_vocoder_argument(p)
-    add_adapter_arguments(p)
-    add_precision_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_control_arguments(p)
     p.set_defaults(func=cmd_generate)
-
-
-def add_vocoder_argument(p) -> None:
-    p.add_argument(
-        "--vocoder",
-        default="auto",
-        metavar="{auto,griffin-lim,vocos,FOLDER}",
-        help="mel -> audio: the model folder's own (auto: its neural vocoder, else Griffin-Lim), griffin-lim "
-        "(or griffin-lim-ITERATIONS-nnlsUPDATES), vocos (the packaged neural vocoder), or a folder with a trained vocoder "
-        "(text2music train-vocoder)",
-    )
-
-
-PRECISIONS = ("auto", "float32", "int8")  # text2music.models.quantize.PRECISIONS, written here so that the parser imports no torch
-
-
-def add_precision_argument(p) -> None:
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="the generator's weights: auto (what the model folder names, else float32), float32, or int8 "
-        "(linear layers quantised: faster on a CPU)",
-    )
-
-
-def add_adapter_arguments(p) -> None:
-    p.add_argument("--adapter", type=Path, default=None, help="a LoRA adapter folder made by `text2music finetune` for this model")
-    p.add_argument(
-        "--adapter-strength", type=float, default=1.0, help="how much of the adapter: 0 = the base model, 1 = as trained, up to 2"
-    )
-
-
-def check_adapter(args) -> None:
-    """A missing or broken adapter folder, or a strength out of range: one line, before any model loads."""
-    from text2music.models.lora import check_strength, read_adapter
-
-    check_strength(args.adapter_strength)
-    if args.adapter is not None:
-        read_adapter(args.adapter)
-
-
-def check_vocoder_spec(spec: str) -> None:
-    from text2music.models.vocoder import check_vocoder_spec as check
-
-    check(spec)
-
-
-def add_control_arguments(p) -> None:
-    from text2music.generate.settings import MAX_BARS, MAX_BPM, MIN_BPM
-
-    g = p.add_argument_group("musical controls", "override what the text states; what neither states, the model chooses")
-    g.add_argument("--bpm", type=float, default=None, help=f"tempo in beats per minute, {MIN_BPM:g} to {MAX_BPM:g}")
-    g.add_argument("--key", default=None, help="key and mode, e.g. 'F# minor', 'Bb', 'Am'")
-    g.add_argument("--meter", default=None, help="3/4 or 4/4")
-    g.add_argument("--drums", action=argparse.BooleanOptionalAction, default=None, help="drums on (--drums) or off (--no-drums)")
-    g.add_argument("--bars", type=int, default=None, help=f"length in whole bars (1 to {MAX_BARS}) at the tempo; replaces --duration")
-    g.add_argument("--loop", action="store_true", help="make the clip loop seamlessly (whole bars when the tempo is known)")
-    g.add_argument("--no-text-controls", action="store_true", help="do not read tempo, key, meter or drums from the text")
-
-
-def cmd_predict(args) -> int:
-    from text2music.generate.settings import GenerationSettings
-
-    d = GenerationSettings()
-    args.duration, args.steps, args.guidance, args.sampler, args.strength = d.duration, d.steps, d.guidance, d.sampler, d.strength
-    args.shift = d.shift
-    args.variations, args.init_audio, args.interpolate, args.format = 1, None, None, "wav"
-    args.png = args.npy = True
-    args.no_normalize, args.batch_size = False, 4
-    args.bpm = args.key = args.meter = args.drums = args.bars = None
-    args.loop = args.no_text_controls = False
-    return cmd_generate(args)
 
 
 def add_predict(sub) -> None:
@@ -922,15 +879,13 @@ def add_predict(sub) -> None:
         formatter_class=_Formatter,
     )
     p.add_argument("text", nargs="*", help="descriptions of the music")
-    p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
     p.add_argument("-o", "--output", "--out", dest="output", type=Path, default=Path("predictions"), help="output folder")
-    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line")
+    p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line; - reads stdin")
+    add_model_arguments(p, model_help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    add_vocoder_argument(p)
-    add_adapter_arguments(p)
-    add_precision_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_generate, variations=1, init_audio=None, interpolate=None, format="wav", png=True, npy=True, overwrite=False)
+    p.set_defaults(batch_size=4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -938,10 +893,17 @@ def add_predict(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    passive_openmp()
     from text2music.evaluate.folder import vocoder_row_source
-    from text2music.evaluate.run import EvalConfig, evaluate
+    from text2music.evaluate.run import EvalConfig, evaluate, is_reference_only
+    from text2music.generate.settings import GenerationSettings
 
+    spec = model_spec(args)  # --model names the system here: real, vocoder..., default or a folder
+    spec.check_options()
+    source = vocoder_row_source(args.model)
+    folder = source if source is not None else args.model
+    if not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
+        raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:vocos, vocoder:FOLDER or default)")
+    settings = settings_from_args(args, GenerationSettings(normalize=False))
     cfg = EvalConfig(
         system=args.model,
         out=str(args.out),
@@ -949,61 +911,45 @@ def cmd_evaluate(args) -> int:
         split=args.split,
         n=args.n,
         prompts=args.prompts,
-        duration=args.duration,
-        steps=args.steps,
-        guidance=args.guidance,
-        sampler=args.sampler,
-        shift=args.shift,
-        normalize=args.normalize,
-        seed=args.seed,
+        settings=settings,
+        controls=args.controls,
+        spec=spec,
         diversity_prompts=args.diversity_prompts,
         diversity_seeds=args.diversity_seeds,
         batch_size=args.batch_size,
         speed=not args.no_speed,
         overwrite=args.overwrite,
-        controls=args.controls,
-        vocoder=args.vocoder,
-        adapter=str(args.adapter) if args.adapter else None,
-        adapter_strength=args.adapter_strength,
-        precision=args.precision,
     )
-    check_vocoder_spec(args.vocoder)
-    check_adapter(args)
-    source = vocoder_row_source(args.model)
-    folder = source if source is not None else args.model
-    if not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
-        raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:vocos, vocoder:FOLDER or default)")
+    if not is_reference_only(args.model):
+        cfg.spec.check()
+    metrics = evaluate(cfg, progress=not args.quiet, command=evaluate_command(args))
+    a = metrics["adherence"]
+    keys = ("mean_tag_auc", "tempo_acc", "key_acc", "tempo_spec_acc", "key_spec_acc", "drums_acc")
+    _print_summary(
+        {
+            "out": str(args.out),
+            "fad": metrics.get("fad"),
+            **{k: a.get(k) for k in keys},
+            **{k: metrics.get(k) for k in ("diversity", "speed")},
+        }
+    )
+    return 0
+
+
+def evaluate_command(args) -> str:
+    """The command line that made a report, with only the flags that differ from the defaults."""
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
     flags = [
         f"--{k.replace('_', '-')} {v}"
         for k, v in vars(args).items()
         if k not in ("func", "command", "quiet", "no_speed", "overwrite", "model", "out") and v != getattr(defaults, k, None)
     ]
-    command = " ".join(["text2music evaluate --model", args.model, *flags, "--out", str(args.out)])
-    metrics = evaluate(cfg, progress=not args.quiet, command=command)
-    a = metrics["adherence"]
-    _print_summary(
-        {
-            "out": str(args.out),
-            "fad": metrics.get("fad"),
-            "mean_tag_auc": a["mean_tag_auc"],
-            "tempo_acc": a["tempo_acc"],
-            "key_acc": a["key_acc"],
-            "tempo_spec_acc": a.get("tempo_spec_acc"),
-            "key_spec_acc": a.get("key_spec_acc"),
-            "drums_acc": a["drums_acc"],
-            "diversity": metrics.get("diversity"),
-            "speed": metrics.get("speed"),
-        }
-    )
-    return 0
+    return " ".join(["text2music evaluate --model", args.model, *flags, "--out", str(args.out)])
 
 
 def add_evaluate(sub) -> None:
-    from text2music.generate.sampling import SAMPLERS
     from text2music.generate.settings import GenerationSettings
 
-    d = GenerationSettings()
     p = sub.add_parser(
         "evaluate", help="judge a model (or real audio) with external judges: metrics.json, report.md, PNGs", formatter_class=_Formatter
     )
@@ -1022,26 +968,15 @@ def add_evaluate(sub) -> None:
         help="musical controls of a model that has them: what each prompt states (text), each clip's true tempo/key/meter/drums "
         "as settings (settings), or none",
     )
-    add_vocoder_argument(p)
-    add_adapter_arguments(p)
-    add_precision_argument(p)
+    add_model_arguments(p, model_help=None)
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
     p.add_argument("--split", default="test", help="split of the prompts")
-    p.add_argument("--n", type=_positive_int, default=200, help="number of prompts")
+    p.add_argument("--n", type=_positive_int, default=None, help="number of prompts (default: 200, or every one when the split has fewer)")
     p.add_argument(
         "--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)"
     )
-    p.add_argument("--duration", type=float, default=d.duration, help="seconds per generated clip (generative models)")
-    p.add_argument("--steps", type=_positive_int, default=d.steps, help="sampler steps (generative models)")
-    p.add_argument("--guidance", type=float, default=d.guidance, help="guidance scale (generative models)")
-    p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler, help="ODE sampler (generative models)")
-    p.add_argument("--shift", type=float, default=d.shift, help="time-grid shift toward the noisy start (generative models; 1: uniform)")
-    p.add_argument(
-        "--normalize",
-        action="store_true",
-        help="judge loudness-normalised clips, as generate writes them (default: the generator's own levels, as real audio has)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the main clips")
+    # generated clips are judged at the generator's own level, as real audio is (--normalize: as generate writes them)
+    add_settings_arguments(p, ("length", "sampling", "output"), defaults=GenerationSettings(normalize=False))
     p.add_argument("--diversity-prompts", type=_count, default=8, help="prompts rendered with several seeds (0: no diversity)")
     p.add_argument("--diversity-seeds", type=_positive_int, default=4, help="seeds per diversity prompt")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
@@ -1120,7 +1055,6 @@ def add_plot(sub) -> None:
 
 
 def cmd_serve(args) -> int:
-    passive_openmp()
     from text2music.serve.app import serve
 
     if args.max_queue < 0:
@@ -1138,20 +1072,9 @@ def cmd_serve(args) -> int:
             raise ValueError(f"--out-dir: cannot create folder {out_dir}: {e.strerror}") from None
         if not os.access(out_dir, os.W_OK | os.X_OK):
             raise ValueError(f"--out-dir {out_dir} is not writable")
-    check_vocoder_spec(args.vocoder)
-    check_adapter(args)
-    serve(
-        args.model,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        max_queue=args.max_queue,
-        out_dir=out_dir,
-        vocoder=args.vocoder,
-        adapter=args.adapter,
-        adapter_strength=args.adapter_strength,
-        precision=args.precision,
-    )
+    spec = model_spec(args)
+    spec.check()
+    serve(spec, host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue, out_dir=out_dir)
     return 0
 
 
@@ -1164,7 +1087,7 @@ def add_serve(sub) -> None:
         "  text2music serve                      # then open http://127.0.0.1:7860/\n"
         "  text2music serve --model runs/flow/best --workers 2 --max-queue 16",
     )
-    p.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
+    add_model_arguments(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface; there is no authentication)")
     p.add_argument("--port", type=int, default=7860, help="TCP port")
     p.add_argument("--workers", type=_positive_int, default=1, help="generations run at once (threads sharing one model)")
@@ -1173,12 +1096,9 @@ def add_serve(sub) -> None:
         "--out-dir",
         type=Path,
         default=None,
-        help="folder for the results, kept after the server stops (default: a temp folder deleted at shutdown; "
-        "those of killed servers are deleted at the next start)",
+        help="folder for the results, all kept after the server stops (default: a temp folder holding the newest results, "
+        "deleted at shutdown; those of killed servers are deleted at the next start)",
     )
-    add_vocoder_argument(p)
-    add_adapter_arguments(p)
-    add_precision_argument(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -1218,7 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         try:
             return args.func(args)
-        except (ValueError, FileNotFoundError, RuntimeError) as e:
+        except (ValueError, OSError, RuntimeError) as e:  # OSError: what the file system refused, with the file
             print(f"text2music: error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

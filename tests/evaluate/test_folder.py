@@ -51,12 +51,13 @@ def test_a_run_that_failed_before_any_result_does_not_block_the_next(tmp_path):
     assert json.loads((out / FINGERPRINT).read_text()) == FP
 
 
-def test_bad_settings_are_refused_before_the_folder_is_touched(tmp_path):
-    from text2music.evaluate.run import EvalConfig, evaluate
+def test_bad_settings_are_refused_before_the_folder_is_touched(tmp_path, capsys):
+    from text2music.cli import main
 
     out = tmp_path / "report"
-    with pytest.raises(ValueError, match="duration must be between"):
-        evaluate(EvalConfig(system="default", out=str(out), data=str(tmp_path / "none"), prompts="musiccaps", n=2, duration=99.0))
+    argv = ["evaluate", "--model", "default", "--out", str(out), "--prompts", "musiccaps", "--n", "2", "--duration", "99"]
+    assert main(argv) == 2
+    assert "duration must be between" in capsys.readouterr().err
     assert not out.exists()
 
 

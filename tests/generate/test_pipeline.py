@@ -12,24 +12,12 @@ import soundfile as sf
 import torch
 
 from tests.conftest import synth_music, write_wav
+from tests.generate.conftest import TEXT
 from text2music.cli import main
 from text2music.features.mel import get_preset
 from text2music.generate.pipeline import DEFAULT_MODEL_DIR, Generation, Text2Music, normalize_loudness, read_init_audio
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
 from text2music.models import build_model, load_pretrained, save_pretrained
-
-TEXT = {"encoder": "all-MiniLM-L6-v2", "max_length": 128, "mode": "mixed", "finetuned": False}
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tinyflow")
-    torch.manual_seed(0)
-    model = build_model("flow_transformer", d_model=64, heads=2, layers=2, patch=2)
-    for p in model.parameters():  # give the zero-initialised output layers weights: a model that moves
-        p.data.add_(0.02 * torch.randn_like(p))
-    save_pretrained(path, model, get_preset("small"), TEXT)
-    return path
 
 
 @pytest.fixture(scope="module")

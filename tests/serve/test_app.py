@@ -326,19 +326,37 @@ def test_results_are_files_in_the_server_folder_named_by_the_server(tiny_pipelin
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         f"{job['id']}/audio.wav",
         f"{job['id']}/image.png",
+        f"{job['id']}/job.json",
     ]
 
 
-def test_old_jobs_are_evicted_with_their_files(tiny_pipeline, make_app, tmp_path):
-    client = TestClient(make_app(tiny_pipeline, keep=2, out_dir=tmp_path / "r"))
+def test_old_jobs_in_the_servers_own_folder_are_evicted_with_their_files(tiny_pipeline, make_app):
+    client = TestClient(make_app(tiny_pipeline, keep=2, out_dir=None))
     ids = []
     for i in range(3):
         ids.append(client.post("/api/generate", json={"text": f"piece {i}", "duration": 1.0, "steps": 1}).json()["id"])
         wait_done(client, ids[-1])
     assert client.get(f"/api/jobs/{ids[0]}").status_code == 404
     assert client.get(f"/api/jobs/{ids[0]}/audio.wav").status_code == 404
-    assert not (tmp_path / "r" / ids[0]).exists()
+    assert not (client.app.state.queue.out_dir / ids[0]).exists()
     assert all(client.get(f"/api/jobs/{i}").status_code == 200 for i in ids[1:])
+    assert client.get("/api/info").json()["queue"]["max_results"] == 2
+
+
+def test_every_result_in_an_out_dir_stays_and_is_served(tiny_pipeline, make_app, tmp_path):
+    """--out-dir keeps every result (36 of 100 downloads answered 404 when it evicted them too)."""
+    client = TestClient(make_app(tiny_pipeline, keep=2, out_dir=tmp_path / "r"))
+    ids = []
+    for i in range(4):
+        ids.append(client.post("/api/generate", json={"text": f"piece {i}", "duration": 1.0, "steps": 1, "seed": i}).json()["id"])
+        wait_done(client, ids[-1])
+    for job_id in ids:
+        assert (tmp_path / "r" / job_id / "audio.wav").is_file()
+        status = client.get(f"/api/jobs/{job_id}").json()
+        assert status["status"] == "done" and status["request"]["seed"] == ids.index(job_id)
+        assert client.get(f"/api/jobs/{job_id}/audio.wav").status_code == 200
+    queue = client.get("/api/info").json()["queue"]
+    assert queue["max_results"] == 2 and queue["results_kept_on_disk"] is True
 
 
 def test_a_failed_generation_is_reported_and_the_server_goes_on(tiny_pipeline, make_app):

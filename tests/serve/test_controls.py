@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serve.test_app import read_wav, wait_done
-from text2music.generate.settings import MAX_BARS, MAX_BPM, MIN_BPM, GenerationSettings
-from text2music.serve.app import REQUEST_FIELDS
+from text2music.generate.settings import MAX_BARS, MAX_BPM, MIN_BPM, GenerationSettings, setting_fields
+from text2music.serve.app import HTTP_GROUPS
 from text2music.serve.jobs import generate
 
 DEFAULTS = GenerationSettings()
@@ -47,7 +47,7 @@ def test_info_says_whether_the_model_has_controls_and_their_limits(plain, contro
         assert len(info["keys"]) == len(set(info["keys"])) == 24
         assert info["keys"][0] == "C major" and "F# minor" in info["keys"] and "Bb major" in info["keys"]
         defaults = info["defaults"]
-        assert set(defaults) == set(REQUEST_FIELDS)
+        assert set(defaults) == {f.name for f in setting_fields(groups=HTTP_GROUPS)}
         assert {k: defaults[k] for k in ("bpm", "key", "meter", "drums", "bars", "loop", "text_controls")} == {
             "bpm": None,
             "key": None,
@@ -64,7 +64,7 @@ def test_the_schema_documents_the_control_fields(plain):
     assert body["bpm"]["minimum"] == MIN_BPM and body["bpm"]["maximum"] == MAX_BPM
     assert body["bars"]["minimum"] == 1 and body["bars"]["maximum"] == MAX_BARS
     assert body["loop"]["default"] is False and body["text_controls"]["default"] is True
-    assert {"3/4", "4/4", 3, 4} <= {v for choice in body["meter"]["anyOf"] for v in choice.get("enum", [])}
+    assert "3/4 or 4/4" in body["meter"]["description"] and body["meter"]["examples"] == [3, 4]
     for name in ("bpm", "key", "meter", "drums", "bars"):
         assert body[name].get("default") is None and {"type": "null"} in body[name]["anyOf"] and body[name]["description"]
 
@@ -150,11 +150,8 @@ WRONG_TYPES = [
     ({"bpm": "96"}, "bpm: Input should be a valid number"),
     ({"key": 5}, "key: Input should be a valid string"),
     ({"key": "x" * 33}, "key: String should have at most 32 characters"),
-    ({"meter": True}, "meter: Input should be '3/4', '4/4', 3 or 4"),
-    ({"meter": 3.0}, "meter: Input should be '3/4', '4/4', 3 or 4"),
-    ({"meter": "3"}, "meter: Input should be '3/4', '4/4', 3 or 4"),
-    ({"meter": "6/8"}, "meter: Input should be '3/4', '4/4', 3 or 4"),
-    ({"meter": 5}, "meter: Input should be '3/4', '4/4', 3 or 4"),
+    ({"meter": True}, "meter: Input should be an integer or text (beats per bar: 3/4 or 4/4)"),
+    ({"meter": 3.0}, "meter: Input should be an integer or text (beats per bar: 3/4 or 4/4)"),
     ({"drums": 1}, "drums: Input should be a valid boolean"),
     ({"drums": "on"}, "drums: Input should be a valid boolean"),
     ({"bars": 2.0}, "bars: Input should be a valid integer"),
@@ -173,6 +170,8 @@ OUT_OF_RANGE = [
     ({"key": "H minor"}, "key: cannot read 'H minor' as a key"),
     ({"key": "steps"}, "key: cannot read 'steps' as a key"),  # a value that names another field
     ({"key": "F# minor", "steps": 0}, "steps: must be between 1 and 100, got 0"),
+    ({"meter": "6/8"}, "meter: '6/8' is not supported: only 3/4 and 4/4 are"),
+    ({"meter": 5}, "meter: 5 is unknown; choose one of 3, 4"),
     ({"bars": 64, "bpm": 60}, "bars: 64 bars of 4/4 at 60 BPM last 256.00 s; clips must last 1-20 s"),
     ({"bars": 1, "bpm": 240, "meter": "3/4"}, "bars: 1 bars of 3/4 at 240 BPM last 0.75 s; clips must last 1-20 s"),
 ]

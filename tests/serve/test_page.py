@@ -169,7 +169,9 @@ def test_page_sends_musical_controls_and_shows_what_the_clip_was_made_with(brows
     page.fill("#text", "a waltz in D minor at 92 BPM")
     page.fill("#steps", "1")
     page.fill("#bpm", "60")
+    assert page.is_enabled("#duration")
     page.fill("#bars", "64")
+    assert page.is_disabled("#duration") and page.is_disabled("#duration-range")  # bars decide the length
     page.click("#generate")
     page.wait_for_selector("#error:not([hidden])")
     assert "bars:" in page.inner_text("#error") and "1-20 s" in page.inner_text("#error")
@@ -195,7 +197,9 @@ def test_page_sends_musical_controls_and_shows_what_the_clip_was_made_with(brows
     # Defaults clears them; "Use these settings" brings them back
     page.click("#reset")
     assert page.input_value("#bpm") == "" and page.input_value("#key") == "" and not page.is_checked("#loop")
+    assert page.is_enabled("#duration")
     page.click(".result .reuse")
+    assert page.is_disabled("#duration")
     assert (page.input_value("#bpm"), page.input_value("#key"), page.input_value("#bars")) == ("120", "F# minor", "2")
     assert page.input_value("#drums") == "off" and page.input_value("#meter") == "" and page.is_checked("#loop")
     page.screenshot(path=str(tmp_path / "controls.png"), full_page=True)

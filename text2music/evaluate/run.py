@@ -30,10 +30,11 @@ Metrics (every one on clips the system never trained on):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 
@@ -60,43 +61,52 @@ from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
 from text2music.evaluate.report import write_report
 from text2music.features.mel import load_audio, save_audio
 from text2music.generate.settings import GenerationSettings
+from text2music.generate.spec import ModelSpec
 from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
 
+DEFAULT_PROMPTS = 200
 MIN_CLASS = 5  # clips needed on each side of a concept for its AUC
 CONTROL_MODES = ("text", "settings", "none")
+GENERATION_FIELDS = ("duration", "steps", "guidance", "sampler", "shift", "normalize", "seed")  # of flat configs
 
 
 @dataclass
 class EvalConfig:
-    system: str  # "real", "vocoder", "default" (the bundled model) or a model folder
+    """What `evaluate` runs: a system on a corpus's prompts, with generation `settings` and, for a
+    model, the loading `spec` (its vocoder, adapter and precision; `spec.model` is set from `system`)."""
+
+    system: str  # "real", "vocoder[:...]", "default" (the bundled model) or a model folder
     out: str
     data: str = "data/synth"
     split: str = "test"
-    n: int = 200
+    n: int | None = None  # prompts; None: the first DEFAULT_PROMPTS, or every one when the split has fewer
     prompts: str = "corpus"  # "corpus" (held-out corpus clips) | "musiccaps" (real captions, text only)
     musiccaps_csv: str = str(BUNDLED_MUSICCAPS_CSV)
-    duration: float = GenerationSettings.duration  # the generation settings default to the pipeline's
-    steps: int = GenerationSettings.steps
-    guidance: float = GenerationSettings.guidance
-    sampler: str = GenerationSettings.sampler
-    shift: float = GenerationSettings.shift
-    normalize: bool = False  # judge the generator's own levels (real audio is not normalised either)
+    # the pipeline's defaults, except that the generator's own levels are judged (real audio is not normalised either)
+    settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(normalize=False))
     controls: str = "text"  # "text": what the prompt states | "settings": the clip's true tempo, key,
     # meter and drums as settings | "none": no controls (the prompt's words still go to BERT)
-    vocoder: str = "auto"  # a model's vocoder: "auto" (the folder's own), "griffin-lim" or a vocoder folder
-    adapter: str | None = None  # a LoRA adapter folder merged into the model (text2music finetune)
-    adapter_strength: float = 1.0
-    precision: str = "auto"  # the folder's (config.json), "float32" or "int8" (linear layers quantised, models.quantize)
-    seed: int = 0
+    spec: ModelSpec = field(default_factory=ModelSpec)
     diversity_prompts: int = 8
     diversity_seeds: int = 4
     batch_size: int = 4
     speed: bool = True
     overwrite: bool = False  # redo a report folder that holds results of other settings
 
+    def __post_init__(self):
+        if self.controls not in CONTROL_MODES:
+            raise ValueError(f"controls must be one of {', '.join(CONTROL_MODES)}, got {self.controls!r}")
+        if not is_reference_only(self.system):
+            self.spec = dataclasses.replace(self.spec, model=None if self.system == "default" else str(self.system))
 
-def adapter_of(cfg: EvalConfig) -> tuple[str, float] | None:
-    return (cfg.adapter, cfg.adapter_strength) if cfg.adapter else None
+    @classmethod
+    def from_dict(cls, config: dict) -> "EvalConfig":
+        """From metrics.json's "config": nested, or flat as reports before the settings were nested wrote it."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        settings = config.get("settings") or {k: config[k] for k in GENERATION_FIELDS if k in config}
+        spec = config.get("spec") or {k: config[k] for k in ("vocoder", "adapter", "adapter_strength", "precision") if k in config}
+        rest = {k: v for k, v in config.items() if k in known and k not in ("settings", "spec")}
+        return cls(**rest, settings=GenerationSettings(**settings), spec=ModelSpec(**spec))
 
 
 def is_reference_only(system: str) -> bool:
@@ -106,11 +116,14 @@ def is_reference_only(system: str) -> bool:
 
 def fingerprint(cfg: EvalConfig) -> dict:
     """What a report folder's audio and judgements are made from (see text2music.evaluate.folder)."""
-    settings = {} if is_reference_only(cfg.system) else {k: getattr(cfg, k) for k in GENERATION_SETTINGS}
-    if settings and cfg.shift != 1.0:  # reports made before the time grid could shift hold no shift: 1
-        settings["shift"] = cfg.shift
+    own = {k: getattr(cfg.settings, k) if hasattr(cfg.settings, k) else getattr(cfg, k) for k in GENERATION_SETTINGS}
+    settings = {} if is_reference_only(cfg.system) else own
+    if settings and cfg.settings.shift != 1.0:  # reports made before the time grid could shift hold no shift: 1
+        settings["shift"] = cfg.settings.shift
+    spec = cfg.spec
+    adapter = str(spec.adapter) if spec.adapter else None
     return {
-        "system": system_fingerprint(cfg.system, cfg.vocoder, cfg.adapter, cfg.adapter_strength, cfg.precision),
+        "system": system_fingerprint(cfg.system, str(spec.vocoder), adapter, spec.adapter_strength, spec.precision),
         "settings": settings,
         "prompts": corpus_fingerprint(cfg.prompts, cfg.data, cfg.split, cfg.musiccaps_csv),
     }
@@ -214,13 +227,16 @@ def mean_pairwise(vectors: list[np.ndarray]) -> float:
     return float(np.mean([np.linalg.norm(a - b) for a, b in combinations(vectors, 2)])) if len(vectors) > 1 else float("nan")
 
 
-def speed_in_subprocess(system: str, text: str, settings: dict) -> dict:
+def speed_in_subprocess(system: str, text: str, spec: ModelSpec, settings: GenerationSettings) -> dict:
     """Time and peak memory of text -> waveform in a fresh process (model load included in RSS)."""
+    spec_fields = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(spec).items()}
     code = (
         "import json, resource, sys, time\n"
         "from text2music.evaluate.systems import load_system, measure_speed\n"
+        "from text2music.generate.settings import GenerationSettings\n"
+        "from text2music.generate.spec import ModelSpec\n"
         "t0 = time.perf_counter()\n"
-        f"s = load_system({system!r}, **{settings!r})\n"
+        f"s = load_system({system!r}, 'text', ModelSpec(**{spec_fields!r}), GenerationSettings(**{asdict(settings)!r}))\n"
         "load = time.perf_counter() - t0\n"
         f"r = measure_speed(s, {text!r})\n"
         "r['load_seconds'] = round(load, 2)\n"
@@ -260,10 +276,11 @@ def reference_metrics(
 
 
 def load_items(cfg: EvalConfig) -> list[EvalItem]:
+    """The prompts: exactly `cfg.n` (refused when the split has fewer), or up to DEFAULT_PROMPTS."""
     if cfg.prompts == "corpus":
-        return corpus_items(cfg.data, cfg.split, cfg.n)
+        return corpus_items(cfg.data, cfg.split, cfg.n)[: cfg.n or DEFAULT_PROMPTS]
     if cfg.prompts == "musiccaps":
-        return musiccaps_items(cfg.musiccaps_csv, cfg.n, cfg.split)
+        return musiccaps_items(cfg.musiccaps_csv, cfg.n, cfg.split)[: cfg.n or DEFAULT_PROMPTS]
     raise ValueError(f"prompts must be corpus or musiccaps, got {cfg.prompts!r}")
 
 
@@ -272,28 +289,14 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
 
     out = Path(cfg.out)
     reference_only = is_reference_only(cfg.system)
-    if reference_only and cfg.vocoder != "auto":
+    if reference_only and cfg.spec.vocoder != "auto":
         raise ValueError(f"--vocoder is for a model; the vocoder-only row names its vocoder in --model (vocoder:FOLDER), got {cfg.system}")
-    if reference_only and cfg.adapter:
+    if reference_only and cfg.spec.adapter:
         raise ValueError(f"--adapter is for a model, not for the {cfg.system} row")
     items = load_items(cfg)
     fp = fingerprint(cfg)
-    settings = {
-        "duration": cfg.duration,
-        "steps": cfg.steps,
-        "guidance": cfg.guidance,
-        "sampler": cfg.sampler,
-        "shift": cfg.shift,
-        "normalize": cfg.normalize,
-    }
-    GenerationSettings(**settings)  # out-of-range settings: a ValueError before the folder is touched
-    if cfg.controls not in CONTROL_MODES:
-        raise ValueError(f"controls must be one of {', '.join(CONTROL_MODES)}, got {cfg.controls!r}")
     claim_report(out, fp, cfg.overwrite)  # before any model work: refuses a folder of other settings
-    if reference_only:
-        system = load_system(cfg.system)
-    else:
-        system = load_system(cfg.system, cfg.controls, cfg.vocoder, adapter_of(cfg), cfg.precision, **settings)
+    system = load_system(cfg.system) if reference_only else load_system(cfg.system, cfg.controls, cfg.spec, cfg.settings)
     judges = Judges()
 
     # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
@@ -304,17 +307,17 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         render(RealAudio(), [(it, 0) for it in items], ref_dir / "audio", 16, progress)
         reference = judge_all(judges, [clip_name(it.id, 0) for it in items], ref_dir / "audio", ref_dir, progress)
     # 2. the system: one clip per prompt, and extra seeds for the first prompts (diversity)
-    main = [(it, cfg.seed) for it in items]
+    main = [(it, cfg.settings.seed) for it in items]
     div_items = [] if reference_only else items[: cfg.diversity_prompts]
-    extra = [(it, cfg.seed + k) for it in div_items for k in range(1, cfg.diversity_seeds)]
+    extra = [(it, cfg.settings.seed + k) for it in div_items for k in range(1, cfg.diversity_seeds)]
     if cfg.system == "real":  # the real-audio row is the reference itself
-        judged = {clip_name(it.id, cfg.seed): reference[clip_name(it.id, 0)] for it in items}
+        judged = {clip_name(it.id, cfg.settings.seed): reference[clip_name(it.id, 0)] for it in items}
     else:
         render(system, main + extra, out / "audio", cfg.batch_size, progress)
         judged = judge_all(judges, [clip_name(it.id, s) for it, s in main + extra], out / "audio", out, progress)
 
     # 3. metrics
-    main_judged = [judged[clip_name(it.id, cfg.seed)] for it in items]
+    main_judged = [judged[clip_name(it.id, cfg.settings.seed)] for it in items]
     metrics: dict = {
         "system": cfg.system,
         "config": asdict(cfg),
@@ -328,12 +331,10 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     if cfg.prompts == "corpus" and held:
         metrics["heldout"] = adherence([h[0] for h in held], [h[1] for h in held])
     if reference:
-        metrics.update(reference_metrics(items, judged, reference, cfg.seed, div_items, cfg.diversity_seeds))
+        metrics.update(reference_metrics(items, judged, reference, cfg.settings.seed, div_items, cfg.diversity_seeds))
     if cfg.speed and not reference_only:
         metrics["speed"] = speed_in_subprocess(
-            cfg.system,
-            "a calm solo piano piece in A minor at 70 BPM",
-            {**settings, "duration": 10.0, "vocoder": cfg.vocoder, "adapter": adapter_of(cfg), "precision": cfg.precision},
+            cfg.system, "a calm solo piano piece in A minor at 70 BPM", cfg.spec, cfg.settings.replace(duration=10.0)
         )
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_report(out, metrics, items, main_judged, reference, cfg)

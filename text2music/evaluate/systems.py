@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from text2music.evaluate.folder import vocoder_row_source
 from text2music.evaluate.judges import JUDGE_RATE
 from text2music.evaluate.prompts import EvalItem
 from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
+from text2music.generate.settings import GenerationSettings
+from text2music.generate.spec import ModelSpec
 
 
 class RealAudio:
@@ -68,24 +71,14 @@ class ModelSystem:
     tempo, key, meter and drums given as settings, as a user sets --bpm --key --meter --drums),
     or "none" (no controls: the prompt's words still reach the text encoder)."""
 
-    def __init__(
-        self,
-        path: str | Path | None,
-        controls: str = "text",
-        vocoder: str = "auto",
-        adapter: tuple[str, float] | None = None,
-        precision: str = "auto",
-        **settings,
-    ):
+    def __init__(self, spec: ModelSpec, controls: str = "text", settings: GenerationSettings | None = None):
         from text2music.generate.pipeline import Text2Music
-        from text2music.generate.settings import GenerationSettings
 
-        folder, strength = adapter if adapter else (None, 1.0)
-        self.pipe = Text2Music.from_pretrained(path, vocoder=vocoder, adapter=folder, adapter_strength=strength, precision=precision)
-        self.name = str(path) if path is not None else "default"
+        self.pipe = Text2Music.from_pretrained(spec)
+        self.name = str(spec.model) if spec.model is not None else "default"
         self.sample_rate = self.pipe.sample_rate
         self.controls = controls
-        self.settings = GenerationSettings(**settings, text_controls=controls == "text")
+        self.settings = (settings or GenerationSettings()).replace(text_controls=controls == "text")
 
     def render(self, items, seeds):
         if self.controls != "settings":
@@ -101,24 +94,18 @@ class ModelSystem:
         return self.settings.replace(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
 
 
-def load_system(
-    spec: str,
-    controls: str = "text",
-    vocoder: str = "auto",
-    adapter: tuple[str, float] | None = None,
-    precision: str = "auto",
-    **settings,
-):
+def load_system(system: str, controls: str = "text", spec: ModelSpec | None = None, settings: GenerationSettings | None = None):
     """'real', 'vocoder' (Griffin-Lim), 'vocoder:griffin-lim-64-nnls300' (Griffin-Lim with other
     iterations, see `text2music.models.vocoder`), 'vocoder:FOLDER' (the neural vocoder in FOLDER;
-    'vocoder:vocos' for the packaged one), 'default' (the bundled model) or a model folder
-    (with `vocoder`: see `Text2Music.from_pretrained`); `settings` are GenerationSettings fields."""
-    if spec == "real":
+    'vocoder:vocos' for the packaged one), 'default' (the bundled model) or a model folder, loaded
+    as `spec` says (its vocoder, adapter, precision) and generating with `settings`."""
+    if system == "real":
         return RealAudio()
-    source = vocoder_row_source(spec)
+    source = vocoder_row_source(system)
     if source is not None:
         return VocoderOnly(**source) if isinstance(source, dict) else VocoderOnly(neural=source)
-    return ModelSystem(None if spec == "default" else Path(spec), controls, vocoder, adapter, precision, **settings)
+    spec = spec or ModelSpec()
+    return ModelSystem(dataclasses.replace(spec, model=None if system == "default" else system), controls, settings)
 
 
 def measure_speed(system, text: str, repeats: int = 3) -> dict:

@@ -39,32 +39,36 @@ class ModelSpec:
     def check(self) -> dict:
         """The model folder's config.json, once every part of the spec is known to be usable; else a
         one-line ValueError or FileNotFoundError naming the part (the folder, the file or the option)."""
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        self.check_options()
         config = read_config(self.folder)
+        where = self.folder / "config.json"
         named = config.get("precision", "float32")
         if named not in PRECISIONS[1:]:
-            raise ValueError(f"{self.folder / 'config.json'}: unknown precision {named!r}; it must be float32 or int8")
-        _check_vocoders(self, config)
+            raise ValueError(f"{where}: unknown precision {named!r}; it must be float32 or int8")
+        vocoder = config.get("vocoder")
+        if vocoder is not None and not (isinstance(vocoder, str) and _is_vocoder(vocoder)):
+            raise ValueError(f'{where}: "vocoder" must name a vocoder such as "vocos" or "griffin-lim", got {vocoder!r}')
+        return config
+
+    def check_options(self) -> None:
+        """The vocoder, adapter, strength and precision alone (for rows that load no model folder)."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        check_vocoder_spec(self.vocoder)
+        check_strength(self.adapter_strength)
         if self.adapter is not None:
             if Path(self.adapter).expanduser().is_file():
                 raise ValueError(f"adapter {self.adapter} is a file, not an adapter folder (make one with `text2music finetune`)")
-            check_strength(self.adapter_strength)
             read_adapter_config(Path(self.adapter).expanduser())
-        return config
 
     def traits(self) -> tuple[bool, bool]:
         """(generative, controllable) of the model, from its config.json alone."""
         return model_traits(self.check())
 
 
-def _check_vocoders(spec: ModelSpec, config: dict) -> None:
-    named = config.get("vocoder")
-    if named is not None:
-        if not isinstance(named, str):
-            raise ValueError(f'{spec.folder / "config.json"}: "vocoder" must be a vocoder name such as "vocos", got {named!r}')
-        try:
-            check_vocoder_spec(named)
-        except ValueError:
-            raise ValueError(f"{spec.folder / 'config.json'}: unknown vocoder {named!r}") from None
-    check_vocoder_spec(spec.vocoder)
+def _is_vocoder(spec: str) -> bool:
+    try:
+        check_vocoder_spec(spec)
+    except ValueError:
+        return False
+    return True

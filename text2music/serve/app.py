@@ -28,41 +28,31 @@ import ipaddress
 import json
 import logging
 import os
-import re
+import socket
 import time
 from contextlib import asynccontextmanager
-from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, ClassVar, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, StrictBool, create_model, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from text2music.generate.controls import plan_controls
 from text2music.generate.sampling import SAMPLERS
 from text2music.generate.settings import (
-    MAX_BARS,
-    MAX_BPM,
-    MAX_DURATION,
-    MAX_GUIDANCE,
-    MAX_SEED,
-    MAX_SHIFT,
-    MAX_STEPS,
     MAX_TEXT_CHARS,
-    MIN_BPM,
-    MIN_DURATION,
-    MIN_GUIDANCE,
-    MIN_SHIFT,
     GenerationSettings,
+    SettingField,
+    SettingsError,
     check_texts,
+    setting_fields,
 )
 from text2music.serve.jobs import Job, JobQueue, QueueFull
-from text2music.text.controls import MODES, PITCH_CLASSES, key_name
+from text2music.theory import MODES, PITCH_CLASSES, key_name
 
 log = logging.getLogger("text2music.serve")
 
@@ -70,25 +60,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SYNC_MAX_DURATION = 5.0  # seconds; longer clips go through submit + poll
 SYNC_TIMEOUT = 300.0  # seconds a synchronous call waits before answering 504 with the job to poll
 MAX_BODY_BYTES = 64 * 1024  # a request body beyond this gets 413 unread (a 2000-character text is at most ~24 KB of JSON)
-DEFAULT_SETTINGS = GenerationSettings()
-# the settings a client may send
-REQUEST_FIELDS = (
-    "duration",
-    "steps",
-    "guidance",
-    "seed",
-    "sampler",
-    "shift",
-    "normalize",
-    "bpm",
-    "key",
-    "meter",
-    "drums",
-    "bars",
-    "loop",
-    "text_controls",
-)
+HTTP_GROUPS = ("length", "sampling", "output", "controls")  # init audio is not sent over HTTP
 KEYS = [key_name(tonic, mode) for mode in MODES for tonic in range(len(PITCH_CLASSES))]  # "C major" .. "B minor"
+METERS = ["3/4", "4/4"]
 MAX_KEY_CHARS = 32  # "F sharp minor key" is 17
 EXAMPLES = [
     "a calm solo piano piece in A minor at 70 BPM",
@@ -99,62 +73,56 @@ EXAMPLES = [
 
 Number = Annotated[float, Strict()]  # JSON numbers only: ints are accepted, booleans and strings are not
 Integer = Annotated[int, Strict()]  # JSON integers only: not 2.0, not true
-Meter = Literal["3/4", "4/4", 3, 4]
-METERS = get_args(Meter)
+JSON_TYPES = {float: Number, int: Integer, bool: StrictBool, str: str}
 
 
-def _limits(lo, hi) -> dict:
-    return {"json_schema_extra": {"minimum": lo, "maximum": hi}}
+def _body_field(f: SettingField):
+    """(type, pydantic Field) of one setting in the request body: JSON type from the field's kind
+    (its text form too where GenerationSettings reads one, as "3/4"), limits and choices as schema."""
+    d = f.setting
+    kind = Annotated[object, PlainValidator(_value_or_text(f))] if d.text and f.kind is not str else JSON_TYPES[f.kind]
+    schema = {"minimum": d.limits[0], "maximum": d.limits[1]} if d.limits else {}
+    if d.choices is not None:
+        schema["examples" if d.text else "enum"] = list(d.choices)
+    extra = {"max_length": MAX_KEY_CHARS} if f.kind is str and d.text else {}
+    help = d.help + ("; null: the text's, else the model's choice (needs a model with controls)" if f.optional else "")
+    return (kind | None if f.optional else kind), Field(f.default, description=help, json_schema_extra=schema or None, **extra)
 
 
-class GenerateBody(BaseModel):
-    """One clip to generate. Every field but `text` has a default.
+def _value_or_text(f: SettingField):
+    """A check of a field given as a JSON value of its kind or as text that GenerationSettings reads."""
+    kind = {float: "a number", int: "an integer"}[f.kind]
 
-    Types are checked here; values by `GenerationSettings` (`settings()`), the one place the
-    limits shown in the schema are enforced."""
+    def check(v):
+        if v is None or isinstance(v, str) or (isinstance(v, f.kind) and not isinstance(v, bool)):
+            return v
+        raise ValueError(f"Input should be {kind} or text ({f.setting.help})")
+
+    return check
+
+
+def request_model(settings_class=None) -> type[BaseModel]:
+    """The request body of /api/generate: `text` and every GenerationSettings field of HTTP_GROUPS."""
+    fields_ = {f.name: _body_field(f) for f in setting_fields(settings_class, HTTP_GROUPS)}
+    text = Field(description="description of the music", json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS})
+    model = create_model(
+        "GenerateBody",
+        __base__=BodyBase,
+        __doc__="One clip to generate. Every field but `text` has a default; values are checked by GenerationSettings.",
+        text=(str, text),
+        **fields_,
+    )
+    model.settings_class = settings_class or GenerationSettings
+    return model
+
+
+class BodyBase(BaseModel):
+    """What every request body shares: no unknown fields, the text checked, `settings()`."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": EXAMPLES[0], "duration": 4.0}]})
+    settings_class: ClassVar[type] = GenerationSettings
 
-    text: str = Field(description="description of the music", json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS})
-    duration: Number = Field(DEFAULT_SETTINGS.duration, description="seconds", **_limits(MIN_DURATION, MAX_DURATION))
-    steps: Integer = Field(DEFAULT_SETTINGS.steps, description="sampler steps (more: slower, finer)", **_limits(1, MAX_STEPS))
-    guidance: Number = Field(DEFAULT_SETTINGS.guidance, description="classifier-free guidance scale", **_limits(MIN_GUIDANCE, MAX_GUIDANCE))
-    seed: Integer = Field(DEFAULT_SETTINGS.seed, description="same seed and settings, same clip", **_limits(0, MAX_SEED))
-    sampler: str = Field(
-        DEFAULT_SETTINGS.sampler, description="ODE sampler (heun: two evaluations per step)", json_schema_extra={"enum": list(SAMPLERS)}
-    )
-    shift: Number = Field(
-        DEFAULT_SETTINGS.shift, description="time-grid shift toward the noisy start (1: uniform)", **_limits(MIN_SHIFT, MAX_SHIFT)
-    )
-    normalize: StrictBool = Field(
-        DEFAULT_SETTINGS.normalize, description="every clip at the same loudness; false keeps the model's soft and loud"
-    )
-    bpm: Number | None = Field(
-        DEFAULT_SETTINGS.bpm,
-        description="tempo; null: the text's, else the model's choice (needs a model with controls)",
-        **_limits(MIN_BPM, MAX_BPM),
-    )
-    key: str | None = Field(
-        DEFAULT_SETTINGS.key,
-        max_length=MAX_KEY_CHARS,
-        description='key such as "F# minor", "Bb major", "f#m"; null: the text\'s, else the model\'s choice (needs controls)',
-        json_schema_extra={"examples": ["F# minor", "Bb major", "Am"]},
-    )
-    meter: Meter | None = Field(
-        DEFAULT_SETTINGS.meter, description="beats per bar; null: the text's, else 4/4 where a tempo is set (needs controls)"
-    )
-    drums: StrictBool | None = Field(
-        DEFAULT_SETTINGS.drums, description="drums on or off; null: the text's, else the model's choice (needs controls)"
-    )
-    bars: Integer | None = Field(
-        DEFAULT_SETTINGS.bars, description="length in whole bars, instead of duration (needs controls)", **_limits(1, MAX_BARS)
-    )
-    loop: StrictBool = Field(DEFAULT_SETTINGS.loop, description="a clip that loops seamlessly (whole bars where a tempo is known)")
-    text_controls: StrictBool = Field(
-        DEFAULT_SETTINGS.text_controls, description="follow the tempo, key, meter and drums the text states (a setting overrides the text)"
-    )
-
-    @field_validator("text")
+    @field_validator("text", check_fields=False)
     @classmethod
     def _check_text(cls, v: str) -> str:
         try:
@@ -163,42 +131,25 @@ class GenerateBody(BaseModel):
             raise ValueError(str(e).replace("text 1 ", "text ", 1)) from None
         return v.strip()
 
-    @field_validator("meter", mode="before")
-    @classmethod
-    def _strict_meter(cls, v):
-        if v is None or isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)):
-            return v  # the values are checked by the Literal
-        raise ValueError("Input should be " + ", ".join(repr(m) for m in METERS[:-1]) + f" or {METERS[-1]!r}")
-
     def settings(self) -> GenerationSettings:
-        """The body's settings, or InvalidSettings naming the field out of range (the first one, in
-        the order of REQUEST_FIELDS, whose value alone GenerationSettings refuses)."""
-        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        """The body's settings, or InvalidSettings naming the field GenerationSettings refuses."""
         try:
-            return GenerationSettings(**values)
-        except ValueError as e:
-            error = e
-        for name in REQUEST_FIELDS:  # the message of a field's own check, so it cannot name another field
-            try:
-                GenerationSettings(**{name: values[name]})
-            except ValueError as e:
-                raise InvalidSettings(str(e), field=name) from None
-        raise InvalidSettings(str(error)) from None
+            return self.settings_class(**self.model_dump(exclude={"text"}))
+        except SettingsError as e:
+            raise InvalidSettings(str(e), field=e.field) from None
+
+
+GenerateBody = request_model()
 
 
 class InvalidSettings(ValueError):
-    """A GenerationSettings error, with the field it names (answered 422); `field` where known,
-    else the first GenerationSettings field named in the message."""
+    """A settings error answered 422, with the field it names (None when no one field is to blame)."""
 
     def __init__(self, message: str, field: str | None = None):
-        if field is None:
-            names = [f.name for f in fields(GenerationSettings)]
-            found = [(m.start(), m.group(0)) for n in names if (m := re.search(rf"\b{n}\b", message))]
-            field = min(found)[1] if found else None
         self.field = field
-        if self.field and message.startswith(self.field + " "):
-            message = message[len(self.field) + 1 :]
-        super().__init__(f"{self.field}: {message}" if self.field else message)
+        if field and message.startswith(field + " "):
+            message = message[len(field) + 1 :]
+        super().__init__(f"{field}: {message}" if field else message)
         self.msg = message
 
 
@@ -258,28 +209,18 @@ def job_status(job: Job, queue: JobQueue) -> JobStatus:
 
 def request_of(text: str, settings: GenerationSettings) -> dict:
     """The body that asks for `settings` again (the key spelled canonically, the meter as "3/4")."""
-    body = {"text": text, **{k: getattr(settings, k) for k in REQUEST_FIELDS}}
+    body = {"text": text, **{f.name: getattr(settings, f.name) for f in setting_fields(type(settings), HTTP_GROUPS)}}
     body["meter"] = None if settings.meter is None else f"{settings.meter}/4"
     return body
 
 
 def plan_request(pipeline, text: str, settings: GenerationSettings) -> float:
     """The length in seconds of the clip asked for, or InvalidSettings (422, before anything is
-    queued) for controls the model was not trained with, or bars that last too long or too short."""
-    asked = settings.controls_asked
-    if not getattr(pipeline, "controllable", False):
-        if asked:
-            needs = "needs" if len(asked) == 1 else "need"
-            raise InvalidSettings(
-                f"this model has no musical controls: {', '.join(asked)} {needs} a model trained with them", field=asked[0]
-            )
-        if settings.loop and not getattr(pipeline, "generative", True):
-            raise InvalidSettings("this model regresses one clip per text and cannot make a loop", field="loop")
-        return settings.duration
+    queued) from the pipeline's pre-flight check (`plan_clips`)."""
     try:
-        return plan_controls(text, settings, settings.seed).duration
-    except ValueError as e:
-        raise InvalidSettings(str(e), field="bars" if settings.bars is not None else "duration") from None
+        return pipeline.plan([text], settings, [settings.seed])[0].duration
+    except SettingsError as e:
+        raise InvalidSettings(str(e), field=e.field) from None
 
 
 def _error(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -402,25 +343,23 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def api_info(pipeline) -> dict:
-    """What GET /api/info tells besides the queue state: model, limits, defaults, samplers, examples."""
+def api_info(pipeline, settings_class=None) -> dict:
+    """What GET /api/info tells besides the queue state: model, limits, defaults, samplers, examples.
+    Limits and defaults come from the GenerationSettings fields the request body has."""
+    described = setting_fields(settings_class, HTTP_GROUPS)
     return {
         "model": model_info(pipeline),
         "limits": {
             "text_chars": MAX_TEXT_CHARS,
-            "duration": [MIN_DURATION, MAX_DURATION],
-            "steps": [1, MAX_STEPS],
-            "guidance": [MIN_GUIDANCE, MAX_GUIDANCE],
-            "shift": [MIN_SHIFT, MAX_SHIFT],
-            "seed": [0, MAX_SEED],
-            "bpm": [MIN_BPM, MAX_BPM],
-            "bars": [1, MAX_BARS],
+            **{f.name: list(f.setting.limits) for f in described if f.setting.limits},
             "sync_duration": SYNC_MAX_DURATION,
         },
-        "defaults": {name: getattr(DEFAULT_SETTINGS, name) for name in REQUEST_FIELDS},
+        "defaults": {f.name: f.default for f in described},
+        "help": {f.name: f.setting.help for f in described},
+        "choices": {f.name: list(f.setting.choices) for f in described if f.setting.choices},
         "samplers": list(SAMPLERS),
         "keys": KEYS,
-        "meters": [m for m in METERS if isinstance(m, str)],
+        "meters": METERS,
         "evaluations_per_step": {name: GenerationSettings(sampler=name, steps=1).model_evaluations for name in SAMPLERS},
         "examples": EXAMPLES,
     }
@@ -628,33 +567,44 @@ def torch_threads(cores: int, workers: int) -> int:
     return max(1, (cores - 1) // workers)
 
 
+def check_port(host: str, port: int) -> None:
+    """A one-line error when `host:port` cannot be listened on (in use, or not an address here),
+    before the model loads and before anything says "serving"."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e} (is another server using --port {port}?)") from None
+
+
 def serve(
-    model: str | Path | None = None,
+    spec=None,
     host: str = "127.0.0.1",
     port: int = 7860,
     workers: int = 1,
     max_queue: int = 8,
     out_dir: str | Path | None = None,
     log_level: str = "info",
-    vocoder: str | Path = "auto",
-    adapter: str | Path | None = None,
-    adapter_strength: float = 1.0,
-    precision: str = "auto",
 ) -> None:
-    """Load the model once and serve the page and API until Ctrl-C.
+    """Load what the ModelSpec `spec` names (None: the bundled model) once and serve the page and
+    API until Ctrl-C.
 
-    Results go under `out_dir` (kept after the server stops), else to a temp folder deleted at
-    shutdown; temp folders of servers that were killed are deleted at the next start."""
+    Results go under `out_dir` (all kept after the server stops), else to a temp folder holding the
+    newest results, deleted at shutdown; temp folders of servers that were killed are deleted at the
+    next start."""
     import torch
     import uvicorn
 
     from text2music.generate.pipeline import Text2Music
 
+    check_port(host, port)
     # Each worker's generation gets its share of the cores, less one for the HTTP event loop: torch's
     # OpenMP threads spin while they wait, and on a machine with no core to spare a busy event loop
     # slowed each generation 25-fold (2 cores, 2 torch threads: 5.8 s per job instead of 0.22 s).
     torch.set_num_threads(torch_threads(os.cpu_count() or 1, workers))
-    pipeline = Text2Music.from_pretrained(model, vocoder=vocoder, adapter=adapter, adapter_strength=adapter_strength, precision=precision)
+    pipeline = Text2Music.from_pretrained(spec)
     app = create_app(pipeline, workers=workers, max_queue=max_queue, out_dir=out_dir)
     if not is_loopback(host):
         log.warning("serving on %s: anyone who can reach this address can use the server (no authentication)", host)

@@ -10,9 +10,11 @@ Ids are made by the server (random hex), file names are fixed: nothing a client 
 path. The `max_queue` jobs waiting beyond the running ones are all that is accepted; one more is
 refused with `QueueFull`, whose `retry_after` is the estimated time until a running job finishes
 (from the running jobs' own progress, else from the measured seconds per unit of work of the
-finished ones, else from a first guess). Finished jobs beyond the newest `keep` are evicted, their
-files deleted. Torch releases the GIL, so worker threads generate in parallel; one loaded model
-serves them all (its inference keeps no state).
+finished ones, else from a first guess). The newest `keep` finished jobs are held in memory. In a
+server-made temp folder the older ones are evicted with their files; in a given `out_dir` every
+result stays: an evicted job is read back from its folder's `job.json` when asked for. Torch
+releases the GIL, so worker threads generate in parallel; one loaded model serves them all (its
+inference keeps no state).
 
 Without `out_dir` the results go to a new temp folder `text2music-serve-*` holding `server.pid`
 (the owner's pid, start time and host); it is deleted at shutdown, and `sweep_stale()` deletes
@@ -21,6 +23,7 @@ those whose owner is gone (a server killed with -9 cannot clean up after itself)
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -37,13 +40,12 @@ from pathlib import Path
 
 from text2music.generate.settings import GenerationSettings
 from text2music.text.controls import key_name
-from text2music.utils import pid_alive
+from text2music.utils import atomic_write_text, pid_alive
 
 log = logging.getLogger("text2music.serve")
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
-STATES = ("queued", "running", "done", "failed")
-AUDIO_NAME, IMAGE_NAME = "audio.wav", "image.png"
+AUDIO_NAME, IMAGE_NAME, RECORD_NAME = "audio.wav", "image.png", "job.json"
 TEMP_PREFIX = "text2music-serve-"
 OWNER_FILE = "server.pid"
 # First guess of seconds per unit of work (one model evaluation over one second of audio) before
@@ -107,6 +109,22 @@ class Job:
     def report(self, fraction: float) -> None:
         """Progress from the generating thread: only ever goes up, at most 1."""
         self.progress = max(self.progress, min(1.0, fraction))
+
+    def record(self) -> dict:
+        """A finished job as JSON (its folder's job.json), enough to answer for it again."""
+        keep = ("id", "text", "duration", "created", "started", "finished", "controls", "notes")
+        return {**{k: getattr(self, k) for k in keep}, "settings": self.settings.to_dict()}
+
+    @classmethod
+    def from_record(cls, folder: Path) -> "Job | None":
+        """The finished job whose job.json is in `folder`; None when there is none or it is unreadable."""
+        try:
+            record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+            job = cls(folder=folder, status="done", progress=1.0, settings=GenerationSettings(**record.pop("settings")), **record)
+        except (OSError, ValueError, TypeError):
+            return None
+        job.done_event.set()
+        return job
 
 
 class QueueFull(RuntimeError):
@@ -249,10 +267,14 @@ class JobQueue:
             return job
 
     def get(self, job_id: str) -> Job | None:
+        """The job, or None; a finished job evicted from memory is read back from a given out_dir."""
         if not valid_id(job_id):
             return None
         with self._cond:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+        if job is None and not self._own_dir:
+            job = Job.from_record(self.out_dir / job_id)
+        return job
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
         job = self.get(job_id)
@@ -276,6 +298,8 @@ class JobQueue:
                 "running": len(self._running),
                 "queued": len(self._pending),
                 "kept": len(self._jobs),
+                "max_results": self.keep,
+                "results_kept_on_disk": not self._own_dir,
                 **self.counts,
                 "seconds_per_unit": round(self._seconds_per_unit_locked(), 5),
             }
@@ -357,8 +381,11 @@ class JobQueue:
         self.counts[job.status] += 1
         if error:
             shutil.rmtree(job.folder, ignore_errors=True)
+        elif not self._own_dir:
+            atomic_write_text(job.folder / RECORD_NAME, json.dumps(job.record()) + "\n")
         job.done_event.set()
         finished = [j for j in self._jobs.values() if j.finished is not None]
         for old in finished[: max(0, len(finished) - self.keep)]:
             del self._jobs[old.id]
-            shutil.rmtree(old.folder, ignore_errors=True)
+            if self._own_dir:
+                shutil.rmtree(old.folder, ignore_errors=True)

@@ -69,6 +69,14 @@ function enableControls(on) {
   }
   if (!on) for (const id of CONTROLS) $("#" + id).value = "";
   updateChoices();
+  updateLength();
+}
+
+function updateLength() {
+  // a length in bars replaces the duration: the duration fields are off while bars is set
+  const byBars = $("#bars").value.trim() !== "" && !$("#bars").disabled;
+  for (const id of ["duration", "duration-range"]) $("#" + id).disabled = byBars;
+  $("#duration").title = byBars ? "the length is set in bars" : "";
 }
 
 function updateChoices() {
@@ -86,6 +94,7 @@ function setControls(q) {
   $("#loop").checked = q.loop === true;
   $("#text_controls").checked = q.text_controls !== false;
   updateChoices();
+  updateLength();
 }
 
 function setDefaults(D) {
@@ -290,6 +299,7 @@ function wire() {
   }
   $("#dice").addEventListener("click", () => setValue("seed", Math.floor(Math.random() * 1e6)));
   $("#text_controls").addEventListener("change", updateChoices);
+  $("#bars").addEventListener("input", updateLength);
   $("#reset").addEventListener("click", () => setDefaults());
 }
 
