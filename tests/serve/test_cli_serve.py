@@ -108,3 +108,18 @@ def test_torch_threads_leave_a_core_for_the_event_loop():
     from text2music.serve.app import torch_threads
 
     assert [torch_threads(c, w) for c, w in [(1, 1), (2, 1), (2, 2), (16, 1), (16, 2), (16, 4)]] == [1, 1, 1, 15, 7, 3]
+
+
+def test_a_busy_port_is_one_line_before_the_model_loads_or_serving_is_said(capsys, monkeypatch):
+    """`serve` on a busy port printed "serving ..." and then failed."""
+    import text2music.generate.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline.Text2Music, "from_pretrained", lambda *a, **kw: pytest.fail("the model loaded"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    captured = capsys.readouterr()
+    assert f"cannot listen on 127.0.0.1:{port}" in captured.err and captured.err.count("\n") == 1
+    assert "serving" not in captured.out
