@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from text2music.text import controls
-from text2music.text.controls import PITCH_CLASSES, StatedControls, key_name, parse_controls, parse_key, parse_meter
+from text2music.text.controls import StatedControls, key_name, parse_controls, parse_key, parse_meter
+from text2music.theory import PITCH_CLASSES
 
 FIELDS = ("bpm", "key", "mode", "meter", "drums")
 
@@ -368,12 +369,6 @@ def test_parse_meter_errors_name_the_value(value):
 
 
 # --- the module itself ------------------------------------------------------------------------
-
-
-def test_pitch_classes_match_the_analysis_table():
-    from text2music.analysis.key import PITCH_CLASSES as ANALYSIS_PITCH_CLASSES
-
-    assert PITCH_CLASSES == ANALYSIS_PITCH_CLASSES
 
 
 def test_controls_imports_only_the_standard_library():
