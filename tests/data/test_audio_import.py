@@ -238,19 +238,19 @@ def test_terminated_import_leaves_no_temp_file(tmp_path):
     import time
 
     (tmp_path / "in").mkdir()
-    sf.write(tmp_path / "in" / "a_blip.wav", piece(4.0, 49)[:SR], SR)  # too short: its record is written at once
-    for i in range(4):
-        sf.write(tmp_path / "in" / f"song{i}.wav", piece(4.0, 50 + i), SR)
+    for i in range(12):
+        sf.write(tmp_path / "in" / f"song{i:02d}.wav", piece(4.0, 50 + i), SR)
     out = tmp_path / "c"
     cmd = [sys.executable, "-m", "text2music", "data", "import", str(tmp_path / "in"), "--out", str(out), "--jobs", "1"]
     proc = subprocess.Popen(
         [*cmd, "--clip-seconds", "4", "--min-seconds", "4", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.time() + 120
-    while not any((out / "sources").glob("*.json")):
+    while not any((out / "sources").glob("*.json")):  # the first file is done: the judges are loaded, numba has compiled
         assert proc.poll() is None and time.time() < deadline, "the import did not start"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "resume" in err
+    # 130, or ended by SIGINT after main returned 130 (a shell shows 130 for both): seen when the signal lands inside librosa/numba
+    assert proc.returncode in (130, -signal.SIGINT) and "resume" in err
     assert not [p for p in out.rglob(".*") if p.is_file()]

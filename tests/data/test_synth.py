@@ -423,7 +423,7 @@ def test_terminated_build_leaves_no_temp_file_and_resumes(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "resume" in err
+    assert proc.returncode in (130, -signal.SIGINT) and "resume" in err  # either is the shell's 130
     assert not list((out / "audio").glob(".*")) and (out / "corpus.json").is_file()
 
 

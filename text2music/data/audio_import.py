@@ -384,7 +384,8 @@ def import_audio(
     progress: bool = True,
 ) -> dict:
     """Import the audio files and folders `paths` into the corpus folder `out` (see the module
-    docstring). Re-running resumes; files added later join the same corpus. Returns a summary."""
+    docstring). Re-running resumes; files added later join the same corpus. Returns a summary;
+    its `no_clips` says, per file of this run that gave none, why (too short, silent)."""
     from tqdm import tqdm
 
     if jobs < 1:
