@@ -794,7 +794,8 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
     stays flat, an interrupted run keeps what it made); returns how many clips were made."""
     from tqdm import tqdm
 
-    todo = [i for i, p in enumerate(paths) if args.overwrite or not all(f.is_file() for f in outputs_of(p, args))]
+    resume = args.prompts is not None and not args.overwrite  # a batch from a file resumes; TEXT arguments are made again
+    todo = [i for i, p in enumerate(paths) if not (resume and all(f.is_file() for f in outputs_of(p, args)))]
     if len(todo) < len(jobs):
         tqdm.write(
             f"note: {len(jobs) - len(todo)} of {len(jobs)} clips already written; skipped (--overwrite redoes them)", file=sys.stderr
@@ -830,17 +831,13 @@ def cmd_generate(args) -> int:
     settings = settings_from_args(args)
     jobs = plan_jobs(args, texts)
     spec, paths = preflight(args, settings, texts, jobs)
-    signal.signal(signal.SIGTERM, _interrupt)  # a terminated run stops as Ctrl-C does: no half-written file
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a terminated run stops as Ctrl-C does: no half-written file
 
     from text2music.generate.pipeline import Text2Music
 
     pipe = Text2Music.from_pretrained(spec)
     run_generation(pipe, args, settings, texts, jobs, paths)
     return 0
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def add_generate(sub) -> None:
@@ -866,7 +863,11 @@ def add_generate(sub) -> None:
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
     p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
     p.add_argument("--npy", action="store_true", help="also write the generated mel array of each clip")
-    p.add_argument("--overwrite", action="store_true", help="make clips again whose files exist (default: skip them, so a re-run resumes)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --prompts: make clips again whose files exist (default: skip them, so a re-run resumes)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=4, help="clips generated together")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)

@@ -116,6 +116,15 @@ def test_clips_are_written_as_they_are_made_and_a_rerun_resumes(tiny_model, tmp_
     assert any(p.stat().st_mtime_ns != t for p, t in before.items())
 
 
+def test_a_clip_named_on_the_command_line_is_made_again(tiny_model, tmp_path):
+    """Only a --prompts batch resumes: `generate TEXT -o clip.wav` with other settings replaces the file."""
+    out = tmp_path / "clip.wav"
+    assert run(tmp_path, "soft piano", "--model", str(tiny_model), "-o", str(out), "--seed", "1") == 0
+    first = sf.read(out)[0]
+    assert run(tmp_path, "soft piano", "--model", str(tiny_model), "-o", str(out), "--seed", "2") == 0
+    assert not np.array_equal(sf.read(out)[0], first)
+
+
 def test_sigterm_keeps_the_clips_already_written(tiny_model, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("".join(f"piece number {i}\n" for i in range(400)))
