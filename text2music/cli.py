@@ -134,12 +134,13 @@ def add_musiccaps(sub) -> None:
 
 def cmd_synth(args) -> int:
     from text2music.data.synth import build_corpus
-    from text2music.data.synth.corpus import check_arguments, removed_unless_built
+    from text2music.data.synth.corpus import CLIP_PREFIX, check_arguments
+    from text2music.utils import removed_on_failure
 
     settings = {"n": args.n, "seed": args.seed, "jobs": args.jobs, "duration": args.duration, "sample_rate": args.sample_rate}
     check_arguments(**settings, soundfont=args.soundfont)  # before the folder and its log are made
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: no half-written clip
-    with removed_unless_built(args.out):
+    with removed_on_failure(args.out, keep=f"audio/{CLIP_PREFIX}*.wav"):
         setup_logging(args.out / "text2music.log")
         summary = build_corpus(args.out, **settings, soundfont=args.soundfont, progress=not args.quiet)
     log.info("synth summary: %s", summary)
@@ -348,7 +349,7 @@ def add_train(sub) -> None:
 
 def cmd_finetune(args) -> int:
     from text2music.train.finetune import FinetuneConfig, Finetuning, finetune
-    from text2music.train.run import removed_on_failure
+    from text2music.utils import removed_on_failure
 
     if args.base is not None:
         from text2music.models import read_config
@@ -452,7 +453,7 @@ def add_finetune(sub) -> None:
 
 def cmd_distill(args) -> int:
     from text2music.train.distill import Distillation, DistillConfig, distill
-    from text2music.train.run import removed_on_failure
+    from text2music.utils import removed_on_failure
 
     cfg = DistillConfig(
         data=str(args.data),

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -146,3 +147,38 @@ def dataclass_from_dict(cls, d: dict, what: str):
         if not _type_ok(fields[name].type, value):
             raise ValueError(f"{what} field {name!r} must be {fields[name].type}, got {value!r}")
     return cls(**d)
+
+
+def record_settings(path: Path, settings: dict, what: str, volatile: tuple[str, ...] | set[str] = (), write: bool = True) -> None:
+    """Refuse to resume work in `path`'s folder whose settings file `path` differs from `settings`
+    in a field that is not `volatile` (a budget, a logging cadence), naming each difference; then
+    record `settings` there (only where `write`: the main process of a distributed run)."""
+    settings = json.loads(json.dumps(settings))  # tuples as lists, as stored
+    if path.exists():
+        try:
+            theirs = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another folder") from None
+        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in settings.items() if k not in volatile and theirs.get(k) != v]
+        if diffs:
+            raise ValueError(
+                f"{path.parent} holds {what} made with other settings ({'; '.join(diffs)}); use the same ones or another folder"
+            )
+    if write:
+        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def removed_on_failure(out: str | os.PathLike, keep: str) -> Iterator[None]:
+    """When the block fails (an error, Ctrl-C), remove the folders it made for `out` (from the
+    topmost one missing before it), unless `out` holds a file matching the glob `keep` (a
+    checkpoint, a clip): work that fails before anything worth keeping leaves nothing behind, and
+    partial work stays for the re-run that resumes it."""
+    out = Path(out).absolute()
+    made = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
+    try:
+        yield
+    except BaseException:
+        if made is not None and made.exists() and not any(out.glob(keep)):
+            shutil.rmtree(made, ignore_errors=True)
+        raise

@@ -39,10 +39,10 @@ import numpy as np
 import soundfile as sf
 
 from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
-from text2music.data.corpus_folder import check_settings, split_of
+from text2music.data.corpus_folder import split_of
 from text2music.data.download import find_ffmpeg
 from text2music.data.musiccaps import clips_from_records, write_clips
-from text2music.utils import atomic_path, atomic_write_text, read_jsonl, sweep_stale_temps, write_jsonl
+from text2music.utils import atomic_path, atomic_write_text, read_jsonl, record_settings, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
@@ -340,7 +340,7 @@ def check_config(out: Path, cfg: ImportConfig) -> None:
     """Write import.json, or refuse when the folder holds an import made with other settings."""
     if (out / "metadata.csv").exists() and not (out / "import.json").exists():
         raise ValueError(f"{out} holds a corpus that is not an import (metadata.csv without import.json); choose another folder")
-    check_settings(out / "import.json", asdict(cfg), "an import")
+    record_settings(out / "import.json", asdict(cfg), "an import")
 
 
 def read_sources(out: Path) -> list[dict]:

@@ -33,7 +33,8 @@ from text2music.text import TextEmbedding, TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.finetune import VOLATILE, features_for, flow_model, valid_set
 from text2music.train.loop import ema_update
-from text2music.train.run import Budget, Trainer, check_resume, fit, removed_on_failure, warmup_cosine
+from text2music.train.run import Budget, Trainer, fit, warmup_cosine
+from text2music.utils import record_settings, removed_on_failure
 
 TEACHER_HINT = (
     "pass the model folder of a teacher that takes no guidance input as --base "
@@ -112,7 +113,7 @@ class Distillation(Trainer):
             raise ValueError(f"{cfg.base} is already guidance-distilled: {TEACHER_HINT}")
         super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
         self.cfg = cfg
-        check_resume(self.out / "distill_config.json", asdict(cfg), VOLATILE, "distillation run")
+        record_settings(self.out / "distill_config.json", asdict(cfg), "a distillation run", volatile=VOLATILE)
         self.teacher, mel, self.config = load_pretrained(cfg.base)
         self.teacher.requires_grad_(False)
         features = features_for(cfg.data, mel, cfg.jobs)

@@ -33,8 +33,8 @@ from text2music.models.lora import LoraSettings, add_lora, lora_state, save_adap
 from text2music.text import TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.loop import LossModule, evaluate_loss
-from text2music.train.run import Budget, Trainer, check_resume, ema_lerp, fit, removed_on_failure, warmup_cosine
-from text2music.utils import atomic_write_text, read_jsonl
+from text2music.train.run import Budget, Trainer, ema_lerp, fit, warmup_cosine
+from text2music.utils import atomic_write_text, read_jsonl, record_settings, removed_on_failure
 
 log = logging.getLogger(__name__)
 VOLATILE = ("minutes", "steps", "jobs", "log_every", "checkpoint_every", "val_every")  # settings a resumed run may change
@@ -145,7 +145,7 @@ class Finetuning(Trainer):
         flow_model(cfg.base, "fine-tuning")
         super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
         self.cfg = cfg
-        check_resume(self.out / "finetune_config.json", asdict(cfg), VOLATILE, "fine-tuning run")
+        record_settings(self.out / "finetune_config.json", asdict(cfg), "a fine-tuning run", volatile=VOLATILE)
         model, mel, config = load_pretrained(cfg.base)
         features = features_for(cfg.data, mel, cfg.jobs)
         controlled = model.cfg.control_frames > 0

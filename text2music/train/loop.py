@@ -40,8 +40,8 @@ from text2music.models.flow_transformer import Controls
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
-from text2music.train.run import Budget, Trainer, check_resume, ema_lerp, finite_or_none, fit, plot_losses
-from text2music.utils import atomic_path
+from text2music.train.run import Budget, Trainer, ema_lerp, finite_or_none, fit, plot_losses
+from text2music.utils import atomic_path, record_settings
 
 __all__ = ["LossModule", "TrainResult", "Training", "evaluate_loss", "plot_losses", "train"]
 
@@ -225,7 +225,7 @@ class Training(Trainer):
         """Data, text encoder (or its embedding cache), model, EMA, optimiser and schedule, in this
         order (the order of the random draws)."""
         out = Path(cfg.out)
-        check_resume(out / "train_config.json", cfg.to_dict(), RESUMABLE_CHANGES, "run", write=ddp.main)
+        record_settings(out / "train_config.json", cfg.to_dict(), "a run", volatile=RESUMABLE_CHANGES, write=ddp.main)
         budget = Budget(cfg.max_steps, cfg.max_minutes)
         super().__init__(out, budget, cfg.log_every, cfg.checkpoint_every, main=ddp.main, tensorboard=cfg.tensorboard)
         self.cfg, self.ddp, self.device = cfg, ddp, ddp.device

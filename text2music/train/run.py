@@ -18,10 +18,8 @@ A run folder holds:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import shutil
 import signal
 import threading
 import time
@@ -31,7 +29,7 @@ from typing import Iterator
 
 import torch
 
-from text2music.utils import append_jsonl, atomic_path, atomic_write_text, read_jsonl, write_jsonl
+from text2music.utils import append_jsonl, atomic_path, read_jsonl, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -45,36 +43,6 @@ def finite_or_none(value):
     if isinstance(value, (list, tuple)):
         return [finite_or_none(v) for v in value]
     return value
-
-
-def check_resume(path: Path, settings: dict, volatile: set[str] | tuple[str, ...], what: str, write: bool = True) -> None:
-    """Refuse to resume a run whose settings file `path` differs from `settings` in a field that is
-    not `volatile` (a budget or a logging cadence), naming each difference; then record `settings`
-    there (only where `write`: the main process of a distributed run)."""
-    settings = json.loads(json.dumps(settings))  # tuples as lists, as stored
-    if path.exists():
-        try:
-            theirs = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another --out") from None
-        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in settings.items() if k not in volatile and theirs.get(k) != v]
-        if diffs:
-            raise ValueError(f"{path.parent} holds a {what} with other settings ({'; '.join(diffs)}); use them or another --out")
-    if write:
-        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
-
-
-@contextmanager
-def removed_on_failure(out: Path, keep: str) -> Iterator[None]:
-    """Remove the folder `out` when the block fails, if the block created it and it holds no `keep`
-    (the checkpoint) yet: a run that fails before anything worth keeping leaves nothing behind."""
-    existed = Path(out).exists()
-    try:
-        yield
-    except BaseException:
-        if not existed and not (Path(out) / keep).exists():
-            shutil.rmtree(out, ignore_errors=True)
-        raise
 
 
 def warmup_cosine(peak: float, step: int, warmup: int, total: int | None, floor: float) -> float:

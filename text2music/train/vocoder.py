@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from text2music.features.mel import MelConfig, get_preset, load_audio, log_mel_spectrogram, mel_filters, stft
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
-from text2music.train.run import Budget, Trainer, check_resume, fit, removed_on_failure, warmup_cosine
+from text2music.train.run import Budget, Trainer, fit, warmup_cosine
+from text2music.utils import record_settings, removed_on_failure
 
 VOLATILE = ("steps", "minutes", "log_every", "checkpoint_every")  # settings a resumed run may change
 
@@ -147,7 +148,7 @@ class VocoderTraining(Trainer):
         out, data = Path(cfg.out), Path(cfg.data)
         train_paths, val_paths = clip_paths(data, "train", cfg.clips), clip_paths(data, "valid", cfg.val_clips)
         super().__init__(out, Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, val_every=cfg.checkpoint_every)
-        check_resume(out / "train_config.json", asdict(cfg), VOLATILE, "vocoder training run")
+        record_settings(out / "train_config.json", asdict(cfg), "a vocoder training run", volatile=VOLATILE)
         self.cfg, self.mel = cfg, get_preset(cfg.preset)
         torch.manual_seed(cfg.seed)
         self.vocoder = NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers), self.mel)

@@ -10,29 +10,26 @@ the end of every build from all clips' (recomputed, cheap) attributes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
 import os
-import shutil
 import time
 from collections import Counter
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
-from text2music.data.corpus_folder import SPLIT_FRACTIONS, check_settings, split_of
+from text2music.data.corpus_folder import SPLIT_FRACTIONS, split_of
 from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, compose, sample_song, timeline
 from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
 from text2music.theory import PROGRESSIONS, progression_chords
-from text2music.utils import atomic_path, sweep_stale_temps, write_jsonl
+from text2music.utils import atomic_path, record_settings, removed_on_failure, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
@@ -182,20 +179,6 @@ def check_arguments(n, seed, jobs, duration, sample_rate, soundfont) -> Path:
     return find_soundfont(soundfont)
 
 
-@contextlib.contextmanager
-def removed_unless_built(out: str | os.PathLike) -> Iterator[None]:
-    """When the block fails (an error, Ctrl-C), remove the folders it made for `out`, unless a clip
-    was written there: a partly built corpus stays for the re-run that resumes it."""
-    out = Path(out).absolute()
-    made = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)  # the topmost one missing now
-    try:
-        yield
-    except BaseException:
-        if made is not None and made.exists() and not any((out / "audio").glob(f"{CLIP_PREFIX}*.wav")):
-            shutil.rmtree(made, ignore_errors=True)
-        raise
-
-
 def build_corpus(
     out: str | os.PathLike,
     n: int,
@@ -216,11 +199,11 @@ def build_corpus(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    with removed_unless_built(out):
+    with removed_on_failure(out, keep=f"audio/{CLIP_PREFIX}*.wav"):
         (out / "audio").mkdir(parents=True, exist_ok=True)
         for folder in (out, out / "audio"):
             sweep_stale_temps(folder)  # what a killed build was writing
-        check_settings(out / "corpus.json", asdict(config), "a corpus")
+        record_settings(out / "corpus.json", asdict(config), "a corpus")
         log.info("synth corpus: %d clips into %s (seed %d, %d jobs, soundfont %s)", n, out, seed, jobs, sf_path)
         with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
             made = _make_clips(n, jobs, (int(seed), str(out), duration, int(sample_rate), str(sf_path)), bar.update)
