@@ -655,13 +655,13 @@ def check_init_audio(path: Path | None, seconds: float) -> None:
         raise ValueError(f"--init-audio {path} is not a readable audio file: {e}") from None
 
 
-def add_settings_arguments(p, groups: tuple[str, ...], defaults=None, settings_class=None) -> None:
+def add_settings_arguments(p, groups: tuple[str, ...], defaults=None) -> None:
     """One flag per GenerationSettings field in `groups`, made from the field's description (type,
     limits, choices, help); musical controls in their own group. `defaults` overrides the defaults."""
     from text2music.generate.settings import setting_fields
 
     controls = None
-    for f in setting_fields(settings_class, groups):
+    for f in setting_fields(groups=groups):
         d, default = f.setting, getattr(defaults, f.name, f.default)
         help = d.help + (f", {d.limits[0]:g} to {d.limits[1]:g}{d.unit}" if d.limits else "")
         if d.group == "init":  # unset unless given, so that giving it without init audio can be refused
@@ -678,11 +678,11 @@ def add_settings_arguments(p, groups: tuple[str, ...], defaults=None, settings_c
             target.add_argument(flag, type=str if d.text else f.kind, default=default, help=help)
 
 
-def settings_from_args(args, defaults=None, settings_class=None):
+def settings_from_args(args, defaults=None):
     """The GenerationSettings the parsed flags ask for (fields without a flag keep `defaults`')."""
     from text2music.generate.settings import GenerationSettings, setting_fields
 
-    defaults = defaults or (settings_class or GenerationSettings)()
+    defaults = defaults or GenerationSettings()
     return defaults.replace(**{f.name: getattr(args, f.name) for f in setting_fields(type(defaults)) if hasattr(args, f.name)})
 
 
