@@ -219,6 +219,8 @@ class Text2Music:
                 callback(1, 1)
             return mel
         seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
+        if B > 1 and self.precision == "int8":  # int8 activations share one scale per call: one clip per call keeps each its own
+            return torch.cat([self._mel_of_row(text, i, settings, seeds, init_audio, callback, plans) for i in range(B)])
         init = None
         if init_audio is not None:
             audio = read_init_audio(init_audio, self.sample_rate, (n_frames - 1) * self.mel.hop_length / self.sample_rate)
@@ -239,6 +241,12 @@ class Text2Music:
             loop=settings.loop,
             shift=settings.shift,
         )
+
+    def _mel_of_row(self, text: TextEmbedding, i: int, settings, seeds, init_audio, callback, plans) -> torch.Tensor:
+        """Clip `i` of a batch made on its own, its progress reported as part of the batch's."""
+        B, total = text.tokens.shape[0], settings.model_evaluations
+        row_callback = (lambda done, _: callback(i * total + done, B * total)) if callback else None
+        return self.make_mel(text.row(i), settings, [seeds[i]], init_audio, row_callback, [plans[i]] if plans else None)
 
     def loop_frames(self, duration: float) -> int:
         """Frames of a loop of `duration` seconds: the nearest whole number of tokens (the loop's

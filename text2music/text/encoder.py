@@ -65,6 +65,11 @@ class TextEmbedding:
     def to(self, device) -> "TextEmbedding":
         return TextEmbedding(self.tokens.to(device), self.mask.to(device), self.pooled.to(device))
 
+    def row(self, i: int) -> "TextEmbedding":
+        """Text `i` alone, as it is embedded alone: `(1, L_i, D)`, without the batch's padding."""
+        length = max(1, int(self.mask[i].sum()))
+        return TextEmbedding(self.tokens[i : i + 1, :length], self.mask[i : i + 1, :length], self.pooled[i : i + 1])
+
 
 class TextEncoder(nn.Module):
     def __init__(self, name: str = DEFAULT_BERT, max_length: int = 128, trainable: bool = False):
