@@ -6,6 +6,7 @@
 #   shipped default   scripts/evaluate_speed.sh     (the distilled model: 8 uniform steps, int8, neural vocoder)
 #   previous default  scripts/evaluate_vocoders.sh  (16 steps with guidance, Griffin-Lim NNLS 300, float32)
 #   real, vocoder     scripts/evaluate_controls.sh  (the corpus's own clips; real mel -> Griffin-Lim NNLS 30)
+#   seed baselines    scripts/evaluate_seed_rows.sh (the seed's LSTM and transformer, its recipe on 1,000 clips)
 # A new default: evaluate it on the same prompts (--n 150), put its folder first, and run this again.
 set -euo pipefail
 R=${REPORTS:-reports}
@@ -13,6 +14,8 @@ python3 -m text2music leaderboard \
   "shipped default: distilled, 8 steps, int8, neural vocoder=$R/speed/student-8s1-int8-vocos" \
   "previous default: 16 steps, guidance 3, Griffin-Lim=$R/vocoders/flow-default-griffin-lim" \
   "the default before musical controls=$R/controls/flow-previous-gl" \
+  "seed baseline: BERT -> LSTM, MSE=$R/seed/lstm" \
+  "seed baseline: BERT -> transformer, MSE=$R/seed/transformer" \
   "real audio (the ceiling)=$R/controls/real" \
   "real mel -> Griffin-Lim (vocoder floor)=$R/controls/vocoder" \
   -o "${OUT:-EVALUATION.md}"

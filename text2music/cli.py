@@ -663,9 +663,11 @@ def add_settings_arguments(p, groups: tuple[str, ...], defaults=None) -> None:
     controls = None
     for f in setting_fields(groups=groups):
         d, default = f.setting, getattr(defaults, f.name, f.default)
-        help = d.help + (f", {d.limits[0]:g} to {d.limits[1]:g}{d.unit}" if d.limits else "")
+        help = d.help + (f", {d.limits_text()}" if d.limits else "")
         if d.group == "init":  # unset unless given, so that giving it without init audio can be refused
             help, default = f"{help} (default: {default:g})", argparse.SUPPRESS
+        elif f.kind is bool and default is not None:
+            help += f" (default: {'on' if default else 'off'})"
         if d.group == "controls" and controls is None:
             controls = p.add_argument_group("musical controls", "override what the text states; what neither states, the model chooses")
         target = controls if d.group == "controls" else p

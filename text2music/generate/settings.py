@@ -58,6 +58,10 @@ class Setting:
     choices: tuple | None = None
     text: bool = False  # also given as text that GenerationSettings reads ("3/4", "f#m"): front ends pass strings on
 
+    def limits_text(self) -> str:
+        """ "1 to 20 seconds", "0 to 2147483647"; empty without limits."""
+        return f"{_fmt(self.limits[0])} to {_fmt(self.limits[1])}{self.unit}" if self.limits else ""
+
 
 def setting(default, help: str, group: str, **describe):
     """A GenerationSettings field with its `Setting` description."""
@@ -101,7 +105,7 @@ class GenerationSettings:
     the conflict is reported. The help texts below say the rest.
     """
 
-    duration: float = setting(10.0, "length in seconds", "length", limits=(MIN_DURATION, MAX_DURATION), unit=" seconds")
+    duration: float = setting(10.0, "clip length", "length", limits=(MIN_DURATION, MAX_DURATION), unit=" seconds")
     steps: int = setting(8, "sampler steps (more: slower, finer)", "sampling", limits=(1, MAX_STEPS))
     guidance: float = setting(3.0, "classifier-free guidance scale", "sampling", limits=(MIN_GUIDANCE, MAX_GUIDANCE))
     sampler: str = setting("euler", "ODE sampler (heun: two model evaluations per step)", "sampling", choices=tuple(SAMPLERS))
