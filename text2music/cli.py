@@ -744,7 +744,6 @@ def preflight(args, settings, texts: list[str], jobs: list[tuple[str, int]]):
     """Everything about a generate call that can be refused before torch loads; returns the ModelSpec."""
     from text2music.generate.controls import plan_clips
     from text2music.generate.settings import setting_fields
-    from text2music.models.folders import model_traits
 
     given = [f.name for f in setting_fields(groups=("init",)) if hasattr(args, f.name)]
     if args.init_audio is None and given:
@@ -753,7 +752,7 @@ def preflight(args, settings, texts: list[str], jobs: list[tuple[str, int]]):
     paths = output_paths(args.output, jobs, args.format)
     check_writable(paths)
     spec = model_spec(args)
-    generative, controllable = model_traits(spec.check())
+    generative, controllable = spec.traits()
     if args.interpolate:
         plan_clips([texts[0]], settings, [args.seed], generative=generative, controllable=controllable)
     else:

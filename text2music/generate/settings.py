@@ -46,7 +46,7 @@ class Setting:
     """How one GenerationSettings field is shown and checked.
 
     `limits` (lowest, highest), inclusive unless `exclusive`; `unit` follows them in messages;
-    `choices` the accepted values of a string; `group` says which front ends offer it: every one
+    `choices` the accepted values; `group` says which front ends offer it: every one
     offers "length", "sampling" and "output"; `evaluate` renders each prompt's own controls and no
     init audio, so it leaves out "controls" and "init"; the HTTP API has no init audio."""
 
