@@ -21,6 +21,7 @@ text2music serve            web page and HTTP API for generating music (127.0.0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -307,6 +308,13 @@ def add_preprocess(sub) -> None:
 # train / predict
 
 
+def config_from_args(cls, args, **given):
+    """A training config dataclass from the parsed flags of its fields' names (paths as strings; a flag
+    left unset keeps the config's default); `given` sets fields whose flags need converting."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    return cls(**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()} | given)
+
+
 def cmd_train(args) -> int:
     from text2music.train.config import TrainConfig
     from text2music.train.loop import train
@@ -356,22 +364,14 @@ def cmd_finetune(args) -> int:
 
         read_config(args.base)
     base = args.base or default_model_dir()
-    cfg = FinetuneConfig(
-        data=str(args.data),
-        out=str(args.out),
+    cfg = config_from_args(
+        FinetuneConfig,
+        args,
         base=str(base),
-        mix=str(args.mix) if args.mix else None,
-        mix_share=args.mix_share,
         minutes=args.minutes if args.minutes > 0 else None,
-        steps=args.steps,
-        rank=args.rank,
         alpha=args.alpha if args.alpha is not None else float(args.rank),
-        lr=args.lr,
-        batch_size=args.batch_size,
         crop_frames=args.crop_frames or None,
         ema_decay=args.ema_decay or None,
-        jobs=args.jobs,
-        seed=args.seed,
     )
     for flag, folder in (("--data", args.data), ("--mix", args.mix)):
         if folder is not None and not (folder / "manifest.jsonl").is_file():
@@ -455,21 +455,7 @@ def cmd_distill(args) -> int:
     from text2music.train.distill import Distillation, DistillConfig, distill
     from text2music.utils import removed_on_failure
 
-    cfg = DistillConfig(
-        data=str(args.data),
-        out=str(args.out),
-        base=str(args.base),
-        minutes=args.minutes if args.minutes > 0 else None,
-        steps=args.steps,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        crop_frames=args.crop_frames,
-        guidance_min=args.guidance_min,
-        guidance_max=args.guidance_max,
-        ema_decay=args.ema_decay,
-        jobs=args.jobs,
-        seed=args.seed,
-    )
+    cfg = config_from_args(DistillConfig, args, minutes=args.minutes if args.minutes > 0 else None)
     if not (args.data / "manifest.jsonl").is_file():
         raise FileNotFoundError(f"--data {args.data} is not a corpus folder (no manifest.jsonl; make one with `text2music data synth`)")
     with removed_on_failure(args.out, Distillation.checkpoint):
@@ -517,9 +503,7 @@ def cmd_train_vocoder(args) -> int:
 
     if not (args.data / "metadata.csv").is_file():
         raise FileNotFoundError(f"{args.data} has no metadata.csv (make it with text2music data synth or data musiccaps)")
-    fields = ("clips", "steps", "minutes", "batch_size", "crop_frames", "lr", "dim", "layers", "seed")
-    given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
-    cfg = VocoderTrainConfig(data=str(args.data), out=str(args.out), **given)
+    cfg = config_from_args(VocoderTrainConfig, args)
     _print_summary(train_vocoder(cfg, progress=not args.quiet))
     return 0
 
