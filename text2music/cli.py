@@ -356,14 +356,13 @@ def add_train(sub) -> None:
 
 
 def cmd_finetune(args) -> int:
+    from text2music.generate.spec import ModelSpec
+    from text2music.models import read_config
     from text2music.train.finetune import FinetuneConfig, Finetuning, finetune
     from text2music.utils import removed_on_failure
 
-    if args.base is not None:
-        from text2music.models import read_config
-
-        read_config(args.base)
-    base = args.base or default_model_dir()
+    base = ModelSpec(args.base).folder  # None: the bundled model
+    read_config(base)  # a missing or broken base: one line, before the run folder is made
     cfg = config_from_args(
         FinetuneConfig,
         args,
@@ -383,12 +382,6 @@ def cmd_finetune(args) -> int:
         summary["pictures"] = str(before_after_png(base, args.out, args.data, args.pictures))
     _print_summary(summary)
     return 0
-
-
-def default_model_dir() -> Path:
-    from text2music.generate.pipeline import DEFAULT_MODEL_DIR
-
-    return DEFAULT_MODEL_DIR
 
 
 def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
@@ -882,7 +875,6 @@ def add_predict(sub) -> None:
 def cmd_evaluate(args) -> int:
     from text2music.evaluate.folder import vocoder_row_source
     from text2music.evaluate.run import EvalConfig, evaluate, is_reference_only
-    from text2music.generate.settings import GenerationSettings
 
     spec = model_spec(args)  # --model names the system here: real, vocoder..., default or a folder
     spec.check_options()
@@ -890,7 +882,7 @@ def cmd_evaluate(args) -> int:
     folder = source if source is not None else args.model
     if not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
         raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:vocos, vocoder:FOLDER or default)")
-    settings = settings_from_args(args, GenerationSettings(normalize=False))
+    settings = settings_from_args(args)  # evaluate's own defaults are the parser's (normalize off)
     cfg = EvalConfig(
         system=args.model,
         out=str(args.out),

@@ -72,7 +72,7 @@ def vocoder_row_source(spec: str) -> dict | Path | None:
     if griffin_lim_fields(name) is not None:
         return griffin_lim_fields(name)
     if name == "default":
-        from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+        from text2music.generate.spec import DEFAULT_MODEL_DIR
 
         return DEFAULT_MODEL_DIR
     return neural_vocoder_folder(name)
@@ -96,7 +96,7 @@ def system_fingerprint(
     if source is not None:
         return {"spec": "vocoder", "files_sha256": folder_sha256(source)}
     if spec == "default":
-        from text2music.generate.pipeline import DEFAULT_MODEL_DIR
+        from text2music.generate.spec import DEFAULT_MODEL_DIR
 
         spec = DEFAULT_MODEL_DIR
     out = {"spec": "model", "files_sha256": folder_sha256(spec)}
