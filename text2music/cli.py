@@ -139,25 +139,46 @@ def cmd_synth(args) -> int:
     from text2music.utils import removed_on_failure
 
     settings = {"n": args.n, "seed": args.seed, "jobs": args.jobs, "duration": args.duration, "sample_rate": args.sample_rate}
-    check_arguments(**settings, soundfont=args.soundfont)  # before the folder and its log are made
+    sources = {"production": args.production, "soundfont": args.soundfont, "drumkits": args.drumkits}
+    check_arguments(**settings, production=args.production, soundfonts=args.soundfont, drumkits=args.drumkits)  # before any folder
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: no half-written clip
     with removed_on_failure(args.out, keep=f"audio/{CLIP_PREFIX}*.wav"):
         setup_logging(args.out / "text2music.log")
-        summary = build_corpus(args.out, **settings, soundfont=args.soundfont, progress=not args.quiet)
+        summary = build_corpus(args.out, **settings, **sources, progress=not args.quiet)
     log.info("synth summary: %s", summary)
     _print_summary(summary)
     return 0
 
 
 def add_synth(sub) -> None:
-    p = sub.add_parser("synth", help="compose and render the offline MusicCaps-style corpus", formatter_class=_Formatter)
+    p = sub.add_parser(
+        "synth",
+        help="compose and render the offline MusicCaps-style corpus",
+        formatter_class=_Formatter,
+        description="Compose songs with exact ground truth (tempo, key, meter, beats, chords) and render them. "
+        "studio: stereo, a soundfont and a sampled drum kit drawn per clip, a humanised performance, each part a stem, "
+        "produced and mastered per style. plain: the synth-1 corpus (mono, one soundfont, TimGM6mb by default). See docs/corpus.md.",
+    )
     p.add_argument("--n", type=int, default=4000, help="number of clips")
     p.add_argument("--out", type=Path, required=True, help="data folder to write")
     p.add_argument("--seed", type=int, default=0, help="corpus seed (same seed, same corpus)")
     p.add_argument("--jobs", type=_positive_int, default=2, help="worker processes")
     p.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
     p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate")
-    p.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); default: FluidR3_GM if installed, else TimGM6mb")
+    p.add_argument("--production", choices=["studio", "plain"], default="studio", help="studio corpus, or the plain synth-1 corpus")
+    p.add_argument(
+        "--soundfont",
+        type=Path,
+        action="append",
+        default=None,
+        help="GM soundfont (.sf2); give it several times for a studio pool (default: TimGM6mb, and in studio "
+        "FluidR3_GM and MuseScore_General_Full where installed)",
+    )
+    p.add_argument(
+        "--drumkits",
+        default=None,
+        help="studio: folder of Hydrogen drum kits, or 'none' for the soundfont's drums (default: /usr/share/hydrogen/data/drumkits)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 

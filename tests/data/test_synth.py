@@ -268,16 +268,47 @@ def test_attribute_space():
     assert 0 < np.mean(by_genre["pop"] + by_genre["folk"]) < 1  # drums not fully predictable from genre
 
 
-def test_system_soundfont_is_preferred_when_installed(tmp_path, monkeypatch):
+def test_soundfont_pool_rules(tmp_path, monkeypatch):
+    """plain: the bundled TimGM6mb unless one soundfont is given (whatever is installed: the
+    evaluation corpus must not change with the machine); studio: TimGM6mb plus the installed Debian
+    soundfonts, or exactly the given ones."""
     from text2music.data.synth import render
 
     fake = tmp_path / "FluidR3_GM.sf2"
     fake.write_bytes(b"RIFF")
-    monkeypatch.setattr(render, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"),))
-    assert render.find_soundfont() == render.bundled_soundfont()
-    monkeypatch.setattr(render, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"), str(fake)))
-    assert render.find_soundfont() == fake
-    assert render.find_soundfont(render.bundled_soundfont()) == render.bundled_soundfont()  # explicit wins
+    monkeypatch.setattr(render, "SOUNDFONT_DIRS", (str(tmp_path / "absent"), str(tmp_path)))
+    bundled = render.bundled_soundfont()
+    assert render.soundfont_pool(None, "plain") == (bundled,)
+    assert render.soundfont_pool(None, "studio") == (bundled, fake)
+    assert render.soundfont_pool([fake], "plain") == (fake,)  # explicit wins
+    assert render.soundfont_pool([bundled, fake, bundled], "studio") == (bundled, fake)
+    with pytest.raises(ValueError, match="plain build renders with one soundfont, got 2"):
+        render.soundfont_pool([bundled, fake], "plain")
+    with pytest.raises(FileNotFoundError, match="soundfont not found: .*nothing.sf2"):
+        render.soundfont_pool([bundled, tmp_path / "nothing.sf2"], "studio")
+    with pytest.raises(ValueError, match="production must be one of studio, plain"):
+        render.soundfont_pool(None, "loud")
+
+
+def test_plain_corpus_is_byte_identical_to_synth_1(tmp_path):
+    """`production="plain"` (the default of the Python API) makes the synth-1 corpus: the WAVs and
+    manifest of the code before studio production existed (sha256 computed with it), with TimGM6mb
+    whatever soundfonts are installed, and corpus.json says so."""
+    out = tmp_path / "plain"
+    build_corpus(out, n=4, seed=5, jobs=1, duration=2.0, sample_rate=16000, progress=False)
+    expected = {
+        "audio/synth-000000.wav": "e3955508a3df6b698ba25e8b1185e48b808be0acbba59435f31ae0cd1069ee53",
+        "audio/synth-000001.wav": "9e4ef3ed9b56f421034d7f2f7c255ff8d5b8a9b54f2e65bfbc3dd09f74ca4a9b",
+        "audio/synth-000002.wav": "340bd81b3de809c308f45d78bed6f661fda34f72e307c5a7184dd564859893a1",
+        "audio/synth-000003.wav": "6f14d2d15baa2cff93abee50d258c2523c05207e43175d29f36ae06f31a6f02d",
+        "manifest.jsonl": "3bb7cb8a7d63aeab45a709635fba6da9adb01474bc2e7a96ca351edacc0c0bfc",
+        "metadata.csv": "2c03f83787ab9cf9601a2c9104179f603a02980c393ad96995106e79706d7cee",
+    }
+    import hashlib
+
+    assert {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in expected} == expected
+    config = json.loads((out / "corpus.json").read_text())
+    assert (config["production"], config["version"], config["soundfont"]["name"]) == ("plain", "synth-1", "TimGM6mb.sf2")
 
 
 def test_smaller_corpus_is_a_byte_identical_prefix_of_a_larger_one(tmp_path):
@@ -304,17 +335,16 @@ def test_soundfont_loaded_once_renders_as_a_fresh_load(monkeypatch):
     load = render._load_synth
     monkeypatch.setattr(render, "_load_synth", lambda *a: loads.append(a) or load(*a))
 
-    def clip(i: int, fresh: bool) -> bytes:
-        if fresh:
-            render.release_synths()
-        r_song, r_notes, _, _ = clip_rngs(11, i)
-        return render.synthesize(compose(sample_song(r_song), 2.0, r_notes), SF, 16000, 2.0).tobytes()
+    def clip(i: int, synths) -> bytes:
+        r_song, r_notes, *_ = clip_rngs(11, i)
+        return render.synthesize(compose(sample_song(r_song), 2.0, r_notes), SF, 16000, 2.0, synths).tobytes()
 
-    fresh = {i: clip(i, True) for i in range(8)}
-    loads.clear()
-    kept = {i: clip(i, False) for i in (7, 3, 0, 5, 1, 6, 2, 4)}
-    render.release_synths()
-    assert loads == []  # loaded once (by the last fresh clip), then kept
+    fresh = {i: clip(i, render.Synths(16000)) for i in range(8)}
+    assert len(loads) == 8
+    kept, synths = {}, render.Synths(16000)
+    for i in (7, 3, 0, 5, 1, 6, 2, 4):
+        kept[i] = clip(i, synths)
+    assert len(loads) == 9  # loaded once, then kept
     assert kept == fresh
 
 
@@ -375,15 +405,16 @@ def test_recorded_grid_and_chords_are_consistent_and_heard(corpus, manifest):
 
 def test_failed_build_removes_the_folder_it_made_unless_clips_were_written(tmp_path, monkeypatch, capsys):
     from text2music.cli import main
-    from text2music.data.synth import corpus as corpus_module
+    from text2music.data.synth.studio import Renderer
 
     out = tmp_path / "new" / "corpus"
-    args = ["data", "synth", "--out", str(out), "--n", "3", "--duration", "1", "--jobs", "1", "--soundfont", SF, "--quiet"]
+    args = ["data", "synth", "--out", str(out), "--n", "3", "--duration", "1", "--jobs", "1", "--soundfont", SF, "--production", "plain"]
+    args += ["--quiet"]
     assert main([*args, "--n", "0"]) == 2 and "n must be positive" in capsys.readouterr().err
     assert main([*args, "--soundfont", str(tmp_path / "no.sf2")]) == 2 and "no.sf2" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()  # settings are checked before any folder is made
 
-    real_render, calls = corpus_module.render, []
+    real_render, calls = Renderer.render, []
 
     def render_fails_at_third_clip(*a, **k):
         calls.append(1)
@@ -391,7 +422,7 @@ def test_failed_build_removes_the_folder_it_made_unless_clips_were_written(tmp_p
             raise RuntimeError("the synthesizer failed")
         return real_render(*a, **k)
 
-    monkeypatch.setattr(corpus_module, "render", render_fails_at_third_clip)
+    monkeypatch.setattr(Renderer, "render", render_fails_at_third_clip)
     calls += [1, 1]  # the first clip fails: nothing worth keeping
     assert main(args) == 2 and "the synthesizer failed" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
@@ -416,7 +447,9 @@ def test_terminated_build_leaves_no_temp_file_and_resumes(tmp_path):
 
     out = tmp_path / "c"
     cmd = [sys.executable, "-m", "text2music", "data", "synth", "--out", str(out), "--n", "200", "--duration", "5", "--jobs", "2"]
-    proc = subprocess.Popen([*cmd, "--soundfont", SF, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*cmd, "--soundfont", SF, "--production", "plain", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 60
     while len(list((out / "audio").glob("*.wav"))) < 4:
         assert proc.poll() is None and time.time() < deadline, "the build did not start"

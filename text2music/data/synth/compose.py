@@ -1224,8 +1224,22 @@ def _drums(ctx: _Ctx, part: PartSpec) -> list[_BeatNote]:
 # --- assembly ------------------------------------------------------------------------------
 
 
-def compose(song: Song, duration: float, rng: np.random.Generator) -> list[tuple[PartSpec, list[Note]]]:
-    """Notes (in seconds, within the clip) of every part of `song`."""
+@dataclass(frozen=True)
+class Feel:
+    """How loosely a part is played: Gaussian timing (seconds) and velocity spreads, and how long
+    notes are held relative to their written length (legato > 1 > staccato)."""
+
+    timing_sd: float
+    velocity_sd: float
+    length: float = 1.0
+
+
+def compose(
+    song: Song, duration: float, rng: np.random.Generator, feels: dict[str, Feel] | None = None
+) -> list[tuple[PartSpec, list[Note]]]:
+    """Notes (in seconds, within the clip) of every part of `song`, each played with the `Feel` of
+    its role ("lead", "accompaniment", "pad", "bass", "drums"); without `feels`, the plain
+    corpus's light humanisation (timing sd 3 ms for drums, 7 ms otherwise; velocity +-6)."""
     beat_sec = 60.0 / song.bpm
     total_beats = song.phase + duration / beat_sec + song.meter
     base_vel = 62.0 if song.dynamics == "soft" else 96.0
@@ -1235,26 +1249,42 @@ def compose(song: Song, duration: float, rng: np.random.Generator) -> list[tuple
     out = []
     for part in song.parts:
         beat_notes = writers[part.role](ctx, part)
-        jitter = 0.003 if part.is_drums else 0.007
-        out.append((part, _to_seconds(beat_notes, song, beat_sec, duration, jitter, rng)))
+        feel = feels[part_role(part)] if feels else None
+        out.append((part, _to_seconds(beat_notes, song, beat_sec, duration, feel or _plain_feel(part), rng, feel is None)))
     return out
 
 
+def part_role(part: PartSpec) -> str:
+    """The part's role in a mix: its arrangement role, "pad" for a sustained chord layer."""
+    return "pad" if part.role == "accompaniment" and part.style == "pad" else part.role
+
+
+def _plain_feel(part: PartSpec) -> Feel:
+    return Feel(0.003 if part.is_drums else 0.007, 0.0)
+
+
 def _to_seconds(
-    notes: list[_BeatNote], song: Song, beat_sec: float, duration: float, jitter: float, rng: np.random.Generator
+    notes: list[_BeatNote], song: Song, beat_sec: float, duration: float, feel: Feel, rng: np.random.Generator, plain: bool = True
 ) -> list[Note]:
-    """Beats -> seconds with the clip's phase; humanise timing and velocity; keep what sounds in
-    the clip; shorten notes that would overlap the next onset of the same pitch."""
+    """Beats -> seconds with the clip's phase; humanise timing and velocity (plain: velocity
+    uniform in +-6); keep what sounds in the clip; shorten notes that would overlap the next
+    onset of the same pitch."""
     out: list[Note] = []
+    jitter = feel.timing_sd
     dj = rng.normal(0.0, jitter, size=len(notes)).clip(-2.5 * jitter, 2.5 * jitter)
-    dv = rng.integers(-6, 7, size=len(notes))
+    dv = rng.integers(-6, 7, size=len(notes)) if plain else rng.normal(0.0, feel.velocity_sd, size=len(notes)).round()
     for n, j, v in zip(notes, dj, dv):
         start = (n.beat - song.phase) * beat_sec + float(j)
-        end = start + max(n.length, 0.05) * beat_sec
+        end = start + max(n.length * feel.length, 0.05) * beat_sec
         if end <= 0.05 or start >= duration:
             continue
         out.append(Note(max(0.0, start), end, int(n.pitch), int(np.clip(round(n.velocity + int(v)), 1, 127))))
-    out.sort(key=lambda x: (x.pitch, x.start))
+    return no_overlaps(out)
+
+
+def no_overlaps(notes: list[Note]) -> list[Note]:
+    """Notes sorted by (start, pitch), each shortened to end before the next onset of its pitch."""
+    out = sorted(notes, key=lambda x: (x.pitch, x.start))
     fixed: list[Note] = []
     for i, n in enumerate(out):
         if i + 1 < len(out) and out[i + 1].pitch == n.pitch and out[i + 1].start < n.end:

@@ -1,11 +1,13 @@
 """Build the offline corpus: parallel, deterministic, resumable.
 
 Clip `i` of a corpus with seed `s` depends on (s, i) only: its random generators are spawned
-from `SeedSequence([s, i])`, one each for the song's attributes, its notes, its rendering and its
-caption. So the corpus is the same whatever `jobs` is and however clips are grouped into work
-chunks, and a re-run skips clips whose WAV already exists (WAVs are written atomically, so an
-existing WAV is always complete). metadata.csv and manifest.jsonl are written, atomically, at
-the end of every build from all clips' (recomputed, cheap) attributes.
+from `SeedSequence([s, i])`, one each for the song's attributes, its notes, its rendering, its
+caption and (studio) its soundfont and drum kit, its performance and its production. So the
+corpus is the same whatever `jobs` is and however clips are grouped into work chunks (a worker's
+renderer puts its synthesizers back into their freshly loaded state for every part), and a
+re-run skips clips whose WAV already exists (WAVs are written atomically, so an existing WAV
+is always complete). metadata.csv and manifest.jsonl are written, atomically, at the end of
+every build from all clips' (recomputed, cheap) attributes and sound sources.
 """
 
 from __future__ import annotations
@@ -26,30 +28,37 @@ import soundfile as sf
 from text2music.data.corpus_folder import SPLIT_FRACTIONS, split_of
 from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
-from text2music.data.synth.compose import Song, compose, sample_song, timeline
-from text2music.data.synth.render import find_soundfont, release_synths, render, soundfont_fingerprint
+from text2music.data.synth.compose import Song, sample_song, timeline
+from text2music.data.synth.drumkits import DEFAULT_DRUMKITS, find_drumkits
+from text2music.data.synth.render import soundfont_pool
+from text2music.data.synth.studio import Renderer, Sources
 from text2music.theory import PROGRESSIONS, progression_chords
 from text2music.utils import atomic_path, record_settings, removed_on_failure, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "synth-1"
+VERSIONS = {"plain": "synth-1", "studio": "synth-2"}
 CLIP_PREFIX = "synth-"
 MIN_DURATION, MAX_DURATION = 1.0, 30.0
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 96000
+N_RNGS = 7
 
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """The arguments that determine a corpus' content (recorded in corpus.json)."""
+    """The arguments that determine a corpus' content (recorded in corpus.json, with the
+    fingerprints of its sound sources)."""
 
     n: int
     seed: int
     duration: float
     sample_rate: int
-    soundfont: dict  # name, size, sha256_1mb
-    version: str = GENERATOR_VERSION
+    production: str
+
+    @property
+    def version(self) -> str:
+        return VERSIONS[self.production]
 
 
 def clip_id(index: int) -> str:
@@ -62,8 +71,9 @@ def split_for(cid: str) -> str:
 
 
 def clip_rngs(seed: int, index: int) -> tuple[np.random.Generator, ...]:
-    """Independent generators for (attributes, notes, rendering, caption) of clip `index`."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence([seed, index]).spawn(4))
+    """Independent generators for (attributes, notes, rendering, caption, sources, performance,
+    production) of clip `index` (the first four are those of the plain corpus)."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence([seed, index]).spawn(N_RNGS))
 
 
 def song_record(song: Song) -> dict:
@@ -90,24 +100,27 @@ def song_record(song: Song) -> dict:
     }
 
 
-def make_clip(index: int, seed: int, out: Path, duration: float, sample_rate: int, soundfont: str) -> tuple[dict, bool]:
+def make_clip(index: int, seed: int, out: Path, duration: float, renderer: Renderer) -> tuple[dict, bool]:
     """Compose, caption and (unless its WAV exists) render and write clip `index`.
     Returns (manifest record, whether it was rendered now)."""
-    r_song, r_notes, r_render, r_caption = clip_rngs(seed, index)
+    r_song, r_notes, r_render, r_caption, *r_studio = clip_rngs(seed, index)
     cid = clip_id(index)
     split = split_for(cid)
     song = sample_song(r_song)
     caption = make_caption(song, split, r_caption)
     wav = out / "audio" / f"{cid}.wav"
-    rendered = False
-    if not wav.exists():
-        result = render(compose(song, duration, r_notes), soundfont, sample_rate, duration, song.dynamics, r_render)
+    r_sources, r_perform, r_production = r_studio
+    choice = renderer.choose(song, r_sources, r_production)
+    sample_rate = renderer.sample_rate
+    rendered = not wav.exists()
+    if rendered:
+        audio = renderer.render(song, duration, choice, r_notes, r_render, r_perform)
         with atomic_path(wav) as tmp:
-            sf.write(tmp, result.audio, sample_rate, subtype="PCM_16", format="WAV")
-        rendered = True
+            sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
     audio, sr = sf.read(wav, dtype="float64")
     if sr != sample_rate or len(audio) != int(round(duration * sample_rate)):
         raise RuntimeError(f"{wav}: {len(audio)} samples at {sr} Hz, expected {int(round(duration * sample_rate))} at {sample_rate} Hz")
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     record = {
         "clip_id": cid,
         "index": index,
@@ -118,35 +131,45 @@ def make_clip(index: int, seed: int, out: Path, duration: float, sample_rate: in
         "sample_rate": sample_rate,
         **song_record(song),
         **timeline(song, duration),
-        "loudness_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(audio**2)) + 1e-12)), 2),
+        "loudness_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(mono**2)) + 1e-12)), 2),
         "template": caption.family,
         "template_heldout": caption.family in HELDOUT_FAMILIES,
         "caption": caption.text,
         "aspects": caption.aspects,
+        **(choice.record() if choice else {}),
     }
     return record, rendered
 
 
-def _make_chunk(indices: list[int], seed: int, out: str, duration: float, sample_rate: int, soundfont: str) -> list[tuple[dict, bool]]:
-    return [make_clip(i, seed, Path(out), duration, sample_rate, soundfont) for i in indices]
+class _Worker:
+    """A worker process's renderer (set once, when the worker starts): its soundfonts and drum
+    samples stay loaded from one chunk of clips to the next."""
+
+    renderer: Renderer | None = None
 
 
-def _make_clips(n: int, jobs: int, args: tuple, advance) -> list[tuple[dict, bool]]:
+def _start_worker(renderer: Renderer) -> None:
+    _Worker.renderer = renderer
+
+
+def _make_chunk(indices: list[int], seed: int, out: str, duration: float) -> list[tuple[dict, bool]]:
+    return [make_clip(i, seed, Path(out), duration, _Worker.renderer) for i in indices]
+
+
+def _make_clips(n: int, jobs: int, args: tuple, renderer: Renderer, advance) -> list[tuple[dict, bool]]:
     """`make_clip` for clips 0..n-1 (in any order), in this process or in `jobs` workers that
     each take chunks of clips; `advance(k)` after every k clips made."""
     if jobs == 1:
         made = []
-        try:
-            for i in range(n):
-                made.append(make_clip(i, args[0], Path(args[1]), *args[2:]))
-                advance(1)
-        finally:
-            release_synths()  # the soundfont is held by this process only while it builds
+        for i in range(n):
+            made.append(make_clip(i, args[0], Path(args[1]), args[2], renderer))
+            advance(1)
         return made
     size = max(1, min(16, math.ceil(n / (jobs * 8))))
     chunks = [list(range(a, min(n, a + size))) for a in range(0, n, size)]
     made = []
-    with worker_pool(jobs) as pool:
+    renderer.preload()  # forked workers share the loaded soundfonts
+    with worker_pool(jobs, initializer=_start_worker, initargs=(renderer,)) as pool:
         futures = [pool.submit(_make_chunk, chunk, *args) for chunk in chunks]
         try:
             for fut in as_completed(futures):
@@ -160,8 +183,11 @@ def _make_clips(n: int, jobs: int, args: tuple, advance) -> list[tuple[dict, boo
     return made
 
 
-def check_arguments(n, seed, jobs, duration, sample_rate, soundfont) -> Path:
-    """One-line errors for bad build arguments, before anything is written -> the soundfont to use."""
+def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", soundfonts=None, drumkits=None) -> Sources:
+    """One-line errors for bad build arguments, before anything is written -> what the build
+    renders with. `soundfonts`: paths (default: the bundled TimGM6mb, and in a studio build the
+    installed Debian soundfonts); `drumkits` (studio): a folder of Hydrogen kits (default:
+    Debian's hydrogen-drumkits) or "none" (the soundfont's drums)."""
 
     def is_int(x):
         return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -176,7 +202,15 @@ def check_arguments(n, seed, jobs, duration, sample_rate, soundfont) -> Path:
         raise ValueError(f"duration must be between {MIN_DURATION:g} and {MAX_DURATION:g} seconds, got {duration}")
     if not is_int(sample_rate) or not (MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE):
         raise ValueError(f"sample_rate must be an integer in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz, got {sample_rate}")
-    return find_soundfont(soundfont)
+    if isinstance(soundfonts, (str, os.PathLike)):
+        soundfonts = [soundfonts]
+    pool = soundfont_pool(soundfonts, production)
+    if production == "plain":
+        if drumkits is not None:
+            raise ValueError("a plain build plays drums with the soundfont: --drumkits needs --production studio")
+        return Sources(production, pool)
+    kits = () if str(drumkits) == "none" else find_drumkits(DEFAULT_DRUMKITS if drumkits is None else drumkits)
+    return Sources(production, pool, kits)
 
 
 def build_corpus(
@@ -186,15 +220,21 @@ def build_corpus(
     jobs: int = 1,
     duration: float = 10.0,
     sample_rate: int = 22050,
-    soundfont: str | os.PathLike | None = None,
+    soundfont: str | os.PathLike | list | None = None,
+    production: str = "plain",
+    drumkits: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict:
     """Compose, render and caption `n` clips into `out` (see the package docstring for the layout).
-    Re-running with the same arguments resumes; other arguments into the same folder are refused."""
-    sf_path = check_arguments(n, seed, jobs, duration, sample_rate, soundfont)
+    `production`: "plain" (mono, one soundfont: the synth-1 corpus) or "studio" (stereo, soundfonts
+    and drum kits drawn per clip, performed and produced); `soundfont` one path or several, and
+    `drumkits`, as in `check_arguments`. Re-running with the same arguments resumes; other
+    arguments into the same folder are refused."""
+    sources = check_arguments(n, seed, jobs, duration, sample_rate, production, soundfont, drumkits)
     duration = float(duration)
     out = Path(out)
-    config = BuildConfig(int(n), int(seed), duration, int(sample_rate), soundfont_fingerprint(sf_path))
+    config = BuildConfig(int(n), int(seed), duration, int(sample_rate), production)
+    settings = {**asdict(config), **sources.settings(), "version": config.version}
 
     from tqdm import tqdm
 
@@ -203,10 +243,11 @@ def build_corpus(
         (out / "audio").mkdir(parents=True, exist_ok=True)
         for folder in (out, out / "audio"):
             sweep_stale_temps(folder)  # what a killed build was writing
-        record_settings(out / "corpus.json", asdict(config), "a corpus")
-        log.info("synth corpus: %d clips into %s (seed %d, %d jobs, soundfont %s)", n, out, seed, jobs, sf_path)
+        record_settings(out / "corpus.json", settings, "a corpus")
+        log.info("synth corpus: %d clips into %s (seed %d, %d jobs, %s, %s)", n, out, seed, jobs, production, sources.soundfonts)
+        renderer = Renderer(sources, int(sample_rate))
         with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
-            made = _make_clips(n, jobs, (int(seed), str(out), duration, int(sample_rate), str(sf_path)), bar.update)
+            made = _make_clips(n, jobs, (int(seed), str(out), duration), renderer, bar.update)
     records = [record for record, _ in made]
     rendered = sum(new for _, new in made)
     seconds = time.perf_counter() - t0
@@ -218,12 +259,14 @@ def build_corpus(
     summary = {
         "out": str(out),
         "n": n,
+        "production": production,
         "rendered": rendered,
         "skipped": n - rendered,
         "seconds": round(seconds, 2),
         "clips_per_s": round(rendered / seconds, 2) if rendered and seconds > 0 else None,
         "splits": {s: splits.get(s, 0) for s in SPLIT_FRACTIONS},
-        "soundfont": str(sf_path),
+        "soundfonts": [str(p) for p in sources.soundfonts],
+        "drum_kits": [k.name for k in sources.drumkits],
         "metadata": str(out / "metadata.csv"),
         "manifest": str(out / "manifest.jsonl"),
     }

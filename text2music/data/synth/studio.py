@@ -1,0 +1,121 @@
+"""What a corpus build renders with, and the rendering of one clip, plain or studio.
+
+`Sources` are the build's pools (production mode, soundfonts, drum kits), recorded in
+corpus.json. A `Renderer` holds one process's loaded soundfonts and drum samples; a build makes
+one, loads its soundfonts before forking its workers (which then share the samples' memory) and
+every worker renders with its copy.
+
+plain: all parts in one pass of one soundfont, mono, normalised to the dynamics' loudness (the
+synth-1 corpus, byte for byte). studio: a soundfont from the pool and a sampled drum kit drawn per
+clip, the parts performed (`performance`), each part rendered as its own stem, the drums from the
+kit as a stereo stem, then produced (`production`) to a mastered stereo clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from text2music.data.synth.compose import Song, compose, part_role
+from text2music.data.synth.drumkits import DrumKit, DrumKitBank
+from text2music.data.synth.performance import articulate, studio_feels
+from text2music.data.synth.render import PEAK_LIMIT, Synths, render, soundfont_fingerprint, synthesize_stems
+
+SOFT_TRIM_DB = -8.0  # a soft clip sits this far under the mastered loudness of its style
+
+
+@dataclass(frozen=True)
+class Sources:
+    """A build's production mode and the pools its clips draw their sounds from."""
+
+    production: str
+    soundfonts: tuple[Path, ...]
+    drumkits: tuple[DrumKit, ...] = ()
+
+    def settings(self) -> dict:
+        """What corpus.json records of them."""
+        if self.production == "plain":
+            return {"soundfont": soundfont_fingerprint(self.soundfonts[0])}
+        return {
+            "soundfonts": [soundfont_fingerprint(p) for p in self.soundfonts],
+            "drum_kits": [k.fingerprint() for k in self.drumkits],
+        }
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a studio clip is rendered with (drawn by the clip's generators, cheap: a resumed
+    build draws them again for the manifest without rendering)."""
+
+    soundfont: Path
+    kit: DrumKit | None
+    production: dict
+
+    def record(self) -> dict:
+        return {"soundfont": self.soundfont.name, "drum_kit_samples": self.kit.name if self.kit else None, "production": self.production}
+
+
+class Renderer:
+    """One process's loaded soundfonts and drum samples, and the rendering of a clip with them."""
+
+    def __init__(self, sources: Sources, sample_rate: int):
+        self.sources = sources
+        self.sample_rate = int(sample_rate)
+        self.synths = Synths(sample_rate)
+        self.kits = DrumKitBank(sample_rate)
+
+    def preload(self) -> None:
+        self.synths.preload(self.sources.soundfonts)
+
+    def choose(self, song: Song, r_sources: np.random.Generator, r_production: np.random.Generator) -> Choice | None:
+        """The soundfont, drum kit and production of a studio clip (None for a plain one)."""
+        if self.sources.production == "plain":
+            return None
+        pool, kits = self.sources.soundfonts, self.sources.drumkits
+        soundfont = pool[int(r_sources.integers(len(pool)))]
+        kit = kits[int(r_sources.integers(len(kits)))] if kits else None
+        return Choice(soundfont, kit if song.drums else None, {})
+
+    def render(self, song: Song, duration: float, choice: Choice | None, r_notes, r_render, r_perform) -> np.ndarray:
+        """The clip's float32 audio: (n,) plain, (n, 2) studio."""
+        if choice is None:
+            parts = compose(song, duration, r_notes)
+            return render(parts, str(self.sources.soundfonts[0]), self.sample_rate, duration, song.dynamics, r_render, self.synths).audio
+        return _produce(self._stems(song, duration, choice, r_notes, r_perform), song, self.sample_rate)
+
+    def _stems(self, song: Song, duration: float, choice: Choice, r_notes, r_perform) -> list[tuple[str, np.ndarray]]:
+        """(role, stem) per part: mono from the soundfont, (n, 2) for drums from a sampled kit."""
+        parts, controls = articulate(song, compose(song, duration, r_notes, studio_feels(song.genre)), duration, r_perform)
+        n_samples = int(round(duration * self.sample_rate))
+        stems: list[tuple[str, np.ndarray]] = []
+        for part, notes in parts:
+            if part.is_drums and choice.kit is not None:
+                kit_audio, rest = self.kits.play(choice.kit, notes, n_samples, r_perform)
+                if rest:  # percussion the kit has no piece for: the soundfont's
+                    kit_audio += synthesize_stems([(part, rest)], choice.soundfont, duration, self.synths)[0][:, None]
+                stems.append(("drums", kit_audio))
+            else:
+                stem = synthesize_stems([(part, notes)], choice.soundfont, duration, self.synths, controls)[0]
+                stems.append((part_role(part), stem))
+        return stems
+
+
+def _produce(stems: list[tuple[str, np.ndarray]], song: Song, sample_rate: int) -> np.ndarray:
+    """Stems -> mastered stereo float32 and the production plan; a soft clip trimmed under the style's loudness."""
+    n = len(stems[0][1])
+    mix = np.zeros((n, 2), dtype=np.float64)
+    pans = {"lead": 0.0, "bass": 0.0, "drums": 0.0, "accompaniment": -0.35, "pad": 0.35}
+    for role, stem in stems:
+        if stem.ndim == 2:
+            mix += stem
+        else:
+            p = pans[role]
+            mix += stem[:, None] * np.array([np.cos((p + 1) * np.pi / 4), np.sin((p + 1) * np.pi / 4)]) * np.sqrt(2)
+    target = 10 ** ((-16.0 + (SOFT_TRIM_DB if song.dynamics == "soft" else 0.0)) / 20)
+    rms = float(np.sqrt(np.mean(mix**2)))
+    if rms < 1e-9:
+        raise RuntimeError("rendered audio is silent (soundfont without the requested presets?)")
+    gain = min(target / rms, PEAK_LIMIT / float(np.abs(mix).max()))
+    return (mix * gain).astype(np.float32)
