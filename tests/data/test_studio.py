@@ -49,7 +49,7 @@ def make_kit(folder: Path, xml: str = KIT_XML) -> Path:
         "kick_hard.wav": np.sin(2 * np.pi * 110 * t) * decay,
         "snare.flac": rng.normal(0, 0.3, len(t)) * decay,
         "hat.wav": rng.normal(0, 0.2, len(t)) * np.exp(-t * 60),
-        "open_hat.wav": rng.normal(0, 0.2, len(t)) * np.exp(-t * 8),
+        "open_hat.wav": rng.normal(0, 0.2, 3 * len(t)) * np.exp(-np.arange(3 * len(t)) / sr * 4),
     }
     for name, audio in samples.items():
         sf.write(folder / name, audio.astype(np.float32), sr)
@@ -301,3 +301,17 @@ def test_features_downmix_stereo_studio_clips(studio, tmp_path):
 
         assert np.allclose(array, mel(stereo.mean(axis=1)), atol=3e-3, rtol=3e-3), record["ytid"]  # stored as float16
         assert not np.allclose(array, mel(stereo[:, 0]), atol=3e-3, rtol=3e-3)
+
+
+def test_open_hi_hat_is_choked_by_the_next_hat(kits):
+    """An open hi-hat rings on alone, and stops when the closed hi-hat is struck."""
+    kit = read_drumkit(kits / "tiny" / "drumkit.xml")
+    bank, n = DrumKitBank(SR), SR
+
+    def tail(notes: list[Note]) -> float:
+        audio, _ = bank.play(kit, notes, n, np.random.default_rng(0))
+        return float(np.abs(audio[int(0.45 * SR) :]).max())
+
+    alone = tail([Note(0.0, 0.1, 46, 100)])
+    choked = tail([Note(0.0, 0.1, 46, 100), Note(0.2, 0.3, 42, 100)])
+    assert alone > 0.01 and choked < alone / 20

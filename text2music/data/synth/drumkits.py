@@ -28,7 +28,9 @@ from text2music.data.synth.compose import Note
 
 DEFAULT_DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
 SAMPLE_SUFFIXES = (".flac", ".wav", ".aif", ".aiff", ".ogg")
-MAX_SAMPLE_S = 3.0  # longer tails (crashes) are cut with a fade
+MAX_SAMPLE_S = 2.5  # longer tails (crashes) are cut with a fade
+CHOKE_FADE_S = 0.02
+OPEN_HAT, HI_HATS = 46, (42, 44, 46)
 HIT_GAIN_SD_DB = 0.7
 HEADROOM = 0.5
 
@@ -222,21 +224,35 @@ class DrumKitBank:
         return self._samples[path]
 
     def play(self, kit: DrumKit, notes: list[Note], n_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, list[Note]]:
-        """The kit playing `notes` -> ((n_samples, 2) float32, the notes it has no piece for)."""
+        """The kit playing `notes` -> ((n_samples, 2) float32, the notes it has no piece for). An
+        open hi-hat rings until the next hi-hat hit closes it (a choke, as on a real stand)."""
         out = np.zeros((n_samples, 2), dtype=np.float32)
         unplayed = []
+        hats = sorted(int(round(n.start * self.sample_rate)) for n in notes if n.pitch in HI_HATS)
         for n in notes:
             piece = next((kit.pieces[p] for p in GM_PIECES.get(n.pitch, ()) if p in kit.pieces), None)
+            start = int(round(n.start * self.sample_rate))
             if piece is None:
                 unplayed.append(n)
+                continue
+            if start >= n_samples:
                 continue
             v = n.velocity / 127.0
             layers = [x for x in piece.layers if x.low <= v <= x.high] or [min(piece.layers, key=lambda x: abs((x.low + x.high) / 2 - v))]
             layer = layers[int(rng.integers(len(layers)))]
             gain = HEADROOM * v * piece.gain * layer.gain * 10 ** (rng.normal(0.0, HIT_GAIN_SD_DB) / 20)
-            start = int(round(n.start * self.sample_rate))
-            if start >= n_samples:
-                continue
             sample = self.sample(layer.path)[: n_samples - start]
+            if n.pitch == OPEN_HAT:
+                sample = _choked(sample, next((h - start for h in hats if h > start), len(sample)), self.sample_rate)
             out[start : start + len(sample)] += sample * (gain * np.asarray(piece.pan, dtype=np.float32))
         return out, unplayed
+
+
+def _choked(sample: np.ndarray, length: int, sample_rate: int) -> np.ndarray:
+    """The sample cut `length` frames in, with a short fade."""
+    if length >= len(sample):
+        return sample
+    fade = min(length, int(CHOKE_FADE_S * sample_rate))
+    cut = sample[:length].copy()
+    cut[length - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+    return cut
