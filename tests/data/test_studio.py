@@ -15,6 +15,7 @@ from text2music.data.synth import build_corpus
 from text2music.data.synth.compose import Feel, Note, compose, part_role, sample_song
 from text2music.data.synth.corpus import clip_rngs
 from text2music.data.synth.drumkits import DrumKitBank, read_drumkit
+from text2music.data.synth.production import ProductionPlan
 from text2music.data.synth.render import bundled_soundfont, installed_soundfonts
 
 SF = str(bundled_soundfont())
@@ -89,7 +90,8 @@ def test_studio_clips_are_stereo_and_record_their_sources(studio, rows):
         assert (info.channels, info.samplerate, info.frames) == (2, SR, int(DURATION * SR))
         assert r["soundfont"] == "TimGM6mb.sf2"
         assert r["drum_kit_samples"] == ("Tiny Test Kit" if r["drums"] else None)
-        assert isinstance(r["production"], dict)
+        assert r["production"]["style"] == r["genre"]
+        assert ProductionPlan.from_dict(r["production"]).as_dict() == r["production"]  # the plan the clip was produced with
         y, _ = sf.read(studio / r["audio"])
         assert np.abs(y).max() <= 1.0 and np.sqrt(np.mean(y**2)) > 1e-3
         assert np.abs(y[:, 0] - y[:, 1]).max() > 1e-3  # parts are placed in the stereo field

@@ -21,9 +21,10 @@ import numpy as np
 from text2music.data.synth.compose import Song, compose, part_role
 from text2music.data.synth.drumkits import DrumKit, DrumKitBank
 from text2music.data.synth.performance import articulate, studio_feels
-from text2music.data.synth.render import PEAK_LIMIT, Synths, render, soundfont_fingerprint, synthesize_stems
+from text2music.data.synth.production import ProductionPlan, produce, production_plan
+from text2music.data.synth.render import Synths, render, soundfont_fingerprint, synthesize_stems
 
-SOFT_TRIM_DB = -8.0  # a soft clip sits this far under the mastered loudness of its style
+SOFT_TRIM_DB = -8.0  # a soft clip sits this far under the mastered loudness of its style (soft vs loud in the captions)
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,14 @@ class Choice:
 
     soundfont: Path
     kit: DrumKit | None
-    production: dict
+    plan: ProductionPlan
 
     def record(self) -> dict:
-        return {"soundfont": self.soundfont.name, "drum_kit_samples": self.kit.name if self.kit else None, "production": self.production}
+        return {
+            "soundfont": self.soundfont.name,
+            "drum_kit_samples": self.kit.name if self.kit else None,
+            "production": self.plan.as_dict(),
+        }
 
 
 class Renderer:
@@ -76,14 +81,15 @@ class Renderer:
         pool, kits = self.sources.soundfonts, self.sources.drumkits
         soundfont = pool[int(r_sources.integers(len(pool)))]
         kit = kits[int(r_sources.integers(len(kits)))] if kits else None
-        return Choice(soundfont, kit if song.drums else None, {})
+        return Choice(soundfont, kit if song.drums else None, production_plan(song.genre, r_production))
 
     def render(self, song: Song, duration: float, choice: Choice | None, r_notes, r_render, r_perform) -> np.ndarray:
         """The clip's float32 audio: (n,) plain, (n, 2) studio."""
         if choice is None:
             parts = compose(song, duration, r_notes)
             return render(parts, str(self.sources.soundfonts[0]), self.sample_rate, duration, song.dynamics, r_render, self.synths).audio
-        return _produce(self._stems(song, duration, choice, r_notes, r_perform), song, self.sample_rate)
+        stereo = produce(self._stems(song, duration, choice, r_notes, r_perform), choice.plan, self.sample_rate)
+        return stereo * np.float32(10 ** (SOFT_TRIM_DB / 20)) if song.dynamics == "soft" else stereo
 
     def _stems(self, song: Song, duration: float, choice: Choice, r_notes, r_perform) -> list[tuple[str, np.ndarray]]:
         """(role, stem) per part: mono from the soundfont, (n, 2) for drums from a sampled kit."""
@@ -100,22 +106,3 @@ class Renderer:
                 stem = synthesize_stems([(part, notes)], choice.soundfont, duration, self.synths, controls)[0]
                 stems.append((part_role(part), stem))
         return stems
-
-
-def _produce(stems: list[tuple[str, np.ndarray]], song: Song, sample_rate: int) -> np.ndarray:
-    """Stems -> mastered stereo float32 and the production plan; a soft clip trimmed under the style's loudness."""
-    n = len(stems[0][1])
-    mix = np.zeros((n, 2), dtype=np.float64)
-    pans = {"lead": 0.0, "bass": 0.0, "drums": 0.0, "accompaniment": -0.35, "pad": 0.35}
-    for role, stem in stems:
-        if stem.ndim == 2:
-            mix += stem
-        else:
-            p = pans[role]
-            mix += stem[:, None] * np.array([np.cos((p + 1) * np.pi / 4), np.sin((p + 1) * np.pi / 4)]) * np.sqrt(2)
-    target = 10 ** ((-16.0 + (SOFT_TRIM_DB if song.dynamics == "soft" else 0.0)) / 20)
-    rms = float(np.sqrt(np.mean(mix**2)))
-    if rms < 1e-9:
-        raise RuntimeError("rendered audio is silent (soundfont without the requested presets?)")
-    gain = min(target / rms, PEAK_LIMIT / float(np.abs(mix).max()))
-    return (mix * gain).astype(np.float32)
