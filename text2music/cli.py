@@ -139,8 +139,8 @@ def cmd_synth(args) -> int:
     from text2music.utils import removed_on_failure
 
     settings = {"n": args.n, "seed": args.seed, "jobs": args.jobs, "duration": args.duration, "sample_rate": args.sample_rate}
-    sources = {"production": args.production, "soundfont": args.soundfont, "drumkits": args.drumkits}
-    check_arguments(**settings, production=args.production, soundfonts=args.soundfont, drumkits=args.drumkits)  # before any folder
+    sources = {"production": args.production, "soundfont": args.soundfont, "drumkits": args.drumkits, "styles": args.styles}
+    check_arguments(**settings, production=args.production, soundfonts=args.soundfont, drumkits=args.drumkits, styles=args.styles)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: no half-written clip
     with removed_on_failure(args.out, keep=f"audio/{CLIP_PREFIX}*.wav"):
         setup_logging(args.out / "text2music.log")
@@ -178,6 +178,13 @@ def add_synth(sub) -> None:
         "--drumkits",
         default=None,
         help="studio: folder of Hydrogen drum kits, or 'none' for the soundfont's drums (default: /usr/share/hydrogen/data/drumkits)",
+    )
+    p.add_argument(
+        "--styles",
+        type=Path,
+        default=None,
+        help="studio: JSON file of production settings per style, in place of the built-in ones "
+        '(e.g. {"jazz": {"reverb": {"wet": [0.2, 0.3]}}}; docs/corpus.md)',
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from text2music.data.synth import build_corpus
+from text2music.data.synth import GENRES, build_corpus
 from text2music.data.synth.compose import Feel, Note, compose, part_role, sample_song
 from text2music.data.synth.corpus import clip_rngs
 from text2music.data.synth.drumkits import DrumKitBank, read_drumkit
@@ -317,3 +317,26 @@ def test_open_hi_hat_is_choked_by_the_next_hat(kits):
     alone = tail([Note(0.0, 0.1, 46, 100)])
     choked = tail([Note(0.0, 0.1, 46, 100), Note(0.2, 0.3, 42, 100)])
     assert alone > 0.01 and choked < alone / 20
+
+
+def test_production_styles_file(tmp_path, capsys):
+    """--styles changes the drawn production settings (recorded in corpus.json and each row); an
+    unknown effect setting is one line naming it."""
+    from text2music.cli import main
+
+    styles = tmp_path / "styles.json"
+    styles.write_text(json.dumps({name: {"reverb": {"wet": [0.9, 0.9]}} for name in GENRES}))
+    out = tmp_path / "c"
+    base = ["data", "synth", "--out", str(out), "--n", "3", "--seed", "3", "--duration", "1", "--soundfont", SF, "--drumkits", "none"]
+    assert main([*base, "--styles", str(styles), "--quiet"]) == 0
+    capsys.readouterr()
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert rows and all(r["production"]["reverb"]["wet"] == 0.9 for r in rows), [r["genre"] for r in rows]
+    assert json.loads((out / "corpus.json").read_text())["style_overrides"] == json.loads(styles.read_text())
+    styles.write_text(json.dumps({"jazz": {"reverb": {"wetness": [0.1, 0.2]}}}))
+    assert main([*base, "--out", str(tmp_path / "d"), "--styles", str(styles), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown effect setting 'reverb.wetness'" in err
+    assert main([*base[:-4], "--out", str(tmp_path / "d"), "--production", "plain", "--styles", str(styles), "--quiet"]) == 2
+    assert "--styles needs --production studio" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

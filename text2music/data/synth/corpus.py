@@ -13,6 +13,7 @@ every build from all clips' (recomputed, cheap) attributes and sound sources.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -30,6 +31,7 @@ from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, sample_song, timeline
 from text2music.data.synth.drumkits import DEFAULT_DRUMKITS, find_drumkits
+from text2music.data.synth.production import load_styles
 from text2music.data.synth.render import soundfont_pool
 from text2music.data.synth.studio import Renderer, Sources
 from text2music.theory import PROGRESSIONS, progression_chords
@@ -183,11 +185,12 @@ def _make_clips(n: int, jobs: int, args: tuple, renderer: Renderer, advance) -> 
     return made
 
 
-def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", soundfonts=None, drumkits=None) -> Sources:
+def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", soundfonts=None, drumkits=None, styles=None) -> Sources:
     """One-line errors for bad build arguments, before anything is written -> what the build
     renders with. `soundfonts`: paths (default: the bundled TimGM6mb, and in a studio build the
-    installed Debian soundfonts); `drumkits` (studio): a folder of Hydrogen kits (default:
-    Debian's hydrogen-drumkits) or "none" (the soundfont's drums)."""
+    installed Debian soundfonts); studio only: `drumkits`, a folder of Hydrogen kits (default:
+    Debian's hydrogen-drumkits) or "none" (the soundfont's drums), and `styles`, a JSON file of
+    production settings in place of the built-in ones (`production.load_styles`)."""
 
     def is_int(x):
         return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -206,11 +209,14 @@ def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", so
         soundfonts = [soundfonts]
     pool = soundfont_pool(soundfonts, production)
     if production == "plain":
-        if drumkits is not None:
-            raise ValueError("a plain build plays drums with the soundfont: --drumkits needs --production studio")
+        for name, value in (("--drumkits", drumkits), ("--styles", styles)):
+            if value is not None:
+                raise ValueError(f"a plain build is neither produced nor played on sampled kits: {name} needs --production studio")
         return Sources(production, pool)
+    checked = load_styles(styles)  # one line naming the file or the setting
+    overrides = None if styles is None else json.loads(Path(styles).read_text())
     kits = () if str(drumkits) == "none" else find_drumkits(DEFAULT_DRUMKITS if drumkits is None else drumkits)
-    return Sources(production, pool, kits)
+    return Sources(production, pool, kits, checked, overrides)
 
 
 def build_corpus(
@@ -223,14 +229,15 @@ def build_corpus(
     soundfont: str | os.PathLike | list | None = None,
     production: str = "plain",
     drumkits: str | os.PathLike | None = None,
+    styles: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict:
     """Compose, render and caption `n` clips into `out` (see the package docstring for the layout).
     `production`: "plain" (mono, one soundfont: the synth-1 corpus) or "studio" (stereo, soundfonts
-    and drum kits drawn per clip, performed and produced); `soundfont` one path or several, and
-    `drumkits`, as in `check_arguments`. Re-running with the same arguments resumes; other
+    and drum kits drawn per clip, performed and produced); `soundfont` one path or several,
+    `drumkits` and `styles` as in `check_arguments`. Re-running with the same arguments resumes; other
     arguments into the same folder are refused."""
-    sources = check_arguments(n, seed, jobs, duration, sample_rate, production, soundfont, drumkits)
+    sources = check_arguments(n, seed, jobs, duration, sample_rate, production, soundfont, drumkits, styles)
     duration = float(duration)
     out = Path(out)
     config = BuildConfig(int(n), int(seed), duration, int(sample_rate), production)

@@ -34,6 +34,8 @@ class Sources:
     production: str
     soundfonts: tuple[Path, ...]
     drumkits: tuple[DrumKit, ...] = ()
+    styles: dict | None = None  # the production styles, checked (production.load_styles); None: the built-in ones
+    style_overrides: dict | None = None  # what a user's styles file changed, as read
 
     def settings(self) -> dict:
         """What corpus.json records of them."""
@@ -42,6 +44,7 @@ class Sources:
         return {
             "soundfonts": [soundfont_fingerprint(p) for p in self.soundfonts],
             "drum_kits": [k.fingerprint() for k in self.drumkits],
+            "style_overrides": self.style_overrides,
         }
 
 
@@ -81,7 +84,7 @@ class Renderer:
         pool, kits = self.sources.soundfonts, self.sources.drumkits
         soundfont = pool[int(r_sources.integers(len(pool)))]
         kit = kits[int(r_sources.integers(len(kits)))] if kits else None
-        return Choice(soundfont, kit if song.drums else None, production_plan(song.genre, r_production))
+        return Choice(soundfont, kit if song.drums else None, production_plan(song.genre, r_production, self.sources.styles))
 
     def render(self, song: Song, duration: float, choice: Choice | None, r_notes, r_render, r_perform) -> np.ndarray:
         """The clip's float32 audio: (n,) plain, (n, 2) studio."""
