@@ -340,3 +340,47 @@ def test_production_styles_file(tmp_path, capsys):
     assert main([*base[:-4], "--out", str(tmp_path / "d"), "--production", "plain", "--styles", str(styles), "--quiet"]) == 2
     assert "--styles needs --production studio" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_part_the_soundfont_cannot_play_is_an_error(tmp_path):
+    """A soundfont without the preset a part needs (here: one with no presets at all) fails the
+    clip with the soundfont and the preset named."""
+    from text2music.data.synth.corpus import check_arguments
+    from text2music.data.synth.studio import Choice, Renderer
+
+    empty = tmp_path / "empty.sf2"
+    empty.write_bytes(_empty_soundfont())
+    sources = check_arguments(1, 0, 1, 2.0, SR, "studio", [empty], "none")
+    r_song, r_notes, _, _, _, r_perform, r_production = clip_rngs(3, 0)
+    song = sample_song(r_song)
+    from text2music.data.synth.production import production_plan
+
+    choice = Choice(empty, None, production_plan(song.genre, r_production))
+    with pytest.raises(RuntimeError, match=r"^empty.sf2: the soundfont has no preset \d+:\d+ for "):
+        Renderer(sources, SR).render(song, 2.0, choice, r_notes, None, r_perform)
+
+
+def _empty_soundfont() -> bytes:
+    """A valid SoundFont 2 file with no presets, instruments or samples (only the terminal records)."""
+    import struct
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return tag + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+
+    def listed(tag: bytes, *chunks: bytes) -> bytes:
+        return chunk(b"LIST", tag + b"".join(chunks))
+
+    hydra = [
+        (b"phdr", struct.pack("<20sHHHIII", b"EOP", 0, 0, 0, 0, 0, 0)),
+        (b"pbag", struct.pack("<HH", 0, 0)),
+        (b"pmod", bytes(10)),
+        (b"pgen", bytes(4)),
+        (b"inst", struct.pack("<20sH", b"EOI", 0)),
+        (b"ibag", struct.pack("<HH", 0, 0)),
+        (b"imod", bytes(10)),
+        (b"igen", bytes(4)),
+        (b"shdr", struct.pack("<20sIIIIIBbHH", b"EOS", 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+    ]
+    info = listed(b"INFO", chunk(b"ifil", struct.pack("<HH", 2, 1)), chunk(b"INAM", b"empty\0\0"))
+    samples = listed(b"sdta", chunk(b"smpl", bytes(96)))
+    return chunk(b"RIFF", b"sfbk" + info + samples + listed(b"pdta", *(chunk(t, d) for t, d in hydra)))

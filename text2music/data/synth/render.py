@@ -171,10 +171,15 @@ def _events(
     return events
 
 
-def _render_pass(synth, sfid: int, parts: list[tuple[PartSpec, list[Note]]], controls: Sequence[Control], n_samples: int, sr: int):
-    """Stereo float32 (n_samples, 2) of `parts` played by a fresh synthesizer."""
+def _render_pass(
+    synth, sfid: int, parts: list[tuple[PartSpec, list[Note]]], controls: Sequence[Control], n_samples: int, sr: int, name: str
+):
+    """Stereo float32 (n_samples, 2) of `parts` played by a fresh synthesizer (of the soundfont `name`)."""
     for part, _ in parts:
-        synth.program_select(part.channel, sfid, part.bank, part.program, part.is_drums)
+        try:
+            synth.program_select(part.channel, sfid, part.bank, part.program, part.is_drums)
+        except RuntimeError:  # tinysoundfont's message names neither
+            raise RuntimeError(f"{name}: the soundfont has no preset {part.bank}:{part.program} for {part.name}") from None
         synth.control_change(part.channel, VOLUME, part.volume)
     frame_bytes = 2 * 4  # stereo float32
     buffer = memoryview(bytearray(n_samples * frame_bytes))
@@ -203,7 +208,8 @@ def synthesize(
 ) -> np.ndarray:
     """Raw stereo-downmixed float64 audio of all parts in one pass, exactly duration seconds, unnormalised."""
     synth, sfid = (synths or Synths(sample_rate)).fresh(soundfont)
-    stereo = _render_pass(synth, sfid, parts, (), int(round(duration * sample_rate)), sample_rate)
+    name = "soundfont bytes" if isinstance(soundfont, (bytes, bytearray)) else Path(soundfont).name
+    stereo = _render_pass(synth, sfid, parts, (), int(round(duration * sample_rate)), sample_rate, name)
     return stereo.mean(axis=1, dtype=np.float64)
 
 
@@ -221,7 +227,7 @@ def synthesize_stems(
     for part, notes in parts:
         synth, sfid = synths.fresh(soundfont)
         mine = [c for c in controls if c.channel == part.channel]
-        stereo = _render_pass(synth, sfid, [(part, notes)], mine, n_samples, sr)
+        stereo = _render_pass(synth, sfid, [(part, notes)], mine, n_samples, sr, Path(soundfont).name)
         stems.append((stereo[:, 0] + stereo[:, 1]) * np.float32(0.5))
     return stems
 
