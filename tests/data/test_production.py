@@ -114,14 +114,28 @@ def test_loudness_targets_follow_the_style():
 
 
 def test_a_panned_part_really_moves():
-    plan = production_plan("pop", np.random.default_rng(0))
+    plan = _with(production_plan("pop", np.random.default_rng(0)), send={"accompaniment": 0.0})  # the pan law alone
     part = [("accompaniment", _tone(330, [0.2, 1.2], 0.8, int(SR * SECONDS)))]
     right = produce(part, _with(plan, pan={"accompaniment": 0.8}), SR)
     left = produce(part, _with(plan, pan={"accompaniment": -0.8}), SR)
     centre = produce(part, _with(plan, pan={"accompaniment": 0.0}), SR)
-    assert _energy(right[:, 1]) > 4 * _energy(right[:, 0])
-    assert _energy(left[:, 0]) > 4 * _energy(left[:, 1])
-    assert 0.8 < _energy(centre[:, 0]) / _energy(centre[:, 1]) < 1.25
+    assert _energy(right[:, 1]) > 20 * _energy(right[:, 0])  # constant power at 0.8: tan(0.45 pi)^2 = 40
+    assert _energy(left[:, 0]) > 20 * _energy(left[:, 1])
+    assert _energy(centre[:, 0]) == pytest.approx(_energy(centre[:, 1]), rel=0.01)
+    reverb = produce(part, _with(plan, pan={"accompaniment": 0.8}, send={"accompaniment": 0.5}), SR)
+    assert _energy(reverb[:, 1]) > 2 * _energy(reverb[:, 0])  # the reverb widens it but leaves it on its side
+
+
+def test_compressors_and_clipper_keep_the_stereo_image():
+    # pedalboard's compressor works on each channel alone; glue, drum-kit compressor and clipper
+    # must follow both channels, or a loud master pulls a panned part back towards the centre
+    n = int(SR * SECONDS)
+    plan = _with(production_plan("metal", np.random.default_rng(0)), send={"accompaniment": 0.0, "drums": 0.0}, pan={"accompaniment": 0.8})
+    right = produce([("accompaniment", _tone(330, [0.2, 1.2], 0.8, n))], plan, SR)
+    assert _energy(right[:, 1]) > 25 * _energy(right[:, 0])  # 40 before the master
+    kit = np.stack([0.2 * _tone(200, [0.1, 1.1, 2.1], 0.3, n), _tone(200, [0.1, 1.1, 2.1], 0.3, n)], axis=1)
+    out = produce([("drums", kit)], plan, SR)
+    assert _energy(out[:, 1]) > 15 * _energy(out[:, 0])  # 25 as given
 
 
 def test_a_plan_puts_accompaniment_and_pad_on_opposite_sides_and_the_lead_near_the_centre():

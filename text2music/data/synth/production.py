@@ -4,10 +4,11 @@
 plan, sample_rate)` mixes the parts with them, as released music is made:
 
 - each part (role lead, accompaniment, bass, pad or drums): a first-order high-pass (not on bass
-  and drums, which hold the low end and the kick), a low shelf and a presence (high) shelf, a
-  compressor on the roles the style compresses, a chorus on the roles the style thickens, then its
-  place in the stereo field (constant-power pan law: the lead near the centre, accompaniment and
-  pad on opposite sides, bass centred, a stereo drum kit as given);
+  and drums, which hold the low end and the kick), a gentle low-cut or presence shelf (a shelf a
+  style sets to 0 dB for a role is left out), a compressor on the roles the style compresses, a
+  chorus on the roles the style thickens, then its place in the stereo field (constant-power pan
+  law: the lead near the centre, accompaniment and pad on opposite sides, bass centred, a stereo
+  drum kit as given);
 - a shared reverb bus fed by a send per role, and for some styles a delay timed in seconds, not
   in beats;
 - the master: a glue compressor, a tilt and a low shelf, the gain that brings the integrated
@@ -87,13 +88,14 @@ SCHEMA: dict[str, dict[str, tuple[float, float] | str]] = {
 }
 OPTIONAL_EFFECTS = ("chorus", "delay")
 
-# The settings a style does not state: a moderate pop-like mix.
+# The settings a style does not state: a moderate pop-like mix. One shelf per role: the lead, bass
+# and drums a presence shelf (up, down for the bass's clank), accompaniment and pad a low cut.
 _BASE: dict[str, dict] = {
     "highpass": {"lead": [80, 120], "accompaniment": [70, 110], "pad": [100, 180]},
-    "low_shelf": {"hz": [150, 250], "lead": [-3, 0], "accompaniment": [-4, -1], "bass": [0, 2], "pad": [-4, -1], "drums": [0, 2]},
-    "presence": {"hz": [3000, 5000], "lead": [0, 3], "accompaniment": [-1, 1], "bass": [-3, 0], "pad": [-3, 0], "drums": [0, 2]},
+    "low_shelf": {"hz": [150, 250], "lead": 0, "accompaniment": [-4, -1], "bass": 0, "pad": [-4, -1], "drums": 0},
+    "presence": {"hz": [3000, 5000], "lead": [0, 3], "accompaniment": 0, "bass": [-3, 0], "pad": 0, "drums": [0, 2]},
     "compressor": {"roles": ["drums", "bass"], "threshold_db": [0, 6], "ratio": [2, 4], "attack_ms": [5, 20], "release_ms": [80, 200]},
-    "pan": {"lead": [0, 0.1], "accompaniment": [0.3, 0.6], "pad": [0.3, 0.6]},
+    "pan": {"lead": [0, 0.1], "accompaniment": [0.35, 0.7], "pad": [0.4, 0.75]},
     "reverb": {"room_size": [0.45, 0.65], "damping": [0.4, 0.6], "width": [0.8, 1.0], "wet": [0.15, 0.25]},
     "send": {"lead": [0.4, 0.7], "accompaniment": [0.3, 0.6], "bass": [0, 0.05], "pad": [0.5, 0.9], "drums": [0.1, 0.3]},
     "master": {
@@ -125,10 +127,10 @@ _CHORUS_PADS = {"rate_hz": [0.3, 1.0], "depth": [0.15, 0.35], "delay_ms": [6, 12
 STYLES: dict[str, dict] = {
     "classical": _style(
         highpass={"lead": [30, 60], "accompaniment": [30, 60], "pad": [40, 80]},
-        low_shelf={"lead": [-1, 0], "accompaniment": [-1, 0.5], "pad": [-2, 0], "bass": [0, 1]},
-        presence={"lead": [0, 1], "accompaniment": [-1, 1], "drums": [-1, 1]},
+        low_shelf={"accompaniment": [-1, 0.5], "pad": [-2, 0]},
+        presence={"lead": [0, 1], "bass": [-1, 0], "drums": [-1, 1]},
         compressor={"roles": []},
-        pan={"lead": [0, 0.15], "accompaniment": [0.2, 0.5], "pad": [0.3, 0.6]},
+        pan={"lead": [0, 0.15], "accompaniment": [0.25, 0.55], "pad": [0.3, 0.6]},
         reverb={"room_size": [0.8, 0.9], "damping": [0.3, 0.5], "width": [0.9, 1.0], "wet": [0.25, 0.35]},
         send={"lead": [0.6, 0.9], "accompaniment": [0.6, 0.9], "bass": [0.4, 0.7], "pad": [0.7, 1.0], "drums": [0.4, 0.7]},
         master={"glue_ratio": [1.0, 1.3], "tilt_db": [-1, 0], "low_db": 0, "lufs": [-20, -18]},
@@ -165,7 +167,7 @@ STYLES: dict[str, dict] = {
     ),
     "pop": _style(
         compressor={"roles": ["drums", "bass", "lead"]},
-        chorus={"roles": ["pad", "accompaniment"], **_CHORUS_PADS},
+        chorus={"roles": ["pad"], **_CHORUS_PADS},
         reverb={"room_size": [0.5, 0.7], "damping": [0.3, 0.5], "wet": [0.15, 0.25]},
         master={"tilt_db": [0.5, 2], "lufs": [-10, -9]},
     ),
@@ -330,8 +332,10 @@ def production_plan(genre: str, rng: np.random.Generator, styles: Mapping[str, d
     """Draw one clip's production for `genre` from its style's ranges (`styles` from `load_styles`;
     the built-in ones if None). The draws do not depend on the ranges: every setting of SCHEMA
     takes one uniform draw, used or not, so editing one range leaves the others' values alone."""
-    styles = load_styles() if styles is None else styles
-    style = styles[_known_style(genre, styles)]
+    if styles is None:
+        style = _checked(_known_style(genre, STYLES), STYLES[genre], drawn=False)
+    else:
+        style = styles[_known_style(genre, styles)]
     settings = {}
     for effect, allowed in SCHEMA.items():
         draws = dict(zip(allowed, rng.random(len(allowed))))
@@ -456,32 +460,49 @@ def _checked_stems(stems) -> int:
     return n
 
 
-def _part_board(role: str, s: Mapping, level_db: float, sample_rate: int) -> pb.Pedalboard:
-    """The effects of one part: high-pass, low shelf, presence shelf, compressor, chorus."""
+def _compressed(compressor: pb.Compressor, channels: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`compressor` over channels-first audio, linked across channels. pedalboard's compressor
+    works on each channel alone (a loud right channel would be turned down more than the left,
+    pulling a panned part to the centre), so it runs on the louder channel's magnitude, and its
+    gain, sample by sample (its output is its input times the gain), goes to every channel."""
+    if len(channels) == 1:
+        return _run(compressor, channels, sample_rate)
+    detector = np.abs(channels).max(axis=0, keepdims=True)
+    gain = _run(compressor, detector, sample_rate)
+    np.divide(gain, detector, out=gain, where=detector > 0)  # where the detector is 0 so is every channel
+    return channels * gain
+
+
+def _part(role: str, part: np.ndarray, s: Mapping, sample_rate: int) -> np.ndarray:
+    """One part (c, n) through its effects: high-pass, shelves, compressor (its threshold relative
+    to the part's RMS level), chorus."""
     top = MAX_FILTER_HZ * sample_rate
-    board = []
+    eq = []
     if role in s["highpass"]:
-        board.append(pb.HighpassFilter(min(s["highpass"][role], top)))
+        eq.append(pb.HighpassFilter(min(s["highpass"][role], top)))
     if s["low_shelf"][role]:
-        board.append(pb.LowShelfFilter(min(s["low_shelf"]["hz"], top), s["low_shelf"][role]))
+        eq.append(pb.LowShelfFilter(min(s["low_shelf"]["hz"], top), s["low_shelf"][role]))
     if s["presence"][role]:
-        board.append(pb.HighShelfFilter(min(s["presence"]["hz"], top), s["presence"][role]))
+        eq.append(pb.HighShelfFilter(min(s["presence"]["hz"], top), s["presence"][role]))
+    out = _run(pb.Pedalboard(eq), part, sample_rate) if eq else part
     comp = s["compressor"]
     if role in comp["roles"]:
-        board.append(pb.Compressor(level_db + comp["threshold_db"], comp["ratio"], comp["attack_ms"], comp["release_ms"]))
+        threshold = _db(part) + comp["threshold_db"]
+        out = _compressed(pb.Compressor(threshold, comp["ratio"], comp["attack_ms"], comp["release_ms"]), out, sample_rate)
     chorus = s.get("chorus")
     if chorus and role in chorus["roles"]:
-        board.append(pb.Chorus(chorus["rate_hz"], chorus["depth"], chorus["delay_ms"], 0.0, chorus["mix"]))
-    return pb.Pedalboard(board)
+        out = _run(pb.Chorus(chorus["rate_hz"], chorus["depth"], chorus["delay_ms"], 0.0, chorus["mix"]), out, sample_rate)
+    return out
 
 
-def _placed(part: np.ndarray, pan: float) -> np.ndarray:
-    """A part (c, n) in the stereo field: a mono one by the constant-power pan law (-3 dB each side
-    at the centre), a stereo one by balance (the far side turned down)."""
-    if len(part) == 1:
+def _pan_gains(channels: int, pan: float) -> tuple[float, float]:
+    """Left and right gains of a part at `pan` (-1 left .. 1 right): a mono part by the
+    constant-power pan law (-3 dB each side at the centre), a stereo one by balance (the far side
+    turned down)."""
+    if channels == 1:
         angle = (pan + 1) * math.pi / 4
-        return np.concatenate([part * math.cos(angle), part * math.sin(angle)])
-    return part * np.array([[min(1.0, 1.0 - pan)], [min(1.0, 1.0 + pan)]], dtype=np.float32)
+        return math.cos(angle), math.sin(angle)
+    return min(1.0, 1.0 - pan), min(1.0, 1.0 + pan)
 
 
 def _bus(send: np.ndarray, s: Mapping, sample_rate: int) -> np.ndarray:
@@ -499,8 +520,14 @@ def _bus(send: np.ndarray, s: Mapping, sample_rate: int) -> np.ndarray:
 
 def _soft_clipped(x: np.ndarray) -> np.ndarray:
     """A tanh soft clipper that rounds the peaks a loud master's limiter would otherwise pump on
-    (within 1% of linear below -10 dBFS), as mastering engineers clip into their limiter."""
-    return np.tanh(x / SOFT_CLIP) * SOFT_CLIP
+    (within 1% of linear below -10 dBFS), as mastering engineers clip into their limiter; linked:
+    both channels take the gain of the louder one, so the stereo image stays."""
+    peak = np.abs(x).max(axis=0)
+    gain = np.tanh(peak * np.float32(1 / SOFT_CLIP))
+    gain *= np.float32(SOFT_CLIP)
+    np.divide(gain, peak, out=gain, where=peak > 0)
+    gain[peak == 0] = 1.0
+    return x * gain
 
 
 def _limited_to(pre: np.ndarray, lufs: float, limiter: pb.BrickwallLimiter, sample_rate: int) -> np.ndarray:
@@ -534,14 +561,9 @@ def _mastered(mix: np.ndarray, m: Mapping, sample_rate: int) -> np.ndarray:
     level = _db(mix)
     if level <= SILENCE_DB:
         return mix
-    board = pb.Pedalboard(
-        [
-            pb.Compressor(level + m["glue_threshold_db"], m["glue_ratio"], m["glue_attack_ms"], m["glue_release_ms"]),
-            pb.LowShelfFilter(TILT_HZ, -m["tilt_db"]),
-            pb.LowShelfFilter(LOW_HZ, m["low_db"]),
-        ]
-    )
-    pre = _run(board, mix, sample_rate)
+    glue = pb.Compressor(level + m["glue_threshold_db"], m["glue_ratio"], m["glue_attack_ms"], m["glue_release_ms"])
+    eq = pb.Pedalboard([pb.LowShelfFilter(TILT_HZ, -m["tilt_db"]), pb.LowShelfFilter(LOW_HZ, m["low_db"])])
+    pre = _run(eq, _compressed(glue, mix, sample_rate), sample_rate)
     limiter = pb.BrickwallLimiter(ceiling_db=LIMITER_CEILING_DB, release_ms=m["limiter_release_ms"])
     return _limited_to(pre, m["lufs"], limiter, sample_rate)
 
@@ -556,14 +578,15 @@ def produce(stems: list[tuple[str, np.ndarray]], plan: ProductionPlan, sample_ra
     seen = Counter()
     for role, audio in stems:
         part = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).T.reshape(-1, n))
-        level = _db(part)
-        if level <= SILENCE_DB:
+        if _db(part) <= SILENCE_DB:
             continue
-        part = _run(_part_board(role, s, level, sample_rate), part, sample_rate)
+        part = _part(role, part, s, sample_rate)
         pan = s["pan"].get(role, 0.0) * (-1) ** seen[role]  # a second part of a role goes to the other side
         seen[role] += 1
-        placed = _placed(part, pan)
-        mix += placed
-        send += s["send"][role] * placed
+        for side, gain in enumerate(_pan_gains(len(part), pan)):
+            placed = part[min(side, len(part) - 1)] * np.float32(gain)
+            mix[side] += placed
+            if s["send"][role]:
+                send[side] += placed * np.float32(s["send"][role])
     mix += _bus(send, s, sample_rate)
     return np.ascontiguousarray(_mastered(mix, s["master"], sample_rate).T, dtype=np.float32)
