@@ -62,6 +62,10 @@ def make_kit(folder: Path, xml: str = KIT_XML) -> Path:
 def kits(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("kits")
     make_kit(root / "tiny")
+    electro = KIT_XML.replace("Tiny Test Kit", "Tiny Electro").replace(
+        "<instrumentList>", "<info>All sounds synthesized.</info><instrumentList>"
+    )
+    make_kit(root / "electro", electro)
     make_kit(root / "no_hat", KIT_XML.replace("Tiny Test Kit", "No Hat").replace("Closed HH", "Shaker").replace("Open HH", "Bell"))
     return root
 
@@ -83,13 +87,15 @@ def test_studio_clips_are_stereo_and_record_their_sources(studio, rows):
     config = json.loads((studio / "corpus.json").read_text())
     assert (config["production"], config["version"]) == ("studio", "synth-2")
     assert [s["name"] for s in config["soundfonts"]] == ["TimGM6mb.sf2"]
-    assert [k["name"] for k in config["drum_kits"]] == ["Tiny Test Kit"]  # the kit without a hi-hat is not used
+    assert [k["name"] for k in config["drum_kits"]] == ["Tiny Electro", "Tiny Test Kit"]  # the kit without a hi-hat is not used
     assert len(rows) == N and any(r["drums"] for r in rows) and not all(r["drums"] for r in rows)
+    assert {"808", "standard"} <= {r["drum_kit"] for r in rows}  # electronic and acoustic drums both occur
     for r in rows:
         info = sf.info(studio / r["audio"])
         assert (info.channels, info.samplerate, info.frames) == (2, SR, int(DURATION * SR))
         assert r["soundfont"] == "TimGM6mb.sf2"
-        assert r["drum_kit_samples"] == ("Tiny Test Kit" if r["drums"] else None)
+        kit = ("Tiny Electro" if r["drum_kit"] in ("electronic", "808") else "Tiny Test Kit") if r["drums"] else None
+        assert r["drum_kit_samples"] == kit  # an electronic kit where the composer chose one, else acoustic
         assert r["production"]["style"] == r["genre"]
         assert ProductionPlan.from_dict(r["production"]).as_dict() == r["production"]  # the plan the clip was produced with
         y, _ = sf.read(studio / r["audio"])

@@ -64,6 +64,7 @@ PIECES: dict[str, tuple] = {
     "cowbell": (lambda w: "cowbell" in w,),
 }
 REQUIRED = ("kick", "snare", "closed_hat")
+ELECTRONIC_WORDS = re.compile(r"synth|electr|techno|drum machine|\b(?:808|909|tr-?808|tr-?909)\b", re.IGNORECASE)
 # General MIDI drum note -> pieces to play it with, in order of preference
 GM_PIECES: dict[int, tuple[str, ...]] = {
     35: ("kick",),
@@ -108,12 +109,14 @@ class KitPiece:
 
 @dataclass(frozen=True)
 class DrumKit:
-    """A usable Hydrogen kit: its name, folder, drumkit.xml's sha256 and its pieces."""
+    """A usable Hydrogen kit: its name, folder, drumkit.xml's sha256, its pieces, and whether it
+    is electronic (its name or description speaks of synthesis, electro, techno, 808...)."""
 
     name: str
     folder: Path
     sha256: str
     pieces: dict[str, KitPiece]
+    electronic: bool = False  # synthesised sounds (a drum machine), not a sampled acoustic kit
 
     def fingerprint(self) -> dict:
         return {"name": self.name, "sha256_xml": self.sha256}
@@ -169,7 +172,9 @@ def read_drumkit(xml: Path) -> DrumKit | None:
                 break
     if not all(p in pieces for p in REQUIRED):
         return None
-    return DrumKit(_text(root, "name") or xml.parent.name, xml.parent, hashlib.sha256(data).hexdigest(), pieces)
+    name = _text(root, "name") or xml.parent.name
+    electronic = bool(ELECTRONIC_WORDS.search(f"{name} {_text(root, 'info')}"))
+    return DrumKit(name, xml.parent, hashlib.sha256(data).hexdigest(), pieces, electronic)
 
 
 def find_drumkits(folder: str | Path) -> tuple[DrumKit, ...]:

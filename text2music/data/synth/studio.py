@@ -24,6 +24,7 @@ from text2music.data.synth.performance import articulate, studio_feels
 from text2music.data.synth.production import ProductionPlan, produce, production_plan
 from text2music.data.synth.render import Synths, render, soundfont_fingerprint, synthesize_stems
 
+ELECTRONIC_GM_KITS = ("electronic", "808")
 SOFT_TRIM_DB = -8.0  # a soft clip sits this far under the mastered loudness of its style (soft vs loud in the captions)
 
 
@@ -81,8 +82,9 @@ class Renderer:
         """The soundfont, drum kit and production of a studio clip (None for a plain one)."""
         if self.sources.production == "plain":
             return None
-        pool, kits = self.sources.soundfonts, self.sources.drumkits
+        pool = self.sources.soundfonts
         soundfont = pool[int(r_sources.integers(len(pool)))]
+        kits = kits_for(song, self.sources.drumkits)
         kit = kits[int(r_sources.integers(len(kits)))] if kits else None
         return Choice(soundfont, kit if song.drums else None, production_plan(song.genre, r_production, self.sources.styles))
 
@@ -109,3 +111,10 @@ class Renderer:
                 stem = synthesize_stems([(part, notes)], choice.soundfont, duration, self.synths, controls)[0]
                 stems.append((part_role(part), stem))
         return stems
+
+
+def kits_for(song: Song, kits: tuple[DrumKit, ...]) -> tuple[DrumKit, ...]:
+    """The kits that suit the song's drums: electronic ones where the composer chose an electronic
+    or 808 kit, acoustic ones elsewhere (all of them where none is of the right kind)."""
+    electronic = song.drum_kit in ELECTRONIC_GM_KITS
+    return tuple(k for k in kits if k.electronic == electronic) or kits
