@@ -237,6 +237,12 @@ def test_the_absolute_gate_leaves_out_silence():
     assert integrated_loudness(np.stack([with_silence] * 2, axis=1), SR) == pytest.approx(-23.0, abs=0.1)
 
 
+def test_the_absolute_gate_leaves_out_blocks_under_minus_70_lufs():
+    # without it the relative gate, 10 LU under the mean of every block, would keep the -75 dBFS blocks
+    signal = np.concatenate([_sine(-60, 4, SR), _sine(-75, 40, SR)])
+    assert integrated_loudness(np.stack([signal] * 2, axis=1), SR) == pytest.approx(-60.0, abs=0.2)
+
+
 def test_the_relative_gate_leaves_out_quiet_passages():
     # EBU Tech 3341 case 3: -36, -23 and -36 dBFS for 10, 60 and 10 s read -23 LUFS
     signal = np.concatenate([_sine(-36, 10, SR), _sine(-23, 60, SR), _sine(-36, 10, SR)])
