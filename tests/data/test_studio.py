@@ -390,3 +390,15 @@ def _empty_soundfont() -> bytes:
     info = listed(b"INFO", chunk(b"ifil", struct.pack("<HH", 2, 1)), chunk(b"INAM", b"empty\0\0"))
     samples = listed(b"sdta", chunk(b"smpl", bytes(96)))
     return chunk(b"RIFF", b"sfbk" + info + samples + listed(b"pdta", *(chunk(t, d) for t, d in hydra)))
+
+
+def test_preloaded_kits_are_not_read_again(kits, monkeypatch):
+    """A build loads its kits' samples before forking its workers: playing them later reads no file."""
+    from text2music.data.synth import drumkits
+
+    kit = read_drumkit(kits / "tiny" / "drumkit.xml")
+    bank = DrumKitBank(SR)
+    bank.preload((kit,))
+    monkeypatch.setattr(drumkits, "_load_sample", lambda *a: pytest.fail(f"read again: {a}"))
+    audio, _ = bank.play(kit, [Note(0.1 * k, 0.1 * k + 0.1, p, 90) for k, p in enumerate((36, 38, 42, 46))], SR, np.random.default_rng(0))
+    assert np.abs(audio).max() > 0

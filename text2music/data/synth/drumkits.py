@@ -214,7 +214,7 @@ def _load_sample(path: Path, sample_rate: int) -> np.ndarray:
 
 
 class DrumKitBank:
-    """This process's drum samples at one sample rate, each kit read and resampled once, when first played."""
+    """This process's drum samples at one sample rate, each read and resampled once (when first played, or by `preload`)."""
 
     def __init__(self, sample_rate: int):
         self.sample_rate = int(sample_rate)
@@ -227,6 +227,13 @@ class DrumKitBank:
         if path not in self._samples:
             self._samples[path] = _load_sample(path, self.sample_rate)
         return self._samples[path]
+
+    def preload(self, kits: tuple[DrumKit, ...]) -> None:
+        """Read every sample of the kits' pieces now (before forking workers, which then share them)."""
+        for kit in kits:
+            for piece in kit.pieces.values():
+                for layer in piece.layers:
+                    self.sample(layer.path)
 
     def play(self, kit: DrumKit, notes: list[Note], n_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, list[Note]]:
         """The kit playing `notes` -> ((n_samples, 2) float32, the notes it has no piece for). An

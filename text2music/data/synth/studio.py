@@ -76,7 +76,9 @@ class Renderer:
         self.kits = DrumKitBank(sample_rate)
 
     def preload(self) -> None:
+        """Load every soundfont and drum sample of the pools now."""
         self.synths.preload(self.sources.soundfonts)
+        self.kits.preload(self.sources.drumkits)
 
     def choose(self, song: Song, r_sources: np.random.Generator, r_production: np.random.Generator) -> Choice | None:
         """The soundfont, drum kit and production of a studio clip (None for a plain one)."""
