@@ -518,16 +518,22 @@ def _bus(send: np.ndarray, s: Mapping, sample_rate: int) -> np.ndarray:
     return out
 
 
-def _soft_clipped(x: np.ndarray) -> np.ndarray:
+class _SoftClipper:
     """A tanh soft clipper that rounds the peaks a loud master's limiter would otherwise pump on
     (within 1% of linear below -10 dBFS), as mastering engineers clip into their limiter; linked:
-    both channels take the gain of the louder one, so the stereo image stays."""
-    peak = np.abs(x).max(axis=0)
-    gain = np.tanh(peak * np.float32(1 / SOFT_CLIP))
-    gain *= np.float32(SOFT_CLIP)
-    np.divide(gain, peak, out=gain, where=peak > 0)
-    gain[peak == 0] = 1.0
-    return x * gain
+    both channels take the gain of the louder one, so the stereo image stays. It holds its input,
+    whose louder channel's magnitude every gain tried shares."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self.peak = np.abs(x).max(axis=0)
+
+    def __call__(self, gain: float) -> np.ndarray:
+        """The input times `gain`, soft-clipped: times gain * tanh(u) / u, u = gain * peak / SOFT_CLIP."""
+        u = self.peak * np.float32(gain / SOFT_CLIP)
+        squeeze = np.divide(np.tanh(u), u, out=np.ones_like(u), where=u > 0)
+        squeeze *= np.float32(gain)
+        return self.x * squeeze
 
 
 def _limited_to(pre: np.ndarray, lufs: float, limiter: pb.BrickwallLimiter, sample_rate: int) -> np.ndarray:
@@ -540,10 +546,10 @@ def _limited_to(pre: np.ndarray, lufs: float, limiter: pb.BrickwallLimiter, samp
     loudness = _gated_loudness(k_sums, frame)
     if not math.isfinite(loudness):
         return _run(limiter, pre, sample_rate)
-    pre_sums = _frame_sums(pre, frame)
+    pre_sums, clipper = _frame_sums(pre, frame), _SoftClipper(pre)
     gain_db, last, best = lufs - loudness, (0.0, loudness), None  # loudness(gain) starts as pre's; the limiter bends it down
     for _ in range(LOUDNESS_PASSES):
-        out = _run(limiter, _soft_clipped(pre * np.float32(10 ** (gain_db / 20))), sample_rate)
+        out = _run(limiter, clipper(10 ** (gain_db / 20)), sample_rate)
         ratio = np.divide(_frame_sums(out, frame), pre_sums, out=np.zeros_like(pre_sums), where=pre_sums > 0)
         miss = lufs - _gated_loudness(k_sums * ratio, frame)
         if best is None or abs(miss) < abs(best[0]):
