@@ -406,3 +406,36 @@ def test_preloaded_kits_are_not_read_again(kits, monkeypatch):
     monkeypatch.setattr(drumkits, "_load_sample", lambda *a: pytest.fail(f"read again: {a}"))
     audio, _ = bank.play(kit, [Note(0.1 * k, 0.1 * k + 0.1, p, 90) for k, p in enumerate((36, 38, 42, 46))], SR, np.random.default_rng(0))
     assert np.abs(audio).max() > 0
+
+
+def test_articulations_pedal_pianos_and_swell_strings():
+    """articulate: a piano playing block chords is pedalled (its notes reach the chord change), one
+    playing stabs is not; a string pad gets CC11 swells rising from the chord's start to a peak
+    inside it; the lead's notes are held longer in a legato style than in a staccato one."""
+    import dataclasses
+
+    from text2music.data.synth.compose import PartSpec
+    from text2music.data.synth.performance import _chord_changes, articulate, studio_feels
+    from text2music.data.synth.render import EXPRESSION
+
+    song = next(s for s in (sample_song(np.random.default_rng(i)) for i in range(200)) if s.meter == 4 and not s.drums)
+    piano_block = PartSpec("piano", "accompaniment", 0, "block", 1, 90)
+    piano_stabs = PartSpec("piano", "accompaniment", 0, "stabs", 4, 90)
+    pad = PartSpec("string ensemble", "accompaniment", 48, "pad", 2, 70)
+    song = dataclasses.replace(song, parts=(song.parts[0], piano_block, piano_stabs, pad))
+    parts = compose(song, 8.0, np.random.default_rng(0))
+    out, controls = articulate(song, parts, 8.0, np.random.default_rng(1))
+    changes = _chord_changes(song, 8.0)
+    before, after = dict((p.channel, n) for p, n in parts), dict((p.channel, n) for p, n in out)
+    assert sum(n.end for n in after[1]) > sum(n.end for n in before[1]) + 1.0  # pedalled
+    assert after[4] == before[4]  # stabs stay short
+    swells = [c for c in controls if c.channel == 2]
+    assert swells and all(c.control == EXPRESSION for c in swells) and not [c for c in controls if c.channel in (1, 4)]
+    first = [c.value for c in swells if c.time < changes[0]]
+    assert first[0] < 90 and max(first) >= 110 and first.index(max(first)) > 0
+
+    def lead_length(genre: str) -> float:
+        played = compose(dataclasses.replace(song, genre=genre), 8.0, np.random.default_rng(0), studio_feels(genre))
+        return sum(n.end - n.start for n in played[0][1])
+
+    assert lead_length("classical") > lead_length("pop") > lead_length("reggae")
