@@ -155,9 +155,11 @@ def add_synth(sub) -> None:
         "synth",
         help="compose and render the offline MusicCaps-style corpus",
         formatter_class=_Formatter,
-        description="Compose songs with exact ground truth (tempo, key, meter, beats, chords) and render them. "
-        "studio: stereo, a soundfont and a sampled drum kit drawn per clip, a humanised performance, each part a stem, "
-        "produced and mastered per style. plain: the synth-1 corpus (mono, one soundfont, TimGM6mb by default). See docs/corpus.md.",
+        description="Compose songs with exact ground truth (tempo, key, meter, beats, chords) and render them.\n"
+        "  studio: stereo; a soundfont and a sampled drum kit drawn per clip, a humanised performance,\n"
+        "          each part a stem, produced and mastered per style\n"
+        "  plain:  the synth-1 corpus (mono, one soundfont: TimGM6mb unless --soundfont)\n"
+        "See docs/corpus.md.",
     )
     p.add_argument("--n", type=int, default=4000, help="number of clips")
     p.add_argument("--out", type=Path, required=True, help="data folder to write")
