@@ -12,8 +12,11 @@ plan, sample_rate)` mixes the parts with them, as released music is made:
 - a shared reverb bus fed by a send per role, and for some styles a delay timed in seconds, not
   in beats;
 - the master: a glue compressor, a tilt and a low shelf, the gain that brings the integrated
-  loudness (ITU-R BS.1770, `integrated_loudness`) to the plan's target, and a brick-wall limiter
-  whose ceiling is -1 dBFS.
+  loudness (ITU-R BS.1770, `integrated_loudness`) to the plan's target, a soft clipper, and a
+  brick-wall limiter whose ceiling is -1 dBFS (pedalboard's BrickwallLimiter: its Limiter adds
+  make-up gain and clips at 0 dBFS).
+
+Compressors and clipper are linked across the channels of a stereo signal, so they keep its image.
 
 The styles are data: STYLES holds one dict per style (effect -> setting -> a number, or [low,
 high] drawn uniformly per clip; "roles" lists the roles an effect applies to; the optional
