@@ -212,14 +212,30 @@ def test_humanisation_is_tighter_for_drums_than_for_lead():
         song = sample_song(clip_rngs(1, i)[0])
         feels = studio_feels(song.genre)
         exact = {r: Feel(0.0, 0.0, f.length) for r, f in feels.items()}
-        played = compose(song, 6.0, np.random.default_rng(i), feels)
-        nominal = compose(song, 6.0, np.random.default_rng(i), exact)
+        played = compose(song, 6.0, np.random.default_rng(i), (feels, np.random.default_rng(100 + i)))
+        nominal = compose(song, 6.0, np.random.default_rng(i), (exact, np.random.default_rng(100 + i)))
         for (part, a), (_, b) in zip(played, nominal):
             pairs = sorted(a, key=lambda x: (x.pitch, x.start)), sorted(b, key=lambda x: (x.pitch, x.start))
             if len(pairs[0]) == len(pairs[1]):
                 deviations.setdefault(part_role(part), []).extend(x.start - y.start for x, y in zip(*pairs) if y.start > 0.1)
     sd = {role: float(np.std(d)) for role, d in deviations.items()}
     assert 0.002 < sd["drums"] < 0.0045 and 0.009 < sd["lead"] < 0.015 and sd["drums"] < sd["bass"] < sd["lead"], sd
+
+
+def test_a_performance_plays_the_plain_corpus_notes():
+    """A studio performance changes how the notes are played, not which: the same pitches in the
+    same order as the plain corpus's, for every part (the two corpora compare like for like)."""
+    from text2music.data.synth.performance import studio_feels
+
+    for i in range(8):
+        r_song, r_notes, *_ = clip_rngs(2, i)
+        song = sample_song(r_song)
+        plain = compose(song, 6.0, r_notes)
+        studio = compose(song, 6.0, clip_rngs(2, i)[1], (studio_feels(song.genre), np.random.default_rng(i)))
+        for (part, a), (_, b) in zip(plain, studio):
+            for x, y in ((a, b), (b, a)):
+                inner = [n for n in x if 0.3 < n.start < 5.7]
+                assert inner and all(any(m.pitch == n.pitch and abs(m.start - n.start) < 0.1 for m in y) for n in inner), part
 
 
 def test_sustain_pedal_holds_notes_to_the_chord_change():
@@ -435,7 +451,9 @@ def test_articulations_pedal_pianos_and_swell_strings():
     assert first[0] < 90 and max(first) >= 110 and first.index(max(first)) > 0
 
     def lead_length(genre: str) -> float:
-        played = compose(dataclasses.replace(song, genre=genre), 8.0, np.random.default_rng(0), studio_feels(genre))
+        played = compose(
+            dataclasses.replace(song, genre=genre), 8.0, np.random.default_rng(0), (studio_feels(genre), np.random.default_rng(1))
+        )
         return sum(n.end - n.start for n in played[0][1])
 
     assert lead_length("classical") > lead_length("pop") > lead_length("reggae")

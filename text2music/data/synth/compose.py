@@ -1235,11 +1235,13 @@ class Feel:
 
 
 def compose(
-    song: Song, duration: float, rng: np.random.Generator, feels: dict[str, Feel] | None = None
+    song: Song, duration: float, rng: np.random.Generator, performance: tuple[dict[str, Feel], np.random.Generator] | None = None
 ) -> list[tuple[PartSpec, list[Note]]]:
-    """Notes (in seconds, within the clip) of every part of `song`, each played with the `Feel` of
-    its role ("lead", "accompaniment", "pad", "bass", "drums"); without `feels`, the plain
-    corpus's light humanisation (timing sd 3 ms for drums, 7 ms otherwise; velocity +-6)."""
+    """Notes (in seconds, within the clip) of every part of `song`. Plain: a light humanisation
+    (timing sd 3 ms for drums, 7 ms otherwise; velocity +-6). With a `performance` (feels per role:
+    "lead", "accompaniment", "pad", "bass", "drums"; and the generator of its spreads), each part is
+    played with the feel of its role instead, and its notes are the plain ones: `rng` is drawn
+    from the same way."""
     beat_sec = 60.0 / song.bpm
     total_beats = song.phase + duration / beat_sec + song.meter
     base_vel = 62.0 if song.dynamics == "soft" else 96.0
@@ -1249,8 +1251,8 @@ def compose(
     out = []
     for part in song.parts:
         beat_notes = writers[part.role](ctx, part)
-        feel = feels[part_role(part)] if feels else None
-        out.append((part, _to_seconds(beat_notes, song, beat_sec, duration, feel or _plain_feel(part), rng, feel is None)))
+        played = None if performance is None else (performance[0][part_role(part)], performance[1])
+        out.append((part, _to_seconds(beat_notes, song, beat_sec, duration, _plain_jitter(part), rng, played)))
     return out
 
 
@@ -1259,23 +1261,35 @@ def part_role(part: PartSpec) -> str:
     return "pad" if part.role == "accompaniment" and part.style == "pad" else part.role
 
 
-def _plain_feel(part: PartSpec) -> Feel:
-    return Feel(0.003 if part.is_drums else 0.007, 0.0)
+def _plain_jitter(part: PartSpec) -> float:
+    return 0.003 if part.is_drums else 0.007
 
 
 def _to_seconds(
-    notes: list[_BeatNote], song: Song, beat_sec: float, duration: float, feel: Feel, rng: np.random.Generator, plain: bool = True
+    notes: list[_BeatNote],
+    song: Song,
+    beat_sec: float,
+    duration: float,
+    jitter: float,
+    rng: np.random.Generator,
+    played: tuple[Feel, np.random.Generator] | None = None,
 ) -> list[Note]:
-    """Beats -> seconds with the clip's phase; humanise timing and velocity (plain: velocity
-    uniform in +-6); keep what sounds in the clip; shorten notes that would overlap the next
-    onset of the same pitch."""
-    out: list[Note] = []
-    jitter = feel.timing_sd
+    """Beats -> seconds with the clip's phase; humanise timing and velocity (plain: timing sd
+    `jitter`, velocity uniform in +-6, from `rng`; `played`: the feel's spreads and lengths, from
+    its own generator, `rng` drawn from as in plain); keep what sounds in the clip; shorten notes
+    that would overlap the next onset of the same pitch."""
     dj = rng.normal(0.0, jitter, size=len(notes)).clip(-2.5 * jitter, 2.5 * jitter)
-    dv = rng.integers(-6, 7, size=len(notes)) if plain else rng.normal(0.0, feel.velocity_sd, size=len(notes)).round()
+    dv = rng.integers(-6, 7, size=len(notes))
+    length = 1.0
+    if played is not None:
+        feel, perform = played
+        dj = perform.normal(0.0, feel.timing_sd, size=len(notes)).clip(-2.5 * feel.timing_sd, 2.5 * feel.timing_sd)
+        dv = perform.normal(0.0, feel.velocity_sd, size=len(notes)).round()
+        length = feel.length
+    out: list[Note] = []
     for n, j, v in zip(notes, dj, dv):
         start = (n.beat - song.phase) * beat_sec + float(j)
-        end = start + max(n.length * feel.length, 0.05) * beat_sec
+        end = start + max(n.length * length, 0.05) * beat_sec
         if end <= 0.05 or start >= duration:
             continue
         out.append(Note(max(0.0, start), end, int(n.pitch), int(np.clip(round(n.velocity + int(v)), 1, 127))))

@@ -100,7 +100,7 @@ class Renderer:
 
     def _stems(self, song: Song, duration: float, choice: Choice, r_notes, r_perform) -> list[tuple[str, np.ndarray]]:
         """(role, stem) per part: mono from the soundfont, (n, 2) for drums from a sampled kit."""
-        parts, controls = articulate(song, compose(song, duration, r_notes, studio_feels(song.genre)), duration, r_perform)
+        parts, controls = articulate(song, compose(song, duration, r_notes, (studio_feels(song.genre), r_perform)), duration, r_perform)
         n_samples = int(round(duration * self.sample_rate))
         stems: list[tuple[str, np.ndarray]] = []
         for part, notes in parts:
