@@ -457,3 +457,17 @@ def test_articulations_pedal_pianos_and_swell_strings():
         return sum(n.end - n.start for n in played[0][1])
 
     assert lead_length("classical") > lead_length("pop") > lead_length("reggae")
+
+
+def test_the_other_productions_folder_is_refused_naming_the_flag(tmp_path, capsys):
+    from text2music.cli import main
+
+    base = ["data", "synth", "--n", "2", "--duration", "1", "--soundfont", SF, "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "plain"), "--production", "plain"]) == 0
+    assert main([*base, "--out", str(tmp_path / "studio"), "--drumkits", "none"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "plain"), "--drumkits", "none"]) == 2
+    assert "holds a plain (synth-1) corpus: pass --production plain to resume it" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "studio"), "--production", "plain"]) == 2
+    assert "holds a studio (synth-2) corpus: pass --production studio to resume it" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "plain"), "--production", "plain"]) == 0  # resumes

@@ -291,9 +291,9 @@ def test_soundfont_pool_rules(tmp_path, monkeypatch):
 
 
 def test_plain_corpus_is_byte_identical_to_synth_1(tmp_path):
-    """`production="plain"` (the default of the Python API) makes the synth-1 corpus: the WAVs and
-    manifest of the code before studio production existed (sha256 computed with it), with TimGM6mb
-    whatever soundfonts are installed, and corpus.json says so."""
+    """`production="plain"` (the default of the Python API) makes the synth-1 corpus: the WAVs,
+    manifest and corpus.json of the code before studio production existed (sha256 computed with
+    it), with TimGM6mb whatever soundfonts are installed (corpus.json names it)."""
     out = tmp_path / "plain"
     build_corpus(out, n=4, seed=5, jobs=1, duration=2.0, sample_rate=16000, progress=False)
     expected = {
@@ -303,12 +303,13 @@ def test_plain_corpus_is_byte_identical_to_synth_1(tmp_path):
         "audio/synth-000003.wav": "6f14d2d15baa2cff93abee50d258c2523c05207e43175d29f36ae06f31a6f02d",
         "manifest.jsonl": "3bb7cb8a7d63aeab45a709635fba6da9adb01474bc2e7a96ca351edacc0c0bfc",
         "metadata.csv": "2c03f83787ab9cf9601a2c9104179f603a02980c393ad96995106e79706d7cee",
+        "corpus.json": "2ac89363a17b0321d8a0dfe073115214d319e164216ad92e745d3ca5271ee1a0",  # synth-1 corpora resume
     }
     import hashlib
 
     assert {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in expected} == expected
     config = json.loads((out / "corpus.json").read_text())
-    assert (config["production"], config["version"], config["soundfont"]["name"]) == ("plain", "synth-1", "TimGM6mb.sf2")
+    assert (config["version"], config["soundfont"]["name"]) == ("synth-1", "TimGM6mb.sf2")
 
 
 def test_smaller_corpus_is_a_byte_identical_prefix_of_a_larger_one(tmp_path):

@@ -33,14 +33,13 @@ from text2music.data.synth.compose import Song, sample_song, timeline
 from text2music.data.synth.drumkits import DEFAULT_DRUMKITS, find_drumkits
 from text2music.data.synth.production import load_styles
 from text2music.data.synth.render import soundfont_pool
-from text2music.data.synth.studio import Renderer, Sources
+from text2music.data.synth.studio import VERSIONS, Renderer, Sources
 from text2music.theory import PROGRESSIONS, progression_chords
 from text2music.utils import atomic_path, record_settings, removed_on_failure, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
-VERSIONS = {"plain": "synth-1", "studio": "synth-2"}
 CLIP_PREFIX = "synth-"
 MIN_DURATION, MAX_DURATION = 1.0, 30.0
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 96000
@@ -49,18 +48,13 @@ N_RNGS = 7
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """The arguments that determine a corpus' content (recorded in corpus.json, with the
-    fingerprints of its sound sources)."""
+    """The arguments that determine a corpus' content (recorded in corpus.json, with its
+    production, sound sources and generator version: `Sources.settings`)."""
 
     n: int
     seed: int
     duration: float
     sample_rate: int
-    production: str
-
-    @property
-    def version(self) -> str:
-        return VERSIONS[self.production]
 
 
 def clip_id(index: int) -> str:
@@ -185,6 +179,16 @@ def _make_clips(n: int, jobs: int, args: tuple, renderer: Renderer, advance) -> 
     return made
 
 
+def _check_production(path: Path, version: str) -> None:
+    """A build into a folder that holds the other production's corpus: one line saying which flag resumes it."""
+    theirs = json.loads(path.read_text()).get("version") if path.is_file() else None
+    if theirs in VERSIONS.values() and theirs != version:
+        production = next(p for p, v in VERSIONS.items() if v == theirs)
+        raise ValueError(
+            f"{path.parent} holds a {production} ({theirs}) corpus: pass --production {production} to resume it, or use another folder"
+        )
+
+
 def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", soundfonts=None, drumkits=None, styles=None) -> Sources:
     """One-line errors for bad build arguments, before anything is written -> what the build
     renders with. `soundfonts`: paths (default: the bundled TimGM6mb, and in a studio build the
@@ -240,8 +244,7 @@ def build_corpus(
     sources = check_arguments(n, seed, jobs, duration, sample_rate, production, soundfont, drumkits, styles)
     duration = float(duration)
     out = Path(out)
-    config = BuildConfig(int(n), int(seed), duration, int(sample_rate), production)
-    settings = {**asdict(config), **sources.settings(), "version": config.version}
+    settings = {**asdict(BuildConfig(int(n), int(seed), duration, int(sample_rate))), **sources.settings()}
 
     from tqdm import tqdm
 
@@ -250,6 +253,7 @@ def build_corpus(
         (out / "audio").mkdir(parents=True, exist_ok=True)
         for folder in (out, out / "audio"):
             sweep_stale_temps(folder)  # what a killed build was writing
+        _check_production(out / "corpus.json", settings["version"])
         record_settings(out / "corpus.json", settings, "a corpus")
         log.info("synth corpus: %d clips into %s (seed %d, %d jobs, %s, %s)", n, out, seed, jobs, production, sources.soundfonts)
         renderer = Renderer(sources, int(sample_rate))

@@ -24,6 +24,7 @@ from text2music.data.synth.performance import articulate, studio_feels
 from text2music.data.synth.production import ProductionPlan, produce, production_plan
 from text2music.data.synth.render import Synths, render, soundfont_fingerprint, synthesize_stems
 
+VERSIONS = {"plain": "synth-1", "studio": "synth-2"}  # the generator versions of the two productions
 ELECTRONIC_GM_KITS = ("electronic", "808")
 SOFT_TRIM_DB = -8.0  # a soft clip sits this far under the mastered loudness of its style (soft vs loud in the captions)
 
@@ -39,13 +40,16 @@ class Sources:
     style_overrides: dict | None = None  # what a user's styles file changed, as read
 
     def settings(self) -> dict:
-        """What corpus.json records of them."""
+        """What corpus.json records of them (plain: exactly what synth-1 corpora recorded, so
+        that they resume)."""
         if self.production == "plain":
-            return {"soundfont": soundfont_fingerprint(self.soundfonts[0])}
+            return {"soundfont": soundfont_fingerprint(self.soundfonts[0]), "version": VERSIONS["plain"]}
         return {
+            "production": self.production,
             "soundfonts": [soundfont_fingerprint(p) for p in self.soundfonts],
             "drum_kits": [k.fingerprint() for k in self.drumkits],
             "style_overrides": self.style_overrides,
+            "version": VERSIONS["studio"],
         }
 
 
