@@ -8,7 +8,8 @@ power chords, skanks, stabs, montuno, shuffle riffs), a bass line in the genre's
 drum pattern typical of the genre. Both are pure functions of their numpy Generator.
 
 Times are composed in beats, then converted to seconds with a random phase (a clip is cut from
-the middle of a piece, as MusicCaps clips are) and a little humanisation of timing and velocity.
+the middle of a piece, as MusicCaps clips are) and a little humanisation of timing and velocity,
+or the `Feel` of each role when a studio performance plays the same notes (`performance`).
 """
 
 from __future__ import annotations
