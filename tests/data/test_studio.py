@@ -471,3 +471,17 @@ def test_the_other_productions_folder_is_refused_naming_the_flag(tmp_path, capsy
     assert main([*base, "--out", str(tmp_path / "studio"), "--production", "plain"]) == 2
     assert "holds a studio (synth-2) corpus: pass --production studio to resume it" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "plain"), "--production", "plain"]) == 0  # resumes
+
+
+def test_soundfonts_are_drawn_per_clip_from_the_pool(tmp_path):
+    import shutil
+
+    other = shutil.copy(SF, tmp_path / "Other_GM.sf2")
+    out = tmp_path / "c"
+    build_corpus(
+        out, n=8, seed=1, duration=1.0, sample_rate=SR, soundfont=[SF, other], production="studio", drumkits="none", progress=False
+    )
+    config = json.loads((out / "corpus.json").read_text())
+    assert [s["name"] for s in config["soundfonts"]] == ["TimGM6mb.sf2", "Other_GM.sf2"]
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert {r["soundfont"] for r in rows} == {"TimGM6mb.sf2", "Other_GM.sf2"}
