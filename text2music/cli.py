@@ -4,6 +4,7 @@ text2music data musiccaps   download MusicCaps clips with yt-dlp
 text2music data synth       build the offline MusicCaps-style corpus
 text2music data import      any audio files or folders -> a captioned corpus (auto captions)
 text2music data debian      the real-music corpus from Debian's game soundtracks (licences recorded)
+text2music data label       beat grids and chords for an imported corpus's clips
 text2music data stats       statistics and pictures of a data folder
 text2music data preprocess  audio -> fixed-shape log-mel arrays
 text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
@@ -283,6 +284,32 @@ def add_debian(sub) -> None:
     p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_debian)
+
+
+def cmd_label(args) -> int:
+    from text2music.data.audio_import import label_corpus
+
+    setup_logging(args.data / "text2music.log" if (args.data / "manifest.jsonl").is_file() else None)  # no log in a wrong folder
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: the manifest stays whole
+    _print_summary(label_corpus(args.data, jobs=args.jobs, progress=not args.quiet))
+    return 0
+
+
+def add_label(sub) -> None:
+    from text2music.utils import default_jobs
+
+    p = sub.add_parser(
+        "label",
+        help="beat grids and chords for an imported corpus's clips (resumable)",
+        formatter_class=_Formatter,
+        description="Label each clip of a `data import` (or `data debian`) corpus that has no labels yet with beats, downbeats, "
+        "meter, beat_offset (BeatNet's CRNN and a grid fit) and chords per beat (chroma templates), as `data synth` writes them, "
+        "from the clips' WAVs (no re-decoding). Rewrites manifest.jsonl and metadata.csv atomically; re-run to resume.",
+    )
+    p.add_argument("--data", type=Path, required=True, help="corpus folder made by `data import` or `data debian`")
+    p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_label)
 
 
 def cmd_stats(args) -> int:
@@ -1127,6 +1154,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth(data_sub)
     add_import(data_sub)
     add_debian(data_sub)
+    add_label(data_sub)
     add_stats(data_sub)
     add_preprocess(data_sub)
     add_train(sub)

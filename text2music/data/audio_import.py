@@ -1,8 +1,11 @@
 """Import any music: audio files and folders -> a captioned corpus of clips.
 
 The corpus has the layout of `data musiccaps` and `data synth` (metadata.csv, audio/, and
-manifest.jsonl with each clip's measured tempo, key, drums and tags), so `data preprocess`,
-`train`, `finetune` and `evaluate` take it as they take the others.
+manifest.jsonl with each clip's measured tempo, key, drums and tags, and, where BeatNet is
+installed, its beat grid, meter and chords per beat as `data synth` writes them: see
+`text2music.data.label`), so `data preprocess`, `train`, `finetune` and `evaluate` take it as
+they take the others. `label_corpus` (`data label`) adds the grid and chords to an imported
+corpus's clips afterwards, from their WAVs.
 
     OUT/import.json          the settings that fix the clips (a resume must use the same)
     OUT/sources/SHA.json     one per imported file: where it came from, its split, its clips
@@ -41,6 +44,16 @@ import soundfile as sf
 from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
 from text2music.data.corpus_folder import split_of
 from text2music.data.download import find_ffmpeg
+from text2music.data.label import (
+    LABELS_VERSION,
+    NO_BEATNET,
+    beatnet_installed,
+    caption_rng,
+    clip_labels,
+    is_labelled,
+    load_labeller,
+    with_labels,
+)
 from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.utils import atomic_path, atomic_write_text, read_jsonl, record_settings, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool
@@ -266,9 +279,10 @@ def clip_record(cid: str, src: dict, index: int, cfg: ImportConfig, facts: ClipF
     }
 
 
-def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig, ffmpeg: str | None) -> dict:
-    """Decode, cut, measure, caption and write the clips of one file -> its sources/ record.
-    Raises DecodeError (or returns a record with no clips when the file is too short)."""
+def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig, ffmpeg: str | None, labels: bool = True) -> dict:
+    """Decode, cut, measure, caption, label (beats and chords, when `labels`) and write the clips
+    of one file -> its sources/ record. Raises DecodeError (or returns a record with no clips when
+    the file is too short)."""
     path, out = Path(path), Path(out)
     y = read_audio(path, cfg.sample_rate, ffmpeg)
     seconds = len(y) / cfg.sample_rate
@@ -278,14 +292,15 @@ def import_file(path: str, sha: str, describe: str, out: str, cfg: ImportConfig,
         return src
     kept, skipped = cut_clips(y, cfg)
     judges = load_judges() if kept else None
+    net = load_labeller() if kept and labels else None
     for index, clip in kept:
         cid = f"{slug(path.stem)}-{sha[:8]}-{index:03d}"
         facts = listen(clip, cfg.sample_rate, judges)
-        rng = np.random.default_rng(int(hashlib.sha1(cid.encode()).hexdigest()[:8], 16))
-        caption, aspects = write_caption(facts, describe or None, rng)
+        caption, aspects = write_caption(facts, describe or None, caption_rng(cid))
         with atomic_path(out / "audio" / f"{cid}.wav") as tmp:
             sf.write(tmp, np.clip(clip, -1.0, 1.0), cfg.sample_rate, subtype="PCM_16", format="WAV")
-        src["clips"].append(clip_record(cid, src, index, cfg, facts, caption, aspects))
+        record = clip_record(cid, src, index, cfg, facts, caption, aspects)
+        src["clips"].append(with_labels(record, clip_labels(clip, cfg.sample_rate, net), describe) if net is not None else record)
     src["skipped"] = dict(skipped)
     return src
 
@@ -399,11 +414,14 @@ def import_audio(
         folder.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(folder)  # what a killed import was writing
     check_config(out, cfg)
+    labels = beatnet_installed()
+    if not labels:
+        log.warning("import: %s", NO_BEATNET)
     tasks, already = plan_files(files, out, describe.strip(), per_file, names)
     log.info("import: %d files into %s (%d already there), %d jobs", len(tasks), out, already, jobs)
     failures, no_clips, seconds, t0 = [], {}, 0.0, time.perf_counter()
     with tqdm(total=len(tasks), desc="import", unit="file", disable=not progress, dynamic_ncols=True) as bar:
-        for path, src, error in run_tasks([(*t, str(out), cfg, ffmpeg) for t in tasks], jobs):
+        for path, src, error in run_tasks([(*t, str(out), cfg, ffmpeg, labels) for t in tasks], jobs):
             if src is None:
                 failures.append({"file": path, "error": error})
                 log.warning("import: %s: %s", path, error)
@@ -431,6 +449,7 @@ def import_audio(
         "clip_hours": round(len(records) * cfg.clip_seconds / 3600, 2),
         "splits": dict(Counter(r["split"] for r in records)),
         "audio_hours_now": round(seconds / 3600, 3),
+        "labels": LABELS_VERSION if labels else "none: BeatNet is not installed",
         "seconds": round(wall, 1),
         "x_real_time": round(seconds / wall, 1) if wall > 0 and seconds else None,
     }
@@ -445,14 +464,15 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def run_tasks(tasks: list[tuple], jobs: int):
-    """Yield `import_task` results as they finish, in this process or in `jobs` workers."""
+def run_tasks(tasks: list[tuple], jobs: int, task=None):
+    """Yield `task` (default `import_task`) results as they finish, in this process or in `jobs` workers."""
+    task = task or import_task
     if jobs == 1 or len(tasks) <= 1:
         for t in tasks:
-            yield import_task(t)
+            yield task(t)
         return
     with worker_pool(jobs, initializer=one_thread) as pool:
-        futures = [pool.submit(import_task, t) for t in tasks]
+        futures = [pool.submit(task, t) for t in tasks]
         try:
             for fut in as_completed(futures):
                 yield fut.result()
@@ -460,3 +480,83 @@ def run_tasks(tasks: list[tuple], jobs: int):
             for f in futures:
                 f.cancel()
             raise
+
+
+# ---------------------------------------------------------------------------------------------
+# labelling an imported corpus
+
+
+def label_source(src: dict, out: str) -> dict:
+    """The sources/ record `src` with each clip not yet labelled labelled from its WAV."""
+    net = None
+    clips = []
+    for r in src["clips"]:
+        if not is_labelled(r):
+            net = net if net is not None else load_labeller()
+            y, sr = sf.read(Path(out) / r["audio"], dtype="float32")
+            r = with_labels(r, clip_labels(y, sr, net), src.get("describe"))
+        clips.append(r)
+    return {**src, "clips": clips}
+
+
+def label_task(args: tuple) -> tuple[dict | None, str | None]:
+    src, out = args
+    try:
+        return label_source(src, out), None
+    except (OSError, RuntimeError, ValueError) as e:
+        return None, f"{src['path']}: {e}"
+
+
+def label_corpus(out: str | Path, jobs: int = 1, progress: bool = True) -> dict:
+    """Beat grids and chords (text2music.data.label) for every clip of the `data import` corpus
+    `out` that has none: each file's sources/ record is rewritten atomically when its clips are
+    done, then metadata.csv and manifest.jsonl. Re-running resumes; labelled clips are skipped."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    if not out.is_dir():
+        raise FileNotFoundError(f"--data {out}: no such folder")
+    if not (out / "manifest.jsonl").is_file():
+        raise ValueError(f"--data {out}: no manifest.jsonl (not a corpus)")
+    if not (out / "import.json").is_file() or not (out / "sources").is_dir():
+        raise ValueError(f"--data {out}: not a `data import` corpus (no import.json and sources/); other corpora carry their own labels")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if not beatnet_installed():
+        raise RuntimeError(NO_BEATNET)
+    cfg = ImportConfig(**json.loads((out / "import.json").read_text()))
+    sweep_stale_temps(out / "sources")
+    sources = read_sources(out)
+    todo = [s for s in sources if not all(is_labelled(r) for r in s["clips"])]
+    n_clips = sum(len(s["clips"]) for s in sources)
+    waiting = {s["sha1"]: sum(not is_labelled(r) for r in s["clips"]) for s in todo}
+    n_todo = sum(waiting.values())
+    log.info("label: %d of %d clips in %d files to label, %d jobs", n_todo, n_clips, len(todo), jobs)
+    failures, t0 = [], time.perf_counter()
+    with tqdm(total=n_todo, desc="label", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
+        for src, error in run_tasks([(s, str(out)) for s in todo], jobs, label_task):
+            if src is None:
+                failures.append(error)
+                log.warning("label: %s", error)
+                continue
+            atomic_write_text(out / "sources" / f"{src['sha1']}.json", json.dumps(src, indent=1) + "\n")
+            bar.update(waiting[src["sha1"]])
+    wall = time.perf_counter() - t0
+    records = write_corpus(out, cfg)
+    labelled = sum(is_labelled(r) for r in records)
+    atomic_write_text(
+        out / "labels.json", json.dumps({"version": LABELS_VERSION, "clips": len(records), "labelled": labelled}, indent=1) + "\n"
+    )
+    summary = {
+        "data": str(out),
+        "clips": len(records),
+        "labelled_now": labelled - (n_clips - n_todo),
+        "already_labelled": n_clips - n_todo,
+        "labelled": labelled,
+        "failed_files": failures,
+        "labels": LABELS_VERSION,
+        "seconds": round(wall, 1),
+        "clips_per_s": round(n_todo / wall, 2) if wall > 0 and n_todo else None,
+    }
+    log.info("label done: %s", summary)
+    return summary
