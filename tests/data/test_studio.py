@@ -485,3 +485,15 @@ def test_soundfonts_are_drawn_per_clip_from_the_pool(tmp_path):
     assert [s["name"] for s in config["soundfonts"]] == ["TimGM6mb.sf2", "Other_GM.sf2"]
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert {r["soundfont"] for r in rows} == {"TimGM6mb.sf2", "Other_GM.sf2"}
+
+
+def test_one_kit_folder_and_an_unreadable_sample(kits, tmp_path):
+    """--drumkits may name one kit's folder; a sample libsndfile cannot read is an error naming it."""
+    from text2music.data.synth.drumkits import find_drumkits
+
+    assert [k.name for k in find_drumkits(kits / "tiny")] == ["Tiny Test Kit"]
+    broken = make_kit(tmp_path / "broken")
+    (broken / "snare.flac").write_bytes(b"not a flac file")
+    kit = read_drumkit(broken / "drumkit.xml")
+    with pytest.raises(ValueError, match=r"drum sample .*broken/snare.flac: "):
+        DrumKitBank(SR).preload((kit,))

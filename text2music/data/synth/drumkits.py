@@ -178,11 +178,12 @@ def read_drumkit(xml: Path) -> DrumKit | None:
 
 
 def find_drumkits(folder: str | Path) -> tuple[DrumKit, ...]:
-    """The usable kits in `folder` (one kit per subfolder with a drumkit.xml), sorted by name.
+    """The usable kits in `folder` (one kit per subfolder with a drumkit.xml, or the kit `folder`
+    is), sorted by name.
     Raises FileNotFoundError (one line, naming --drumkits) when there is none."""
     folder = Path(folder).expanduser()
     kits = []
-    for xml in sorted(folder.glob("*/drumkit.xml")):
+    for xml in [folder / "drumkit.xml"] if (folder / "drumkit.xml").is_file() else sorted(folder.glob("*/drumkit.xml")):
         try:
             kit = read_drumkit(xml)
         except ET.ParseError:
@@ -202,7 +203,10 @@ def _load_sample(path: Path, sample_rate: int) -> np.ndarray:
     import soundfile as sf
     import soxr
 
-    audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    try:
+        audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    except sf.SoundFileError as e:  # libsndfile's message does not name the file
+        raise ValueError(f"drum sample {path}: {e}") from None
     audio = audio[:, :2] if audio.shape[1] >= 2 else np.repeat(audio, 2, axis=1)
     audio = audio[: int(MAX_SAMPLE_S * sr)]
     if sr != sample_rate:
