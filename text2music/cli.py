@@ -180,7 +180,8 @@ def add_synth(sub) -> None:
     p.add_argument(
         "--drumkits",
         default=None,
-        help="studio: folder of Hydrogen drum kits, or 'none' for the soundfont's drums (default: /usr/share/hydrogen/data/drumkits)",
+        help="studio: folder of Hydrogen drum kits (or of one kit), or 'none' for the soundfont's drums "
+        "(default: /usr/share/hydrogen/data/drumkits)",
     )
     p.add_argument(
         "--styles",
