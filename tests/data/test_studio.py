@@ -161,10 +161,10 @@ def test_drumkit_pieces_are_found_by_name(kits):
         "Tom Low": "low_tom",
         "Paiste Ride": "ride",
     }
-    from text2music.data.synth.drumkits import PIECES, _words
+    from text2music.data.synth.drumkits import PIECES, name_words
 
     for name, piece in names.items():
-        assert any(test(_words(name)) for test in PIECES[piece]), name
+        assert any(test(name_words(name)) for test in PIECES[piece]), name
 
 
 def test_velocity_picks_the_layer_and_unmapped_notes_are_returned(kits):
@@ -431,7 +431,7 @@ def test_articulations_pedal_pianos_and_swell_strings():
     import dataclasses
 
     from text2music.data.synth.compose import PartSpec
-    from text2music.data.synth.performance import _chord_changes, articulate, studio_feels
+    from text2music.data.synth.performance import articulate, chord_changes, studio_feels
     from text2music.data.synth.render import EXPRESSION
 
     song = next(s for s in (sample_song(np.random.default_rng(i)) for i in range(200)) if s.meter == 4 and not s.drums)
@@ -441,7 +441,7 @@ def test_articulations_pedal_pianos_and_swell_strings():
     song = dataclasses.replace(song, parts=(song.parts[0], piano_block, piano_stabs, pad))
     parts = compose(song, 8.0, np.random.default_rng(0))
     out, controls = articulate(song, parts, 8.0, np.random.default_rng(1))
-    changes = _chord_changes(song, 8.0)
+    changes = chord_changes(song, 8.0)
     before, after = dict((p.channel, n) for p, n in parts), dict((p.channel, n) for p, n in out)
     assert sum(n.end for n in after[1]) > sum(n.end for n in before[1]) + 1.0  # pedalled
     assert after[4] == before[4]  # stabs stay short

@@ -38,7 +38,7 @@ _HAT = {"hat", "hh", "hihat", "hats", "hi-hat"}
 _CLOSED, _OPEN, _PEDAL = {"closed", "close", "cl", "chh"}, {"open", "opened", "op", "ohh", "semiopen"}, {"pedal", "pd", "foot"}
 
 
-def _words(name: str) -> set[str]:
+def name_words(name: str) -> set[str]:
     return set(re.findall(r"[a-z]+", name.lower().replace("hi-hat", "hihat").replace("hi hat", "hihat")))
 
 
@@ -166,7 +166,7 @@ def read_drumkit(xml: Path) -> DrumKit | None:
     pieces = {}
     for piece, tests in PIECES.items():
         for test in tests:
-            match = next((i for i in instruments if test(_words(i.name))), None)
+            match = next((i for i in instruments if test(name_words(i.name))), None)
             if match is not None:
                 pieces[piece] = match
                 break

@@ -34,7 +34,7 @@ def studio_feels(genre: str) -> dict[str, Feel]:
     return {role: Feel(t, v, 1.0 if role in ("drums", "pad") else length) for role, (t, v) in ROLE_SPREAD.items()}
 
 
-def _chord_changes(song: Song, duration: float) -> list[float]:
+def chord_changes(song: Song, duration: float) -> list[float]:
     """Seconds from the clip start at which a chord slot starts (or the clip ends)."""
     grid = timeline(song, duration)
     beat_sec = 60.0 / song.bpm
@@ -70,7 +70,7 @@ def articulate(
     song: Song, parts: list[tuple[PartSpec, list[Note]]], duration: float, rng: np.random.Generator
 ) -> tuple[list[tuple[PartSpec, list[Note]]], list[Control]]:
     """Pedal the piano parts and swell the strings and pads -> (parts, controller changes)."""
-    changes = _chord_changes(song, duration)
+    changes = chord_changes(song, duration)
     out, controls = [], []
     for part, notes in parts:
         if part.is_drums:
