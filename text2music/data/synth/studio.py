@@ -2,8 +2,8 @@
 
 `Sources` are the build's pools (production mode, soundfonts, drum kits), recorded in
 corpus.json. A `Renderer` holds one process's loaded soundfonts and drum samples; a build makes
-one, loads its soundfonts before forking its workers (which then share the samples' memory) and
-every worker renders with its copy.
+one, loads its soundfonts and drum samples before forking its workers (which then share that
+memory) and every worker renders with its copy.
 
 plain: all parts in one pass of one soundfont, mono, normalised to the dynamics' loudness (the
 synth-1 corpus, byte for byte). studio: a soundfont from the pool and a sampled drum kit drawn per
