@@ -123,3 +123,35 @@ def test_with_labels_rewrites_only_the_tempo_of_the_caption():
     assert new["caption"] == re.sub(r"slow at 61 BPM", "medium at 122 BPM", caption)
     assert "122 bpm" in new["aspects"] and "61 bpm" not in new["aspects"]
     assert np.all([k in new for k in ("meter", "labels")])
+
+
+@needs_beatnet
+def test_terminated_label_leaves_the_manifest_whole_and_resumes(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for k in range(8):
+        sf.write(folder / f"song{k}.wav", synth_music(SR, 4.0, bpm=90.0 + 7 * k, seed=k), SR)
+    out = tmp_path / "corpus"
+    monkeypatch.setattr(audio_import, "beatnet_installed", lambda: False)
+    import_audio([folder], out, CFG, progress=False)
+    monkeypatch.undo()
+    manifest = (out / "manifest.jsonl").read_bytes()
+
+    cmd = [sys.executable, "-m", "text2music", "data", "label", "--data", str(out), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not any('"labels"' in p.read_text() for p in (out / "sources").glob("*.json")):  # the first file is labelled
+        assert proc.poll() is None and time.time() < deadline, "labelling did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode in (130, -signal.SIGINT) and "resume" in err
+    assert (out / "manifest.jsonl").read_bytes() == manifest  # rewritten only when a run ends
+    assert not [p for p in out.rglob(".*") if p.is_file()]
+    summary = label_corpus(out, progress=False)
+    assert summary["already_labelled"] >= 1 and summary["labelled"] == 8
