@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from text2music.analysis import beats as B
 
@@ -51,7 +52,7 @@ def test_filterbank_and_features_have_the_networks_shapes():
 
 def test_network_loads_the_wheels_weights_as_tensors_only():
     path = B.beatnet_weights()
-    state = __import__("torch").load(path, weights_only=True)  # would raise on a pickle that runs code
+    state = torch.load(path, weights_only=True)  # would raise on a pickle that runs code
     net = B.load_beatnet()
     assert set(net.state_dict()) == set(state)
     for k, v in state.items():

@@ -13,9 +13,9 @@
 3. a regular grid fit (`fit_grid`, for clips of some seconds): the beat period and phase whose
    grid collects the most beat activation, less what it collects a half, a third and two thirds of
    a beat later (this contrast prefers the true tempo to its half, double, triple and dotted
-   multiples), then the meter (3 or 4) and bar phase whose
-   bar starts collect the most downbeat activation plus harmonic change (chroma of a beat against
-   the beat before, weighted `CHORD_CHANGE_WEIGHT`), less the other beats' mean.
+   multiples), then the meter (3 or 4) and bar phase whose bar starts collect the most downbeat
+   activation plus harmonic change (chroma of a beat against the beat before, weighted
+   `CHORD_CHANGE_WEIGHT`), less the other beats' mean.
 
 The grid is regular, as `MusicalControls` (one bpm, one beat_offset) describes a clip. BeatNet
 is installed with `pip install --no-deps BeatNet==1.1.3` (its own imports need madmom); without
@@ -170,7 +170,7 @@ class BeatGrid:
     def to_record(self) -> dict:
         """The manifest fields, as `data synth` writes them."""
         return {
-            "bpm_grid": round(self.bpm, 2),
+            "bpm": round(self.bpm, 2),
             "meter": f"{self.meter}/4",
             "beat_offset": round(self.beat_offset, 6),
             "beats": [round(t, 4) for t in self.beats],

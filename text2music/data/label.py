@@ -53,16 +53,7 @@ def clip_labels(clip: np.ndarray, sr: int, net) -> dict:
     grid = estimate_beats(clip, sr, net)
     chords = estimate_chords(clip, sr, grid.beats)
     first = round(grid.beat_offset + grid.beats[0] * grid.bpm / 60.0) if grid.beats else 0.0
-    record = grid.to_record()
-    return {
-        "bpm": round(grid.bpm, 1),
-        "meter": record["meter"],
-        "beat_offset": record["beat_offset"],
-        "beats": record["beats"],
-        "downbeats": record["downbeats"],
-        "chord_slots": chord_slots(chords, float(first)),
-        "labels": LABELS_VERSION,
-    }
+    return {**grid.to_record(), "chord_slots": chord_slots(chords, float(first)), "labels": LABELS_VERSION}
 
 
 def with_labels(record: dict, labels: dict, describe: str | None) -> dict:
