@@ -155,3 +155,17 @@ def test_frechet_distance_checks_the_imaginary_part(monkeypatch):
     rng = np.random.default_rng(0)
     monkeypatch.undo()
     assert np.isfinite(frechet_audio_distance(rng.normal(size=(6, 50)), rng.normal(size=(6, 50)) + 1))
+
+
+def test_drum_shares_count_drum_free_and_drum_prompts_by_both_judges():
+    """4 drum-free prompts: the noise judge hears drums in one, musicnn's drums tag in two;
+    2 drum prompts: both judges hear them in both. Prompts with no drums fact are left out."""
+    from text2music.evaluate.run import MUSICNN_DRUMS_THRESHOLD, drum_shares
+
+    lo, hi = MUSICNN_DRUMS_THRESHOLD / 2, min(1.0, MUSICNN_DRUMS_THRESHOLD * 2)
+    rows = [(False, 0.0, lo), (False, 0.0, lo), (False, 0.0, hi), (False, 0.3, hi), (True, 0.3, hi), (True, 0.3, hi), (None, 0.3, hi)]
+    items = [EvalItem(id=str(i), text="", named=set(), excluded=set(), drums=d) for i, (d, _, _) in enumerate(rows)]
+    judged = [{"tags": {"drums": t}, "drum_activity": a} for _, a, t in rows]
+    s = drum_shares(items, judged)
+    assert s["drum_free_n"] == 4 and s["drum_free_heard_noise"] == 0.75 and s["drum_free_heard_musicnn"] == 0.5
+    assert s["drums_heard_noise"] == 1.0 and s["drums_heard_musicnn"] == 1.0

@@ -272,3 +272,52 @@ def test_a_run_stopped_before_validation_writes_standard_json(tiny_features, tmp
     for folder in ("best", "last"):
         assert _strict_json((out / folder / "config.json").read_text())["trained"]["best_val"] is None
     assert [_strict_json(line)["type"] for line in (out / "log.jsonl").read_text().splitlines()] == ["step"]
+
+
+def test_a_model_without_pulses_ignores_the_pulse_channels_and_fine_tunes_from_one_with_them(tiny_synth_features, tmp_path):
+    """`control_pulses: false`: the beat and downbeat pulse channels do not change the velocity (the
+    rest of the grid does), and such a model fine-tunes from a folder trained with pulses."""
+    from text2music.features.controls import PULSE_CHANNELS
+    from text2music.models.flow_transformer import Controls
+
+    args = {"d_model": 32, "heads": 2, "layers": 1, "patch": 2}
+    base = dict(model="flow_transformer", features=str(tiny_synth_features), epochs=1, batch_size=4, controls=True, lr=1e-3)
+    train(TrainConfig(**base, model_args=args, out=str(tmp_path / "a"), max_steps=2), progress=False)
+    tuned_cfg = TrainConfig(
+        **base, model_args={**args, "control_pulses": False}, out=str(tmp_path / "b"), max_steps=2, init_from=str(tmp_path / "a" / "best")
+    )
+    model = train(tuned_cfg, progress=False).model.eval()
+    assert not model.cfg.control_pulses
+    for block in model.blocks:  # make the control path matter
+        torch.nn.init.normal_(block.control.weight)
+    x, t = torch.randn(1, 32, 16), torch.tensor([0.5])
+    emb = TextEmbedding(torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool), torch.randn(1, 384))
+    no = torch.tensor([False])
+    frames = torch.randn(1, 32, 16)
+    other = frames.clone()
+    other[:, PULSE_CHANNELS] = torch.randn_like(other[:, PULSE_CHANNELS])
+    globals_ = torch.randn(1, 39)
+    with torch.no_grad():
+        v = model.velocity(x, t, emb, no, Controls(frames, globals_))
+        assert torch.allclose(v, model.velocity(x, t, emb, no, Controls(other, globals_)))
+        other[:, 1] += 1.0  # the beat phase still counts
+        assert not torch.allclose(v, model.velocity(x, t, emb, no, Controls(other, globals_)))
+
+
+def test_training_reads_several_feature_folders_as_one_set(tiny_synth_features, tmp_path):
+    """A list of feature folders: their clips one after the other, each with its own controls;
+    folders of different mel settings do not mix."""
+    import dataclasses
+
+    from tests.conftest import TINY_MEL
+    from text2music.features.preprocess import preprocess
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_synth_features.parent.parent, corpus, ignore=shutil.ignore_patterns("features"))
+    preprocess(corpus, dataclasses.replace(TINY_MEL, n_mels=24), name="other", progress=False)
+    both = MelTextSet([str(tiny_synth_features), str(tiny_synth_features)], "train", "caption", controls=True)
+    one = MelTextSet(str(tiny_synth_features), "train", "caption", controls=True)
+    assert len(both) == 2 * len(one) and both.texts == one.texts * 2 and both.controls == one.controls * 2
+    assert torch.equal(both.mels[len(one) :], one.mels)
+    with pytest.raises(ValueError, match="MelConfig"):
+        MelTextSet([str(tiny_synth_features), str(corpus / "features" / "other")], "train", "caption")

@@ -58,6 +58,10 @@ from text2music.evaluate.folder import (
 )
 from text2music.evaluate.judges import JUDGE_RATE, Judges
 from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
+
+# musicnn's MTT "drums" tag above this = drums heard: the threshold that best separates the drum and
+# drum-free clips of the corpus's real audio on its valid split (bench/drums_threshold.py)
+MUSICNN_DRUMS_THRESHOLD = 0.026
 from text2music.evaluate.report import write_report
 from text2music.features.mel import load_audio, save_audio
 from text2music.generate.settings import GenerationSettings
@@ -197,12 +201,29 @@ def adherence(items: list[EvalItem], judged: list[dict]) -> dict:
     out.update(control_adherence(items, judged))
     out["drums_n"] = len(drums)
     out["drums_acc"] = round(float(np.mean([(a > DRUM_THRESHOLD) == d for d, a in drums])), 4) if drums else None
+    out.update(drum_shares(items, judged))
     out["speckle_db"] = round(float(np.mean([j["speckle"] for j in judged])), 3) if judged and "speckle" in judged[0] else None
     return out
 
 
 def _share(flags: list[bool]) -> float | None:
     return round(float(np.mean(flags)), 4) if flags else None
+
+
+def drum_shares(items: list[EvalItem], judged: list[dict]) -> dict:
+    """The share of drum-free prompts whose clip is heard without drums, and of drum prompts whose
+    clip is heard with them, by two judges: the high-band noise detector and musicnn's drums tag."""
+    judges = {
+        "noise": lambda j: j["drum_activity"] > DRUM_THRESHOLD,
+        "musicnn": lambda j: j["tags"]["drums"] > MUSICNN_DRUMS_THRESHOLD if "drums" in j["tags"] else None,
+    }
+    free = [j for it, j in zip(items, judged) if it.drums is False]
+    drums = [j for it, j in zip(items, judged) if it.drums is True]
+    out: dict = {"drum_free_n": len(free), "drums_n_present": len(drums)}
+    for name, heard in judges.items():
+        out[f"drum_free_heard_{name}"] = _share([not heard(j) for j in free if heard(j) is not None])
+        out[f"drums_heard_{name}"] = _share([heard(j) for j in drums if heard(j) is not None])
+    return out
 
 
 def control_adherence(items: list[EvalItem], judged: list[dict]) -> dict:

@@ -41,6 +41,7 @@ CONTROL_GROUPS = (
     ("drums", None, slice(37, 39)),
 )
 PULSE_SECONDS = 0.05
+PULSE_CHANNELS = slice(5, 7)  # frame channels that a model with `control_pulses` off ignores
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ of the clips, which makes classifier-free guidance possible.
 Optional controls (`control_frames`, `control_global` channels; zeros = no control): a signal per
 mel frame, embedded per token and added to the input of every block through its own zero-initialised
 projection, and a global vector added to the adaLN conditioning through a zero-initialised layer.
-A model fine-tuned with them starts exactly where the model without them was.
+A model fine-tuned with them starts exactly where the model without them was. With
+`control_pulses` off the model never sees the beat and downbeat pulse channels (sharp onset
+envelopes that a model learns to render as broadband clicks); the beat and bar phases carry the grid.
 
 Objective (rectified flow): x_t = (1 - t) * noise + t * mel, predict v = mel - noise. The model
 gives only the velocity and the training loss; sampling, guidance and init audio live in
@@ -26,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from text2music.features.controls import PULSE_CHANNELS
 from text2music.text import TextEmbedding
 
 
@@ -54,6 +57,7 @@ class FlowTransformerConfig:
     control_frames: int = 0  # channels of the time-aligned control signal (0: none)
     control_global: int = 0  # channels of the global control vector (0: none)
     guidance_embed: bool = False  # takes the guidance scale as an input (a guidance-distilled student)
+    control_pulses: bool = True  # reads the beat and downbeat pulse channels (False: they are always zero)
 
 
 def sinusoidal(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -186,6 +190,9 @@ class FlowTransformer(nn.Module):
         control = None
         if self.control_in is not None:
             frames = controls.frames if controls is not None else x.new_zeros(B, self.cfg.control_frames, T)
+            if not self.cfg.control_pulses:
+                frames = frames.clone()
+                frames[:, PULSE_CHANNELS] = 0.0
             c = self.cfg.control_frames
             control = self.control_in(frames.to(h.dtype).reshape(B, c, T // p, p).permute(0, 2, 1, 3).reshape(B, T // p, c * p))
         if self.global_in is not None:

@@ -16,7 +16,7 @@ class TrainConfig:
     model: str = "seed_lstm"  # a key of text2music.models.MODELS
     model_args: dict = field(default_factory=dict)  # overrides of that model's config dataclass
     # data
-    features: str = "data/synth/features/seed"  # folder written by `text2music data preprocess`
+    features: str | list[str] = "data/synth/features/seed"  # folder written by `text2music data preprocess`, or several
     text_mode: str = "caption"  # "aspects" | "caption" | "both" (the seed's two modes, and both)
     # | "mixed": each training clip shows its caption or its aspect list at random (validation: caption)
     text_encoder: str = "all-MiniLM-L6-v2"  # the packaged BERT; or a HF id / local folder

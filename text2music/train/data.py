@@ -17,18 +17,26 @@ from text2music.text import TextEmbedding, TextEncoder, clip_text
 
 
 class MelTextSet:
-    """All arrays of one split as one tensor `(N, n_mels, n_frames)` plus the text of each clip.
+    """All arrays of one split as one tensor `(N, n_mels, n_frames)` plus the text of each clip;
+    several feature folders (of one MelConfig) are read one after the other as one set.
 
     `texts[i]` is what validation sees; `choices[i]` the texts training draws from (two in
     "mixed" mode: the caption and the aspect list; else just `texts[i]`).
     """
 
-    def __init__(self, features: str, split: str, text_mode: str, limit: int | None = None, controls: bool = False):
-        self.mel_config, records, arrays = load_features(features, split=split)
+    def __init__(self, features: str | list[str], split: str, text_mode: str, limit: int | None = None, controls: bool = False):
+        folders = [features] if isinstance(features, (str, Path)) else list(features)
+        loaded = [load_features(f, split=split) for f in folders]
+        self.mel_config = loaded[0][0]
+        for folder, (mel_config, _, _) in zip(folders, loaded):
+            if mel_config != self.mel_config:
+                raise ValueError(f"{folder} holds features of another MelConfig than {folders[0]}; a training set needs one")
+        records = [r for _, rs, _ in loaded for r in rs]
+        arrays = np.concatenate([a for _, _, a in loaded]) if len(loaded) > 1 else loaded[0][2]
         if limit is not None:
             records, arrays = records[:limit], arrays[:limit]
         self.records = records
-        self.controls = corpus_controls(features, records) if controls else None
+        self.controls = [c for f, (_, rs, _) in zip(folders, loaded) for c in corpus_controls(f, rs)][: len(records)] if controls else None
         self.mels = torch.from_numpy(arrays)
         if text_mode == "mixed":
             self.texts = [r["caption"] for r in records]

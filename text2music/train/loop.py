@@ -195,7 +195,7 @@ def _is_control_param(name: str) -> bool:
 
 
 def _same_but_controls(a, b) -> bool:
-    strip = {"control_frames": 0, "control_global": 0}
+    strip = {"control_frames": 0, "control_global": 0, "control_pulses": True}
     return dataclasses.replace(a, **strip) == dataclasses.replace(b, **strip) if dataclasses.is_dataclass(a) else a == b
 
 
