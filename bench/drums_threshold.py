@@ -41,9 +41,8 @@ def main() -> None:
     print(f"musicnn drums tag: best threshold {best:.4f}, balanced accuracy {balanced_accuracy(tag, truth, best):.3f}")
     print(f"  drum-free heard as drum-free {(tag[~truth] <= best).mean():.3f}, drums heard {(tag[truth] > best).mean():.3f}")
     print(f"noise judge (threshold {DRUM_THRESHOLD}): balanced accuracy {balanced_accuracy(noise, truth, DRUM_THRESHOLD):.3f}")
-    print(
-        f"  drum-free heard as drum-free {(noise[~truth] <= DRUM_THRESHOLD).mean():.3f}, drums heard {(noise[truth] > DRUM_THRESHOLD).mean():.3f}"
-    )
+    free, heard = (noise[~truth] <= DRUM_THRESHOLD).mean(), (noise[truth] > DRUM_THRESHOLD).mean()
+    print(f"  drum-free heard as drum-free {free:.3f}, drums heard {heard:.3f}")
 
 
 if __name__ == "__main__":

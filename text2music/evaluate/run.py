@@ -58,16 +58,15 @@ from text2music.evaluate.folder import (
 )
 from text2music.evaluate.judges import JUDGE_RATE, Judges
 from text2music.evaluate.prompts import EvalItem, corpus_items, musiccaps_items
-
-# musicnn's MTT "drums" tag above this = drums heard: the threshold that best separates the drum and
-# drum-free clips of the corpus's real audio on its valid split (bench/drums_threshold.py)
-MUSICNN_DRUMS_THRESHOLD = 0.026
 from text2music.evaluate.report import write_report
 from text2music.features.mel import load_audio, save_audio
 from text2music.generate.settings import GenerationSettings
 from text2music.generate.spec import ModelSpec
 from text2music.utils import append_jsonl, atomic_write_text, read_jsonl
 
+# musicnn's MTT "drums" tag above this = drums heard: the threshold that best separates the drum and
+# drum-free clips of the corpus's real audio on its valid split (bench/drums_threshold.py)
+MUSICNN_DRUMS_THRESHOLD = 0.026
 DEFAULT_PROMPTS = 200
 MIN_CLASS = 5  # clips needed on each side of a concept for its AUC
 CONTROL_MODES = ("text", "settings", "none")
