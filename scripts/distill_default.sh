@@ -16,7 +16,7 @@ if [ ! -f "$TEACHER/model.safetensors" ]; then
 fi
 if [ ! -f "$DATA/manifest.jsonl" ]; then
   SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-  python3 -m text2music data synth --n "$N" --out "$DATA" --sample-rate 16000 --soundfont "$SOUNDFONT" --jobs 2
+  python3 -m text2music data synth --production plain --n "$N" --out "$DATA" --sample-rate 16000 --soundfont "$SOUNDFONT" --jobs 2
 fi
 OMP_WAIT_POLICY=PASSIVE python3 -m text2music distill --data "$DATA" --base "$TEACHER" --out "$OUT" \
   --minutes "$MINUTES" --lr 1e-4 --ema-decay 0.998

@@ -17,7 +17,7 @@ t2m() { python3 -m text2music "$@"; }
 # another soundfont is refused here (rebuild it, or set DATA to another folder); each report's
 # metrics.json records the soundfont its corpus was rendered with.
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-t2m data synth --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"   # resumes: a built corpus is only checked
+t2m data synth --production plain --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"   # resumes: a built corpus is only checked
 # the seed baselines (docs/seed-reproduction.md; scripts/reproduce_seed.sh trains them)
 LSTM=${LSTM:-runs/repro-seed_lstm/best}
 TRANSFORMER=${TRANSFORMER:-runs/repro-seed_transformer/best}

@@ -14,7 +14,7 @@ MODEL=${MODEL:-default}
 OLD=${OLD:-}   # a model folder of the previous default (git show 8692498:text2music/assets/default/...)
 t2m() { python3 -m text2music "$@"; }
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-t2m data synth --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
+t2m data synth --production plain --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
 t2m evaluate --model real    --data "$DATA" --n "$N" --out "$R/real"
 t2m evaluate --model vocoder --data "$DATA" --n "$N" --out "$R/vocoder"
 if [ -n "$OLD" ]; then t2m evaluate --model "$OLD" --data "$DATA" --n "$N" --out "$R/flow-previous-gl" --no-speed; fi

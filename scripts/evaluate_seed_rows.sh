@@ -12,8 +12,8 @@ DATA=${DATA:-data/synth}        # the evaluation corpus
 TRAIN=${TRAIN:-data/synth1k}    # the seed models' training corpus
 EPOCHS=${EPOCHS:-6}
 R=${REPORTS:-reports}/seed
-text2music data synth --n 4000 --out "$DATA" --seed 0 --jobs 2 --quiet
-text2music data synth --n 1000 --out "$TRAIN" --seed 0 --jobs 2 --quiet
+text2music data synth --production plain --n 4000 --out "$DATA" --seed 0 --jobs 2 --quiet
+text2music data synth --production plain --n 1000 --out "$TRAIN" --seed 0 --jobs 2 --quiet
 text2music data preprocess "$TRAIN" --preset seed --quiet
 text2music evaluate --model real --data "$DATA" --n 150 --out "$R/real" --quiet
 for model in seed_lstm seed_transformer; do

@@ -16,7 +16,7 @@ if [ ! -f "$TEACHER/model.safetensors" ]; then
 fi
 if [ ! -f "$DATA/manifest.jsonl" ]; then
   SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-  t2m data synth --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
+  t2m data synth --production plain --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
 fi
 S=${STUDENT:-default}   # the bundled default is the distilled student (or runs/distill/model from scripts/distill_default.sh)
 row() { t2m evaluate --data "$DATA" --n "$N" --no-speed "$@"; }

@@ -12,7 +12,7 @@ R=${REPORTS:-reports/vocoders}
 VOCODER=${VOCODER:-default}   # vocoder:default = the neural vocoder shipped in the bundled model's folder
 t2m() { python3 -m text2music "$@"; }
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-t2m data synth --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
+t2m data synth --production plain --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
 t2m evaluate --model real                            --data "$DATA" --n "$N" --out "$R/real"
 t2m evaluate --model vocoder:griffin-lim-32-nnls30   --data "$DATA" --n "$N" --out "$R/griffin-lim-nnls30"    # as shipped before
 t2m evaluate --model vocoder                         --data "$DATA" --n "$N" --out "$R/griffin-lim"           # NNLS 300: the analytic fallback

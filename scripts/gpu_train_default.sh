@@ -29,7 +29,7 @@ if [ -n "${BERT_PRUNED:-}" ]; then  # the vocabulary-pruned encoder (scripts/pru
     TEXT_ENCODER=/tmp/bert
 fi
 t2m() { python3 -m text2music "$@"; }
-t2m data synth --n "${N_CLIPS:-16000}" --out $DATA --jobs "$(nproc)" --quiet \
+t2m data synth --production plain --n "${N_CLIPS:-16000}" --out $DATA --jobs "$(nproc)" --quiet \
     --soundfont "$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')"
 echo "corpus built at $(( $(date +%s) - start )) s" | tee -a "$OUT/device.txt"
 t2m data preprocess $DATA --preset small --jobs "$(nproc)" --quiet

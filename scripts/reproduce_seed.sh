@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/synth1k}
 EPOCHS=${EPOCHS:-20}
-text2music data synth --n 1000 --out "$DATA" --seed 0 --jobs 2
+text2music data synth --production plain --n 1000 --out "$DATA" --seed 0 --jobs 2
 text2music data preprocess "$DATA" --preset seed
 # the seed's recipe (Adam lr 1e-5, cosine over the epochs, early stopping) for both models
 for model in seed_lstm seed_transformer; do

@@ -16,7 +16,7 @@ if [ ! -f "$PREV/model.safetensors" ]; then
   for f in config.json model.safetensors; do git show "8692498:text2music/assets/default/$f" > "$PREV/$f"; done
 fi
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-python3 -m text2music data synth --n "$N" --out "$DATA" --sample-rate 16000 --soundfont "$SOUNDFONT" --jobs 2
+python3 -m text2music data synth --production plain --n "$N" --out "$DATA" --sample-rate 16000 --soundfont "$SOUNDFONT" --jobs 2
 python3 -m text2music data preprocess "$DATA" --preset small
 OMP_WAIT_POLICY=PASSIVE python3 -m text2music train --config configs/flow_controls.json \
   --set features="$DATA/features/small" --set init_from="$PREV" --set out="$OUT" --set max_minutes="$MINUTES"

@@ -17,7 +17,7 @@ TEXT_ENCODER=${TEXT_ENCODER:-all-MiniLM-L6-v2}
 shift_args=("$@")
 
 t2m() { python3 -m text2music "$@"; }
-t2m data synth --n "$N_CLIPS" --out "$DATA" --jobs "$JOBS" --soundfont "$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')"
+t2m data synth --production plain --n "$N_CLIPS" --out "$DATA" --jobs "$JOBS" --soundfont "$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')"
 t2m data preprocess "$DATA" --preset small --jobs "$JOBS"
 t2m train --config configs/flow_default.json --set "features=$DATA/features/small" --set "out=$RUN" \
     --set "max_minutes=$MINUTES" --set "text_encoder=$TEXT_ENCODER" "${shift_args[@]}"

@@ -10,7 +10,7 @@ RUN=${RUN:-runs/vocos}
 STEPS=${STEPS:-7000}
 DEST=${DEST:-text2music/assets/vocos}
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-python3 -m text2music data synth --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
+python3 -m text2music data synth --production plain --n 4000 --out "$DATA" --jobs 2 --soundfont "$SOUNDFONT"
 python3 -m text2music train-vocoder --data "$DATA" --out "$RUN" --clips 3300 --steps "$STEPS"
 mkdir -p "$DEST"
 python3 - "$RUN" "$DEST" <<'PY'

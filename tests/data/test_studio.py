@@ -519,3 +519,16 @@ def test_recorded_beats_fall_on_the_kit_s_onsets(studio, rows):
 
     true = hit_rate(0.0)
     assert true >= 0.85 and hit_rate(0.5) < true - 0.1, (true, hit_rate(0.5))
+
+
+def test_stats_draw_a_stereo_corpus_as_mono_spectrograms(studio, monkeypatch):
+    """`data stats` downmixes a studio clip before its mel: every spectrogram it draws is 2-D."""
+    import matplotlib.axes
+
+    from text2music.data.synth.stats import corpus_stats
+
+    shapes = []
+    original = matplotlib.axes.Axes.imshow
+    monkeypatch.setattr(matplotlib.axes.Axes, "imshow", lambda self, X, *a, **k: shapes.append(np.shape(X)) or original(self, X, *a, **k))
+    corpus_stats(studio)
+    assert shapes and all(len(s) == 2 for s in shapes)

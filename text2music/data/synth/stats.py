@@ -138,6 +138,7 @@ def _spectrogram(ax, wav: Path) -> None:
     import soundfile as sf
 
     y, sr = sf.read(wav, dtype="float32")
+    y = y.mean(axis=1) if y.ndim == 2 else y  # a studio clip is stereo
     mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=256, n_mels=80)
     db = librosa.power_to_db(S=mel, ref=np.max, top_db=80)
     ax.imshow(db, origin="lower", aspect="auto", cmap="magma", extent=(0, len(y) / sr, 0, 80))
