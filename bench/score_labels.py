@@ -2,8 +2,9 @@
 
     nice -n 10 python bench/score_labels.py --data /tmp/synth300 [--data /tmp/studio300] --out bench/results/score_labels.md
 
-Each `--data` is a synthetic corpus (`text2music data synth --n 300 --out /tmp/synth300`; built
-first when its manifest is missing) whose manifest rows hold the exact grid of each clip: `beats`
+Each `--data` is a synthetic corpus (`text2music data synth --n 300 --production plain --out
+/tmp/synth300`, or `--production studio`; built first, with the CLI's default production, when its
+manifest is missing) whose manifest rows hold the exact grid of each clip: `beats`
 and `downbeats` (seconds), `bpm`, `meter`, `beat_offset` and `chord_slots` in composition beats.
 Scored per corpus, mean over clips:
 
