@@ -6,7 +6,7 @@ around the stated beats, against the same share elsewhere. Real drum-free music 
 the beats too, so compare with the corpus's own drum-free clips (printed first). Writes a picture
 of the first prompt's mel per system.
 
-    python3 bench/beat_clicks.py default /tmp/nopulse --png docs/images/beat_clicks.png
+    python3 bench/beat_clicks.py default runs/default_nopulse runs/teacher_default --png docs/images/beat_clicks.png
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def main() -> None:
     ap.add_argument("models", nargs="+", help="model folders ('default' = the bundled model)")
     ap.add_argument("--data", default="data/synth", help="corpus whose drum-free clips give the real reference")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--vocoder", default="vocos", help="mel -> audio for every model (as generate's --vocoder)")
     ap.add_argument("--png", default=None)
     args = ap.parse_args()
     from text2music.generate.pipeline import Text2Music
+    from text2music.generate.spec import ModelSpec
 
     cfg = MelConfig(sample_rate=16000, n_fft=1024, hop_length=256, n_mels=80, n_frames=626, norm="db")
     rate = cfg.sample_rate / cfg.hop_length
@@ -60,7 +62,7 @@ def main() -> None:
     print(f"real drum-free clips of {args.data} ({len(free)}): on beats {on:.3f}, elsewhere {off:.3f}")
     mels, titles = [], []
     for folder in args.models:
-        pipe = Text2Music.from_pretrained(None if folder == "default" else folder)
+        pipe = Text2Music.from_pretrained(ModelSpec(None if folder == "default" else folder, vocoder=args.vocoder))
         scores = []
         for k, (text, bpm) in enumerate(PROMPTS):
             out = pipe([text] * args.seeds, GenerationSettings(drums=False), seeds=list(range(args.seeds)))
