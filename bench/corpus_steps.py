@@ -1,6 +1,6 @@
 """What each step of the studio corpus does to FAD against real music (issue 23).
 
-The same song specifications (clips 0..N-1 of seed 0) are rendered six ways, each step adding
+The same song specifications (clips 0..N-1 of seed 0) are rendered five ways, each step adding
 one thing to the previous one, and every rendering is compared with the real-music corpus's
 clips (musicnn MSD embeddings, as `text2music evaluate`'s FAD). Loudness-matched FAD (every clip
 at -16 dBFS RMS) is printed beside the raw one, so level alone is told apart.
@@ -104,7 +104,7 @@ def main() -> None:
     studio = Renderer(check_arguments(args.n, 0, 1, args.duration, args.sample_rate, "studio"), args.sample_rate)
     studio.preload()
     lines = [
-        f"{args.n} song specifications (clips 0..{args.n - 1} of seed 0), each rendered six ways; against the {len(real_rows)} "
+        f"{args.n} song specifications (clips 0..{args.n - 1} of seed 0), each rendered five ways; against the {len(real_rows)} "
         f"{args.split} clips of {args.real} (musicnn MSD embeddings per 3-s patch, as evaluate's FAD).",
         "",
         "| step | FAD ↓ | FAD, loudness-matched ↓ | seconds per clip |",
