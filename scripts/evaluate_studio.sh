@@ -22,6 +22,6 @@ row --model "$TEACHER" --vocoder vocos --controls settings --out "$R/teacher-set
 row --model "$NEW" --vocoder vocos --controls settings --out "$R/studio-teacher-settings"
 python3 bench/beat_clicks.py default "$P" "$TEACHER" "$NEW" --png docs/images/beat_clicks.png
 # held-out real music: the test split of issue 14's nine packages (scripts/finetune_real_music.sh)
-t2m evaluate --model real --data data/real --n 100 --no-speed --quiet --out "$R/real-music/real"
-t2m evaluate --model default --data data/real --n 100 --no-speed --quiet --out "$R/real-music/default"
-t2m evaluate --model "$NEW" --vocoder vocos --data data/real --n 100 --no-speed --quiet --out "$R/real-music/studio-teacher"
+t2m evaluate --model real --data data/real --n 150 --no-speed --quiet --out "$R/real-music/real"
+t2m evaluate --model default --data data/real --n 150 --no-speed --quiet --out "$R/real-music/default"
+t2m evaluate --model "$NEW" --vocoder vocos --data data/real --n 150 --no-speed --quiet --out "$R/real-music/studio-teacher"
