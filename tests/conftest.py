@@ -14,6 +14,22 @@ from text2music.features.mel import MelConfig
 from text2music.features.preprocess import preprocess
 
 
+def terminate_build(cmd: list[str], audio: Path, once: int, timeout: float = 60.0) -> tuple[int, str]:
+    """Start `cmd`, send it SIGTERM once `audio` holds `once` WAVs -> (return code, stderr)."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while len(list(audio.glob("*.wav"))) < once:
+        assert proc.poll() is None and time.time() < deadline, "the build did not start"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
 def synth_music(sample_rate: int = 22050, seconds: float = 10.0, bpm: float = 120.0, seed: int = 0) -> np.ndarray:
     """A short piece: a I-vi-IV-V progression of harmonic tones with decaying envelopes, a bass
     note per beat and a noise-burst kick on every beat. float32 mono in [-1, 1]."""

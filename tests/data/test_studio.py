@@ -283,19 +283,14 @@ def test_killed_studio_build_resumes_without_duplicates(tmp_path, kits):
     import signal
     import subprocess
     import sys
-    import time
+
+    from tests.conftest import terminate_build
 
     out = tmp_path / "c"
     cmd = [sys.executable, "-m", "text2music", "data", "synth", "--out", str(out), "--n", "24", "--duration", "2", "--jobs", "2"]
     cmd += ["--sample-rate", str(SR), "--soundfont", SF, "--drumkits", str(kits), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while len(list((out / "audio").glob("*.wav"))) < 3:
-        assert proc.poll() is None and time.time() < deadline, "the build did not start"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode in (130, -signal.SIGINT) and "resume" in err
+    returncode, err = terminate_build(cmd, out / "audio", once=3)
+    assert returncode in (130, -signal.SIGINT) and "resume" in err
     kept = {p.name: p.read_bytes() for p in (out / "audio").glob("*.wav")}
     assert 0 < len(kept) < 24 and not list((out / "audio").glob(".*"))
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

@@ -442,22 +442,14 @@ def test_failed_build_removes_the_folder_it_made_unless_clips_were_written(tmp_p
 
 def test_terminated_build_leaves_no_temp_file_and_resumes(tmp_path):
     import signal
-    import subprocess
     import sys
-    import time
+
+    from tests.conftest import terminate_build
 
     out = tmp_path / "c"
     cmd = [sys.executable, "-m", "text2music", "data", "synth", "--out", str(out), "--n", "200", "--duration", "5", "--jobs", "2"]
-    proc = subprocess.Popen(
-        [*cmd, "--soundfont", SF, "--production", "plain", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.time() + 60
-    while len(list((out / "audio").glob("*.wav"))) < 4:
-        assert proc.poll() is None and time.time() < deadline, "the build did not start"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode in (130, -signal.SIGINT) and "resume" in err  # either is the shell's 130
+    returncode, err = terminate_build([*cmd, "--soundfont", SF, "--production", "plain", "--quiet"], out / "audio", once=4)
+    assert returncode in (130, -signal.SIGINT) and "resume" in err  # either is the shell's 130
     assert not list((out / "audio").glob(".*")) and (out / "corpus.json").is_file()
 
 
