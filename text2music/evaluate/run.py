@@ -220,8 +220,9 @@ def drum_shares(items: list[EvalItem], judged: list[dict]) -> dict:
     drums = [j for it, j in zip(items, judged) if it.drums is True]
     out: dict = {"drum_free_n": len(free), "drums_n_present": len(drums)}
     for name, heard in judges.items():
-        out[f"drum_free_heard_{name}"] = _share([not heard(j) for j in free if heard(j) is not None])
-        out[f"drums_heard_{name}"] = _share([heard(j) for j in drums if heard(j) is not None])
+        free_heard = [h for h in map(heard, free) if h is not None]
+        out[f"drum_free_heard_{name}"] = _share([not h for h in free_heard])
+        out[f"drums_heard_{name}"] = _share([h for h in map(heard, drums) if h is not None])
     return out
 
 
