@@ -19,10 +19,9 @@ import numpy as np
 import soundfile as sf
 
 from text2music.analysis.musicnn import load_musicnn
-from text2music.data.synth.compose import compose, part_role, sample_song
+from text2music.data.synth.compose import compose, sample_song
 from text2music.data.synth.corpus import check_arguments, clip_rngs
-from text2music.data.synth.performance import articulate, studio_feels
-from text2music.data.synth.render import normalise, render, synthesize_stems
+from text2music.data.synth.render import normalise, render
 from text2music.data.synth.studio import Renderer
 from text2music.evaluate.fad import frechet_audio_distance
 
@@ -52,20 +51,7 @@ def render_step(step: str, index: int, duration: float, plain: Renderer, studio:
         ).audio
     if step == "studio":
         return studio.render(song, duration, choice, r_notes, r_render, r_perform).mean(axis=1)
-    n = int(round(duration * studio.sample_rate))
-    if step == "kits":
-        parts, controls = compose(song, duration, r_notes), ()
-    else:
-        parts, controls = articulate(song, compose(song, duration, r_notes, (studio_feels(song.genre), r_perform)), duration, r_perform)
-    stems = []
-    for part, notes in parts:
-        if part.is_drums and choice.kit is not None:
-            kit, rest = studio.kits.play(choice.kit, notes, n, r_perform)
-            if rest:
-                kit += synthesize_stems([(part, rest)], choice.soundfont, duration, studio.synths)[0][:, None]
-            stems.append(("drums", kit))
-        else:
-            stems.append((part_role(part), synthesize_stems([(part, notes)], choice.soundfont, duration, studio.synths, controls)[0]))
+    stems = studio.stems(song, duration, choice, r_notes, r_perform, perform=step == "performance")
     return normalise(_mix(stems), song.dynamics, r_render, studio.sample_rate).audio
 
 

@@ -99,12 +99,16 @@ class Renderer:
         if choice is None:
             parts = compose(song, duration, r_notes)
             return render(parts, str(self.sources.soundfonts[0]), self.sample_rate, duration, song.dynamics, r_render, self.synths).audio
-        stereo = produce(self._stems(song, duration, choice, r_notes, r_perform), choice.plan, self.sample_rate)
+        stereo = produce(self.stems(song, duration, choice, r_notes, r_perform), choice.plan, self.sample_rate)
         return stereo * np.float32(10 ** (SOFT_TRIM_DB / 20)) if song.dynamics == "soft" else stereo
 
-    def _stems(self, song: Song, duration: float, choice: Choice, r_notes, r_perform) -> list[tuple[str, np.ndarray]]:
-        """(role, stem) per part: mono from the soundfont, (n, 2) for drums from a sampled kit."""
-        parts, controls = articulate(song, compose(song, duration, r_notes, (studio_feels(song.genre), r_perform)), duration, r_perform)
+    def stems(self, song: Song, duration: float, choice: Choice, r_notes, r_perform, perform: bool = True) -> list[tuple[str, np.ndarray]]:
+        """(role, stem) per part: mono from the soundfont, (n, 2) for drums from a sampled kit; the
+        parts performed (`performance`), or as composed with `perform` off."""
+        if perform:
+            parts, controls = articulate(song, compose(song, duration, r_notes, (studio_feels(song.genre), r_perform)), duration, r_perform)
+        else:
+            parts, controls = compose(song, duration, r_notes), ()
         n_samples = int(round(duration * self.sample_rate))
         stems: list[tuple[str, np.ndarray]] = []
         for part, notes in parts:
