@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,22 @@ def test_rerun_processes_only_missing_and_refuses_other_config(tmp_path):
     assert (fs.root / "mels" / "good0.npy").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="another MelConfig"):
         preprocess(data, MelConfig(n_mels=64), name="small", progress=False)
+
+
+def test_rerun_takes_captions_from_the_current_metadata(tmp_path):
+    """`data label` restates captions in metadata.csv; kept arrays get the new texts, not the old."""
+    from text2music.data.musiccaps import read_clips
+
+    data = make_data(tmp_path)
+    cfg = get_preset("small")
+    preprocess(data, cfg, name="small", progress=False)
+    stamp = (data / "features" / "small" / "mels" / "good0.npy").stat().st_mtime_ns
+    clips = [dataclasses.replace(c, caption=c.caption + " at 68 BPM") for c in read_clips(data / "metadata.csv")]
+    write_clips(data / "metadata.csv", clips)
+    assert preprocess(data, cfg, name="small", progress=False)["new"] == 0
+    _, records, _ = load_features(data / "features" / "small")
+    assert records[0]["caption"] == "caption of good0 at 68 BPM"
+    assert (data / "features" / "small" / "mels" / "good0.npy").stat().st_mtime_ns == stamp
 
 
 def test_seed_preset_shape(tmp_path):

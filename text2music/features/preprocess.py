@@ -118,8 +118,13 @@ def preprocess(data_dir: str | Path, cfg: MelConfig, name: str, jobs: int = 1, l
     (fs.root / "mels").mkdir(parents=True, exist_ok=True)
     cfg.save(fs.config_path)
 
-    # index.jsonl grows as chunks finish, so an interrupted run keeps what it did
-    index = {r["ytid"]: r for r in fs.index() if r["ytid"] in by_id and fs.mel_path(r["ytid"]).exists()}
+    # index.jsonl grows as chunks finish, so an interrupted run keeps what it did; the texts of kept
+    # arrays are read again from metadata.csv (`data label` restates captions)
+    index = {
+        r["ytid"]: _index_record(by_id[r["ytid"]], r["frames"])
+        for r in fs.index()
+        if r["ytid"] in by_id and fs.mel_path(r["ytid"]).exists()
+    }
     skipped: dict[str, dict] = {}
     todo = []
     for clip in clips:
