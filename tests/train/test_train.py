@@ -321,3 +321,18 @@ def test_training_reads_several_feature_folders_as_one_set(tiny_synth_features, 
     assert torch.equal(both.mels[len(one) :], one.mels)
     with pytest.raises(ValueError, match="MelConfig"):
         MelTextSet([str(tiny_synth_features), str(corpus / "features" / "other")], "train", "caption")
+
+
+def test_drum_free_clips_are_drawn_more_often_when_asked(tiny_synth_features):
+    """`drum_free_repeat`: an epoch holds every drum-free clip that many times and every other clip once."""
+    import dataclasses
+
+    from text2music.train.loop import epoch_clips
+
+    data = MelTextSet(str(tiny_synth_features), "train", "caption", controls=True)
+    data.controls = [dataclasses.replace(c, drums=i % 2 == 0) for i, c in enumerate(data.controls)]
+    assert epoch_clips(data, 1) == list(range(len(data)))
+    clips = epoch_clips(data, 3)
+    assert all(clips.count(i) == (1 if i % 2 == 0 else 3) for i in range(len(data)))
+    with pytest.raises(ValueError, match="drum_free_repeat"):
+        TrainConfig(drum_free_repeat=2)

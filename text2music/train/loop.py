@@ -169,6 +169,13 @@ def _load_data(cfg: TrainConfig, ddp: Distributed, out: Path) -> tuple[MelTextSe
     return train_set, val_set
 
 
+def epoch_clips(train_set: MelTextSet, drum_free_repeat: int) -> list[int]:
+    """The clips one epoch draws (then shuffled): every clip once, a drum-free one `drum_free_repeat` times."""
+    if drum_free_repeat == 1:
+        return list(range(len(train_set)))
+    return [i for i, c in enumerate(train_set.controls) for _ in range(drum_free_repeat if c.drums is False else 1)]
+
+
 def _build_model(cfg: TrainConfig, mel_cfg: MelConfig, text_dim: int, device: torch.device) -> nn.Module:
     """The model, with the same weights on every rank (same seed), or those of `init_from`."""
     torch.manual_seed(cfg.seed)
@@ -250,7 +257,8 @@ class Training(Trainer):
         self.amp_dtype = (torch.bfloat16 if cfg.precision == "bf16" else torch.float16) if use_amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.precision == "fp16")
         self.patch = getattr(getattr(self.model, "cfg", None), "patch", 1)  # crops are cut to whole tokens of a patched model
-        self.sampler = DistributedSampler(range(len(self.train_set)), num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
+        self.epoch_clips = epoch_clips(self.train_set, cfg.drum_free_repeat)
+        self.sampler = DistributedSampler(range(len(self.epoch_clips)), num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
         self.batches_per_epoch = math.ceil(len(self.sampler) / cfg.batch_size)
         self.pos = {"epoch": 0, "batch": 0, "best_val": math.inf, "bad_epochs": 0, "stopped": False}  # with `step`, saved in checkpoints
         self.order: tuple[int, list[int]] = (-1, [])  # (epoch, the clips of the epoch in the order drawn)
@@ -262,7 +270,7 @@ class Training(Trainer):
         cfg, pos, device = self.cfg, self.pos, self.device
         if self.order[0] != pos["epoch"]:
             self.sampler.set_epoch(pos["epoch"])
-            self.order = (pos["epoch"], list(self.sampler))
+            self.order = (pos["epoch"], [self.epoch_clips[i] for i in self.sampler])
         idx = self.order[1][pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size]
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.ddp.rank)
         mels, texts, controls = self.train_set.batch(idx, gen, cfg.crop_frames, self.patch, cfg.control_drop)
