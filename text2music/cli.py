@@ -507,8 +507,9 @@ def cmd_distill(args) -> int:
     from text2music.utils import removed_on_failure
 
     cfg = config_from_args(DistillConfig, args, minutes=args.minutes if args.minutes > 0 else None)
-    if not (args.data / "manifest.jsonl").is_file():
-        raise FileNotFoundError(f"--data {args.data} is not a corpus folder (no manifest.jsonl; make one with `text2music data synth`)")
+    for data in args.data:
+        if not (data / "manifest.jsonl").is_file():
+            raise FileNotFoundError(f"--data {data} is not a corpus folder (no manifest.jsonl; make one with `text2music data synth`)")
     with removed_on_failure(args.out, Distillation.checkpoint):
         setup_logging(args.out / "text2music.log")
         summary = distill(cfg, progress=not args.quiet)
@@ -526,7 +527,7 @@ def add_distill(sub) -> None:
         "the corpus gives the points, texts and controls. Then:\n\n"
         '  text2music generate "..." --model OUT/model',
     )
-    p.add_argument("--data", type=Path, required=True, help="corpus folder (data synth or data import)")
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="corpus folder(s) (data synth or data import), read as one set")
     p.add_argument("--out", type=Path, required=True, help="run folder (an existing one resumes); the student goes to OUT/model")
     p.add_argument(
         "--base",

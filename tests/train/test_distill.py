@@ -65,6 +65,7 @@ def test_distillation_learns_resumes_and_generates_in_one_pass_per_step(corpus, 
                 "distill",
                 "--data",
                 str(corpus),
+                str(corpus),
                 "--out",
                 str(tmp_path / "cli"),
                 "--base",
@@ -80,7 +81,8 @@ def test_distillation_learns_resumes_and_generates_in_one_pass_per_step(corpus, 
         )
         == 0
     )
-    assert (tmp_path / "cli" / "model" / "config.json").is_file()
+    _, _, config = load_pretrained(tmp_path / "cli" / "model")
+    assert config["trained"]["guidance_distill"]["settings"]["data"] == [str(corpus)] * 2  # several corpora: one set
 
 
 def test_distill_refuses_bad_settings_in_one_line(corpus, base, tmp_path, capsys):  # noqa: F811
@@ -105,8 +107,8 @@ def test_distill_refuses_bad_settings_in_one_line(corpus, base, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--guidance-min" in err[0]
     assert not (tmp_path / "x").exists()
-    assert main(["distill", "--data", str(tmp_path), "--out", str(tmp_path / "y"), "--base", str(base)]) != 0
-    assert "not a corpus folder" in capsys.readouterr().err
+    assert main(["distill", "--data", str(corpus), str(tmp_path), "--out", str(tmp_path / "y"), "--base", str(base)]) != 0
+    assert f"--data {tmp_path} is not a corpus folder" in capsys.readouterr().err
 
 
 def test_distill_asks_for_the_teacher(corpus, tmp_path, capsys):  # noqa: F811

@@ -44,7 +44,7 @@ TEACHER_HINT = (
 
 @dataclass
 class DistillConfig:
-    data: str  # corpus folder whose clips give the points x_t (its train split), texts and controls
+    data: str | list[str]  # corpus folder(s) whose clips give the points x_t (train splits), texts and controls
     out: str  # run folder; the student is written to OUT/model
     base: str  # the teacher's model folder
     minutes: float | None = 45.0  # training time budget (None: steps only)
@@ -66,6 +66,9 @@ class DistillConfig:
     seed: int = 0
 
     def __post_init__(self):
+        self.data = [str(d) for d in ([self.data] if isinstance(self.data, (str, Path)) else self.data)]
+        if not self.data:
+            raise ValueError("--data needs at least one corpus folder")
         if self.minutes is None and self.steps is None:
             raise ValueError("give --minutes or --steps (or both): distillation needs a budget")
         if self.minutes is not None and self.minutes <= 0:
@@ -116,9 +119,9 @@ class Distillation(Trainer):
         record_settings(self.out / "distill_config.json", asdict(cfg), "a distillation run", volatile=VOLATILE)
         self.teacher, mel, self.config = load_pretrained(cfg.base)
         self.teacher.requires_grad_(False)
-        features = features_for(cfg.data, mel, cfg.jobs)
+        features = [str(features_for(d, mel, cfg.jobs)) for d in cfg.data]
         controlled = self.teacher.cfg.control_frames > 0
-        self.train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
+        self.train = MelTextSet(features, "train", cfg.text_mode, controls=controlled)
         self.valid = valid_set(features, cfg.val_clips, controlled)
         texts = [t for s in (self.train, self.valid) if s is not None for c in s.choices for t in c]
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)

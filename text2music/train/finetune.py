@@ -118,13 +118,14 @@ def corpus_info(data: Path) -> dict:
     return info
 
 
-def valid_set(features: Path, limit: int, controls: bool) -> MelTextSet | None:
-    """Up to `limit` clips of the valid split, or None (no validation) when it has none."""
-    has_valid = any(r["split"] == "valid" for r in read_jsonl(features / "index.jsonl"))
+def valid_set(features: Path | list[str], limit: int, controls: bool) -> MelTextSet | None:
+    """Up to `limit` clips of the valid split of one feature folder or several, or None (no validation) when it has none."""
+    folders = [str(features)] if isinstance(features, (str, Path)) else features
+    has_valid = any(r["split"] == "valid" for f in folders for r in read_jsonl(Path(f) / "index.jsonl"))
     if not limit or not has_valid:
-        log.warning("finetune: %s has no valid clips; no validation loss", features.parent.parent)
+        log.warning("finetune: %s has no valid clips; no validation loss", ", ".join(str(Path(f).parent.parent) for f in folders))
         return None
-    return MelTextSet(str(features), "valid", "caption", limit=limit, controls=controls)
+    return MelTextSet(folders, "valid", "caption", limit=limit, controls=controls)
 
 
 def flow_model(folder: str | Path, what: str) -> dict:
