@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--vocoder", default="vocos", help="mel -> audio for every model (as generate's --vocoder)")
     ap.add_argument("--png", default=None)
+    ap.add_argument("--every-prompt", action="store_true", help="the picture shows every prompt's first clip, not just the minuet's")
     args = ap.parse_args()
     from text2music.generate.pipeline import Text2Music
     from text2music.generate.spec import ModelSpec
@@ -69,7 +70,7 @@ def main() -> None:
             for i, audio in enumerate(out.audio):
                 mel = log_mel_spectrogram(np.asarray(audio, np.float32), cfg).numpy()
                 scores.append(click_score(mel, np.arange(0.0, 10.0, 60.0 / bpm), rate))
-                if k == 0 and i == 0:
+                if i == 0 and (k == 0 or args.every_prompt):
                     mels.append(mel)
                     titles.append(f"{folder}: {text}")
         on, off = np.mean([a for a, _ in scores]), np.mean([b for _, b in scores])
