@@ -12,7 +12,7 @@ set -euo pipefail
 STUDIO=${STUDIO:-data/studio16k}
 REAL=${REAL:-data/real}
 MINUTES_B=${MINUTES_B:-40}
-MINUTES_C=${MINUTES_C:-40}
+MINUTES_C=${MINUTES_C:-35}
 TEACHER=${TEACHER:-runs/teacher_default}
 PACKAGES=naev-data,supertux-data,widelands-data,hedgewars-data,colobot-common-sounds,ironseed-data,marsshooter-data,tecnoballz-data,flare-game
 t2m() { python3 -m text2music "$@"; }
