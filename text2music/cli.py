@@ -536,6 +536,13 @@ def add_distill(sub) -> None:
         help="the teacher: a flow model folder without a guidance input (the bundled default is already distilled; "
         "scripts/distill_default.sh extracts its teacher from git)",
     )
+    p.add_argument(
+        "--student-init",
+        type=Path,
+        default=None,
+        help="a distilled model folder whose weights start the student (e.g. the bundled default, when the teacher "
+        "only added an input to its teacher); default: the teacher's weights",
+    )
     p.add_argument("--minutes", type=float, default=45.0, help="training time budget of this run (0 or less: steps only)")
     p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps budget (counted over resumes)")
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate (peak; after a 50-step warm-up)")

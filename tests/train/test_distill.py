@@ -133,3 +133,35 @@ def _distill_parser():
     sub = argparse.ArgumentParser().add_subparsers()
     add_distill(sub)
     return sub.choices["distill"]
+
+
+def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_student(corpus, base, tmp_path):  # noqa: F811
+    """A teacher that gained the context input is distilled with random masks; `student_init`
+    starts the student from an earlier student (its weights) plus the teacher's new input."""
+    from dataclasses import asdict
+
+    from text2music.features.config import MelConfig
+    from text2music.models import save_pretrained
+    from text2music.models.flow_transformer import FlowTransformer, FlowTransformerConfig
+
+    teacher, mel, config = load_pretrained(base)
+    earlier = make_student(teacher)
+    torch.nn.init.normal_(earlier.guidance_in[-1].weight, std=0.01)
+    save_pretrained(tmp_path / "earlier", earlier, mel, config["text"])
+    ctx = FlowTransformer(FlowTransformerConfig(**(asdict(teacher.cfg) | {"context": True})))
+    ctx.load_state_dict(teacher.state_dict(), strict=False)
+    torch.nn.init.normal_(ctx.context_in[-1].weight, std=0.01)
+    save_pretrained(tmp_path / "teacher", ctx, mel, config["text"])
+
+    student = make_student(ctx, load_pretrained(tmp_path / "earlier")[0])
+    assert torch.equal(student.guidance_in[-1].weight, earlier.guidance_in[-1].weight.float())
+    assert torch.equal(student.context_in[-1].weight, ctx.context_in[-1].weight)
+    with pytest.raises(ValueError, match="guidance-distilled"):
+        make_student(ctx, teacher)
+
+    out = tmp_path / "run"
+    cfg = DistillConfig(data=str(corpus), out=str(out), base=str(tmp_path / "teacher"), student_init=str(tmp_path / "earlier"),
+                        minutes=None, steps=3, lr=1e-3, warmup=1, batch_size=4, crop_frames=40)
+    assert distill(cfg, progress=False)["steps"] == 3
+    assert load_pretrained(out / "model")[0].cfg.context
+    assert MelConfig.from_dict(load_pretrained(out / "model")[2]["mel"]) == mel

@@ -336,3 +336,18 @@ def test_drum_free_clips_are_drawn_more_often_when_asked(tiny_synth_features):
     assert all(clips.count(i) == (1 if i % 2 == 0 else 3) for i in range(len(data)))
     with pytest.raises(ValueError, match="drum_free_repeat"):
         TrainConfig(drum_free_repeat=2)
+
+
+def test_context_fine_tunes_from_a_model_without_it_with_random_masks(tiny_synth_features, tmp_path):
+    """The context input starts at zero and learns at `new_lr`; the masks reach the loss."""
+    args = {"d_model": 32, "heads": 2, "layers": 1, "patch": 2}
+    base = dict(model="flow_transformer", model_args=args, features=str(tiny_synth_features), epochs=1, batch_size=4)
+    train(TrainConfig(**base, out=str(tmp_path / "a"), lr=1e-3, max_steps=2), progress=False)
+    start, _, _ = load_pretrained(tmp_path / "a" / "best")
+    tuned_cfg = TrainConfig(**base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, context=True, init_from=str(tmp_path / "a" / "best"))
+    tuned = train(tuned_cfg, progress=False).model
+    assert tuned.cfg.context and tuned.context_in[-1].weight.abs().sum() > 0
+    old = start.state_dict()
+    assert all(torch.allclose(v, old[k], atol=1e-5) for k, v in tuned.state_dict().items() if k in old)
+    with pytest.raises(ValueError, match="flow_transformer"):
+        TrainConfig(model="seed_lstm", context=True)

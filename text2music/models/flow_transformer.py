@@ -14,6 +14,13 @@ A model fine-tuned with them starts exactly where the model without them was. Wi
 `control_pulses` off the model never sees the beat and downbeat pulse channels (sharp onset
 envelopes that a model learns to render as broadband clicks); the beat and bar phases carry the grid.
 
+Optional context (`context`): the known mel frames of the clip and a mask saying which frames are
+known, embedded per token and added to the input through a zero-initialised layer (as inpainting
+models take the masked image beside the noise). A model trained with random masks (a known
+prefix, suffix, both ends, a gap, nothing) continues, inpaints and joins windows of a long piece;
+without the layer's training it behaves exactly as before. Guidance keeps the context in both
+passes: it belongs to the audio, not to the text.
+
 Objective (rectified flow): x_t = (1 - t) * noise + t * mel, predict v = mel - noise. The model
 gives only the velocity and the training loss; sampling, guidance and init audio live in
 `text2music.generate`.
@@ -44,6 +51,28 @@ class Controls:
 
 
 @dataclass
+class Context:
+    """Known frames of a batch: mel `(B, n_mels, T)` (read only where known) and known `(B, T)` bool."""
+
+    mel: torch.Tensor
+    known: torch.Tensor
+
+    def to(self, device) -> "Context":
+        return Context(self.mel.to(device), self.known.to(device))
+
+    def repeat(self, n: int) -> "Context":
+        return Context(self.mel.repeat(n, 1, 1), self.known.repeat(n, 1))
+
+    def roll(self, shift: int) -> "Context":
+        return Context(self.mel.roll(shift, -1), self.known.roll(shift, -1))
+
+    def features(self, dtype) -> torch.Tensor:
+        """`(B, n_mels + 1, T)`: the known mel (zero elsewhere) and the mask."""
+        known = self.known[:, None].to(dtype)
+        return torch.cat([self.mel.to(dtype) * known, known], dim=1)
+
+
+@dataclass
 class FlowTransformerConfig:
     n_mels: int = 80
     n_frames: int = 626  # frames generated when no length is asked for
@@ -58,6 +87,7 @@ class FlowTransformerConfig:
     control_global: int = 0  # channels of the global control vector (0: none)
     guidance_embed: bool = False  # takes the guidance scale as an input (a guidance-distilled student)
     control_pulses: bool = True  # reads the beat and downbeat pulse channels (False: they are always zero)
+    context: bool = False  # reads known mel frames and their mask (continuation, inpainting, long pieces)
 
 
 def sinusoidal(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -80,6 +110,12 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     """x `(B, heads, n, head_dim)` rotated by position."""
     x1, x2 = x.chunk(2, dim=-1)
     return (x * cos + torch.cat([-x2, x1], dim=-1) * sin).to(x.dtype)
+
+
+def tokens(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Frames `(B, C, T)` -> tokens `(B, T / p, C * p)` of `p` consecutive frames each."""
+    B, C, T = x.shape
+    return x.reshape(B, C, T // p, p).permute(0, 2, 1, 3).reshape(B, T // p, C * p)
 
 
 def zero_linear(d_in: int, d_out: int) -> nn.Linear:
@@ -155,6 +191,7 @@ class FlowTransformer(nn.Module):
         self.control_in = nn.Sequential(nn.Linear(cfg.control_frames * p, d), nn.SiLU(), nn.Linear(d, d)) if cfg.control_frames else None
         self.global_in = nn.Sequential(nn.Linear(cfg.control_global, d), nn.SiLU(), zero_linear(d, d)) if cfg.control_global else None
         self.guidance_in = nn.Sequential(nn.Linear(d, d), nn.SiLU(), zero_linear(d, d)) if cfg.guidance_embed else None
+        self.context_in = nn.Sequential(nn.Linear((cfg.n_mels + 1) * p, d), nn.SiLU(), zero_linear(d, d)) if cfg.context else None
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.out_ada = nn.Linear(d, 2 * d)
         self.out_proj = nn.Linear(d, cfg.n_mels * p)
@@ -170,16 +207,20 @@ class FlowTransformer(nn.Module):
         drop: torch.Tensor,
         controls: Controls | None = None,
         guidance: torch.Tensor | None = None,
+        context: Context | None = None,
     ) -> torch.Tensor:
         """x `(B, n_mels, T)` with T a multiple of `patch`, t `(B,)` in [0, 1], drop `(B,)` bool
         (True = ignore the text), controls: frames `(B, control_frames, T)` and globals
         `(B, control_global)` (None = all zeros), guidance `(B,)` (only with `guidance_embed`:
-        the scale whose guided velocity to give in one pass; None = 1) -> v like x."""
+        the scale whose guided velocity to give in one pass; None = 1), context: the known frames
+        (only with `context`; None = nothing known) -> v like x."""
         B, n_mels, T = x.shape
         d, p = self.cfg.d_model, self.cfg.patch
         if T % p:
             raise ValueError(f"the number of frames ({T}) must be a multiple of the patch size {p}")
-        h = self.in_proj(x.reshape(B, n_mels, T // p, p).permute(0, 2, 1, 3).reshape(B, T // p, n_mels * p))
+        h = self.in_proj(tokens(x, p))
+        if self.context_in is not None and context is not None:
+            h = h + self.context_in(tokens(context.features(h.dtype), p))
         memory = self.text_proj(text.tokens)
         memory = torch.where(drop[:, None, None], self.null_token.to(memory.dtype).expand_as(memory), memory)
         first_only = torch.zeros_like(text.mask)
@@ -193,8 +234,7 @@ class FlowTransformer(nn.Module):
             if not self.cfg.control_pulses:
                 frames = frames.clone()
                 frames[:, PULSE_CHANNELS] = 0.0
-            c = self.cfg.control_frames
-            control = self.control_in(frames.to(h.dtype).reshape(B, c, T // p, p).permute(0, 2, 1, 3).reshape(B, T // p, c * p))
+            control = self.control_in(tokens(frames.to(h.dtype), p))
         if self.global_in is not None:
             globals_ = controls.globals if controls is not None else x.new_zeros(B, self.cfg.control_global)
             cond = cond + self.global_in(globals_.to(cond.dtype))
@@ -210,9 +250,10 @@ class FlowTransformer(nn.Module):
         out = self.out_proj(modulate(self.out_norm(h), shift, scale))  # (B, T/p, n_mels * p)
         return out.reshape(B, T // p, n_mels, p).permute(0, 2, 1, 3).reshape(B, n_mels, T)
 
-    def loss(self, mel: torch.Tensor, text: TextEmbedding, controls: Controls | None = None) -> torch.Tensor:
+    def loss(self, mel: torch.Tensor, text: TextEmbedding, controls: Controls | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
         """Rectified-flow loss; where the text is dropped, the controls are dropped too (the
-        unconditional model of guidance knows nothing)."""
+        unconditional model of guidance knows nothing). `known` `(B, T)` bool (a model with
+        `context`): those frames are given as context and the loss is over the others."""
         noise = torch.randn_like(mel)
         t = torch.sigmoid(torch.randn(mel.shape[0], device=mel.device))  # logit-normal times
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mel
@@ -220,4 +261,14 @@ class FlowTransformer(nn.Module):
         if controls is not None:
             keep = (~drop).to(controls.frames.dtype)
             controls = Controls(controls.frames * keep[:, None, None], controls.globals * keep[:, None])
-        return F.mse_loss(self.velocity(x_t, t, text, drop, controls).float(), mel - noise)
+        context = Context(mel, known) if known is not None else None
+        v = self.velocity(x_t, t, text, drop, controls, context=context).float()
+        return masked_mse(v, mel - noise, known)
+
+
+def masked_mse(v: torch.Tensor, target: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error over the frames that are not `known` `(B, T)` (all frames when None)."""
+    if known is None:
+        return F.mse_loss(v, target)
+    weight = (~known)[:, None].to(v.dtype).expand_as(v)
+    return ((v - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)

@@ -29,6 +29,7 @@ class TrainConfig:
     controls: bool = False  # condition on the corpus's ground-truth beat grid, chords, tempo, key, meter, drums
     control_drop: float = 0.3  # probability that each control group is left out of a training clip
     new_lr: float | None = None  # learning rate of the parameters init_from lacks (new inputs); None = lr
+    context: bool = False  # add the context input (known frames + mask) and train with random masks (train.masks)
     drum_free_repeat: int = 1  # each drum-free train clip is drawn this many times an epoch (needs controls)
     # optimisation: the seed's recipe by default
     epochs: int = 50
@@ -68,6 +69,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.control_drop <= 1.0:
             raise ValueError(f"control_drop must be in [0, 1], got {self.control_drop}")
+        if self.context and self.model != "flow_transformer":
+            raise ValueError(f"context (known frames) needs the flow_transformer model, not {self.model}")
         if self.drum_free_repeat < 1 or (self.drum_free_repeat > 1 and not self.controls):
             raise ValueError(f"drum_free_repeat must be >= 1, and > 1 only with controls (the drums label), got {self.drum_free_repeat}")
         if self.lr <= 0 or (self.new_lr is not None and self.new_lr <= 0):

@@ -27,12 +27,13 @@ import torch.nn.functional as F
 
 from text2music.features.config import MelConfig
 from text2music.models import load_pretrained, save_pretrained
-from text2music.models.flow_transformer import Controls, FlowTransformer, FlowTransformerConfig
+from text2music.models.flow_transformer import Context, Controls, FlowTransformer, FlowTransformerConfig, masked_mse
 from text2music.models.lora import weights_sha256
 from text2music.text import TextEmbedding, TextEncoder
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.finetune import VOLATILE, features_for, flow_model, valid_set
 from text2music.train.loop import ema_update
+from text2music.train.masks import sample_known
 from text2music.train.run import Budget, Trainer, fit, warmup_cosine
 from text2music.utils import record_settings, removed_on_failure
 
@@ -47,6 +48,7 @@ class DistillConfig:
     data: str | list[str]  # corpus folder(s) whose clips give the points x_t (train splits), texts and controls
     out: str  # run folder; the student is written to OUT/model
     base: str  # the teacher's model folder
+    student_init: str | None = None  # a distilled model folder whose weights start the student (None: the teacher's)
     minutes: float | None = 45.0  # training time budget (None: steps only)
     steps: int | None = None  # optimiser steps budget (None: minutes only)
     lr: float = 5e-5
@@ -85,24 +87,34 @@ class DistillConfig:
             raise ValueError(f"--batch-size must be >= 1 and --crop-frames >= 2, got {self.batch_size} and {self.crop_frames}")
 
 
-def make_student(teacher: FlowTransformer) -> FlowTransformer:
-    """The teacher's weights in a model that also takes the guidance scale (its embedding starts at zero)."""
+def make_student(teacher: FlowTransformer, init: FlowTransformer | None = None) -> FlowTransformer:
+    """The teacher's weights in a model that also takes the guidance scale (its embedding starts at
+    zero); with `init` (an earlier student of a teacher without some input, e.g. the context), its
+    weights over the teacher's, so the new input comes from the teacher and the rest from `init`."""
     student = FlowTransformer(FlowTransformerConfig(**(asdict(teacher.cfg) | {"guidance_embed": True})))
     missing = student.load_state_dict(teacher.state_dict(), strict=False).missing_keys
     if any(not k.startswith("guidance_in.") for k in missing):
         raise ValueError(f"the teacher lacks weights the student needs: {missing}")
+    if init is not None:
+        if not init.cfg.guidance_embed:
+            raise ValueError("the student's starting weights must be a guidance-distilled model")
+        unexpected = student.load_state_dict(init.state_dict(), strict=False).unexpected_keys
+        if unexpected:
+            raise ValueError(f"the student's starting weights do not fit the teacher: {unexpected[:3]}")
     return student
 
 
 @torch.no_grad()
-def teacher_velocity(teacher: FlowTransformer, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, controls, w: torch.Tensor):
-    """The teacher's guided velocity at scales `w` `(B,)`: with and without text and controls, as one batch."""
+def teacher_velocity(teacher: FlowTransformer, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, controls, w: torch.Tensor, context=None):
+    """The teacher's guided velocity at scales `w` `(B,)`: with and without text and controls (the
+    context, known frames, in both), as one batch."""
     B = x.shape[0]
     both = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
     drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)])
     if controls is not None:
         controls = Controls(torch.cat([controls.frames, 0 * controls.frames]), torch.cat([controls.globals, 0 * controls.globals]))
-    v_cond, v_uncond = teacher.velocity(x.repeat(2, 1, 1), t.repeat(2), both, drop, controls).chunk(2)
+    context = context.repeat(2) if context is not None else None
+    v_cond, v_uncond = teacher.velocity(x.repeat(2, 1, 1), t.repeat(2), both, drop, controls, context=context).chunk(2)
     return v_uncond + w[:, None, None] * (v_cond - v_uncond)  # classifier-free guidance (generate.sampling.guide)
 
 
@@ -126,13 +138,17 @@ class Distillation(Trainer):
         texts = [t for s in (self.train, self.valid) if s is not None for c in s.choices for t in c]
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
         torch.manual_seed(cfg.seed)
-        self.student = make_student(self.teacher).train()
+        init = None
+        if cfg.student_init is not None:
+            init = load_pretrained(cfg.student_init)[0]
+        self.student = make_student(self.teacher, init).train()
         self.ema = copy.deepcopy(self.student).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.gen = torch.Generator().manual_seed(cfg.seed)
 
     def loss(self, model: FlowTransformer, mels, texts, controls, gen: torch.Generator) -> torch.Tensor:
-        """MSE between `model`'s one-pass velocity and the teacher's guided one, at random points, times and scales."""
+        """MSE between `model`'s one-pass velocity and the teacher's guided one, at random points,
+        times and scales (and, for a teacher with context, random known frames: `train.masks`)."""
         cfg = self.cfg
         B = mels.shape[0]
         noise = torch.randn(mels.shape, generator=gen)
@@ -140,8 +156,11 @@ class Distillation(Trainer):
         w = cfg.guidance_min + (cfg.guidance_max - cfg.guidance_min) * torch.rand(B, generator=gen)
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
         text = self.cache.batch(texts)
-        target = teacher_velocity(self.teacher, x_t, t, text, controls, w)
-        return F.mse_loss(model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w), target)
+        known = sample_known(B, mels.shape[-1], gen, self.teacher.cfg.patch) if self.teacher.cfg.context else None
+        context = Context(mels, known) if known is not None else None
+        target = teacher_velocity(self.teacher, x_t, t, text, controls, w, context)
+        v = model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w, context=context)
+        return masked_mse(v, target, known)
 
     def train_step(self) -> dict[str, float]:
         """One optimiser step on a batch of random crops of the corpus."""

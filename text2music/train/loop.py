@@ -40,6 +40,7 @@ from text2music.models.flow_transformer import Controls
 from text2music.text import TextEncoder
 from text2music.train.config import TrainConfig
 from text2music.train.data import EmbeddingCache, MelTextSet
+from text2music.train.masks import sample_known
 from text2music.train.run import Budget, Trainer, ema_lerp, finite_or_none, fit, plot_losses
 from text2music.utils import atomic_path, record_settings
 
@@ -88,8 +89,10 @@ class LossModule(nn.Module):
         self.encoder = encoder
         self.cache = cache
 
-    def forward(self, mels: torch.Tensor, texts: list[str], controls: Controls | None = None) -> torch.Tensor:
+    def forward(self, mels: torch.Tensor, texts: list[str], controls: Controls | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
         text = self.cache.batch(texts).to(mels.device) if self.cache is not None else self.encoder(texts)
+        if known is not None:
+            return self.model.loss(mels, text, None if controls is None else controls.to(mels.device), known.to(mels.device))
         if controls is None:
             return self.model.loss(mels, text)
         return self.model.loss(mels, text, controls.to(mels.device))
@@ -132,11 +135,13 @@ def _from_rank0(value: float, ddp: Distributed) -> float:
     return float(t.item())
 
 
-def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device, multiple: int = 1) -> float:
+def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device, multiple: int = 1, context: bool = False) -> float:
     """Mean loss over a whole split, in eval mode (no dropout), without gradients.
 
-    Randomness inside the loss (a flow model's noise and times) is drawn from a fixed seed, so
-    the numbers of two epochs compare, and the training stream of randomness is left as it was."""
+    Randomness inside the loss (a flow model's noise and times, the context masks) is drawn from a
+    fixed seed, so the numbers of two epochs compare, and the training stream of randomness is left
+    as it was."""
+    masks = torch.Generator().manual_seed(4321)
     was_training = module.training
     module.eval()
     total, count = 0.0, 0
@@ -147,7 +152,8 @@ def evaluate_loss(module: LossModule, data: MelTextSet, batch_size: int, device,
             mels = mels[..., : mels.shape[-1] // multiple * multiple]  # whole tokens of a patched model
             idx = list(range(i, i + len(mels)))
             controls = data.control_batch(idx, [0] * len(idx), mels.shape[-1]) if data.controls is not None else None
-            loss = module(mels, data.texts[i : i + batch_size], controls)
+            known = sample_known(len(mels), mels.shape[-1], masks, multiple) if context else None
+            loss = module(mels, data.texts[i : i + batch_size], controls, known)
             total += float(loss) * len(mels)
             count += len(mels)
     module.train(was_training)
@@ -185,24 +191,26 @@ def _build_model(cfg: TrainConfig, mel_cfg: MelConfig, text_dim: int, device: to
     args = {**cfg.model_args, "n_mels": mel_cfg.n_mels, "n_frames": mel_cfg.n_frames, "text_dim": text_dim}
     if cfg.controls:
         args.update(control_frames=FRAME_CHANNELS, control_global=GLOBAL_CHANNELS)
+    if cfg.context:
+        args.update(context=True)
     model = build_model(cfg.model, **args)
     if cfg.init_from is not None:
         init, _, init_config = load_pretrained(cfg.init_from)
-        if init_config["kind"] != cfg.model or not _same_but_controls(init.cfg, model.cfg):
+        if init_config["kind"] != cfg.model or not _same_but_new_inputs(init.cfg, model.cfg):
             raise ValueError(f"init_from={cfg.init_from} holds a {init_config['kind']} {init.cfg}, not this run's {cfg.model} {model.cfg}")
         missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
-        if unexpected or any(not _is_control_param(k) for k in missing):
+        if unexpected or any(not _is_new_input(k) for k in missing):
             raise ValueError(f"init_from={cfg.init_from}: weights do not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model.to(device)
 
 
-def _is_control_param(name: str) -> bool:
-    """Parameters of the control inputs, which a model without controls lacks."""
-    return name.startswith(("control_in.", "global_in.")) or ".control." in name
+def _is_new_input(name: str) -> bool:
+    """Parameters of the control and context inputs, which a model fine-tuned to take them lacks."""
+    return name.startswith(("control_in.", "global_in.", "context_in.")) or ".control." in name
 
 
-def _same_but_controls(a, b) -> bool:
-    strip = {"control_frames": 0, "control_global": 0, "control_pulses": True}
+def _same_but_new_inputs(a, b) -> bool:
+    strip = {"control_frames": 0, "control_global": 0, "control_pulses": True, "context": False}
     return dataclasses.replace(a, **strip) == dataclasses.replace(b, **strip) if dataclasses.is_dataclass(a) else a == b
 
 
@@ -211,8 +219,8 @@ def _param_groups(cfg: TrainConfig, module: nn.Module) -> list[dict]:
     named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     if cfg.new_lr is None or cfg.init_from is None:
         return [{"params": [p for _, p in named]}]
-    new = [p for n, p in named if _is_control_param(n.removeprefix("model."))]
-    old = [p for n, p in named if not _is_control_param(n.removeprefix("model."))]
+    new = [p for n, p in named if _is_new_input(n.removeprefix("model."))]
+    old = [p for n, p in named if not _is_new_input(n.removeprefix("model."))]
     return [{"params": old}, {"params": new, "lr": cfg.new_lr}]
 
 
@@ -276,7 +284,8 @@ class Training(Trainer):
         mels, texts, controls = self.train_set.batch(idx, gen, cfg.crop_frames, self.patch, cfg.control_drop)
         mels = mels.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=self.amp_dtype or torch.float16, enabled=self.amp_dtype is not None):
-            loss = self.trained(mels, texts, controls)
+            known = sample_known(len(mels), mels.shape[-1], gen, self.patch) if cfg.context else None
+            loss = self.trained(mels, texts, controls, known)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.grad_clip:
@@ -299,7 +308,7 @@ class Training(Trainer):
         early stopping, log, plot and checkpoint."""
         cfg, pos = self.cfg, self.pos
         judged = self.trained if self.ema is None else LossModule(self.ema, self.module.encoder, self.cache)
-        val_loss = evaluate_loss(judged, self.val_set, cfg.batch_size, self.device, self.patch)
+        val_loss = evaluate_loss(judged, self.val_set, cfg.batch_size, self.device, self.patch, cfg.context)
         val_loss = _from_rank0(val_loss, self.ddp)  # every rank takes the same early-stopping decision
         self.scheduler.step()
         pos.update(epoch=pos["epoch"] + 1, batch=0)
