@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from text2music.features.controls import ChordSlot, MusicalControls
-from text2music.generate.settings import MAX_BPM, MAX_DURATION, MIN_BPM, MIN_DURATION, GenerationSettings, SettingsError
+from text2music.generate.settings import MAX_BPM, MAX_DURATION, MAX_WINDOW, MIN_BPM, MIN_DURATION, GenerationSettings, SettingsError
 from text2music.text.controls import StatedControls, key_name, parse_controls, parse_key, parse_meter
 from text2music.theory import PROGRESSIONS, progression_chords
 
@@ -118,12 +118,14 @@ def _duration(settings: GenerationSettings, bpm: float | None, meter: int | None
     bar = meter * 60.0 / bpm
     if settings.bars is None and not settings.loop:
         return settings.duration
-    fewest, most = math.ceil(MIN_DURATION / bar - 1e-9), math.floor(MAX_DURATION / bar + 1e-9)
+    longest = MAX_WINDOW if settings.loop else MAX_DURATION  # a loop is made in one pass
+    fewest, most = math.ceil(MIN_DURATION / bar - 1e-9), math.floor(longest / bar + 1e-9)
     bars = settings.bars if settings.bars is not None else min(max(round(settings.duration / bar), fewest), most)
     seconds = bars * bar
-    if not MIN_DURATION <= seconds <= MAX_DURATION:
+    if not MIN_DURATION <= seconds <= longest:
+        what = "loops" if settings.loop else "clips"
         raise SettingsError(
-            f"{bars} bars of {meter}/4 at {bpm:g} BPM last {seconds:.2f} s; clips must last {MIN_DURATION:g}-{MAX_DURATION:g} s",
+            f"{bars} bars of {meter}/4 at {bpm:g} BPM last {seconds:.2f} s; {what} must last {MIN_DURATION:g}-{longest:g} s",
             field="bars" if settings.bars is not None else "duration",
         )
     return seconds

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from text2music.generate.sampling import EVALUATIONS_PER_STEP, SAMPLERS
 from text2music.text.controls import key_name, parse_key, parse_meter
 
-MIN_DURATION, MAX_DURATION = 1.0, 20.0  # seconds (trained on 2-10 s crops; rotary positions extend further)
+MIN_DURATION, MAX_DURATION = 1.0, 300.0  # seconds; longer than MAX_WINDOW: made window by window (generate.pieces)
+MAX_WINDOW = 20.0  # the longest clip made in one pass (trained on 2-10 s crops; rotary positions extend further); loops too
+MAX_SPAN = 10.0  # the longest span inpainted (one window with context on both sides)
+INIT_MODES = ("variation", "continue", "inpaint")
 MAX_STEPS = 100
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 15.0
 MIN_SHIFT, MAX_SHIFT = 0.25, 10.0
@@ -116,6 +119,14 @@ class GenerationSettings:
     strength: float = setting(
         0.6, "with init audio: how much to change it, between 0 (keep) and 1 (ignore)", "init", limits=(0.0, 1.0), exclusive=True
     )
+    init_mode: str = setting(
+        "variation",
+        "what to do with the init audio: a variation of it, continue it (the result starts with it and lasts duration), "
+        "or inpaint a span of it",
+        "init",
+        choices=INIT_MODES,
+    )
+    span: str | None = setting(None, "with inpaint: the seconds of the init audio to make again, e.g. '4.0-7.5'", "init", text=True)
     normalize: bool = setting(
         True,
         f"scale each clip to {LOUDNESS_TARGET_DBFS:g} dBFS RMS, limited so that no peak passes {PEAK_LIMIT} (loud or peaky clips "
@@ -131,13 +142,22 @@ class GenerationSettings:
     text_controls: bool = setting(True, "follow the tempo, key, meter and drums the text states (a setting overrides the text)", "controls")
 
     def __post_init__(self):
-        for name, read in (("key", lambda v: key_name(*parse_key(v))), ("meter", parse_meter)):
+        for name, read in (("key", lambda v: key_name(*parse_key(v))), ("meter", parse_meter), ("span", span_text)):
             if isinstance(getattr(self, name), str):
                 try:
                     object.__setattr__(self, name, read(getattr(self, name)))
                 except ValueError as e:
                     raise SettingsError(str(e), field=name) from None
         verify_settings(self)
+        if self.loop and self.bars is None and self.duration > MAX_WINDOW:
+            raise SettingsError(f"a loop is made in one pass: duration must be at most {MAX_WINDOW:g} seconds, got {self.duration:g}", field="duration")
+        if (self.span is None) == (self.init_mode == "inpaint"):
+            raise SettingsError("inpaint needs a span (e.g. 4.0-7.5)" if self.span is None else "span applies only to inpaint", field="span")
+
+    @property
+    def span_seconds(self) -> tuple[float, float] | None:
+        """(start, end) of the span to inpaint, in seconds of the init audio."""
+        return parse_span(self.span) if self.span is not None else None
 
     def replace(self, **changes) -> "GenerationSettings":
         return dataclasses.replace(self, **changes)
@@ -154,6 +174,32 @@ class GenerationSettings:
     def model_evaluations(self) -> int:
         """Network evaluations the sampler makes (a progress bar's total; guidance runs batched)."""
         return self.steps * EVALUATIONS_PER_STEP[self.sampler]
+
+
+def parse_span(text) -> tuple[float, float]:
+    """ "4.0-7.5" (or a pair of numbers) -> (4.0, 7.5); ValueError unless 0 <= start < end and the
+    span lasts at most MAX_SPAN seconds."""
+    if isinstance(text, str):
+        parts = text.replace(" ", "").split("-")
+        try:
+            start, end = (float(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"span must be START-END in seconds, e.g. 4.0-7.5; got {text!r}") from None
+    elif isinstance(text, (list, tuple)) and len(text) == 2 and all(_is_number(v) for v in text):
+        start, end = (float(v) for v in text)
+    else:
+        raise ValueError(f"span must be START-END in seconds, e.g. 4.0-7.5; got {text!r}")
+    if not 0 <= start < end:
+        raise ValueError(f"span must start at 0 s or later and end after it starts, got {start:g}-{end:g}")
+    if end - start > MAX_SPAN:
+        raise ValueError(f"span {start:g}-{end:g} lasts {end - start:g} s; at most {MAX_SPAN:g} s can be inpainted at once")
+    return start, end
+
+
+def span_text(value) -> str:
+    """The canonical text of a span: "4-7.5"."""
+    start, end = parse_span(value)
+    return f"{start:g}-{end:g}"
 
 
 def _is_number(value) -> bool:
