@@ -708,7 +708,8 @@ def add_settings_arguments(p, groups: tuple[str, ...], defaults=None) -> None:
         d, default = f.setting, getattr(defaults, f.name, f.default)
         help = d.help + (f", {d.limits_text()}" if d.limits else "")
         if d.group == "init":  # unset unless given, so that giving it without init audio can be refused
-            help, default = f"{help} (default: {default:g})", argparse.SUPPRESS
+            shown = f" (default: {default:g})" if isinstance(default, float) else (f" (default: {default})" if default is not None else "")
+            help, default = help + shown, argparse.SUPPRESS
         elif f.kind is bool and default is not None:
             help += f" (default: {'on' if default else 'off'})"
         if d.group == "controls" and controls is None:
@@ -719,6 +720,8 @@ def add_settings_arguments(p, groups: tuple[str, ...], defaults=None) -> None:
             target.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
         elif d.choices is not None and not d.text:
             target.add_argument(flag, type=f.kind, choices=list(d.choices), default=default, help=help)
+        elif f.kind is str and not d.text and d.choices is None:
+            target.add_argument(flag, default=default, help=help)
         else:
             target.add_argument(flag, type=str if d.text else f.kind, default=default, help=help)
 

@@ -40,9 +40,9 @@ def test_guidance_is_one_batched_pass_and_scale_one_is_conditional(model):
     calls = []
     original = model.velocity
 
-    def counting(x, t, text_, drop, controls=None, guidance=None):
+    def counting(x, t, text_, drop, controls=None, guidance=None, context=None):
         calls.append(x.shape[0])
-        return original(x, t, text_, drop, controls, guidance)
+        return original(x, t, text_, drop, controls, guidance, context)
 
     model.velocity = counting
     try:
@@ -67,7 +67,7 @@ def test_guidance_gives_the_controls_to_the_conditional_pass_only_and_loops_roll
     seen = []
     original = model.velocity
 
-    def spying(x, t, text_, drop, controls=None, guidance=None):
+    def spying(x, t, text_, drop, controls=None, guidance=None, context=None):
         seen.append((drop.tolist(), controls))
         return original(x, t, text_, drop)
 

@@ -141,6 +141,8 @@ def plan_clips(
     it queues a request, and the pipeline on every call. SettingsError (naming the field) when the
     settings ask for controls the model lacks, a loop of a model that cannot make one, a length in
     bars outside the duration limits, or clips of one batch that differ in length."""
+    if not generative and settings.duration > MAX_WINDOW:
+        raise SettingsError(f"this model regresses one clip per text: duration must be at most {MAX_WINDOW:g} seconds", field="duration")
     if not controllable:
         asked = settings.controls_asked
         if asked:

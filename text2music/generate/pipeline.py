@@ -15,6 +15,7 @@ ships none or when asked for with `vocoder="griffin-lim"`). Every caller (CLI, H
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,20 @@ import torch
 
 from text2music.features.controls import frame_controls, global_controls
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
-from text2music.generate.controls import ControlPlan, plan_clips
+from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, read_audio_prompt
+from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
 from text2music.generate.flow import sample_mel
-from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_SEED, PEAK_LIMIT, GenerationSettings, check_texts
+from text2music.generate.pieces import CONTEXT_SECONDS, WINDOW_SECONDS, WindowLayout, sample_piece, splice
+from text2music.generate.settings import (
+    LOUDNESS_TARGET_DBFS,
+    MAX_DURATION,
+    MAX_SEED,
+    MAX_WINDOW,
+    MIN_DURATION,
+    PEAK_LIMIT,
+    GenerationSettings,
+    check_texts,
+)
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Controls
@@ -35,9 +47,11 @@ from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
 from text2music.models.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
+from text2music.text.controls import parse_controls
 
 __all__ = ["DEFAULT_MODEL_DIR", "Generation", "ModelSpec", "Text2Music"]
 ProgressFn = Callable[[int, int], None]
+CROSSFADE_SECONDS = 0.02  # where new audio meets the user's
 
 
 @dataclass
@@ -106,6 +120,7 @@ class Text2Music:
         self.vocoder = vocoder or GriffinLimVocoder(mel)
         self.path = path
         self.adapter: dict | None = None  # the merged LoRA adapter: path, strength, training summary
+        self.window_seconds, self.context_seconds = WINDOW_SECONDS, CONTEXT_SECONDS  # of pieces (generate.pieces)
         self.precision = "float32"  # of the generator's weights (from_pretrained can quantise them)
 
     @classmethod
@@ -177,11 +192,14 @@ class Text2Music:
         embedding has no text to read them from)."""
         settings = settings or GenerationSettings()
         strings = None if isinstance(texts, TextEmbedding) else check_texts(texts)
+        prompt = read_audio_prompt(init_audio, settings, self.sample_rate) if init_audio is not None else None
         text = texts if strings is None else self.embed(strings)
         B = text.tokens.shape[0]
         seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
+        if prompt is not None and prompt.mode != "variation":
+            return self.around_prompt(text, strings or [""] * B, settings, seeds, prompt, callback, plans)
         plans = plans if plans is not None else self.plan(strings or [""] * B, settings, seeds)
-        mel = self.make_mel(text, settings, seeds, init_audio, callback, plans)
+        mel = self.make_mel(text, settings, seeds, prompt.audio if prompt is not None else None, callback, plans)
         n_samples = round(plans[0].duration * self.sample_rate) if self.generative else None
         audio = self.vocode(mel, n_samples, loop=settings.loop)
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
@@ -189,9 +207,27 @@ class Text2Music:
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
         return Generation(audio, mel, self.sample_rate, plans)
 
-    def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int]) -> list[ControlPlan]:
-        """Each text's musical controls and length; the pre-flight check of `plan_clips`."""
-        return plan_clips(texts, settings, seeds, generative=self.generative, controllable=self.controllable)
+    def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int], hints: PromptHints | None = None) -> list[ControlPlan]:
+        """Each text's musical controls and length; the pre-flight check of `plan_clips`. `hints`:
+        what an audio prompt was measured to be, used where neither a setting nor the text says."""
+        plans = plan_clips(texts, settings, seeds, generative=self.generative, controllable=self.controllable)
+        if hints is None or not self.controllable:
+            return plans
+        return [self._with_hints(t, settings, s, hints) for t, s in zip(texts, seeds)]
+
+    def _with_hints(self, text: str, settings: GenerationSettings, seed: int, hints: PromptHints) -> ControlPlan:
+        """The plan of one text continuing (or inpainting) audio: its tempo, meter and key where
+        nothing else states them, and its beat grid in phase with the audio's."""
+        stated = parse_controls(text) if settings.text_controls else None
+        fill = {
+            name: value
+            for name, value in (("bpm", hints.bpm), ("meter", hints.meter), ("key", hints.key))
+            if value is not None and getattr(settings, name) is None and (stated is None or getattr(stated, name) is None)
+        }
+        plan = plan_controls(text, settings.replace(**fill), seed)
+        measured = [f"{n} {v:g}" if isinstance(v, float) else f"{n} {v}" for n, v in fill.items()]
+        notes = plan.notes + ((f"measured in the audio: {', '.join(measured)}",) if measured else ())
+        return dataclasses.replace(plan, controls=dataclasses.replace(plan.controls, beat_offset=hints.beat_offset), notes=notes)
 
     def make_mel(
         self,
@@ -221,6 +257,8 @@ class Text2Music:
         seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
         if B > 1 and self.precision == "int8":  # int8 activations share one scale per call: one clip per call keeps each its own
             return torch.cat([self._mel_of_row(text, i, settings, seeds, init_audio, callback, plans) for i in range(B)])
+        if duration > MAX_WINDOW and init_audio is None:
+            return self.piece_mel(text, settings, seeds, plans, n_frames, callback)
         init = None
         if init_audio is not None:
             audio = read_init_audio(init_audio, self.sample_rate, (n_frames - 1) * self.mel.hop_length / self.sample_rate)
@@ -241,6 +279,81 @@ class Text2Music:
             loop=settings.loop,
             shift=settings.shift,
         )
+
+    def piece_mel(
+        self,
+        text: TextEmbedding,
+        settings: GenerationSettings,
+        seeds: list[int] | None,
+        plans: list[ControlPlan] | None,
+        n_frames: int,
+        callback: ProgressFn | None = None,
+        known_mel: torch.Tensor | None = None,
+        known: np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """A piece of `n_frames` frames made window by window (`generate.pieces`): all new, or
+        around `known_mel` `(n_mels, <= n_frames)` where `known` `(n_frames,)` is True."""
+        B, patch = text.tokens.shape[0], self.model.cfg.patch
+        seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
+        padded = math.ceil(n_frames / patch) * patch
+        mel = torch.zeros(B, self.mel.n_mels, padded, device=self.device)
+        mask = np.zeros(padded, dtype=bool)
+        if known_mel is not None:
+            mel[..., : known_mel.shape[-1]] = known_mel.to(self.device)
+            mask[:n_frames] = known
+        controls = self.control_inputs(plans, padded) if plans and self.controllable else None
+
+        def controls_of(start: int, end: int) -> Controls | None:
+            return None if controls is None else Controls(controls.frames[..., start:end], controls.globals)
+
+        layout = WindowLayout.of_seconds(self.window_seconds, self.context_seconds, self.sample_rate / self.mel.hop_length, patch)
+        total = settings.model_evaluations
+        progress = (lambda done, windows: callback(done * total, windows * total)) if callback else None
+        args = (settings.steps, settings.guidance, settings.sampler, settings.shift, progress)
+        return sample_piece(self.model, text, seeds, mel, mask, controls_of, layout, *args)[..., :n_frames]
+
+    def around_prompt(
+        self,
+        text: TextEmbedding,
+        texts: list[str],
+        settings: GenerationSettings,
+        seeds: list[int],
+        prompt: AudioPrompt,
+        callback: ProgressFn | None = None,
+        plans: list[ControlPlan] | None = None,
+    ) -> Generation:
+        """A continuation (the prompt, then new music up to `settings.duration`) or an inpainting
+        (the prompt with `settings.span` made again): the prompt's samples are kept exactly, but for
+        a short crossfade inside the new audio (a continuation's lies in the prompt's last samples)."""
+        if not self.generative:
+            raise ValueError(f"a {self.kind} model regresses one clip per text and cannot {prompt.mode} audio")
+        hints = measure_audio_prompt(prompt) if self.controllable else None
+        duration = prompt.seconds if prompt.mode == "inpaint" else settings.duration
+        settings = settings.replace(duration=min(max(duration, MIN_DURATION), MAX_DURATION))
+        plans = plans if plans is not None else self.plan(texts, settings, seeds, hints)
+        n_samples = round(plans[0].duration * self.sample_rate) if prompt.mode == "continue" else len(prompt.audio)
+        n_frames = n_samples // self.mel.hop_length + 1
+        known_mel = torch.from_numpy(self.mel_of(prompt.audio))[..., :n_frames]
+        known, keep = self.prompt_masks(prompt, n_frames, n_samples)
+        mel = self.piece_mel(text, settings, seeds, plans, n_frames, callback, known_mel, known)
+        made = limit_peaks(self.vocode(mel, n_samples))
+        kept = np.pad(prompt.audio, (0, max(0, n_samples - len(prompt.audio))))[:n_samples]
+        audio = np.stack([splice(kept, row, keep, round(CROSSFADE_SECONDS * self.sample_rate)) for row in made])
+        if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
+            raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
+        return Generation(audio, mel, self.sample_rate, plans)
+
+    def prompt_masks(self, prompt: AudioPrompt, n_frames: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """(known frames `(n_frames,)`, kept samples `(n_samples,)`) of a continuation or inpainting."""
+        hop, sr = self.mel.hop_length, self.sample_rate
+        frames, samples = np.arange(n_frames), np.arange(n_samples)
+        if prompt.mode == "continue":
+            end = len(prompt.audio)
+            fade = round(CROSSFADE_SECONDS * sr)
+            return frames * hop + self.mel.n_fft // 2 <= end, samples < end - fade
+        start, end = (round(t * sr) for t in prompt.span)
+        reach = self.mel.n_fft // 2  # a frame hears this far either side of its centre
+        return (frames * hop + reach <= start) | (frames * hop - reach >= end), (samples < start) | (samples >= end)
 
     def _mel_of_row(self, text: TextEmbedding, i: int, settings, seeds, init_audio, callback, plans) -> torch.Tensor:
         """Clip `i` of a batch made on its own, its progress reported as part of the batch's."""
