@@ -682,22 +682,6 @@ def check_writable(paths: list[Path]) -> None:
             sweep_stale_temps(folder)
 
 
-def check_init_audio(path: Path | None, seconds: float) -> None:
-    """A one-line error, before any model loads, when --init-audio is missing or its first
-    `seconds` (all that is used) cannot be decoded."""
-    if path is None:
-        return
-    import soundfile as sf
-
-    if not path.is_file():
-        raise FileNotFoundError(f"--init-audio file not found: {path}")
-    try:
-        with sf.SoundFile(str(path)) as f:
-            f.read(min(f.frames, int(seconds * f.samplerate) + 1), dtype="float32")
-    except Exception as e:
-        raise ValueError(f"--init-audio {path} is not a readable audio file: {e}") from None
-
-
 def add_settings_arguments(p, groups: tuple[str, ...], defaults=None) -> None:
     """One flag per GenerationSettings field in `groups`, made from the field's description (type,
     limits, choices, help); musical controls in their own group. `defaults` overrides the defaults."""
@@ -793,11 +777,14 @@ def preflight(args, settings, texts: list[str], jobs: list[tuple[str, int]]):
 
     given = [f.name for f in setting_fields(groups=("init",)) if hasattr(args, f.name)]
     if args.init_audio is None and given:
-        raise ValueError(f"--{given[0].replace('_', '-')} needs --init-audio (it only applies to a variation of that audio)")
-    check_init_audio(args.init_audio, settings.duration)
+        raise ValueError(f"--{given[0].replace('_', '-')} needs --init-audio, --continue or --inpaint (it applies to that audio)")
     paths = output_paths(args.output, jobs, args.format)
     check_writable(paths)
     spec = model_spec(args)
+    if args.init_audio is not None:
+        from text2music.generate.audio_prompt import read_audio_prompt
+
+        read_audio_prompt(args.init_audio, settings, spec.sample_rate())
     generative, controllable = spec.traits()
     if args.interpolate:
         plan_clips([texts[0]], settings, [args.seed], generative=generative, controllable=controllable)
@@ -874,8 +861,24 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
     return len(todo)
 
 
+def audio_prompt_args(args) -> None:
+    """--continue FILE and --inpaint FILE become the init audio and its init_mode (one of the three
+    ways of giving audio at most)."""
+    given = [(flag, path) for flag, path in (("--init-audio", args.init_audio), ("--continue", args.continue_audio), ("--inpaint", args.inpaint_audio)) if path]
+    if len(given) > 1:
+        raise ValueError(f"give one of --init-audio, --continue and --inpaint, not {' and '.join(f for f, _ in given)}")
+    if not given or given[0][0] == "--init-audio":
+        return
+    flag, path = given[0]
+    mode = flag.removeprefix("--")
+    if getattr(args, "init_mode", mode) != mode:
+        raise ValueError(f"{flag} sets --init-mode {mode}; drop --init-mode {args.init_mode}")
+    args.init_audio, args.init_mode = path, mode
+
+
 def cmd_generate(args) -> int:
     texts = read_prompts(args.text, args.prompts)
+    audio_prompt_args(args)
     settings = settings_from_args(args)
     jobs = plan_jobs(args, texts)
     spec, paths = preflight(args, settings, texts, jobs)
@@ -907,6 +910,15 @@ def add_generate(sub) -> None:
     add_settings_arguments(p, ("length", "sampling", "output", "init", "controls"))
     p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (seed, seed+1, ...)")
     p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
+    p.add_argument(
+        "--continue", dest="continue_audio", type=Path, default=None, metavar="FILE",
+        help="continue this audio: the result starts with it and lasts --duration seconds (its tempo and key are measured "
+        "unless the text or a setting gives them)",
+    )
+    p.add_argument(
+        "--inpaint", dest="inpaint_audio", type=Path, default=None, metavar="FILE",
+        help="make --span START-END of this audio again; everything outside the span stays as it was",
+    )
     p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="file format when OUT is a folder")
     p.add_argument("--png", action="store_true", help="also write the spectrogram picture of each clip")
@@ -933,7 +945,10 @@ def add_predict(sub) -> None:
     add_model_arguments(p, model_help="model folder (config.json + model.safetensors), e.g. runs/seed_lstm/best")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_generate, variations=1, init_audio=None, interpolate=None, format="wav", png=True, npy=True, overwrite=False)
+    p.set_defaults(
+        func=cmd_generate, variations=1, init_audio=None, continue_audio=None, inpaint_audio=None, interpolate=None,
+        format="wav", png=True, npy=True, overwrite=False,
+    )
     p.set_defaults(batch_size=4)
 
 

@@ -52,6 +52,7 @@ from text2music.text.controls import parse_controls
 __all__ = ["DEFAULT_MODEL_DIR", "Generation", "ModelSpec", "Text2Music"]
 ProgressFn = Callable[[int, int], None]
 CROSSFADE_SECONDS = 0.02  # where new audio meets the user's
+VOCODE_OVERLAP = 32  # frames two vocoded chunks of a long mel share
 
 
 @dataclass
@@ -384,10 +385,34 @@ class Text2Music:
         end flows into its start."""
         if loop:
             return np.stack([self.vocode_loop(m, n_samples) for m in mel])
-        audio = np.stack([self.vocoder(m[None].float().cpu(), seed=0)[0].numpy() for m in mel]).astype(np.float32)
+        audio = np.stack([self.vocode_row(m) for m in mel]).astype(np.float32)
         if n_samples is not None:
             audio = np.pad(audio[:, :n_samples], ((0, 0), (0, max(0, n_samples - audio.shape[1]))))
         return audio
+
+    def vocode_row(self, mel: torch.Tensor) -> np.ndarray:
+        """One mel `(n_mels, T)` -> audio `((T - 1) * hop,)`; longer than one window, in window-long
+        chunks that overlap by VOCODE_OVERLAP frames, crossfaded over the middle half of each overlap
+        (so the vocoder's memory stays that of one window whatever the length)."""
+        T, hop = mel.shape[-1], self.mel.hop_length
+        chunk = self.mel.frames_for(MAX_WINDOW)
+        if T <= chunk:
+            return self.vocoder(mel[None].float().cpu(), seed=0)[0].numpy()
+        out = np.zeros((T - 1) * hop, np.float32)
+        start = end = 0
+        while end < T:
+            end = min(T, start + chunk)
+            part = self.vocoder(mel[None, :, start:end].float().cpu(), seed=0)[0].numpy()
+            a = start * hop
+            if start == 0:
+                out[: len(part)] = part
+            else:
+                lo, hi = a + VOCODE_OVERLAP * hop // 4, a + 3 * VOCODE_OVERLAP * hop // 4
+                w = 0.5 - 0.5 * np.cos(np.pi * (np.arange(hi - lo) + 0.5) / (hi - lo))
+                out[lo:hi] = (1 - w) * out[lo:hi] + w * part[lo - a : hi - a]
+                out[hi : a + len(part)] = part[hi - a :]
+            start = end - VOCODE_OVERLAP
+        return out
 
     def vocode_loop(self, mel: torch.Tensor, n_samples: int) -> np.ndarray:
         """One loop's mel `(n_mels, T)` -> float32 audio `(n_samples,)` that repeats seamlessly."""
