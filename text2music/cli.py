@@ -778,13 +778,13 @@ def preflight(args, settings, texts: list[str], jobs: list[tuple[str, int]]):
     given = [f.name for f in setting_fields(groups=("init",)) if hasattr(args, f.name)]
     if args.init_audio is None and given:
         raise ValueError(f"--{given[0].replace('_', '-')} needs --init-audio, --continue or --inpaint (it applies to that audio)")
+    if args.init_audio is not None:  # read at 16 kHz: what is checked does not depend on the model's rate
+        from text2music.generate.audio_prompt import read_audio_prompt
+
+        read_audio_prompt(args.init_audio, settings, 16000)
     paths = output_paths(args.output, jobs, args.format)
     check_writable(paths)
     spec = model_spec(args)
-    if args.init_audio is not None:
-        from text2music.generate.audio_prompt import read_audio_prompt
-
-        read_audio_prompt(args.init_audio, settings, spec.sample_rate())
     generative, controllable = spec.traits()
     if args.interpolate:
         plan_clips([texts[0]], settings, [args.seed], generative=generative, controllable=controllable)

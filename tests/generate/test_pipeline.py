@@ -263,13 +263,13 @@ def test_generate_command_files_and_errors(tiny_model, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--duration", "99"], "duration must be between"),
+        (["--duration", "301"], "duration must be between"),
         (["--model", "MISSING"], "model folder not found"),
         (["-o", "/proc/x.wav"], "not writable"),
         (["--interpolate", "3"], "exactly two texts"),
         (["-o", "DIR.wav"], "is an existing folder"),
         (["--init-audio", "NOT_AUDIO"], "is not a readable audio file"),
-        (["--init-audio", "MISSING"], "--init-audio file not found"),
+        (["--init-audio", "MISSING"], "init audio file not found"),
         (["--init-audio", "GOOD.wav", "--strength", "1.5"], "strength must be between 0 and 1"),
         (["--prompts", "EMPTY"], "has no prompts"),
         (["--prompts", "BINARY"], "is binary"),

@@ -28,8 +28,8 @@ from text2music.features.controls import frame_controls, global_controls
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
 from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, read_audio_prompt
 from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
-from text2music.generate.flow import sample_mel
-from text2music.generate.pieces import CONTEXT_SECONDS, WINDOW_SECONDS, WindowLayout, sample_piece, splice
+from text2music.generate.flow import sample_mel, seeded_noise
+from text2music.generate.pieces import CONTEXT_SECONDS, WINDOW_SECONDS, WINDOW_SEED_STRIDE, WindowLayout, sample_piece, splice
 from text2music.generate.settings import (
     LOUDNESS_TARGET_DBFS,
     MAX_DURATION,
@@ -42,7 +42,7 @@ from text2music.generate.settings import (
 )
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
-from text2music.models.flow_transformer import Controls
+from text2music.models.flow_transformer import Context, Controls
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
 from text2music.models.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
@@ -53,6 +53,7 @@ __all__ = ["DEFAULT_MODEL_DIR", "Generation", "ModelSpec", "Text2Music"]
 ProgressFn = Callable[[int, int], None]
 CROSSFADE_SECONDS = 0.02  # where new audio meets the user's
 VOCODE_OVERLAP = 32  # frames two vocoded chunks of a long mel share
+LOOP_SEAM_SECONDS = 1.0  # made again on either side of a loop's wrap (a model with context)
 
 
 @dataclass
@@ -264,8 +265,10 @@ class Text2Music:
         if init_audio is not None:
             audio = read_init_audio(init_audio, self.sample_rate, (n_frames - 1) * self.mel.hop_length / self.sample_rate)
             init = log_mel_spectrogram(audio, self.mel)[None].expand(B, -1, -1)
-        total = settings.model_evaluations
-        return sample_mel(
+        closing = settings.loop and self.has_context
+        total = settings.model_evaluations * (2 if closing else 1)
+        controls = self.control_inputs(plans, n_frames) if plans and self.controllable else None
+        mel = sample_mel(
             self.model,
             text,
             n_frames,
@@ -276,10 +279,36 @@ class Text2Music:
             init=init,
             strength=settings.strength if init is not None else 1.0,
             callback=(lambda done: callback(min(done, total), total)) if callback else None,
-            controls=self.control_inputs(plans, n_frames) if plans and self.controllable else None,
+            controls=controls,
             loop=settings.loop,
             shift=settings.shift,
         )
+        if not closing:
+            return mel
+        done = settings.model_evaluations
+        return self.close_loop(mel, text, settings, seeds, controls, (lambda n: callback(done + n, total)) if callback else None)
+
+    @property
+    def has_context(self) -> bool:
+        """Whether the generator was trained to read known frames (continuation, inpainting, seams)."""
+        return bool(getattr(self.model.cfg, "context", False))
+
+    def close_loop(self, mel: torch.Tensor, text: TextEmbedding, settings: GenerationSettings, seeds, controls, callback=None) -> torch.Tensor:
+        """A loop's wrap made again inside a window: the loop rolled by half its length, so the wrap
+        lies in the middle, LOOP_SEAM_SECONDS either side of it inpainted with the rest known, rolled back."""
+        T, patch = mel.shape[-1], self.model.cfg.patch
+        half = T // 2 // patch * patch
+        rate = self.sample_rate / self.mel.hop_length
+        side = max(patch, min(half - patch, round(LOOP_SEAM_SECONDS * rate / patch) * patch))
+        known = torch.ones(mel.shape[0], T, dtype=torch.bool, device=mel.device)
+        known[:, half - side : half + side] = False
+        rolled = None if controls is None else Controls(controls.frames.roll(half, -1), controls.globals)
+        noise = seeded_noise([s + WINDOW_SEED_STRIDE for s in seeds], tuple(mel.shape[1:]), mel.device)
+        made = sample_mel(
+            self.model, text, T, seeds, settings.steps, settings.guidance, settings.sampler, callback=callback,
+            controls=rolled, shift=settings.shift, context=Context(mel.roll(half, -1), known), noise=noise,
+        )
+        return made.roll(-half, -1)
 
     def piece_mel(
         self,

@@ -65,10 +65,6 @@ class ModelSpec:
         """(generative, controllable) of the model, from its config.json alone."""
         return model_traits(self.check())
 
-    def sample_rate(self) -> int:
-        """The rate of the audio the model makes, from its config.json alone."""
-        return int(self.check()["mel"]["sample_rate"])
-
 
 def _is_vocoder(spec: str) -> bool:
     try:
