@@ -143,3 +143,16 @@ def test_a_long_mel_is_vocoded_in_overlapping_chunks_that_join_exactly(context_p
         context_pipe.vocoder = vocoder
     whole = local(mel[None])[0].numpy()
     assert chunked.shape == whole.shape and np.allclose(chunked, whole, atol=1e-6)
+
+
+def test_the_command_line_continues_and_inpaints_a_file(context_pipe, tmp_path):
+    from text2music.cli import main
+
+    take = tmp_path / "take.wav"
+    sf.write(take, tones(2.0), SR)
+    model = ["--model", str(context_pipe.path), "--vocoder", "griffin-lim-2", "--steps", "1", "--quiet"]
+    assert main(["generate", "a march", "--continue", str(take), "--duration", "3.5", "-o", str(tmp_path / "c.wav"), *model]) == 0
+    assert sf.info(tmp_path / "c.wav").frames == round(3.5 * SR)
+    assert main(["generate", "a march", "--inpaint", str(take), "--span", "0.5-1", "-o", str(tmp_path / "i.wav"), *model]) == 0
+    made, kept = sf.read(tmp_path / "i.wav", dtype="float32")[0], sf.read(take, dtype="float32")[0]
+    assert len(made) == len(kept) and np.abs(made[SR:] - kept[SR:]).max() < 1e-4  # 16-bit files: kept to the quantum

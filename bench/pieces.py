@@ -1,0 +1,236 @@
+"""Whole pieces, continuation and their costs, measured (issue 24).
+
+    python3 bench/pieces.py seams --n 20 --model default          # window joins of 60-s pieces
+    python3 bench/pieces.py windows --n 8 --model default         # tempo, key, tag AUC per 10-s window of 120-s pieces
+    python3 bench/pieces.py continuation --n 40 --model default   # does the continuation keep the prompt's tempo and key?
+    python3 bench/pieces.py speed --model default                 # 60-s piece vs 10-s clip; peak RSS of 300 s vs 10 s
+
+Prompts are the first N test prompts of a `data synth` corpus, with their true tempo (and, for
+`windows`, key) as settings. A join is the first new frame of a window after the first; it passes
+when the spectral change into it (the RMS log-mel difference between consecutive frames of the
+piece's audio, analysed again) is at most the piece's own 95th percentile of that change. Every
+run appends a JSON line to bench/results/pieces.jsonl; `seams` also draws the joins of one piece
+(bench/results/pieces_seams.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from text2music.analysis.key import estimate_key
+from text2music.analysis.tempo import estimate_tempo, tempo_agrees
+from text2music.evaluate.prompts import corpus_items
+from text2music.features.mel import load_audio, log_mel_spectrogram
+from text2music.features.plot import pyplot
+from text2music.generate.pieces import WindowLayout, plan_windows
+from text2music.generate.pipeline import Text2Music
+from text2music.generate.settings import GenerationSettings
+from text2music.utils import append_jsonl
+
+RESULTS = Path("bench/results")
+
+
+def load(args) -> Text2Music:
+    pipe = Text2Music.from_pretrained(None if args.model == "default" else args.model)
+    pipe.window_seconds, pipe.context_seconds = args.window, args.context
+    return pipe
+
+
+def frame_change(audio: np.ndarray, pipe: Text2Music) -> np.ndarray:
+    """d[j]: RMS change of the log-mel of the audio from frame j to frame j + 1."""
+    m = log_mel_spectrogram(audio, pipe.mel).numpy()
+    return np.sqrt(np.mean(np.diff(m, axis=1) ** 2, axis=0))
+
+
+def joins(pipe: Text2Music, seconds: float) -> list[int]:
+    """The first new frame of every window after the first, of a new piece of `seconds`."""
+    patch = pipe.model.cfg.patch
+    n = pipe.mel.frames_for(seconds)
+    layout = WindowLayout.of_seconds(pipe.window_seconds, pipe.context_seconds, pipe.sample_rate / pipe.mel.hop_length, patch)
+    windows = plan_windows(np.zeros(-(-n // patch) * patch, bool), layout, patch)
+    return [start + layout.context for start, _ in windows[1:]]
+
+
+def seams(args, pipe: Text2Music) -> dict:
+    ratios, example = [], None
+    for i, it in enumerate(corpus_items(args.data, "test", args.n)):
+        s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), seed=i)
+        audio = pipe([it.text], s).audio[0]
+        d = frame_change(audio, pipe)
+        p95 = float(np.percentile(d, 95))
+        ratios += [float(d[j - 1]) / p95 for j in joins(pipe, args.seconds) if j < len(d)]
+        example = example or (audio, it.text, d, p95)
+    draw_seams(pipe, *example, joins(pipe, args.seconds))
+    return {"joins": len(ratios), "join_pass": round(float(np.mean(np.array(ratios) <= 1.0)), 3),
+            "join_over_p95_median": round(float(np.median(ratios)), 3), "join_over_p95_max": round(float(np.max(ratios)), 3)}
+
+
+def draw_seams(pipe, audio, text, d, p95, at: list[int]) -> None:
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    a.imshow(log_mel_spectrogram(audio, pipe.mel).numpy(), origin="lower", aspect="auto", cmap="magma")
+    b.plot(d, lw=0.5, color="k")
+    b.axhline(p95, color="tab:blue", lw=1, label="95th percentile")
+    for j in at:
+        a.axvline(j, color="cyan", lw=1, ls="--")
+        b.axvline(j, color="cyan", lw=1, ls="--")
+    a.set_title(f"a {len(audio) / pipe.sample_rate:.0f}-s piece (dashed: window joins): {text[:70]}", fontsize=9)
+    a.set_ylabel("mel band")
+    b.set_ylabel("frame change")
+    b.set_xlabel("frame")
+    b.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "pieces_seams.png", dpi=100)
+
+
+def windows(args, pipe: Text2Music) -> dict:
+    from text2music.evaluate.judges import Judges
+    from text2music.evaluate.run import roc_auc
+
+    judges = Judges()
+    rows, clips = [], []
+    sr, w = pipe.sample_rate, round(10.0 * pipe.sample_rate)
+    for i, it in enumerate(corpus_items(args.data, "test", args.n)):
+        key = f"{it.spec['key']} {it.spec['mode']}"
+        s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), key=key, seed=i)
+        piece = pipe([it.text], s).audio[0]
+        clip = pipe([it.text], s.replace(duration=10.0)).audio[0]
+        for k in range(len(piece) // w):
+            rows.append(judge_window(judges, piece[k * w : (k + 1) * w], sr, it, i, k))
+        clips.append(judge_window(judges, clip, sr, it, i, 0))
+    modal = {}
+    for r in rows:
+        modal.setdefault(r["piece"], []).append(r["heard_key"])
+
+    def auc(judged):
+        concepts = sorted({c for r in judged for c in r["named"]})
+        values = []
+        for c in concepts:
+            pos = [r["tags"][c] for r in judged if c in r["named"]]
+            neg = [r["tags"][c] for r in judged if c in r["excluded"]]
+            if len(pos) >= 3 and len(neg) >= 3:
+                values.append(roc_auc(np.array(pos), np.array(neg)))
+        return round(float(np.mean(values)), 4) if values else None
+
+    return {
+        "windows": len(rows),
+        "tempo_within_4pct": round(float(np.mean([r["tempo_ok"] for r in rows])), 3),
+        "tempo_within_4pct_no_octaves": round(float(np.mean([r["tempo_strict"] for r in rows])), 3),
+        "key_as_asked": round(float(np.mean([r["key_ok"] for r in rows])), 3),
+        "key_as_piece_majority": round(float(np.mean([r["heard_key"] == max(set(modal[r["piece"]]), key=modal[r["piece"]].count) for r in rows])), 3),
+        "tag_auc_windows": auc(rows),
+        "tag_auc_10s_clips": auc(clips),
+        "clips_tempo_within_4pct": round(float(np.mean([r["tempo_ok"] for r in clips])), 3),
+        "clips_key_as_asked": round(float(np.mean([r["key_ok"] for r in clips])), 3),
+    }
+
+
+def judge_window(judges, audio, sr, it, piece, k) -> dict:
+    j = judges(audio, sr)
+    bpm = float(it.spec["bpm"])
+    heard = f"{j.key} {j.mode}"
+    return {
+        "piece": piece, "window": k, "tags": j.tags, "named": it.named, "excluded": it.excluded, "heard_key": heard,
+        "tempo_ok": tempo_agrees(j.tempo, bpm, 0.04), "tempo_strict": abs(j.tempo - bpm) <= 0.04 * bpm,
+        "key_ok": heard == f"{it.spec['key']} {it.spec['mode']}",
+    }
+
+
+def continuation(args, pipe: Text2Music) -> dict:
+    """The prompt: the first `--prompt-seconds` of a test clip of the corpus. Judged: the prompt
+    against the first `--after` seconds after the seam; baseline: the real clip's two halves."""
+    sr = pipe.sample_rate
+    same = {"continued": [], "halves": []}
+    for i, it in enumerate(corpus_items(args.data, "test", args.n)):
+        real = load_audio(it.audio, sr)
+        prompt = real[: round(args.prompt_seconds * sr)]
+        s = GenerationSettings(duration=args.prompt_seconds + args.after + 1.0, seed=i, init_mode="continue")
+        out = pipe([it.text], s, init_audio=prompt).audio[0]
+        after = out[len(prompt) : len(prompt) + round(args.after * sr)]
+        half = len(real) // 2
+        same["continued"].append(agreement(prompt, after, sr))
+        same["halves"].append(agreement(real[:half], real[half:], sr))
+    out = {}
+    for name, pairs in same.items():
+        out[f"{name}_same_tempo"] = round(float(np.mean([t for t, _ in pairs])), 3)
+        out[f"{name}_same_key"] = round(float(np.mean([k for _, k in pairs])), 3)
+    return out
+
+
+def agreement(a: np.ndarray, b: np.ndarray, sr: int) -> tuple[bool, bool]:
+    """(same tempo within 4 % or an octave, same key and mode) as the judges hear them."""
+    ka, kb = estimate_key(a, sr), estimate_key(b, sr)
+    return tempo_agrees(estimate_tempo(b, sr), estimate_tempo(a, sr), 0.04), (ka.tonic, ka.mode) == (kb.tonic, kb.mode)
+
+
+def speed(args, pipe: Text2Music) -> dict:
+    text = "an upbeat pop song with piano and drums at 120 BPM"
+    pipe([text], GenerationSettings(duration=4.0))  # warm-up
+    times = {}
+    for seconds in (10.0, 60.0):
+        runs = []
+        for r in range(args.repeats):
+            t0 = time.perf_counter()
+            pipe([text], GenerationSettings(duration=seconds, seed=r))
+            runs.append(time.perf_counter() - t0)
+        times[seconds] = float(np.median(runs))
+    rss = {s: peak_rss(args, text, s) for s in (10.0, 300.0)}
+    return {"clip_10s_s": round(times[10.0], 2), "piece_60s_s": round(times[60.0], 2),
+            "piece_60s_over_clip_10s": round(times[60.0] / times[10.0], 2),
+            "rss_10s_mb": rss[10.0], "rss_300s_mb": rss[300.0], "rss_300s_over_10s": round(rss[300.0] / rss[10.0], 3)}
+
+
+def peak_rss(args, text: str, seconds: float) -> float:
+    """Peak RSS (MB) of `text2music generate` making one clip of `seconds`, a process of its own."""
+    import resource
+    import tempfile
+
+    model = [] if args.model == "default" else ["--model", args.model]
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run([sys.executable, "-m", "text2music", "generate", text, "-o", f"{tmp}/a.wav", "--duration", str(seconds),
+                        "--quiet", *model], check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if after <= before:
+        raise RuntimeError("the child's peak RSS did not exceed an earlier child's; run one measurement per process")
+    return round(after / 1024, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["seams", "windows", "continuation", "speed"])
+    ap.add_argument("--data", default="data/synth16k")
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--seconds", type=float, default=None, help="piece length (seams: 60, windows: 120)")
+    ap.add_argument("--window", type=float, default=10.0, help="seconds per window")
+    ap.add_argument("--context", type=float, default=2.0, help="seconds each window knows of the one before")
+    ap.add_argument("--prompt-seconds", type=float, default=8.0)
+    ap.add_argument("--after", type=float, default=2.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
+    pipe = load(args)
+    t0 = time.time()
+    result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed}[args.what](args, pipe)
+    record = {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "what": args.what,
+        "model": args.model, "n": args.n, "seconds": args.seconds, "window": args.window, "context": args.context,
+        "wall_s": round(time.time() - t0, 1), **result,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    append_jsonl(RESULTS / "pieces.jsonl", record)
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
