@@ -39,7 +39,7 @@ def wrap_change(audio: np.ndarray, mel_config) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="data/synth")
+    ap.add_argument("--data", default="data/synth16k")
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--model", default="default")
     ap.add_argument("--steps", type=int, default=16)
