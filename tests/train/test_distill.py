@@ -147,7 +147,8 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
     teacher, mel, config = load_pretrained(base)
     earlier = make_student(teacher)
     torch.nn.init.normal_(earlier.guidance_in[-1].weight, std=0.01)
-    save_pretrained(tmp_path / "earlier", earlier, mel, config["text"])
+    earlier_fits = {"trained": {"guidance_distill": {"teacher_sha256": "a" * 64, "also_fits": ["b" * 64]}}}
+    save_pretrained(tmp_path / "earlier", earlier, mel, config["text"], extra=earlier_fits)
     ctx = FlowTransformer(FlowTransformerConfig(**(asdict(teacher.cfg) | {"context": True})))
     ctx.load_state_dict(teacher.state_dict(), strict=False)
     torch.nn.init.normal_(ctx.context_in[-1].weight, std=0.01)
@@ -164,4 +165,5 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
                         minutes=None, steps=3, lr=1e-3, warmup=1, batch_size=4, crop_frames=40)
     assert distill(cfg, progress=False)["steps"] == 3
     assert load_pretrained(out / "model")[0].cfg.context
+    assert load_pretrained(out / "model")[2]["trained"]["guidance_distill"]["also_fits"] == ["a" * 64, "b" * 64]  # adapters carry over
     assert MelConfig.from_dict(load_pretrained(out / "model")[2]["mel"]) == mel

@@ -141,10 +141,9 @@ class Text2Music:
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
         pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(spec.vocoder, folder, mel), path=folder)
         if spec.adapter is not None:
-            teacher = config.get("trained", {}).get("guidance_distill", {}).get("teacher_sha256")
-            info = merge_adapter(
-                model, spec.adapter, spec.adapter_strength, weights_sha256(folder), also_fits=(teacher,) if teacher else ()
-            )
+            distilled = config.get("trained", {}).get("guidance_distill", {})
+            fits = tuple(h for h in (distilled.get("teacher_sha256"), *distilled.get("also_fits", [])) if h)
+            info = merge_adapter(model, spec.adapter, spec.adapter_strength, weights_sha256(folder), also_fits=fits)
             pipe.adapter = {"path": str(spec.adapter), "strength": float(spec.adapter_strength), "trained": info.get("trained", {})}
         pipe.model, pipe.precision = quantize(model, precision), precision
         return pipe

@@ -138,9 +138,11 @@ class Distillation(Trainer):
         texts = [t for s in (self.train, self.valid) if s is not None for c in s.choices for t in c]
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
         torch.manual_seed(cfg.seed)
-        init = None
+        init, self.inherited_fits = None, []
         if cfg.student_init is not None:
-            init = load_pretrained(cfg.student_init)[0]
+            init, _, init_config = load_pretrained(cfg.student_init)
+            earlier = init_config.get("trained", {}).get("guidance_distill", {})
+            self.inherited_fits = [h for h in (earlier.get("teacher_sha256"), *earlier.get("also_fits", [])) if h]
         self.student = make_student(self.teacher, init).train()
         self.ema = copy.deepcopy(self.student).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -210,6 +212,7 @@ class Distillation(Trainer):
         trained["guidance_distill"] = {
             "teacher": str(self.cfg.base),
             "teacher_sha256": weights_sha256(self.cfg.base),  # adapters of the teacher fit the student (models.lora.merge_adapter)
+            "also_fits": self.inherited_fits,  # and so do those the student it started from took (`student_init`)
             "step": self.step,
             "val_loss": (val or {}).get("val_loss"),
             "settings": asdict(self.cfg),
