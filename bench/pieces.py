@@ -70,8 +70,12 @@ def seams(args, pipe: Text2Music) -> dict:
         ratios += [float(d[j - 1]) / p95 for j in joins(pipe, args.seconds) if j < len(d)]
         example = example or (audio, it.text, d, p95)
     draw_seams(pipe, *example, joins(pipe, args.seconds))
-    return {"joins": len(ratios), "join_pass": round(float(np.mean(np.array(ratios) <= 1.0)), 3),
-            "join_over_p95_median": round(float(np.median(ratios)), 3), "join_over_p95_max": round(float(np.max(ratios)), 3)}
+    return {
+        "joins": len(ratios),
+        "join_pass": round(float(np.mean(np.array(ratios) <= 1.0)), 3),
+        "join_over_p95_median": round(float(np.median(ratios)), 3),
+        "join_over_p95_max": round(float(np.max(ratios)), 3),
+    }
 
 
 def draw_seams(pipe, audio, text, d, p95, at: list[int]) -> None:
@@ -126,7 +130,9 @@ def windows(args, pipe: Text2Music) -> dict:
         "tempo_within_4pct": round(float(np.mean([r["tempo_ok"] for r in rows])), 3),
         "tempo_within_4pct_no_octaves": round(float(np.mean([r["tempo_strict"] for r in rows])), 3),
         "key_as_asked": round(float(np.mean([r["key_ok"] for r in rows])), 3),
-        "key_as_piece_majority": round(float(np.mean([r["heard_key"] == max(set(modal[r["piece"]]), key=modal[r["piece"]].count) for r in rows])), 3),
+        "key_as_piece_majority": round(
+            float(np.mean([r["heard_key"] == max(set(modal[r["piece"]]), key=modal[r["piece"]].count) for r in rows])), 3
+        ),
         "tag_auc_windows": auc(rows),
         "tag_auc_10s_clips": auc(clips),
         "clips_tempo_within_4pct": round(float(np.mean([r["tempo_ok"] for r in clips])), 3),
@@ -139,8 +145,14 @@ def judge_window(judges, audio, sr, it, piece, k) -> dict:
     bpm = float(it.spec["bpm"])
     heard = f"{j.key} {j.mode}"
     return {
-        "piece": piece, "window": k, "tags": j.tags, "named": it.named, "excluded": it.excluded, "heard_key": heard,
-        "tempo_ok": tempo_agrees(j.tempo, bpm, 0.04), "tempo_strict": abs(j.tempo - bpm) <= 0.04 * bpm,
+        "piece": piece,
+        "window": k,
+        "tags": j.tags,
+        "named": it.named,
+        "excluded": it.excluded,
+        "heard_key": heard,
+        "tempo_ok": tempo_agrees(j.tempo, bpm, 0.04),
+        "tempo_strict": abs(j.tempo - bpm) <= 0.04 * bpm,
         "key_ok": heard == f"{it.spec['key']} {it.spec['mode']}",
     }
 
@@ -184,25 +196,37 @@ def speed(args, pipe: Text2Music) -> dict:
             runs.append(time.perf_counter() - t0)
         times[seconds] = float(np.median(runs))
     rss = {s: peak_rss(args, text, s) for s in (10.0, 300.0)}
-    return {"clip_10s_s": round(times[10.0], 2), "piece_60s_s": round(times[60.0], 2),
-            "piece_60s_over_clip_10s": round(times[60.0] / times[10.0], 2),
-            "rss_10s_mb": rss[10.0], "rss_300s_mb": rss[300.0], "rss_300s_over_10s": round(rss[300.0] / rss[10.0], 3)}
+    return {
+        "clip_10s_s": round(times[10.0], 2),
+        "piece_60s_s": round(times[60.0], 2),
+        "piece_60s_over_clip_10s": round(times[60.0] / times[10.0], 2),
+        "rss_10s_mb": rss[10.0][0],
+        "rss_300s_mb": rss[300.0][0],
+        "rss_300s_over_10s": round(rss[300.0][0] / rss[10.0][0], 3),
+        "process_10s_s": rss[10.0][1],
+        "process_300s_s": rss[300.0][1],
+    }
 
 
-def peak_rss(args, text: str, seconds: float) -> float:
-    """Peak RSS (MB) of `text2music generate` making one clip of `seconds`, a process of its own."""
+def peak_rss(args, text: str, seconds: float) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of `text2music generate` making one clip of `seconds`, a process of its own."""
     import resource
     import tempfile
 
     model = [] if args.model == "default" else ["--model", args.model]
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        subprocess.run([sys.executable, "-m", "text2music", "generate", text, "-o", f"{tmp}/a.wav", "--duration", str(seconds),
-                        "--quiet", *model], check=True, capture_output=True)
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "text2music", "generate", text, "-o", f"{tmp}/a.wav", "--duration", str(seconds), "--quiet", *model],
+            check=True,
+            capture_output=True,
+        )
+        wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if after <= before:
         raise RuntimeError("the child's peak RSS did not exceed an earlier child's; run one measurement per process")
-    return round(after / 1024, 1)
+    return round(after / 1024, 1), round(wall, 1)
 
 
 def main() -> None:
@@ -223,9 +247,16 @@ def main() -> None:
     t0 = time.time()
     result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed}[args.what](args, pipe)
     record = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "what": args.what,
-        "model": args.model, "n": args.n, "seconds": args.seconds, "window": args.window, "context": args.context,
-        "wall_s": round(time.time() - t0, 1), **result,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "what": args.what,
+        "model": args.model,
+        "n": args.n,
+        "seconds": args.seconds,
+        "window": args.window,
+        "context": args.context,
+        "wall_s": round(time.time() - t0, 1),
+        **result,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     append_jsonl(RESULTS / "pieces.jsonl", record)

@@ -864,7 +864,11 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
 def audio_prompt_args(args) -> None:
     """--continue FILE and --inpaint FILE become the init audio and its init_mode (one of the three
     ways of giving audio at most)."""
-    given = [(flag, path) for flag, path in (("--init-audio", args.init_audio), ("--continue", args.continue_audio), ("--inpaint", args.inpaint_audio)) if path]
+    given = [
+        (flag, path)
+        for flag, path in (("--init-audio", args.init_audio), ("--continue", args.continue_audio), ("--inpaint", args.inpaint_audio))
+        if path
+    ]
     if len(given) > 1:
         raise ValueError(f"give one of --init-audio, --continue and --inpaint, not {' and '.join(f for f, _ in given)}")
     if not given or given[0][0] == "--init-audio":
@@ -911,12 +915,20 @@ def add_generate(sub) -> None:
     p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (seed, seed+1, ...)")
     p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
     p.add_argument(
-        "--continue", dest="continue_audio", type=Path, default=None, metavar="FILE",
+        "--continue",
+        dest="continue_audio",
+        type=Path,
+        default=None,
+        metavar="FILE",
         help="continue this audio: the result starts with it and lasts --duration seconds (its tempo and key are measured "
         "unless the text or a setting gives them)",
     )
     p.add_argument(
-        "--inpaint", dest="inpaint_audio", type=Path, default=None, metavar="FILE",
+        "--inpaint",
+        dest="inpaint_audio",
+        type=Path,
+        default=None,
+        metavar="FILE",
         help="make --span START-END of this audio again; everything outside the span stays as it was",
     )
     p.add_argument("--interpolate", type=_positive_int, default=None, metavar="N", help="N clips moving from the first text to the second")
@@ -946,8 +958,16 @@ def add_predict(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(
-        func=cmd_generate, variations=1, init_audio=None, continue_audio=None, inpaint_audio=None, interpolate=None,
-        format="wav", png=True, npy=True, overwrite=False,
+        func=cmd_generate,
+        variations=1,
+        init_audio=None,
+        continue_audio=None,
+        inpaint_audio=None,
+        interpolate=None,
+        format="wav",
+        png=True,
+        npy=True,
+        overwrite=False,
     )
     p.set_defaults(batch_size=4)
 

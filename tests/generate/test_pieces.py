@@ -7,13 +7,13 @@ import pytest
 import soundfile as sf
 import torch
 
+from tests.generate.conftest import TEXT
 from text2music.features.controls import FRAME_CHANNELS, GLOBAL_CHANNELS
 from text2music.features.mel import get_preset
 from text2music.generate.pieces import WindowLayout, plan_windows, splice
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings as S
 from text2music.models import build_model, save_pretrained
-from tests.generate.conftest import TEXT
 
 SR = 16000
 
@@ -24,8 +24,14 @@ def context_pipe(tmp_path_factory):
     path = tmp_path_factory.mktemp("tinycontext")
     torch.manual_seed(2)
     model = build_model(
-        "flow_transformer", d_model=64, heads=2, layers=2, patch=2,
-        control_frames=FRAME_CHANNELS, control_global=GLOBAL_CHANNELS, context=True,
+        "flow_transformer",
+        d_model=64,
+        heads=2,
+        layers=2,
+        patch=2,
+        control_frames=FRAME_CHANNELS,
+        control_global=GLOBAL_CHANNELS,
+        context=True,
     )
     for p in model.parameters():
         p.data.add_(0.02 * torch.randn_like(p))
@@ -98,7 +104,7 @@ def test_a_continuation_starts_with_the_audio_and_inpainting_keeps_everything_ou
     assert any("measured in the audio" in n for n in out.notes)
 
     out = context_pipe(["soft piano"], S(steps=2, init_mode="inpaint", span="1.0-2.0"), init_audio=path)
-    outside = np.r_[0 : SR, 2 * SR : len(take)]
+    outside = np.r_[0:SR, 2 * SR : len(take)]
     assert out.audio.shape == (1, len(take))
     assert np.array_equal(out.audio[0, outside], take[outside])
     assert not np.allclose(out.audio[0, SR + fade : 2 * SR - fade], take[SR + fade : 2 * SR - fade])

@@ -2,10 +2,10 @@
 
 import torch
 
+from tests.models.test_flow_transformer import TINY, text
 from text2music.models import build_model
 from text2music.models.flow_transformer import Context, masked_mse
 from text2music.train.masks import sample_known
-from tests.models.test_flow_transformer import TINY, text
 
 
 def test_a_model_given_the_context_input_starts_exactly_as_before():

@@ -161,8 +161,18 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
         make_student(ctx, teacher)
 
     out = tmp_path / "run"
-    cfg = DistillConfig(data=str(corpus), out=str(out), base=str(tmp_path / "teacher"), student_init=str(tmp_path / "earlier"),
-                        minutes=None, steps=3, lr=1e-3, warmup=1, batch_size=4, crop_frames=40)
+    cfg = DistillConfig(
+        data=str(corpus),
+        out=str(out),
+        base=str(tmp_path / "teacher"),
+        student_init=str(tmp_path / "earlier"),
+        minutes=None,
+        steps=3,
+        lr=1e-3,
+        warmup=1,
+        batch_size=4,
+        crop_frames=40,
+    )
     assert distill(cfg, progress=False)["steps"] == 3
     assert load_pretrained(out / "model")[0].cfg.context
     assert load_pretrained(out / "model")[2]["trained"]["guidance_distill"]["also_fits"] == ["a" * 64, "b" * 64]  # adapters carry over

@@ -344,7 +344,9 @@ def test_context_fine_tunes_from_a_model_without_it_with_random_masks(tiny_synth
     base = dict(model="flow_transformer", model_args=args, features=str(tiny_synth_features), epochs=1, batch_size=4)
     train(TrainConfig(**base, out=str(tmp_path / "a"), lr=1e-3, max_steps=2), progress=False)
     start, _, _ = load_pretrained(tmp_path / "a" / "best")
-    tuned_cfg = TrainConfig(**base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, context=True, init_from=str(tmp_path / "a" / "best"))
+    tuned_cfg = TrainConfig(
+        **base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, context=True, init_from=str(tmp_path / "a" / "best")
+    )
     tuned = train(tuned_cfg, progress=False).model
     assert tuned.cfg.context and tuned.context_in[-1].weight.abs().sum() > 0
     old = start.state_dict()

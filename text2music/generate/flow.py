@@ -71,7 +71,7 @@ def keep_known(model_fn: Callable, context: Context, noise: torch.Tensor) -> Vel
     the known mel: integrated from `noise`, those frames are on that path at every step and end
     exactly on the known mel (the model only fills the rest; with any sampler of the flow)."""
     known = context.known[:, None].to(noise.device)
-    path = (context.mel.to(noise) - noise)
+    path = context.mel.to(noise) - noise
 
     def fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return torch.where(known, path, model_fn(x, t))

@@ -96,8 +96,17 @@ def sample_piece(
         noise = seeded_noise([s + k * WINDOW_SEED_STRIDE for s in seeds], (mel.shape[1], end - start), mel.device)
         context = Context(mel[..., start:end], known[start:end].expand(B, -1).to(mel.device))
         made = sample_mel(
-            model, text, end - start, seeds, steps, guidance, sampler,
-            controls=controls_of(start, end), shift=shift, context=context, noise=noise,
+            model,
+            text,
+            end - start,
+            seeds,
+            steps,
+            guidance,
+            sampler,
+            controls=controls_of(start, end),
+            shift=shift,
+            context=context,
+            noise=noise,
         )
         mel[..., start:end] = torch.where(context.known[:, None], mel[..., start:end], made)
         known[start:end] = True

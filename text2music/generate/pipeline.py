@@ -292,7 +292,9 @@ class Text2Music:
         """Whether the generator was trained to read known frames (continuation, inpainting, seams)."""
         return bool(getattr(self.model.cfg, "context", False))
 
-    def close_loop(self, mel: torch.Tensor, text: TextEmbedding, settings: GenerationSettings, seeds, controls, callback=None) -> torch.Tensor:
+    def close_loop(
+        self, mel: torch.Tensor, text: TextEmbedding, settings: GenerationSettings, seeds, controls, callback=None
+    ) -> torch.Tensor:
         """A loop's wrap made again inside a window: the loop rolled by half its length, so the wrap
         lies in the middle, LOOP_SEAM_SECONDS either side of it inpainted with the rest known, rolled back."""
         T, patch = mel.shape[-1], self.model.cfg.patch
@@ -304,8 +306,18 @@ class Text2Music:
         rolled = None if controls is None else Controls(controls.frames.roll(half, -1), controls.globals)
         noise = seeded_noise([s + WINDOW_SEED_STRIDE for s in seeds], tuple(mel.shape[1:]), mel.device)
         made = sample_mel(
-            self.model, text, T, seeds, settings.steps, settings.guidance, settings.sampler, callback=callback,
-            controls=rolled, shift=settings.shift, context=Context(mel.roll(half, -1), known), noise=noise,
+            self.model,
+            text,
+            T,
+            seeds,
+            settings.steps,
+            settings.guidance,
+            settings.sampler,
+            callback=callback,
+            controls=rolled,
+            shift=settings.shift,
+            context=Context(mel.roll(half, -1), known),
+            noise=noise,
         )
         return made.roll(-half, -1)
 

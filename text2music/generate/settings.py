@@ -150,9 +150,13 @@ class GenerationSettings:
                     raise SettingsError(str(e), field=name) from None
         verify_settings(self)
         if self.loop and self.bars is None and self.duration > MAX_WINDOW:
-            raise SettingsError(f"a loop is made in one pass: duration must be at most {MAX_WINDOW:g} seconds, got {self.duration:g}", field="duration")
+            raise SettingsError(
+                f"a loop is made in one pass: duration must be at most {MAX_WINDOW:g} seconds, got {self.duration:g}", field="duration"
+            )
         if (self.span is None) == (self.init_mode == "inpaint"):
-            raise SettingsError("inpaint needs a span (e.g. 4.0-7.5)" if self.span is None else "span applies only to inpaint", field="span")
+            raise SettingsError(
+                "inpaint needs a span (e.g. 4.0-7.5)" if self.span is None else "span applies only to inpaint", field="span"
+            )
 
     @property
     def span_seconds(self) -> tuple[float, float] | None:

@@ -250,7 +250,9 @@ class FlowTransformer(nn.Module):
         out = self.out_proj(modulate(self.out_norm(h), shift, scale))  # (B, T/p, n_mels * p)
         return out.reshape(B, T // p, n_mels, p).permute(0, 2, 1, 3).reshape(B, n_mels, T)
 
-    def loss(self, mel: torch.Tensor, text: TextEmbedding, controls: Controls | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(
+        self, mel: torch.Tensor, text: TextEmbedding, controls: Controls | None = None, known: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Rectified-flow loss; where the text is dropped, the controls are dropped too (the
         unconditional model of guidance knows nothing). `known` `(B, T)` bool (a model with
         `context`): those frames are given as context and the loss is over the others."""

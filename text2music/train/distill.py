@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from text2music.features.config import MelConfig
 from text2music.models import load_pretrained, save_pretrained
@@ -105,7 +104,9 @@ def make_student(teacher: FlowTransformer, init: FlowTransformer | None = None) 
 
 
 @torch.no_grad()
-def teacher_velocity(teacher: FlowTransformer, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, controls, w: torch.Tensor, context=None):
+def teacher_velocity(
+    teacher: FlowTransformer, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, controls, w: torch.Tensor, context=None
+):
     """The teacher's guided velocity at scales `w` `(B,)`: with and without text and controls (the
     context, known frames, in both), as one batch."""
     B = x.shape[0]

@@ -89,7 +89,9 @@ class LossModule(nn.Module):
         self.encoder = encoder
         self.cache = cache
 
-    def forward(self, mels: torch.Tensor, texts: list[str], controls: Controls | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, mels: torch.Tensor, texts: list[str], controls: Controls | None = None, known: torch.Tensor | None = None
+    ) -> torch.Tensor:
         text = self.cache.batch(texts).to(mels.device) if self.cache is not None else self.encoder(texts)
         if known is not None:
             return self.model.loss(mels, text, None if controls is None else controls.to(mels.device), known.to(mels.device))
