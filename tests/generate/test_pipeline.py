@@ -276,6 +276,13 @@ def test_generate_command_files_and_errors(tiny_model, tmp_path, capsys):
         (["--batch-size", "65"], "--batch-size must be at most 64"),
         (["--interpolate", "65"], "--interpolate needs N between 2 and 64"),
         (["--seed", "2147483647", "--variations", "2"], "must be at most 2147483647"),
+        (["--continue", "SILENT.wav", "--duration", "8"], "is silent"),
+        (["--continue", "GOOD.wav", "--duration", "1.5"], "must be at least 2.00 s"),
+        (["--continue", "NOT_AUDIO", "--duration", "8"], "is not a readable audio file"),
+        (["--inpaint", "GOOD.wav", "--span", "0.5-2"], "ends after"),
+        (["--inpaint", "GOOD.wav", "--span", "0-12"], "at most 10 s can be inpainted"),
+        (["--inpaint", "GOOD.wav"], "inpaint needs a span"),
+        (["--span", "0-1"], "span applies only to inpaint"),
     ],
 )
 def test_generate_errors_come_before_the_model_loads(tmp_path, capsys, args, message):
@@ -283,9 +290,11 @@ def test_generate_errors_come_before_the_model_loads(tmp_path, capsys, args, mes
     (tmp_path / "DIR.wav").mkdir()
     (tmp_path / "NOT_AUDIO").write_text("hello")
     write_wav(tmp_path / "GOOD.wav", synth_music(16000, 1.0), 16000)
+    write_wav(tmp_path / "SILENT.wav", np.zeros(32000, np.float32), 16000)
     (tmp_path / "EMPTY").write_text("# only a comment\n\n   \n")
     (tmp_path / "BINARY").write_bytes(b"\x00\x01\x02soft piano\x00")
-    args = [str(tmp_path / a) if a in ("MISSING", "DIR.wav", "NOT_AUDIO", "GOOD.wav", "EMPTY", "BINARY") else a for a in args]
+    named = ("MISSING", "DIR.wav", "NOT_AUDIO", "GOOD.wav", "SILENT.wav", "EMPTY", "BINARY")
+    args = [str(tmp_path / a) if a in named else a for a in args]
     model = [] if "--model" in args else ["--model", str(tmp_path / "no-model-here")]
     texts = [] if "--prompts" in args else ["x"]
     assert main(["generate", *texts, *model, "-o", str(tmp_path / "o.wav"), *args]) == 2
