@@ -4,6 +4,7 @@
     python3 bench/pieces.py windows --n 8 --model default         # tempo, key, tag AUC per 10-s window of 120-s pieces
     python3 bench/pieces.py continuation --n 40 --model default   # does the continuation keep the prompt's tempo and key?
     python3 bench/pieces.py speed --model default                 # 60-s piece vs 10-s clip; peak RSS of 300 s vs 10 s
+    python3 bench/pieces.py pictures --model default              # docs/images/pieces.png
 
 Prompts are the first N test prompts of a `data synth` corpus, with their true tempo (and, for
 `windows`, key) as settings. A join is the first new frame of a window after the first; it passes
@@ -229,9 +230,40 @@ def peak_rss(args, text: str, seconds: float) -> tuple[float, float]:
     return round(after / 1024, 1), round(wall, 1)
 
 
+def pictures(args, pipe: Text2Music) -> dict:
+    """docs/images/pieces.png: a continuation and an inpainting of a test clip of the corpus, and a
+    bar loop played twice, with the seams marked."""
+    it = corpus_items(args.data, "test", 1)[0]
+    sr, hop = pipe.sample_rate, pipe.mel.hop_length
+    real = load_audio(it.audio, sr)[: 8 * sr]
+    cont = pipe([it.text], GenerationSettings(duration=20.0, init_mode="continue"), init_audio=real).audio[0]
+    inpaint = pipe([it.text], GenerationSettings(init_mode="inpaint", span="3-5.5"), init_audio=real).audio[0]
+    loop = pipe([it.text], GenerationSettings(bpm=float(it.spec["bpm"]), bars=4, loop=True)).audio[0]
+    panels = [
+        (real, [], "the prompt: 8 s of a test clip"),
+        (cont, [len(real) / hop], "--continue to 20 s (dashed: where the prompt ends)"),
+        (inpaint, [3 * sr / hop, 5.5 * sr / hop], "--inpaint --span 3-5.5 (dashed: the span)"),
+        (np.concatenate([loop, loop]), [len(loop) / hop], "--bars 4 --loop, played twice (dashed: the wrap)"),
+    ]
+    plt = pyplot()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 9))
+    for ax, (audio, marks, title) in zip(axes, panels):
+        ax.imshow(log_mel_spectrogram(audio, pipe.mel).numpy(), origin="lower", aspect="auto", cmap="magma")
+        for m in marks:
+            ax.axvline(m, color="cyan", lw=1.2, ls="--")
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("mel band")
+    axes[-1].set_xlabel(f"frame ({hop / sr * 1000:.0f} ms)")
+    fig.suptitle(it.text[:110], fontsize=9)
+    fig.tight_layout()
+    out = Path("docs/images/pieces.png")
+    fig.savefig(out, dpi=90)
+    return {"picture": str(out)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["seams", "windows", "continuation", "speed"])
+    ap.add_argument("what", choices=["seams", "windows", "continuation", "speed", "pictures"])
     ap.add_argument("--data", default="data/synth16k")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--model", default="default")
@@ -245,7 +277,7 @@ def main() -> None:
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
     pipe = load(args)
     t0 = time.time()
-    result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed}[args.what](args, pipe)
+    result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed, "pictures": pictures}[args.what](args, pipe)
     record = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -24,3 +24,4 @@ for M in "$OLD" "$NEW"; do
   python3 bench/loops.py --bars --n 12 --steps 8 --model "$M"
   python3 bench/pieces.py speed --model "$M"
 done
+python3 bench/pieces.py pictures --model "$NEW"
