@@ -62,20 +62,35 @@ def joins(pipe: Text2Music, seconds: float) -> list[int]:
 
 
 def seams(args, pipe: Text2Music) -> dict:
-    ratios, example = [], None
+    """Joins against the piece's 95th percentile of frame change; split by whether a join falls on
+    a beat of the piece's grid (within a frame), beside how often the piece's own beat frames pass."""
+    rows, beat_frames, example = [], [], None
+    rate = pipe.sample_rate / pipe.mel.hop_length
     for i, it in enumerate(corpus_items(args.data, "test", args.n)):
         s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), seed=i)
-        audio = pipe([it.text], s).audio[0]
+        out = pipe([it.text], s)
+        audio, c = out.audio[0], out.plans[0].controls
         d = frame_change(audio, pipe)
         p95 = float(np.percentile(d, 95))
-        ratios += [float(d[j - 1]) / p95 for j in joins(pipe, args.seconds) if j < len(d)]
+        beats = np.round((np.arange(0, args.seconds * c.bpm / 60) - c.beat_offset) * 60 / c.bpm * rate).astype(int)
+        beats = beats[(beats > 0) & (beats < len(d))]
+        for j in joins(pipe, args.seconds):
+            if j < len(d):
+                rows.append((float(d[j - 1]) / p95, bool(np.min(np.abs(beats - j)) <= 1)))
+        beat_frames += [float(d[b - 1]) / p95 for b in beats]
         example = example or (audio, it.text, d, p95)
     draw_seams(pipe, *example, joins(pipe, args.seconds))
+    ratios = np.array([r for r, _ in rows])
+    on = np.array([b for _, b in rows])
     return {
-        "joins": len(ratios),
-        "join_pass": round(float(np.mean(np.array(ratios) <= 1.0)), 3),
+        "joins": len(rows),
+        "join_pass": round(float(np.mean(ratios <= 1.0)), 3),
         "join_over_p95_median": round(float(np.median(ratios)), 3),
         "join_over_p95_max": round(float(np.max(ratios)), 3),
+        "joins_on_a_beat": int(on.sum()),
+        "join_pass_on_a_beat": round(float(np.mean(ratios[on] <= 1.0)), 3) if on.any() else None,
+        "join_pass_off_the_beats": round(float(np.mean(ratios[~on] <= 1.0)), 3) if (~on).any() else None,
+        "beat_frames_pass": round(float(np.mean(np.array(beat_frames) <= 1.0)), 3),
     }
 
 
@@ -160,9 +175,10 @@ def judge_window(judges, audio, sr, it, piece, k) -> dict:
 
 def continuation(args, pipe: Text2Music) -> dict:
     """The prompt: the first `--prompt-seconds` of a test clip of the corpus. Judged: the prompt
-    against the first `--after` seconds after the seam; baseline: the real clip's two halves."""
+    against the first `--after` seconds after the seam; baselines: the real clip's two halves, and
+    the prompt against the real clip's own next `--after` seconds (the same lengths as judged)."""
     sr = pipe.sample_rate
-    same = {"continued": [], "halves": []}
+    same = {"continued": [], "halves": [], "real_next": []}
     for i, it in enumerate(corpus_items(args.data, "test", args.n)):
         real = load_audio(it.audio, sr)
         prompt = real[: round(args.prompt_seconds * sr)]
@@ -172,6 +188,7 @@ def continuation(args, pipe: Text2Music) -> dict:
         half = len(real) // 2
         same["continued"].append(agreement(prompt, after, sr))
         same["halves"].append(agreement(real[:half], real[half:], sr))
+        same["real_next"].append(agreement(prompt, real[len(prompt) : len(prompt) + round(args.after * sr)], sr))
     out = {}
     for name, pairs in same.items():
         out[f"{name}_same_tempo"] = round(float(np.mean([t for t, _ in pairs])), 3)
