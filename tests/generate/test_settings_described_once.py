@@ -70,5 +70,5 @@ def test_every_front_end_uses_the_settings_fields_not_a_copy():
     assert every == {f.name for f in dataclasses.fields(GenerationSettings)}
     from text2music.serve.app import HTTP_GROUPS, GenerateBody
 
-    assert set(GenerateBody.model_fields) - {"text"} == {f.name for f in setting_fields(groups=HTTP_GROUPS)}
-    assert every - set(GenerateBody.model_fields) == {"strength"}  # init audio is not sent over HTTP
+    assert set(GenerateBody.model_fields) - {"text", "init_audio"} == {f.name for f in setting_fields(groups=HTTP_GROUPS)}
+    assert every <= set(GenerateBody.model_fields)  # every setting is offered over HTTP (the audio itself: init_audio)

@@ -98,6 +98,9 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "sampler": "euler",
         "shift": DEFAULTS.shift,
         "normalize": True,
+        "strength": DEFAULTS.strength,
+        "init_mode": "variation",
+        "span": None,
         "bpm": None,
         "key": None,
         "meter": None,
@@ -150,8 +153,8 @@ BAD = [
     ({"text": "\u200b\u200b"}, "text: text is empty (no visible characters)"),
     ({"text": "x" * (MAX_TEXT_CHARS + 1)}, f"text: text is {MAX_TEXT_CHARS + 1} characters long; the limit is {MAX_TEXT_CHARS}"),
     ({"text": 5}, "text: Input should be a valid string"),
-    ({"text": "ok", "duration": 0.5}, "duration: must be between 1 and 20 seconds, got 0.5"),
-    ({"text": "ok", "duration": MAX_DURATION + 1}, "duration: must be between 1 and 20 seconds"),
+    ({"text": "ok", "duration": 0.5}, "duration: must be between 1 and 300 seconds, got 0.5"),
+    ({"text": "ok", "duration": MAX_DURATION + 1}, "duration: must be between 1 and 300 seconds"),
     ({"text": "ok", "duration": "long"}, "duration: Input should be a valid number"),
     ({"text": "ok", "duration": "4"}, "duration: Input should be a valid number"),
     ({"text": "ok", "duration": True}, "duration: Input should be a valid number"),  # JSON booleans are not numbers
@@ -186,9 +189,9 @@ def test_bad_input_is_422_with_a_clear_message(client, body, message):
 
 
 def test_out_of_range_errors_name_the_field_in_detail_too(client):
-    r = client.post("/api/generate", json={"text": "ok", "duration": 50})
+    r = client.post("/api/generate", json={"text": "ok", "duration": 500})
     assert r.status_code == 422 and r.json()["detail"] == [
-        {"type": "value_error", "loc": ["body", "duration"], "msg": "must be between 1 and 20 seconds, got 50"}
+        {"type": "value_error", "loc": ["body", "duration"], "msg": "must be between 1 and 300 seconds, got 500"}
     ]
 
 
@@ -223,11 +226,13 @@ def test_unknown_paths_and_methods_answer_in_the_same_shape(client):
     assert r.status_code == 405 and r.json() == {"message": "Method Not Allowed"}
 
 
-def test_a_body_over_the_limit_is_413_before_it_is_read(client):
-    big = b'{"text": "' + b"x" * 10_000_000 + b'"}'
+def test_a_body_over_the_limit_is_413_before_it_is_read(client, tiny_pipeline, make_app):
+    big = b'{"text": "' + b"x" * (MAX_BODY_BYTES + 10) + b'"}'
     for path in ("/api/generate", "/api/generate/sync"):
         r = client.post(path, content=big, headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["message"] == f"the request body is larger than the limit of {MAX_BODY_BYTES // 1024} KB"
+    assert MAX_BODY_BYTES > 4 / 3 * 60 * 44100 * 2 * 2 + 1024  # 60 s of 44.1 kHz stereo 16-bit WAV, base64, fits
+    client = TestClient(make_app(tiny_pipeline, max_body=64 * 1024))
     chunks = (b'{"text": "' if i == 0 else b"x" * 8192 for i in range(100))  # no Content-Length: sent chunked
     r = client.post("/api/generate", content=chunks, headers={"content-type": "application/json"})
     assert r.status_code == 413
@@ -263,7 +268,7 @@ def raw_request(url: str, head: bytes, body_parts: list[bytes], timeout: float =
 def test_a_real_server_answers_413_without_waiting_for_the_whole_body(tiny_pipeline, make_app, live_server):
     """A 10 MB Content-Length with only 1 KB sent, and a chunked body that passes the limit and never
     ends: both answered 413 at once (a server that reads the body first would wait forever)."""
-    url = live_server(make_app(tiny_pipeline))
+    url = live_server(make_app(tiny_pipeline, max_body=64 * 1024))
     head = b"POST /api/generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
     answer = raw_request(url, head, [b'{"text": "' + b"x" * 1000])
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

@@ -172,8 +172,8 @@ OUT_OF_RANGE = [
     ({"key": "F# minor", "steps": 0}, "steps: must be between 1 and 100, got 0"),
     ({"meter": "6/8"}, "meter: '6/8' is not supported: only 3/4 and 4/4 are"),
     ({"meter": 5}, "meter: 5 is unknown; choose one of 3, 4"),
-    ({"bars": 64, "bpm": 60}, "bars: 64 bars of 4/4 at 60 BPM last 256.00 s; clips must last 1-20 s"),
-    ({"bars": 1, "bpm": 240, "meter": "3/4"}, "bars: 1 bars of 3/4 at 240 BPM last 0.75 s; clips must last 1-20 s"),
+    ({"bars": 64, "bpm": 60, "loop": True}, "bars: 64 bars of 4/4 at 60 BPM last 256.00 s; loops must last 1-20 s"),
+    ({"bars": 1, "bpm": 240, "meter": "3/4"}, "bars: 1 bars of 3/4 at 240 BPM last 0.75 s; clips must last 1-300 s"),
 ]
 
 

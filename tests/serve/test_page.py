@@ -67,7 +67,7 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
 
     # limits and examples come from /api/info
     page.wait_for_selector(".chip")
-    assert page.inner_text("[data-limit=duration]") == "(1–20 s)"
+    assert page.inner_text("[data-limit=duration]") == "(1–300 s)"
     assert page.inner_text("[data-limit=steps]") == "(1–100)"
     assert page.locator(".chip").count() >= 3
     assert page.eval_on_selector_all("#sampler option", "os => os.map(o => o.value)") == list(SAMPLERS)
@@ -82,10 +82,10 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
 
     # a bad setting: the server's 422 message inline, nothing submitted
     page.fill("#text", PROMPT)
-    page.fill("#duration", "50")
+    page.fill("#duration", "500")
     page.click("#generate")
     page.wait_for_selector("#error:not([hidden])")
-    assert "duration" in page.inner_text("#error") and "20" in page.inner_text("#error")
+    assert "duration" in page.inner_text("#error") and "300" in page.inner_text("#error")
     assert page.get_attribute("#duration", "aria-invalid") == "true"
     assert page.locator(".result").count() == 0
 
@@ -168,13 +168,13 @@ def test_page_sends_musical_controls_and_shows_what_the_clip_was_made_with(brows
     # bars out of the duration limits: the server's message inline, the field marked
     page.fill("#text", "a waltz in D minor at 92 BPM")
     page.fill("#steps", "1")
-    page.fill("#bpm", "60")
+    page.fill("#bpm", "240")
     assert page.is_enabled("#duration")
-    page.fill("#bars", "64")
+    page.fill("#bars", "1")
     assert page.is_disabled("#duration") and page.is_disabled("#duration-range")  # bars decide the length
     page.click("#generate")
     page.wait_for_selector("#error:not([hidden])")
-    assert "bars:" in page.inner_text("#error") and "1-20 s" in page.inner_text("#error")
+    assert "bars:" in page.inner_text("#error") and "1-300 s" in page.inner_text("#error")
     assert page.get_attribute("#bars", "aria-invalid") == "true"
 
     # 2 bars at 120 BPM; the waltz's 3/4 comes from the text, the key set overrides the text's
@@ -205,3 +205,40 @@ def test_page_sends_musical_controls_and_shows_what_the_clip_was_made_with(brows
     page.screenshot(path=str(tmp_path / "controls.png"), full_page=True)
     assert not errors, errors
     page.close()
+
+
+def test_page_uploads_a_clip_and_continues_it(browser, tiny_pipeline, make_app, live_server, tmp_path):
+    """Pick a file, choose "continue": the result starts with the file and lasts the duration;
+    a span outside the file is the server's 422, inline, with the span marked."""
+    import numpy as np
+    import soundfile as sf
+
+    sr = tiny_pipeline.sample_rate
+    t = np.arange(2 * sr) / sr
+    take = tmp_path / "take.wav"
+    sf.write(take, (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-4 * (t % 0.5))).astype(np.float32), sr)
+    url = live_server(make_app(tiny_pipeline))
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(url + "/")
+    page.wait_for_selector(".chip")
+    assert page.is_disabled("#init_mode") and page.is_hidden("#span-start")
+    page.set_input_files("#init-file", str(take))
+    assert page.is_enabled("#init_mode") and page.input_value("#init_mode") == "continue"
+
+    page.fill("#text", PROMPT)
+    page.select_option("#init_mode", "inpaint")
+    assert page.is_visible("#span-start")
+    page.fill("#span-start", "1.5")
+    page.fill("#span-end", "3")
+    page.click("#generate")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "span:" in page.inner_text("#error") and "ends after" in page.inner_text("#error")
+    assert page.get_attribute("#span-start", "aria-invalid") == "true"
+
+    page.select_option("#init_mode", "continue")
+    page.fill("#duration", "3")
+    page.fill("#steps", "2")
+    page.click("#generate")
+    page.wait_for_selector(".result.done audio[src]", timeout=60_000)
+    wav = page.evaluate(CHECK_AUDIO, page.get_attribute(".result.done audio", "src"))
+    assert abs(wav["duration"] - 3.0) < 0.01

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from text2music.generate.settings import MAX_DURATION, MAX_WINDOW, GenerationSettings, SettingsError
+from text2music.generate.settings import MAX_DURATION, MAX_WINDOW, MIN_DURATION, GenerationSettings, SettingsError
 
 MIN_PROMPT_SECONDS = 1.0  # a continuation needs at least this much audio to hear a tempo and key in
 MIN_NEW_SECONDS = 1.0  # a continuation adds at least this much
@@ -96,6 +96,13 @@ def check_audio_prompt(prompt: AudioPrompt, settings: GenerationSettings, name: 
         start, end = prompt.span
         if end > prompt.seconds + 1e-6:
             raise SettingsError(f"span {settings.span} s ends after {name}, which lasts {prompt.seconds:.2f} s", field="span")
+
+
+def prompt_settings(settings: GenerationSettings, prompt: AudioPrompt) -> GenerationSettings:
+    """The settings of the result: an inpainting lasts as long as its audio."""
+    if prompt.mode != "inpaint":
+        return settings
+    return settings.replace(duration=min(max(prompt.seconds, MIN_DURATION), MAX_DURATION))
 
 
 def measure_audio_prompt(prompt: AudioPrompt) -> PromptHints:

@@ -26,16 +26,14 @@ import torch
 
 from text2music.features.controls import frame_controls, global_controls
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
-from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, read_audio_prompt
+from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, prompt_settings, read_audio_prompt
 from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
 from text2music.generate.flow import sample_mel, seeded_noise
 from text2music.generate.pieces import CONTEXT_SECONDS, WINDOW_SECONDS, WINDOW_SEED_STRIDE, WindowLayout, sample_piece, splice
 from text2music.generate.settings import (
     LOUDNESS_TARGET_DBFS,
-    MAX_DURATION,
     MAX_SEED,
     MAX_WINDOW,
-    MIN_DURATION,
     PEAK_LIMIT,
     GenerationSettings,
     check_texts,
@@ -368,10 +366,8 @@ class Text2Music:
         a short crossfade inside the new audio (a continuation's lies in the prompt's last samples)."""
         if not self.generative:
             raise ValueError(f"a {self.kind} model regresses one clip per text and cannot {prompt.mode} audio")
-        hints = measure_audio_prompt(prompt) if self.controllable else None
-        duration = prompt.seconds if prompt.mode == "inpaint" else settings.duration
-        settings = settings.replace(duration=min(max(duration, MIN_DURATION), MAX_DURATION))
-        plans = plans if plans is not None else self.plan(texts, settings, seeds, hints)
+        settings = prompt_settings(settings, prompt)
+        plans = plans if plans is not None else self.plan_prompt(texts, settings, seeds, prompt)
         n_samples = round(plans[0].duration * self.sample_rate) if prompt.mode == "continue" else len(prompt.audio)
         n_frames = n_samples // self.mel.hop_length + 1
         known_mel = torch.from_numpy(self.mel_of(prompt.audio))[..., :n_frames]
@@ -383,6 +379,12 @@ class Text2Music:
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
         return Generation(audio, mel, self.sample_rate, plans)
+
+    def plan_prompt(self, texts: list[str], settings: GenerationSettings, seeds: list[int], prompt: AudioPrompt) -> list[ControlPlan]:
+        """The plans of a continuation or inpainting: the prompt's tempo, meter, beat phase and key
+        measured (`measure_audio_prompt`) and used where neither a setting nor the text says."""
+        hints = measure_audio_prompt(prompt) if self.controllable else None
+        return self.plan(texts, prompt_settings(settings, prompt), seeds, hints)
 
     def prompt_masks(self, prompt: AudioPrompt, n_frames: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
         """(known frames `(n_frames,)`, kept samples `(n_samples,)`) of a continuation or inpainting."""

@@ -24,6 +24,7 @@ Unknown or malformed ids: 404.
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import json
 import logging
@@ -34,6 +35,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -42,8 +44,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, StrictBool, create_model, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from text2music.generate.audio_prompt import prompt_settings, read_audio_prompt
 from text2music.generate.sampling import SAMPLERS
 from text2music.generate.settings import (
+    MAX_SPAN,
     MAX_TEXT_CHARS,
     GenerationSettings,
     SettingField,
@@ -59,8 +63,8 @@ log = logging.getLogger("text2music.serve")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SYNC_MAX_DURATION = 5.0  # seconds; longer clips go through submit + poll
 SYNC_TIMEOUT = 300.0  # seconds a synchronous call waits before answering 504 with the job to poll
-MAX_BODY_BYTES = 64 * 1024  # a request body beyond this gets 413 unread (a 2000-character text is at most ~24 KB of JSON)
-HTTP_GROUPS = ("length", "sampling", "output", "controls")  # init audio is not sent over HTTP
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a body beyond this gets 413 unread: 60 s of 44.1 kHz stereo 16-bit WAV in base64 fits
+HTTP_GROUPS = ("length", "sampling", "output", "init", "controls")  # the init audio itself: `init_audio`, base64
 KEYS = [key_name(tonic, mode) for mode in MODES for tonic in range(len(PITCH_CLASSES))]  # "C major" .. "B minor"
 METERS = ["3/4", "4/4"]
 MAX_KEY_CHARS = 32  # "F sharp minor key" is 17
@@ -105,11 +109,18 @@ def request_model(settings_class=None) -> type[BaseModel]:
     """The request body of /api/generate: `text` and every GenerationSettings field of HTTP_GROUPS."""
     fields_ = {f.name: _body_field(f) for f in setting_fields(settings_class, HTTP_GROUPS)}
     text = Field(description="description of the music", json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS})
+    audio = Field(
+        None,
+        description="an audio file (WAV, FLAC or OGG; any rate, mixed to mono), base64-encoded: what init_mode "
+        "makes a variation of, continues or inpaints",
+        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "audio/*"},
+    )
     model = create_model(
         "GenerateBody",
         __base__=BodyBase,
         __doc__="One clip to generate. Every field but `text` has a default; values are checked by GenerationSettings.",
         text=(str, text),
+        init_audio=(str | None, audio),
         **fields_,
     )
     model.settings_class = settings_class or GenerationSettings
@@ -134,7 +145,7 @@ class BodyBase(BaseModel):
     def settings(self) -> GenerationSettings:
         """The body's settings, or InvalidSettings naming the field GenerationSettings refuses."""
         try:
-            return self.settings_class(**self.model_dump(exclude={"text"}))
+            return self.settings_class(**self.model_dump(exclude={"text", "init_audio"}))
         except SettingsError as e:
             raise InvalidSettings(str(e), field=e.field) from None
 
@@ -214,13 +225,43 @@ def request_of(text: str, settings: GenerationSettings) -> dict:
     return body
 
 
-def plan_request(pipeline, text: str, settings: GenerationSettings) -> float:
+def plan_request(pipeline, text: str, settings: GenerationSettings, audio: np.ndarray | None = None) -> float:
     """The length in seconds of the clip asked for, or InvalidSettings (422, before anything is
-    queued) from the pipeline's pre-flight check (`plan_clips`)."""
+    queued) from the pipeline's pre-flight check (`plan_clips`) and, with audio, `read_audio_prompt`."""
     try:
+        if audio is not None:
+            prompt = read_audio_prompt(audio, settings, pipeline.sample_rate)
+            return prompt_settings(settings, prompt).duration
+        if settings.init_mode != "variation":
+            raise SettingsError(f"init_mode {settings.init_mode} needs init_audio: the audio to {settings.init_mode}", field="init_audio")
         return pipeline.plan([text], settings, [settings.seed])[0].duration
     except SettingsError as e:
         raise InvalidSettings(str(e), field=e.field) from None
+    except ValueError as e:
+        raise InvalidSettings(str(e).replace("the init audio ", "", 1), field="init_audio") from None
+
+
+def decode_audio(data: str | None, sample_rate: int) -> np.ndarray | None:
+    """The base64 audio file of a request as mono float32 samples at `sample_rate`; InvalidSettings
+    naming `init_audio` when it is not base64 or not audio."""
+    if data is None:
+        return None
+    import binascii
+    import io
+
+    import soundfile as sf
+    import soxr
+
+    try:
+        raw = base64.b64decode(data.split(",", 1)[-1] if data.startswith("data:") else data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidSettings("is not base64 (send the audio file's bytes base64-encoded)", field="init_audio") from None
+    try:
+        audio, rate = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
+    except Exception:
+        raise InvalidSettings("is not a readable audio file (WAV, FLAC or OGG)", field="init_audio") from None
+    audio = audio.mean(axis=1)
+    return soxr.resample(audio, rate, sample_rate).astype(np.float32) if rate != sample_rate and len(audio) else audio
 
 
 def _error(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -353,6 +394,7 @@ def api_info(pipeline, settings_class=None) -> dict:
             "text_chars": MAX_TEXT_CHARS,
             **{f.name: list(f.setting.limits) for f in described if f.setting.limits},
             "sync_duration": SYNC_MAX_DURATION,
+            "span_seconds": MAX_SPAN,
         },
         "defaults": {f.name: f.default for f in described},
         "help": {f.name: f.setting.help for f in described},
@@ -512,8 +554,9 @@ def create_app(
     )
     async def submit(body: GenerateBody):
         settings = body.settings()
-        duration = plan_request(pipeline, body.text, settings)
-        job = queue.submit(body.text, settings, duration=duration)
+        audio = decode_audio(body.init_audio, pipeline.sample_rate)
+        duration = plan_request(pipeline, body.text, settings, audio)
+        job = queue.submit(body.text, settings, duration=duration, init_audio=audio)
         return JSONResponse(jsonable_encoder(job_status(job, queue)), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
     @app.post(
@@ -528,7 +571,8 @@ def create_app(
     )
     async def generate_sync(body: GenerateBody):
         settings = body.settings()
-        duration = plan_request(pipeline, body.text, settings)
+        audio = decode_audio(body.init_audio, pipeline.sample_rate)
+        duration = plan_request(pipeline, body.text, settings, audio)
         if duration > SYNC_MAX_DURATION:
             name = "bars" if settings.bars is not None else "duration"
             what = f"{settings.bars} bars last {duration:.2f} s; " if name == "bars" else ""
@@ -537,7 +581,7 @@ def create_app(
                 f"{name}: {what}at most {SYNC_MAX_DURATION:g} s for a synchronous call; use POST /api/generate for longer clips",
                 detail=[{"type": "value_error", "loc": ["body", name], "msg": "too long for a synchronous call"}],
             )
-        job = queue.submit(body.text, settings, duration=duration)
+        job = queue.submit(body.text, settings, duration=duration, init_audio=audio)
         deadline = time.monotonic() + SYNC_TIMEOUT
         while not job.done_event.is_set():  # no thread is held while waiting
             if time.monotonic() > deadline:

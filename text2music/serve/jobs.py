@@ -37,10 +37,15 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from text2music.generate.audio_prompt import read_audio_prompt
 from text2music.generate.settings import GenerationSettings
 from text2music.text.controls import key_name
 from text2music.utils import atomic_write_text, pid_alive
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger("text2music.serve")
 
@@ -93,6 +98,7 @@ class Job:
     done_event: threading.Event = field(default_factory=threading.Event, repr=False)
     controls: list[dict] = field(default_factory=list)  # once done: per clip, `clip_controls`
     notes: list[str] = field(default_factory=list)  # once done: what was chosen or overridden
+    init_audio: np.ndarray | None = field(default=None, repr=False)  # the uploaded audio (model rate, mono), until done
 
     @property
     def work(self) -> float:
@@ -133,16 +139,21 @@ class QueueFull(RuntimeError):
         self.retry_after = retry_after
 
 
-def generate(pipeline, text: str, settings: GenerationSettings, callback):
-    """`pipeline([text], settings, callback=callback)`, with the text encoded under the tokenizer
-    lock (so the pipeline gets the embedding, and the text's plan of controls beside it)."""
+def generate(pipeline, text: str, settings: GenerationSettings, callback, init_audio: np.ndarray | None = None):
+    """`pipeline([text], settings, callback=callback, init_audio=...)`, with the text encoded under
+    the tokenizer lock (so the pipeline gets the embedding, and the text's plan of controls beside
+    it: for a continuation or inpainting, with what the audio was measured to be)."""
     with _TEXT_LOCK:  # one thread at a time in the tokenizer (Rust-backed: not meant for concurrent calls)
         embedding = pipeline.embed([text])
-    plans = pipeline.plan([text], settings, [settings.seed])
-    return pipeline(embedding, settings, callback=callback, plans=plans)
+    if init_audio is not None and settings.init_mode != "variation":
+        prompt = read_audio_prompt(init_audio, settings, pipeline.sample_rate)
+        plans = pipeline.plan_prompt([text], settings, [settings.seed], prompt)
+    else:
+        plans = pipeline.plan([text], settings, [settings.seed])
+    return pipeline(embedding, settings, callback=callback, plans=plans, init_audio=init_audio)
 
 
-def render(pipeline, text: str, settings: GenerationSettings, folder: Path, progress) -> list:
+def render(pipeline, text: str, settings: GenerationSettings, folder: Path, progress, init_audio: np.ndarray | None = None) -> list:
     """Generate one clip: folder/audio.wav (16-bit PCM) and folder/image.png (its spectrogram);
     returns the clip's `ControlPlan`s (its controls, length and notes; none from an old pipeline).
 
@@ -150,7 +161,7 @@ def render(pipeline, text: str, settings: GenerationSettings, folder: Path, prog
     from text2music.features.mel import save_audio
     from text2music.features.plot import save_mel_png
 
-    out = generate(pipeline, text, settings, lambda done, total: progress(0.9 * done / max(1, total)))
+    out = generate(pipeline, text, settings, lambda done, total: progress(0.9 * done / max(1, total)), init_audio)
     save_audio(folder / AUDIO_NAME, out.audio[0], out.sample_rate)
     progress(0.95)
     title = f"{text[:80]} (seed {settings.seed}, {settings.steps} steps, guidance {settings.guidance:g})"
@@ -247,9 +258,12 @@ class JobQueue:
 
     # -- clients
 
-    def submit(self, text: str, settings: GenerationSettings | None = None, duration: float | None = None) -> Job:
+    def submit(
+        self, text: str, settings: GenerationSettings | None = None, duration: float | None = None, init_audio: np.ndarray | None = None
+    ) -> Job:
         """Queue one clip; `duration` = its planned length where it is not `settings.duration`
-        (for the estimates of Retry-After). QueueFull when the queue is full."""
+        (for the estimates of Retry-After); `init_audio`: samples at the model's rate for the
+        settings' init_mode. QueueFull when the queue is full."""
         settings = settings if settings is not None else GenerationSettings()
         with self._cond:
             if self._closed:
@@ -258,7 +272,7 @@ class JobQueue:
                 self.counts["rejected"] += 1
                 raise QueueFull(self._retry_after_locked())
             job_id = secrets.token_hex(16)
-            job = Job(job_id, text, settings, self.out_dir / job_id, duration=duration)
+            job = Job(job_id, text, settings, self.out_dir / job_id, duration=duration, init_audio=init_audio)
             job.folder.mkdir()
             self._jobs[job_id] = job
             self._pending.append(job)
@@ -359,12 +373,13 @@ class JobQueue:
                 self._running.add(job)
             error = None
             try:
-                plans = render(self.pipeline, job.text, job.settings, job.folder, job.report)
+                plans = render(self.pipeline, job.text, job.settings, job.folder, job.report, job.init_audio)
                 job.controls = [clip_controls(p) for p in plans]
                 job.notes = [n for p in plans for n in p.notes]
             except Exception as e:  # reported to the client; the worker lives on
                 log.exception("job %s failed", job.id)
                 error = f"{type(e).__name__}: {e}"
+            job.init_audio = None  # the upload is not kept once the job is done
             with self._cond:
                 self._running.discard(job)
                 if error is None:

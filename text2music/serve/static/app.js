@@ -54,6 +54,7 @@ async function loadInfo() {
     return g;
   });
   $("#key").append(...groups.filter((g) => g.children.length));
+  if (L.span_seconds) $("[data-limit=span]").textContent = `(at most ${fmt(L.span_seconds)} s)`;
   setDefaults(D);
   enableControls(info.model.controls !== false);
 }
@@ -145,6 +146,36 @@ function markInvalid(message) {
   for (const name of ["text", ...FIELDS, ...CONTROLS]) {
     if (message.includes(name + ":")) $("#" + name).setAttribute("aria-invalid", "true");
   }
+  const audio = { init_audio: "#init-file", span: "#span-start", strength: "#strength", init_mode: "#init_mode" };
+  for (const [name, sel] of Object.entries(audio)) if (message.includes(name + ":")) $(sel).setAttribute("aria-invalid", "true");
+}
+
+function updateAudio() {
+  // the mode's own fields show; none is sent without a file
+  const file = $("#init-file").files.length > 0, mode = $("#init_mode").value;
+  $("#init_mode").disabled = !file;
+  for (const el of document.querySelectorAll("[data-mode]")) el.hidden = !file || el.dataset.mode !== mode;
+}
+
+function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+async function readAudio(body) {
+  // the uploaded file and what to do with it (continue, inpaint a span, or a variation)
+  for (const sel of ["#init-file", "#span-start", "#strength", "#init_mode"]) $(sel).removeAttribute("aria-invalid");
+  const file = $("#init-file").files[0];
+  if (!file) return body;
+  body.init_mode = $("#init_mode").value;
+  body.init_audio = await fileBase64(file);
+  if (body.init_mode === "inpaint") body.span = `${$("#span-start").value}-${$("#span-end").value}`;
+  if (body.init_mode === "variation") body.strength = parseFloat($("#strength").value);
+  return body;
 }
 
 async function submit(ev) {
@@ -160,6 +191,7 @@ async function submit(ev) {
   const button = $("#generate");
   button.disabled = true;
   try {
+    await readAudio(body);
     const r = await fetch("/api/generate", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
@@ -300,6 +332,8 @@ function wire() {
   $("#dice").addEventListener("click", () => setValue("seed", Math.floor(Math.random() * 1e6)));
   $("#text_controls").addEventListener("change", updateChoices);
   $("#bars").addEventListener("input", updateLength);
+  $("#init-file").addEventListener("change", updateAudio);
+  $("#init_mode").addEventListener("change", updateAudio);
   $("#reset").addEventListener("click", () => setDefaults());
 }
 
