@@ -33,7 +33,7 @@ from text2music.evaluate.prompts import corpus_items
 from text2music.features.mel import load_audio, log_mel_spectrogram
 from text2music.features.plot import pyplot
 from text2music.generate.pieces import WindowLayout, plan_windows
-from text2music.generate.pipeline import Text2Music
+from text2music.generate.pipeline import Text2Music, beat_frames
 from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl
 
@@ -52,13 +52,16 @@ def frame_change(audio: np.ndarray, pipe: Text2Music) -> np.ndarray:
     return np.sqrt(np.mean(np.diff(m, axis=1) ** 2, axis=0))
 
 
-def joins(pipe: Text2Music, seconds: float) -> list[int]:
-    """The first new frame of every window after the first, of a new piece of `seconds`."""
+def joins(pipe: Text2Music, seconds: float, controls=None) -> list[int]:
+    """The first new frame of every window after the first, of a new piece of `seconds` with the
+    plan's `controls` (their beat grid places the joins: `plan_windows`)."""
     patch = pipe.model.cfg.patch
-    n = pipe.mel.frames_for(seconds)
-    layout = WindowLayout.of_seconds(pipe.window_seconds, pipe.context_seconds, pipe.sample_rate / pipe.mel.hop_length, patch)
-    windows = plan_windows(np.zeros(-(-n // patch) * patch, bool), layout, patch)
-    return [start + layout.context for start, _ in windows[1:]]
+    n = -(-pipe.mel.frames_for(seconds) // patch) * patch
+    rate = pipe.sample_rate / pipe.mel.hop_length
+    layout = WindowLayout.of_seconds(pipe.window_seconds, pipe.context_seconds, rate, patch)
+    beats = beat_frames(controls, n, rate) if controls is not None else None
+    windows = plan_windows(np.zeros(n, bool), layout, patch, beats)
+    return [end for _, end in windows[:-1]]
 
 
 def seams(args, pipe: Text2Music) -> dict:
@@ -72,14 +75,15 @@ def seams(args, pipe: Text2Music) -> dict:
         audio, c = out.audio[0], out.plans[0].controls
         d = frame_change(audio, pipe)
         p95 = float(np.percentile(d, 95))
-        beats = np.round((np.arange(0, args.seconds * c.bpm / 60) - c.beat_offset) * 60 / c.bpm * rate).astype(int)
+        beats = np.round(beat_frames(c, len(d), rate)).astype(int)
         beats = beats[(beats > 0) & (beats < len(d))]
-        for j in joins(pipe, args.seconds):
+        at = joins(pipe, args.seconds, c)
+        for j in at:
             if j < len(d):
                 rows.append((float(d[j - 1]) / p95, bool(np.min(np.abs(beats - j)) <= 1)))
         beat_frames += [float(d[b - 1]) / p95 for b in beats]
-        example = example or (audio, it.text, d, p95)
-    draw_seams(pipe, *example, joins(pipe, args.seconds))
+        example = example or (audio, it.text, d, p95, at)
+    draw_seams(pipe, *example)
     ratios = np.array([r for r, _ in rows])
     on = np.array([b for _, b in rows])
     return {

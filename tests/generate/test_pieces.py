@@ -162,3 +162,12 @@ def test_the_command_line_continues_and_inpaints_a_file(context_pipe, tmp_path):
     assert main(["generate", "a march", "--inpaint", str(take), "--span", "0.5-1", "-o", str(tmp_path / "i.wav"), *model]) == 0
     made, kept = sf.read(tmp_path / "i.wav", dtype="float32")[0], sf.read(take, dtype="float32")[0]
     assert len(made) == len(kept) and np.abs(made[SR:] - kept[SR:]).max() < 1e-4  # 16-bit files: kept to the quantum
+
+
+def test_with_a_beat_grid_windows_end_between_beats():
+    beats = np.arange(0.0, 300, 25.0)  # a beat every 25 frames, on frame 100 among others
+    layout = WindowLayout(window=100, context=20)
+    windows = plan_windows(np.zeros(300, bool), layout, 2, beats)
+    assert windows[-1][1] == 300 and windows[0] == (0, 92)  # frame 100 is a beat: the first window ends 8 frames early
+    for (start, end), (next_start, _) in zip(windows, windows[1:]):
+        assert np.min(np.abs(beats - end)) >= 25 / 4 and end - start <= 100 and next_start == end - 20

@@ -51,11 +51,14 @@ class WindowLayout:
         return cls(whole(window), whole(context) if context > 0 else 0)
 
 
-def plan_windows(known: np.ndarray, layout: WindowLayout, multiple: int = 1) -> list[tuple[int, int]]:
+def plan_windows(known: np.ndarray, layout: WindowLayout, multiple: int = 1, beats: np.ndarray | None = None) -> list[tuple[int, int]]:
     """(start, end) frames of the windows that fill the unknown frames of `known` `(T,)`, in order.
 
     T must be whole tokens; each window starts `layout.context` frames before the first frame still
-    unknown (at 0 at the latest), lasts at most `layout.window` frames and whole tokens."""
+    unknown (at 0 at the latest), lasts at most `layout.window` frames and whole tokens. With
+    `beats` (frames of the piece's beat grid), a window that does not reach the end ends between two
+    beats (at most half a beat early): the next window's first new frame is then not a beat's
+    onset, where the music changes anyway and a join would hide among the attacks."""
     known = np.array(known, dtype=bool)
     T = len(known)
     if T % multiple:
@@ -65,10 +68,26 @@ def plan_windows(known: np.ndarray, layout: WindowLayout, multiple: int = 1) -> 
         first = int(np.argmin(known))
         start = max(0, first - layout.context)
         end = min(T, start + layout.window)
+        if beats is not None and end < T:
+            end = _between_beats(end, beats, multiple, lowest=first + multiple)
         start = max(0, end - math.ceil((end - start) / multiple) * multiple)
         windows.append((start, end))
         known[start:end] = True
     return windows
+
+
+def _between_beats(end: int, beats: np.ndarray, multiple: int, lowest: int) -> int:
+    """The latest frame at most `end`, `multiple` frames apart from `end`, and not before `lowest`,
+    that lies at least a quarter of a beat from every beat; `end` when none does."""
+    if len(beats) < 2:
+        return end
+    quarter = float(np.median(np.diff(beats))) / 4
+    for e in range(end, lowest - 1, -multiple):
+        if np.min(np.abs(beats - e)) >= quarter:
+            return e
+        if end - e > 2 * quarter:
+            break
+    return end
 
 
 def sample_piece(
@@ -79,6 +98,7 @@ def sample_piece(
     known: np.ndarray,
     controls_of: Callable[[int, int], Controls | None],
     layout: WindowLayout,
+    beats: np.ndarray | None = None,
     steps: int = 8,
     guidance: float = 3.0,
     sampler: str = "euler",
@@ -87,9 +107,10 @@ def sample_piece(
 ) -> torch.Tensor:
     """Fill the unknown frames of `mel` `(B, n_mels, T)` (`known` `(T,)` says which frames hold
     given values), window by window; returns the filled mel. `controls_of(start, end)`: the
-    controls of those frames (None: none). `callback(windows_done, windows)` after each window."""
+    controls of those frames (None: none). `beats`: frames of the beat grid (`plan_windows`).
+    `callback(windows_done, windows)` after each window."""
     patch = model.cfg.patch
-    windows = plan_windows(known, layout, patch)
+    windows = plan_windows(known, layout, patch, beats)
     mel, known = mel.clone(), torch.as_tensor(np.asarray(known, dtype=bool))
     B = mel.shape[0]
     for k, (start, end) in enumerate(windows):

@@ -93,6 +93,15 @@ def read_init_audio(source: np.ndarray | str | Path, sample_rate: int, seconds: 
     return np.pad(audio[:need], (0, max(0, need - len(audio))))
 
 
+def beat_frames(controls, n_frames: int, frame_rate: float) -> np.ndarray | None:
+    """Frames of the beats of a plan's grid over `n_frames` frames; None without a tempo."""
+    if controls.bpm is None:
+        return None
+    period = 60.0 / controls.bpm * frame_rate
+    first = (-controls.beat_offset) % 1.0 * period  # beat_offset beats into the composition at frame 0
+    return np.arange(first, n_frames, period)
+
+
 def check_seeds(seeds, n: int) -> list[int]:
     """One valid seed per text, or a ValueError."""
     seeds = list(seeds)
@@ -345,11 +354,13 @@ class Text2Music:
         def controls_of(start: int, end: int) -> Controls | None:
             return None if controls is None else Controls(controls.frames[..., start:end], controls.globals)
 
-        layout = WindowLayout.of_seconds(self.window_seconds, self.context_seconds, self.sample_rate / self.mel.hop_length, patch)
+        rate = self.sample_rate / self.mel.hop_length
+        layout = WindowLayout.of_seconds(self.window_seconds, self.context_seconds, rate, patch)
         total = settings.model_evaluations
         progress = (lambda done, windows: callback(done * total, windows * total)) if callback else None
         args = (settings.steps, settings.guidance, settings.sampler, settings.shift, progress)
-        return sample_piece(self.model, text, seeds, mel, mask, controls_of, layout, *args)[..., :n_frames]
+        beats = beat_frames(plans[0].controls, padded, rate) if plans else None
+        return sample_piece(self.model, text, seeds, mel, mask, controls_of, layout, beats, *args)[..., :n_frames]
 
     def around_prompt(
         self,
