@@ -147,7 +147,7 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
     teacher, mel, config = load_pretrained(base)
     earlier = make_student(teacher)
     torch.nn.init.normal_(earlier.guidance_in[-1].weight, std=0.01)
-    earlier_fits = {"trained": {"guidance_distill": {"teacher_sha256": "a" * 64, "also_fits": ["b" * 64]}}}
+    earlier_fits = {"trained": {"guidance_distill": {"teacher_sha256": "a" * 64, "also_fits": ["b" * 64]}}, "precision": "int8"}
     save_pretrained(tmp_path / "earlier", earlier, mel, config["text"], extra=earlier_fits)
     ctx = FlowTransformer(FlowTransformerConfig(**(asdict(teacher.cfg) | {"context": True})))
     ctx.load_state_dict(teacher.state_dict(), strict=False)
@@ -175,5 +175,7 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
     )
     assert distill(cfg, progress=False)["steps"] == 3
     assert load_pretrained(out / "model")[0].cfg.context
-    assert load_pretrained(out / "model")[2]["trained"]["guidance_distill"]["also_fits"] == ["a" * 64, "b" * 64]  # adapters carry over
+    made = load_pretrained(out / "model")[2]
+    assert made["trained"]["guidance_distill"]["also_fits"] == ["a" * 64, "b" * 64]  # adapters carry over
+    assert made["precision"] == "int8"  # and it runs as the earlier student did
     assert MelConfig.from_dict(load_pretrained(out / "model")[2]["mel"]) == mel

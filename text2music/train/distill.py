@@ -139,11 +139,12 @@ class Distillation(Trainer):
         texts = [t for s in (self.train, self.valid) if s is not None for c in s.choices for t in c]
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
         torch.manual_seed(cfg.seed)
-        init, self.inherited_fits = None, []
+        init, self.inherited_fits, self.runs_with = None, [], {}
         if cfg.student_init is not None:
             init, _, init_config = load_pretrained(cfg.student_init)
             earlier = init_config.get("trained", {}).get("guidance_distill", {})
             self.inherited_fits = [h for h in (earlier.get("teacher_sha256"), *earlier.get("also_fits", [])) if h]
+            self.runs_with = {k: init_config[k] for k in ("vocoder", "precision") if k in init_config}  # as the earlier student ran
         self.student = make_student(self.teacher, init).train()
         self.ema = copy.deepcopy(self.student).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -219,7 +220,8 @@ class Distillation(Trainer):
             "settings": asdict(self.cfg),
         }
         mel = MelConfig.from_dict(self.config["mel"])
-        save_pretrained(self.out / "model", self.ema, mel, self.config["text"], dtype=torch.float16, extra={"trained": trained})
+        extra = {**self.runs_with, "trained": trained}
+        save_pretrained(self.out / "model", self.ema, mel, self.config["text"], dtype=torch.float16, extra=extra)
 
 
 def distill(cfg: DistillConfig, progress: bool = True) -> dict:
