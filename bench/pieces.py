@@ -67,7 +67,7 @@ def joins(pipe: Text2Music, seconds: float, controls=None) -> list[int]:
 def seams(args, pipe: Text2Music) -> dict:
     """Joins against the piece's 95th percentile of frame change; split by whether a join falls on
     a beat of the piece's grid (within a frame), beside how often the piece's own beat frames pass."""
-    rows, beat_frames, example = [], [], None
+    rows, beat_ratios, example = [], [], None
     rate = pipe.sample_rate / pipe.mel.hop_length
     for i, it in enumerate(corpus_items(args.data, "test", args.n)):
         s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), seed=i)
@@ -81,7 +81,7 @@ def seams(args, pipe: Text2Music) -> dict:
         for j in at:
             if j < len(d):
                 rows.append((float(d[j - 1]) / p95, bool(np.min(np.abs(beats - j)) <= 1)))
-        beat_frames += [float(d[b - 1]) / p95 for b in beats]
+        beat_ratios += [float(d[b - 1]) / p95 for b in beats]
         example = example or (audio, it.text, d, p95, at)
     draw_seams(pipe, *example)
     ratios = np.array([r for r, _ in rows])
@@ -94,7 +94,7 @@ def seams(args, pipe: Text2Music) -> dict:
         "joins_on_a_beat": int(on.sum()),
         "join_pass_on_a_beat": round(float(np.mean(ratios[on] <= 1.0)), 3) if on.any() else None,
         "join_pass_off_the_beats": round(float(np.mean(ratios[~on] <= 1.0)), 3) if (~on).any() else None,
-        "beat_frames_pass": round(float(np.mean(np.array(beat_frames) <= 1.0)), 3),
+        "beat_frames_pass": round(float(np.mean(np.array(beat_ratios) <= 1.0)), 3),
     }
 
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 R=${REPORTS:-reports/pieces}
 OLD=${OLD:-runs/student_default}          # the bundled default of commit d5157a4
-NEW=${NEW:-runs/distill_context/model}    # the candidate
+NEW=${NEW:-runs/distill_context/model}    # the candidate (a distilled folder runs as its student_init did: int8, neural vocoder)
 t2m() { python3 -m text2music "$@"; }
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
 t2m data synth --production plain --n 4000 --out data/synth --jobs 2 --soundfont "$SOUNDFONT" --quiet
