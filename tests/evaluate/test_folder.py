@@ -55,7 +55,7 @@ def test_bad_settings_are_refused_before_the_folder_is_touched(tmp_path, capsys)
     from text2music.cli import main
 
     out = tmp_path / "report"
-    argv = ["evaluate", "--model", "default", "--out", str(out), "--prompts", "musiccaps", "--n", "2", "--duration", "99"]
+    argv = ["evaluate", "--model", "default", "--out", str(out), "--prompts", "musiccaps", "--n", "2", "--duration", "301"]
     assert main(argv) == 2
     assert "duration must be between" in capsys.readouterr().err
     assert not out.exists()
