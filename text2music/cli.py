@@ -843,6 +843,8 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
 
         def progress(done: int, total: int, b=b) -> None:
             bar.update(b * per_batch + done * per_batch // max(1, total) - bar.n)
+            if total > per_batch:  # a piece: the model evaluations of each window in turn
+                bar.set_postfix_str(f"{done // per_batch} of {total // per_batch} windows made")
 
         if args.interpolate:
             out = pipe.interpolate(texts[0], texts[1], n=args.interpolate, settings=settings, callback=progress)

@@ -171,3 +171,12 @@ def test_with_a_beat_grid_windows_end_between_beats():
     assert windows[-1][1] == 300 and windows[0] == (0, 92)  # frame 100 is a beat: the first window ends 8 frames early
     for (start, end), (next_start, _) in zip(windows, windows[1:]):
         assert np.min(np.abs(beats - end)) >= 25 / 4 and end - start <= 100 and next_start == end - 20
+
+
+def test_the_progress_bar_of_a_piece_counts_its_windows(context_pipe, tmp_path, capsys):
+    from text2music.cli import main
+
+    model = ["--model", str(context_pipe.path), "--vocoder", "griffin-lim-2", "--steps", "1"]
+    assert main(["generate", "a march", "--duration", "21", "-o", str(tmp_path / "p.wav"), *model]) == 0
+    assert "3 of 3 windows made" in capsys.readouterr().err
+    assert sf.info(tmp_path / "p.wav").frames == 21 * SR
