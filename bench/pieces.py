@@ -187,6 +187,8 @@ def continuation(args, pipe: Text2Music) -> dict:
         real = load_audio(it.audio, sr)
         prompt = real[: round(args.prompt_seconds * sr)]
         s = GenerationSettings(duration=args.prompt_seconds + args.after + 1.0, seed=i, init_mode="continue")
+        if args.given:  # the clip's true tempo and key as settings: nothing left to the prompt's measurement
+            s = s.replace(bpm=float(it.spec["bpm"]), key=f"{it.spec['key']} {it.spec['mode']}")
         out = pipe([it.text], s, init_audio=prompt).audio[0]
         after = out[len(prompt) : len(prompt) + round(args.after * sr)]
         half = len(real) // 2
@@ -294,6 +296,7 @@ def main() -> None:
     ap.add_argument("--prompt-seconds", type=float, default=8.0)
     ap.add_argument("--after", type=float, default=2.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--given", action="store_true", help="continuation: the clip's true tempo and key as settings")
     args = ap.parse_args()
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
     pipe = load(args)
@@ -305,6 +308,7 @@ def main() -> None:
         "what": args.what,
         "model": args.model,
         "n": args.n,
+        "given": args.given,
         "seconds": args.seconds,
         "window": args.window,
         "context": args.context,
