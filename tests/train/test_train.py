@@ -224,19 +224,25 @@ def test_control_batches_follow_the_crop(tiny_synth_features):
         corpus_controls(str(tiny_synth_features), [{"ytid": "synth-999999"}])
 
 
+def _fine_tuned_with_a_new_input(features, tmp_path, **new_input):
+    """(a tiny model trained 2 steps, that model fine-tuned 3 steps with `new_input` (controls=True or
+    context=True) at a tiny lr for the old weights and new_lr for the new ones, its model_args)."""
+    args = {"d_model": 32, "heads": 2, "layers": 1, "patch": 2}
+    base = dict(model="flow_transformer", model_args=args, features=str(features), epochs=1, batch_size=4)
+    train(TrainConfig(**base, out=str(tmp_path / "a"), lr=1e-3, max_steps=2), progress=False)
+    start, _, _ = load_pretrained(tmp_path / "a" / "best")
+    tuned_cfg = TrainConfig(
+        **base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, init_from=str(tmp_path / "a" / "best"), **new_input
+    )
+    return start, train(tuned_cfg, progress=False).model, args
+
+
 def test_controls_fine_tune_from_a_model_without_them(tiny_synth_features, tmp_path):
     """The new inputs start at zero (the model without them is reproduced exactly) and learn at
     `new_lr` while the old weights stay put at a tiny `lr`."""
     from text2music.models.flow_transformer import Controls
 
-    args = {"d_model": 32, "heads": 2, "layers": 1, "patch": 2}
-    base = dict(model="flow_transformer", model_args=args, features=str(tiny_synth_features), epochs=1, batch_size=4)
-    train(TrainConfig(**base, out=str(tmp_path / "a"), lr=1e-3, max_steps=2), progress=False)
-    start, _, _ = load_pretrained(tmp_path / "a" / "best")
-    tuned_cfg = TrainConfig(
-        **base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, controls=True, init_from=str(tmp_path / "a" / "best")
-    )
-    tuned = train(tuned_cfg, progress=False).model
+    start, tuned, args = _fine_tuned_with_a_new_input(tiny_synth_features, tmp_path, controls=True)
     assert tuned.cfg.control_frames == 32 and tuned.cfg.control_global == 39
     old = start.state_dict()
     assert all(torch.allclose(v, old[k], atol=1e-5) for k, v in tuned.state_dict().items() if k in old)
@@ -340,14 +346,7 @@ def test_drum_free_clips_are_drawn_more_often_when_asked(tiny_synth_features):
 
 def test_context_fine_tunes_from_a_model_without_it_with_random_masks(tiny_synth_features, tmp_path):
     """The context input starts at zero and learns at `new_lr`; the masks reach the loss."""
-    args = {"d_model": 32, "heads": 2, "layers": 1, "patch": 2}
-    base = dict(model="flow_transformer", model_args=args, features=str(tiny_synth_features), epochs=1, batch_size=4)
-    train(TrainConfig(**base, out=str(tmp_path / "a"), lr=1e-3, max_steps=2), progress=False)
-    start, _, _ = load_pretrained(tmp_path / "a" / "best")
-    tuned_cfg = TrainConfig(
-        **base, out=str(tmp_path / "b"), lr=1e-9, new_lr=1e-2, max_steps=3, context=True, init_from=str(tmp_path / "a" / "best")
-    )
-    tuned = train(tuned_cfg, progress=False).model
+    start, tuned, _ = _fine_tuned_with_a_new_input(tiny_synth_features, tmp_path, context=True)
     assert tuned.cfg.context and tuned.context_in[-1].weight.abs().sum() > 0
     old = start.state_dict()
     assert all(torch.allclose(v, old[k], atol=1e-5) for k, v in tuned.state_dict().items() if k in old)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -25,13 +26,15 @@ from text2music.utils import atomic_path
 # Audio I/O
 
 
-def load_audio(path: str | Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
-    """Read any file libsndfile can read, downmix to mono, resample -> float32 `(n_samples,)`.
+def load_audio(path: str | Path | BinaryIO, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
+    """Read any file libsndfile can read (a path, or a binary file object such as an upload's
+    BytesIO), downmix to mono, resample -> float32 `(n_samples,)`.
 
     `max_seconds`: read only the file's beginning (a long file costs no more memory than that)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"audio file not found: {path}")
     try:
         with sf.SoundFile(path) as f:
             sr = f.samplerate

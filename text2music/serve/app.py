@@ -249,19 +249,16 @@ def decode_audio(data: str | None, sample_rate: int) -> np.ndarray | None:
     import binascii
     import io
 
-    import soundfile as sf
-    import soxr
+    from text2music.features.mel import load_audio
 
     try:
         raw = base64.b64decode(data.split(",", 1)[-1] if data.startswith("data:") else data, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidSettings("is not base64 (send the audio file's bytes base64-encoded)", field="init_audio") from None
     try:
-        audio, rate = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
-    except Exception:
+        return load_audio(io.BytesIO(raw), sample_rate)
+    except ValueError:
         raise InvalidSettings("is not a readable audio file (WAV, FLAC or OGG)", field="init_audio") from None
-    audio = audio.mean(axis=1)
-    return soxr.resample(audio, rate, sample_rate).astype(np.float32) if rate != sample_rate and len(audio) else audio
 
 
 def _error(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
