@@ -194,6 +194,9 @@ def add_synth(sub) -> None:
     p.set_defaults(func=cmd_synth)
 
 
+NO_LABELS_HELP = "no beats or chords per clip (faster: audio and captions only, as a vocoder needs); `data label` adds them later"
+
+
 def cmd_import(args) -> int:
     from text2music.data.audio_import import AUDIO_SUFFIXES, ImportConfig, find_audio, import_audio, read_descriptions
 
@@ -215,6 +218,7 @@ def cmd_import(args) -> int:
         names=args.names,
         ffmpeg=args.ffmpeg,
         progress=not args.quiet,
+        labels=not args.no_labels,
     )
     _print_summary(summary)
     return 0
@@ -246,6 +250,7 @@ def add_import(sub) -> None:
         "--ffmpeg", default=None, help="ffmpeg binary for formats soundfile cannot read (default: system ffmpeg, else imageio-ffmpeg's)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-labels", action="store_true", help=NO_LABELS_HELP)
     p.set_defaults(func=cmd_import)
 
 
@@ -259,7 +264,9 @@ def cmd_debian(args) -> int:
     choose_packages(names, args.max_hours, package_list)  # bad names or list: one line, before the folder is made
     setup_logging(args.out / "text2music.log")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: the package folder goes
-    summary = build_real_music(args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=package_list, progress=not args.quiet)
+    summary = build_real_music(
+        args.out, names, args.max_hours, cfg, jobs=args.jobs, package_list=package_list, progress=not args.quiet, labels=not args.no_labels
+    )
     _print_summary(summary)
     return 0
 
@@ -284,6 +291,7 @@ def add_debian(sub) -> None:
     p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate of the clips")
     p.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-labels", action="store_true", help=NO_LABELS_HELP)
     p.set_defaults(func=cmd_debian)
 
 
@@ -558,10 +566,11 @@ def add_distill(sub) -> None:
 
 
 def cmd_train_vocoder(args) -> int:
-    from text2music.train.vocoder import VocoderTrainConfig, train_vocoder
+    from text2music.train.vocoder import VocoderTrainConfig, corpus_folders, train_vocoder
 
-    if not (args.data / "metadata.csv").is_file():
-        raise FileNotFoundError(f"{args.data} has no metadata.csv (make it with text2music data synth or data musiccaps)")
+    for folder in corpus_folders(args.data):
+        if not (folder / "metadata.csv").is_file():
+            raise FileNotFoundError(f"--data: {folder} has no metadata.csv (make it with text2music data synth, import or debian)")
     cfg = config_from_args(VocoderTrainConfig, args)
     _print_summary(train_vocoder(cfg, progress=not args.quiet))
     return 0
@@ -572,12 +581,31 @@ def add_train_vocoder(sub) -> None:
         "train-vocoder", help="train the neural vocoder (mel -> waveform, Vocos-like); resumable", formatter_class=_Formatter
     )
     p.add_argument(
-        "--data", type=Path, default=Path("data/synth"), help="data folder with metadata.csv and audio/ (train and valid splits)"
+        "--data",
+        default="data/synth",
+        help="data folder with metadata.csv and audio/ (train and valid splits); several: comma-separated",
     )
     p.add_argument(
         "--out", type=Path, default=Path("runs/vocoder"), help="run folder (vocoder.json + vocoder.safetensors); an existing run resumes"
     )
-    p.add_argument("--clips", type=_positive_int, default=None, help="train clips held in memory (default 2000)")
+    p.add_argument(
+        "--sample-rate",
+        type=_positive_int,
+        default=None,
+        help="rate of the audio it writes, a multiple of the mel's (48000: full band from the 16-kHz mel; default: the mel's)",
+    )
+    p.add_argument("--init", default=None, help="start from this trained vocoder (vocos or a folder), widened to --sample-rate")
+    p.add_argument(
+        "--adversarial",
+        type=float,
+        default=None,
+        help="weight of the discriminators' losses (Vocos' multi-period and multi-resolution; default 0: none)",
+    )
+    p.add_argument("--adversarial-after", type=int, default=None, help="steps of reconstruction alone before the discriminators join")
+    p.add_argument("--clips", type=_positive_int, default=None, help="train clips held in memory per corpus (default 2000)")
+    p.add_argument("--val-clips", type=_positive_int, default=None, help="validation clips per corpus (default 16)")
+    p.add_argument("--log-every", type=_positive_int, default=None, help="steps between log lines (default 50)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints and validations (default 500)")
     p.add_argument(
         "--steps", type=_positive_int, default=None, help="length of the learning-rate schedule and the last step (default 20000)"
     )

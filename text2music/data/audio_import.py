@@ -397,10 +397,12 @@ def import_audio(
     names: bool = False,
     ffmpeg: str | None = None,
     progress: bool = True,
+    labels: bool = True,
 ) -> dict:
     """Import the audio files and folders `paths` into the corpus folder `out` (see the module
     docstring). Re-running resumes; files added later join the same corpus. Returns a summary;
-    its `no_clips` says, per file of this run that gave none, why (too short, silent)."""
+    its `no_clips` says, per file of this run that gave none, why (too short, silent).
+    `labels=False` skips the beats and chords (audio only, as a vocoder needs; `data label` adds them later)."""
     from tqdm import tqdm
 
     if jobs < 1:
@@ -414,9 +416,10 @@ def import_audio(
         folder.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(folder)  # what a killed import was writing
     check_config(out, cfg)
-    labels = beatnet_installed()
+    unlabelled = "none: --no-labels (add them with `data label`)" if not labels else None if beatnet_installed() else f"none: {NO_BEATNET}"
+    labels = unlabelled is None
     if not labels:
-        log.warning("import: %s", NO_BEATNET)
+        log.warning("import: labels %s", unlabelled)
     tasks, already = plan_files(files, out, describe.strip(), per_file, names)
     log.info("import: %d files into %s (%d already there), %d jobs", len(tasks), out, already, jobs)
     failures, no_clips, seconds, t0 = [], {}, 0.0, time.perf_counter()
@@ -449,7 +452,7 @@ def import_audio(
         "clip_hours": round(len(records) * cfg.clip_seconds / 3600, 2),
         "splits": dict(Counter(r["split"] for r in records)),
         "audio_hours_now": round(seconds / 3600, 3),
-        "labels": LABELS_VERSION if labels else "none: BeatNet is not installed",
+        "labels": unlabelled or LABELS_VERSION,
         "seconds": round(wall, 1),
         "x_real_time": round(seconds / wall, 1) if wall > 0 and seconds else None,
     }

@@ -151,6 +151,7 @@ def build_real_music(
     jobs: int = 2,
     package_list: str | Path = PACKAGE_LIST,
     progress: bool = True,
+    labels: bool = True,
 ) -> dict:
     """Download, import and delete each chosen package in turn (see the module docstring)."""
     chosen = choose_packages(names, max_hours, package_list)
@@ -171,7 +172,7 @@ def build_real_music(
             files = music_files(pkg, download(pkg, work))
             if not files:
                 raise RuntimeError(f"{pkg.package} {pkg.version}: no file matches {' '.join(pkg.music)}")
-            import_audio(files, out, cfg, jobs=jobs, describe=pkg.describe, progress=progress)
+            import_audio(files, out, cfg, jobs=jobs, describe=pkg.describe, progress=progress, labels=labels)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         done[pkg.package] = pkg.version

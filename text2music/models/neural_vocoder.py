@@ -8,6 +8,12 @@ consistent across overlapping frames, where Griffin-Lim's smears the harmonics.
     vocoder = NeuralVocoder.from_folder(folder)   # vocoder.safetensors + vocoder.json
     audio = vocoder(mel)          # mel (B, n_mels, T) in the MelConfig's values -> (B, (T - 1) * hop)
 
+A full-band vocoder (`sample_rate` a multiple of the mel's, e.g. 48 kHz from the 16-kHz mel) keeps
+the mel's frames: its STFT has `factor` times the samples per frame and per window, so its first
+`n_fft // 2 + 1` bins are the mel's band at the same frequencies and times, and the bins above are
+predicted from the band below (bandwidth extension). `widened(sample_rate)` makes one from a
+trained mel-rate vocoder that starts out as that vocoder upsampled, with a faint guess above.
+
 Trained by `text2music train-vocoder` (`text2music.train.vocoder`): real mels in, real audio out.
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +31,7 @@ from torch import nn
 from text2music.features.mel import MelConfig
 from text2music.utils import atomic_path, atomic_write_text, dataclass_from_dict
 
-MAX_LOG_MAGNITUDE = 4.6  # exp(4.6) = 100, Vocos' clip on the predicted magnitude
+MAX_LOG_MAGNITUDE = 4.6  # exp(4.6) = 100, Vocos' clip on the predicted magnitude (at the mel's rate; times `factor` above it)
 
 
 @dataclass
@@ -33,6 +40,16 @@ class NeuralVocoderConfig:
     intermediate: int = 768  # width of each block's MLP
     layers: int = 8
     kernel: int = 7  # frames seen by each depthwise convolution
+    sample_rate: int | None = None  # the audio it writes: a multiple of the mel's rate; None: the mel's rate
+
+
+def output_factor(sample_rate: int | None, mel: MelConfig) -> int:
+    """How many output samples per mel sample; a one-line error unless a whole number."""
+    if sample_rate is None:
+        return 1
+    if not isinstance(sample_rate, int) or sample_rate < mel.sample_rate or sample_rate % mel.sample_rate:
+        raise ValueError(f"vocoder sample_rate {sample_rate}: must be a whole multiple of the mel's {mel.sample_rate} Hz")
+    return sample_rate // mel.sample_rate
 
 
 class ConvNeXtBlock(nn.Module):
@@ -59,16 +76,37 @@ class NeuralVocoder(nn.Module):
     def __init__(self, cfg: NeuralVocoderConfig, mel: MelConfig):
         super().__init__()
         self.cfg, self.mel = cfg, mel
+        self.factor = output_factor(cfg.sample_rate, mel)
+        self.n_fft, self.hop_length = mel.n_fft * self.factor, mel.hop_length * self.factor
         self.embed = nn.Conv1d(mel.n_mels, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.dim, cfg.intermediate, cfg.kernel, 1 / cfg.layers) for _ in range(cfg.layers))
         self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.head = nn.Linear(cfg.dim, mel.n_fft + 2)  # log magnitude and phase of n_fft // 2 + 1 bins
-        self.register_buffer("window", torch.hann_window(mel.n_fft), persistent=False)
+        self.head = nn.Linear(cfg.dim, self.n_fft + 2)  # log magnitude and phase of n_fft // 2 + 1 bins
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
 
     @property
     def sample_rate(self) -> int:
-        return self.mel.sample_rate
+        return self.mel.sample_rate * self.factor
+
+    def widened(self, sample_rate: int) -> "NeuralVocoder":
+        """A vocoder writing `sample_rate` that starts as this one upsampled: the same backbone,
+        the same phase and (times `factor`, the longer window's gain) magnitude for the bins this
+        one has, and for the bins above the magnitude of its top quarter, 26 dB down."""
+        wide = NeuralVocoder(dataclasses.replace(self.cfg, sample_rate=sample_rate), self.mel)
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
+        wide.load_state_dict(state, strict=False)
+        bins, wide_bins = self.n_fft // 2 + 1, wide.n_fft // 2 + 1
+        gain = math.log(wide.factor / self.factor)
+        with torch.no_grad():
+            for new, old in ((wide.head.weight, self.head.weight), (wide.head.bias, self.head.bias)):
+                top = old[bins - bins // 4 : bins].mean(0)
+                new[:bins] = old[:bins]
+                new[bins:wide_bins] = top
+                new[wide_bins : wide_bins + bins] = old[bins:]
+            wide.head.bias[:bins] += gain
+            wide.head.bias[bins:wide_bins] += gain - 3.0
+        return wide
 
     def spectrum(self, values: torch.Tensor) -> torch.Tensor:
         """mel values `(B, n_mels, T)` -> complex STFT `(B, n_fft // 2 + 1, T)`."""
@@ -76,13 +114,13 @@ class NeuralVocoder(nn.Module):
         for block in self.blocks:
             x = block(x)
         log_magnitude, phase = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
-        return torch.polar(torch.exp(log_magnitude.clamp(max=MAX_LOG_MAGNITUDE)), phase)
+        return torch.polar(torch.exp(log_magnitude.clamp(max=MAX_LOG_MAGNITUDE + math.log(self.factor))), phase)
 
     def waveform(self, values: torch.Tensor) -> torch.Tensor:
-        """mel values `(B, n_mels, T)` -> audio `(B, (T - 1) * hop)`, differentiable (training)."""
+        """mel values `(B, n_mels, T)` -> audio `(B, (T - 1) * hop * factor)`, differentiable (training)."""
         spec = self.spectrum(values)
-        length = (spec.shape[-1] - 1) * self.mel.hop_length
-        return torch.istft(spec, self.mel.n_fft, self.mel.hop_length, window=self.window, center=True, length=length)
+        length = (spec.shape[-1] - 1) * self.hop_length
+        return torch.istft(spec, self.n_fft, self.hop_length, window=self.window, center=True, length=length)
 
     @torch.no_grad()
     def forward(self, values: torch.Tensor, seed: int = 0, period: int | None = None) -> torch.Tensor:

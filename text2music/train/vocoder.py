@@ -1,15 +1,19 @@
 """Training the neural vocoder (`text2music.models.neural_vocoder`) on a corpus's audio.
 
     text2music train-vocoder --data data/synth --out runs/vocoder --minutes 60
+    text2music train-vocoder --data data/synth44k,data/debian44k --sample-rate 48000 --init vocos \
+        --adversarial 0.1 --out runs/vocos-fullband --minutes 70          # full band, from the 16-kHz one
 
-Data: the first 10 s of up to `clips` train-split clips, held in memory as audio (float16) and
-as the log-mel the generator makes (computed once, on the whole clip, as at inference). Each step
-takes random `crop_frames`-frame crops of those mels and the audio under them.
+Data: the first 10 s of up to `clips` train-split clips of each corpus, held in memory as audio at
+the vocoder's output rate (float16) and as the log-mel the generator makes (from the clip at the
+mel's rate, computed once on the whole clip, as at inference). Each step takes random
+`crop_frames`-frame crops of those mels and the audio under them.
 
-Loss: the multi-resolution STFT loss (spectral convergence + log magnitude at three resolutions,
-from auraloss) + L1 between the log-mels of the output and of the real crop. The adversarial
-losses of Vocos are left out: on a 2-core CPU their discriminators would cost an order of
-magnitude more than the generator (BENCHMARKS.md, "Vocoders").
+Loss: the multi-resolution STFT loss (spectral convergence + log magnitude at four resolutions,
+from auraloss, scaled with the output rate) + L1 between log-mels of the output and of the real
+crop (over the output's whole band). With `adversarial` > 0, after `adversarial_after` steps the
+discriminators of `text2music.train.discriminators` join: each step trains them once (hinge loss)
+and adds `adversarial` x (their hinge loss + 2 x feature matching) to the vocoder's loss.
 
 The run folder holds `vocoder.json` + `vocoder.safetensors` (inference), `state.pt` (resumable:
 running the same command again continues), `train_config.json`, `log.jsonl` and `loss.png`.
@@ -18,6 +22,7 @@ running the same command again continues), `train_config.json`, `log.jsonl` and 
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +30,8 @@ import torch
 from tqdm import tqdm
 
 from text2music.features.mel import MelConfig, get_preset, load_audio, log_mel_spectrogram, mel_filters, stft
-from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
+from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig, output_factor
+from text2music.train.discriminators import Discriminators, discriminator_loss, generator_losses
 from text2music.train.run import Budget, Trainer, fit, warmup_cosine
 from text2music.utils import record_settings, removed_on_failure
 
@@ -40,8 +46,13 @@ class VocoderTrainConfig:
     dim: int = 256
     intermediate: int = 768
     layers: int = 8
-    clips: int = 2000  # train clips held in memory
-    val_clips: int = 16
+    sample_rate: int | None = None  # of the audio it writes, a multiple of the mel's (None: the mel's)
+    init: str | None = None  # start from this trained vocoder ("vocos" or a folder), widened to sample_rate
+    adversarial: float = 0.0  # weight of the discriminators' losses; 0: reconstruction only
+    adversarial_after: int = 0  # steps of reconstruction alone before the discriminators join
+    disc_lr: float = 2e-4
+    clips: int = 2000  # train clips held in memory, per corpus
+    val_clips: int = 16  # per corpus
     crop_frames: int = 64  # about 1 s at the small preset
     batch_size: int = 16
     lr: float = 5e-4
@@ -58,10 +69,18 @@ class VocoderTrainConfig:
                 raise ValueError(f"train-vocoder: {name} must be at least 1, got {getattr(self, name)}")
         if self.crop_frames < 8:
             raise ValueError(f"train-vocoder: crop_frames must be at least 8, got {self.crop_frames}")
-        if not self.lr > 0:
-            raise ValueError(f"train-vocoder: lr must be positive, got {self.lr}")
+        if not self.lr > 0 or not self.disc_lr > 0:
+            raise ValueError(f"train-vocoder: lr and disc_lr must be positive, got {self.lr} and {self.disc_lr}")
+        if self.adversarial < 0 or self.adversarial_after < 0:
+            raise ValueError("train-vocoder: adversarial and adversarial_after must be at least 0")
+        output_factor(self.sample_rate, get_preset(self.preset))
         if self.minutes is not None and not self.minutes > 0:
             raise ValueError(f"train-vocoder: minutes must be positive, got {self.minutes}")
+
+
+def corpus_folders(data: str) -> list[Path]:
+    """The corpus folders of a comma-separated `--data`."""
+    return [Path(d.strip()) for d in str(data).split(",") if d.strip()]
 
 
 def clip_paths(data: Path, split: str, n: int) -> list[Path]:
@@ -77,29 +96,36 @@ def clip_paths(data: Path, split: str, n: int) -> list[Path]:
     return paths
 
 
-def load_clips(paths: list[Path], mel: MelConfig, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(audio `(N, (n_frames - 1) * hop)`, mel values `(N, n_mels, n_frames)`), both float16."""
-    n_samples = (mel.n_frames - 1) * mel.hop_length
+def load_clips(paths: list[Path], mel: MelConfig, sample_rate: int, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(audio at `sample_rate` `(N, (n_frames - 1) * hop * factor)`, mel values `(N, n_mels, n_frames)`), both float16."""
     audios, values = [], []
     for p in tqdm(paths, desc="load clips", unit="clip", disable=not progress):
-        audio = torch.from_numpy(load_audio(p, mel.sample_rate, max_seconds=mel.duration)[:n_samples])
-        audio = torch.nn.functional.pad(audio, (0, n_samples - len(audio)))
-        audios.append(audio.half())
-        values.append(log_mel_spectrogram(audio, mel).half())
+        low = fixed_length(load_audio(p, mel.sample_rate, max_seconds=mel.duration), mel, mel.sample_rate)
+        audios.append(fixed_length(load_audio(p, sample_rate, max_seconds=mel.duration), mel, sample_rate).half())
+        values.append(log_mel_spectrogram(low, mel).half())
     return torch.stack(audios), torch.stack(values)
 
 
-class VocoderLoss:
-    """Multi-resolution STFT loss (auraloss) + L1 on log-mel, on audio `(B, n_samples)`."""
+def fixed_length(audio, mel: MelConfig, sample_rate: int) -> torch.Tensor:
+    """The audio under `mel.n_frames` frames at `sample_rate`, cut or zero-padded."""
+    n_samples = (mel.n_frames - 1) * mel.hop_length * sample_rate // mel.sample_rate
+    audio = torch.from_numpy(audio[:n_samples])
+    return torch.nn.functional.pad(audio, (0, n_samples - len(audio)))
 
-    def __init__(self, mel: MelConfig):
+
+class VocoderLoss:
+    """Multi-resolution STFT loss (auraloss) + L1 on log-mel, on audio `(B, n_samples)` at
+    `sample_rate` (the mel's, or a multiple: the resolutions scale with it, and the log-mel
+    covers the whole band with the mel's density of bands)."""
+
+    def __init__(self, mel: MelConfig, sample_rate: int | None = None):
         import auraloss
 
-        self.mel = mel
-        self.stft_loss = auraloss.freq.MultiResolutionSTFTLoss(
-            fft_sizes=[256, 512, 1024, 2048], hop_sizes=[64, 128, 256, 512], win_lengths=[256, 512, 1024, 2048]
-        )
-        self.filters = mel_filters(mel)
+        factor = output_factor(sample_rate, mel)
+        sizes = [n * factor for n in (256, 512, 1024, 2048)]
+        self.stft_loss = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=sizes, hop_sizes=[n // 4 for n in sizes], win_lengths=sizes)
+        self.mel = mel if factor == 1 else full_band_mel(mel, factor)
+        self.filters = mel_filters(self.mel)
 
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
         return torch.log((self.filters @ stft(audio, self.mel).abs() ** 2).clamp_min(1e-7))
@@ -113,10 +139,24 @@ class VocoderLoss:
         return parts
 
 
+def full_band_mel(mel: MelConfig, factor: int) -> MelConfig:
+    """The loss's mel at `factor` times the mel's rate: the same frames, bands up to the new Nyquist."""
+    import librosa
+
+    sample_rate = mel.sample_rate * factor
+    n_mels = round(mel.n_mels * librosa.hz_to_mel(sample_rate / 2) / librosa.hz_to_mel(mel.f_max))
+    wide = {"sample_rate": sample_rate, "n_fft": mel.n_fft * factor, "hop_length": mel.hop_length * factor}
+    return dataclasses.replace(mel, **wide, n_mels=n_mels, fmax=None)
+
+
+def step_generator(cfg: VocoderTrainConfig, step: int) -> torch.Generator:
+    """The random draws of `step` (a resumed run draws what an uninterrupted one would)."""
+    return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+
+
 def crops(audio: torch.Tensor, values: torch.Tensor, cfg: VocoderTrainConfig, hop: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch of `step`: (mel crops `(B, n_mels, F)`, the audio under them `(B, (F - 1) * hop)`),
-    drawn from a generator seeded by the step (a resumed run draws what an uninterrupted one would)."""
-    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    """The batch of `step`: (mel crops `(B, n_mels, F)`, the audio under them `(B, (F - 1) * hop)`)."""
+    gen = step_generator(cfg, step)
     idx = torch.randint(0, values.shape[0], (cfg.batch_size,), generator=gen)
     start = torch.randint(0, values.shape[-1] - cfg.crop_frames + 1, (cfg.batch_size,), generator=gen)
     mel = torch.stack([values[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float()
@@ -145,23 +185,33 @@ class VocoderTraining(Trainer):
     loss_label, log_scale = "multi-resolution STFT + log-mel L1", False
 
     def __init__(self, cfg: VocoderTrainConfig, progress: bool = True):
-        out, data = Path(cfg.out), Path(cfg.data)
-        train_paths, val_paths = clip_paths(data, "train", cfg.clips), clip_paths(data, "valid", cfg.val_clips)
+        out, folders = Path(cfg.out), corpus_folders(cfg.data)
+        train_paths = [p for d in folders for p in clip_paths(d, "train", cfg.clips)]
+        val_paths = [p for d in folders for p in clip_paths(d, "valid", cfg.val_clips)]
         super().__init__(out, Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, val_every=cfg.checkpoint_every)
         record_settings(out / "train_config.json", asdict(cfg), "a vocoder training run", volatile=VOLATILE)
         self.cfg, self.mel = cfg, get_preset(cfg.preset)
         torch.manual_seed(cfg.seed)
-        self.vocoder = NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers), self.mel)
+        self.vocoder = initial_vocoder(cfg, self.mel)
         self.optimizer = torch.optim.AdamW(self.vocoder.parameters(), lr=cfg.lr, betas=(0.8, 0.9))
-        self.clips, self.val = load_clips(train_paths, self.mel, progress), load_clips(val_paths, self.mel, progress)
-        self.loss_fn = VocoderLoss(self.mel)
+        self.disc = Discriminators() if cfg.adversarial > 0 else None
+        self.disc_optimizer = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.9)) if self.disc else None
+        rate = self.vocoder.sample_rate
+        self.clips, self.val = load_clips(train_paths, self.mel, rate, progress), load_clips(val_paths, self.mel, rate, progress)
+        self.loss_fn = VocoderLoss(self.mel, rate)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
         for group in self.optimizer.param_groups:
             group["lr"] = warmup_cosine(cfg.lr, self.step, cfg.warmup, cfg.steps, floor=0.05)
-        mels, target = crops(*self.clips, cfg, self.mel.hop_length, self.step)
-        parts = self.loss_fn(self.vocoder.waveform(mels), target)
+        mels, target = crops(*self.clips, cfg, self.vocoder.hop_length, self.step)
+        audio = self.vocoder.waveform(mels)
+        parts = self.loss_fn(audio, target)
+        if self.disc is not None and self.step >= cfg.adversarial_after:
+            offset = int(torch.randint(0, max(1, target.shape[-1] - self.disc.segment + 1), (1,), generator=step_generator(cfg, self.step)))
+            parts["disc"] = self.discriminator_step(target, audio.detach(), offset)
+            parts["adv"], parts["fm"] = self.adversarial_losses(target, audio, offset)
+            parts["loss"] = parts["loss"] + cfg.adversarial * (parts["adv"] + 2 * parts["fm"])
         self.optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
         torch.nn.utils.clip_grad_norm_(self.vocoder.parameters(), 1.0)
@@ -169,15 +219,38 @@ class VocoderTraining(Trainer):
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}
 
+    def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, offset: int) -> torch.Tensor:
+        """One step of the discriminators on this batch; returns their hinge loss."""
+        loss = discriminator_loss(self.disc(real, fake, offset))
+        self.disc_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.disc.parameters(), 1.0)
+        self.disc_optimizer.step()
+        return loss
+
+    def adversarial_losses(self, real: torch.Tensor, fake: torch.Tensor, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hinge loss, feature matching) of the vocoder's audio, the discriminators frozen."""
+        self.disc.requires_grad_(False)
+        try:
+            return generator_losses(self.disc(real, fake, offset))
+        finally:
+            self.disc.requires_grad_(True)
+
     def validate(self) -> dict[str, float]:
         return validate(self.vocoder, self.loss_fn, self.val)
 
     def state_dict(self) -> dict:
-        return {"model": self.vocoder.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step}
+        state = {"model": self.vocoder.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step}
+        if self.disc is not None:
+            state.update(disc=self.disc.state_dict(), disc_optimizer=self.disc_optimizer.state_dict())
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.vocoder.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.disc is not None and "disc" in state:
+            self.disc.load_state_dict(state["disc"])
+            self.disc_optimizer.load_state_dict(state["disc_optimizer"])
         self.step = state["step"]
 
     def save_checkpoint(self) -> None:
@@ -187,6 +260,21 @@ class VocoderTraining(Trainer):
 
     def save_result(self, val: dict | None) -> None:
         """Nothing more: the vocoder is written with every checkpoint, the last one included."""
+
+
+def initial_vocoder(cfg: VocoderTrainConfig, mel: MelConfig) -> NeuralVocoder:
+    """A new vocoder of the config's size, or the `init` one widened to the config's rate."""
+    if cfg.init is None:
+        return NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers, sample_rate=cfg.sample_rate), mel)
+    from text2music.models.vocoder import neural_vocoder_folder
+
+    start = NeuralVocoder.from_folder(neural_vocoder_folder(cfg.init))
+    if start.mel != mel:
+        raise ValueError(f"train-vocoder --init {cfg.init}: its mel is not the {cfg.preset} preset's")
+    wanted = cfg.sample_rate or mel.sample_rate
+    if start.sample_rate == wanted:
+        return start.train()
+    return start.widened(wanted).train()
 
 
 def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
