@@ -474,7 +474,7 @@ def before_after_png(base: Path, adapter: Path, data: Path, n: int) -> Path:
     after = pipe(texts, settings, seeds=[0] * len(texts)).mel
     mels, titles = [], []
     for r, b, a in zip(records, before, after):
-        mels += [pipe.mel_of(load_audio(data / r["audio"], pipe.sample_rate)), np.asarray(b), np.asarray(a)]
+        mels += [pipe.mel_of(load_audio(data / r["audio"], pipe.mel.sample_rate)), np.asarray(b), np.asarray(a)]
         titles += [f"real: {r['clip_id']}", "base model", "with the adapter"]
     path = adapter / "before_after.png"
     save_mel_grid(path, mels, pipe.mel, titles, cols=3)
@@ -828,7 +828,7 @@ def outputs_of(path: Path, args) -> list[Path]:
     return [path] + [path.with_suffix(s) for s, asked in ((".png", args.png), (".npy", args.npy)) if asked]
 
 
-def write_clip(path: Path, wave, mel, pipe, args, title: str) -> None:
+def write_clip(path: Path, wave, sample_rate: int, mel, pipe, args, title: str) -> None:
     """A clip's audio (and picture, mel array), each written atomically; a full disk or an unwritable
     file is one line naming the file."""
     import numpy as np
@@ -839,7 +839,7 @@ def write_clip(path: Path, wave, mel, pipe, args, title: str) -> None:
 
     target = path
     try:
-        save_audio(path, wave, pipe.sample_rate)
+        save_audio(path, wave, sample_rate)
         if args.png:
             target = path.with_suffix(".png")
             save_mel_png(target, mel, pipe.mel, title=title)
@@ -885,7 +885,7 @@ def run_generation(pipe, args, settings, texts: list[str], jobs: list[tuple[str,
         mels = out.mel.float().cpu().numpy()
         for k, i in enumerate(batch):
             label, seed = jobs[i]
-            write_clip(paths[i], out.audio[k], mels[k], pipe, args, f"{label[:80]} (seed {seed})")
+            write_clip(paths[i], out.audio[k], out.sample_rate, mels[k], pipe, args, f"{label[:80]} (seed {seed})")
             print(paths[i], flush=True)
     bar.close()
     return len(todo)
@@ -921,8 +921,15 @@ def cmd_generate(args) -> int:
     from text2music.generate.pipeline import Text2Music
 
     pipe = Text2Music.from_pretrained(spec)
+    if pipe.vocoder.sample_rate < pipe.output_rate(settings):
+        print(band_note(pipe.vocoder.name, pipe.vocoder.sample_rate, pipe.output_rate(settings)), file=sys.stderr)
     run_generation(pipe, args, settings, texts, jobs, paths)
     return 0
+
+
+def band_note(vocoder: str, vocoder_rate: int, rate: int) -> str:
+    """What a clip written above its vocoder's rate holds."""
+    return f"note: the {vocoder} vocoder makes {vocoder_rate} Hz audio, resampled to {rate} Hz: nothing above {vocoder_rate / 2000:g} kHz"
 
 
 def add_generate(sub) -> None:

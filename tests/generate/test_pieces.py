@@ -110,6 +110,22 @@ def test_a_continuation_starts_with_the_audio_and_inpainting_keeps_everything_ou
     assert not np.allclose(out.audio[0, SR + fade : 2 * SR - fade], take[SR + fade : 2 * SR - fade])
 
 
+def test_at_44k_a_continuation_and_an_inpainting_keep_the_files_own_samples(context_pipe, tmp_path):
+    """Asked for 44.1 kHz, the prompt is read at that rate and kept sample for sample."""
+    rate = 44100
+    path = tmp_path / "take44.wav"
+    t = np.arange(3 * rate) / rate
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-4 * (t % 0.5))).astype(np.float32), rate, subtype="FLOAT")
+    take = sf.read(path, dtype="float32")[0]
+    out = context_pipe(["soft piano"], S(duration=5.0, steps=2, init_mode="continue", sample_rate=rate), init_audio=path)
+    fade = round(0.02 * rate)
+    assert out.sample_rate == rate and out.audio.shape == (1, 5 * rate)
+    assert np.array_equal(out.audio[0, : len(take) - fade], take[: len(take) - fade])
+    out = context_pipe(["soft piano"], S(steps=2, init_mode="inpaint", span="1.0-2.0", sample_rate=rate), init_audio=path)
+    outside = np.r_[0:rate, 2 * rate : len(take)]
+    assert out.audio.shape == (1, len(take)) and np.array_equal(out.audio[0, outside], take[outside])
+
+
 @pytest.mark.parametrize(
     "audio, settings, message",
     [
@@ -138,9 +154,13 @@ def test_a_long_mel_is_vocoded_in_overlapping_chunks_that_join_exactly(context_p
     audio equals the audio of the whole mel, joins included."""
     hop = context_pipe.mel.hop_length
 
-    def local(mel, seed=0, period=None):
-        return mel.mean(1)[:, :-1].repeat_interleave(hop, dim=1)
+    class Local:
+        sample_rate = context_pipe.mel.sample_rate
 
+        def __call__(self, mel, seed=0, period=None):
+            return mel.mean(1)[:, :-1].repeat_interleave(hop, dim=1)
+
+    local = Local()
     vocoder, context_pipe.vocoder = context_pipe.vocoder, local
     try:
         mel = torch.randn(80, context_pipe.mel.frames_for(47.0))

@@ -123,12 +123,13 @@ def test_int8_weights_make_nearly_the_same_clip(tiny_model, pipe):
 
 def test_with_int8_weights_a_clip_does_not_depend_on_its_batch(tiny_model):
     """int8 activations are quantised with one scale per call: batched together, the same text and
-    seed gave another clip (up to 0.16 apart) unless each clip is made on its own."""
+    seed gave another clip (up to 0.16 apart) unless each clip is made on its own. (The text
+    encoder's padded batch leaves float rounding, up to 1e-5 apart on some CPUs.)"""
     quantized = Text2Music.from_pretrained(tiny_model, precision="int8")
     settings = GenerationSettings(duration=2.0, steps=3, normalize=False)
     alone = quantized(["soft piano"], settings, seeds=[3]).audio[0]
     batch = quantized(["a very loud and long description of heavy metal with drums", "soft piano"], settings, seeds=[9, 3])
-    assert np.array_equal(batch.audio[1], alone)
+    np.testing.assert_allclose(batch.audio[1], alone, atol=1e-4, rtol=0)
     calls = []
     quantized(["a", "b", "c"], settings, callback=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (9, 9) and [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -77,6 +77,9 @@ class BlockingPipeline:
     def plan(self, texts, settings, seeds):
         return self.pipe.plan(texts, settings, seeds)
 
+    def output_rate(self, settings):
+        return self.pipe.output_rate(settings)
+
     def __call__(self, texts, settings=None, *, callback=None, **kwargs):
         self.started.set()
         if self.report is not None and callback is not None:

@@ -98,6 +98,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "sampler": "euler",
         "shift": DEFAULTS.shift,
         "normalize": True,
+        "sample_rate": None,
         "strength": DEFAULTS.strength,
         "init_mode": "variation",
         "span": None,
@@ -145,6 +146,9 @@ def test_sync_call_answers_with_the_wav(client, tiny_pipeline):
     assert client.get(f"/api/jobs/{r.headers['x-job-id']}").json()["status"] == "done"
     r = client.post("/api/generate/sync", json={"text": "upbeat funk", "duration": SYNC_MAX_DURATION + 1})
     assert r.status_code == 422 and "/api/generate" in r.json()["message"]
+    r = client.post("/api/generate/sync", json={"text": "upbeat funk", "duration": 1.5, "steps": 2, "sample_rate": 44100})
+    samples, sr = read_wav(r.content)
+    assert sr == 44100 and len(samples) == round(1.5 * 44100)
 
 
 BAD = [
@@ -172,6 +176,7 @@ BAD = [
     ({"text": "ok", "shift": "3"}, "shift: Input should be a valid number"),
     ({"text": "ok", "sampler": "dpm"}, "sampler: 'dpm' is unknown; choose one of " + ", ".join(SAMPLERS)),
     ({"text": "ok", "sampler": 1}, "sampler: Input should be a valid string"),
+    ({"text": "ok", "sample_rate": 12345}, "sample_rate: 12345 is unknown; choose one of 16000, 22050, 32000, 44100, 48000"),
     ({"text": "ok", "path": "../../etc/passwd"}, "path: Extra inputs are not permitted"),
     ({}, "text: Field required"),
 ]

@@ -17,7 +17,7 @@ import pytest
 
 from tests.serve.conftest import BlockingPipeline
 from text2music.generate.sampling import SAMPLERS
-from text2music.generate.settings import GenerationSettings
+from text2music.generate.settings import SAMPLE_RATES, GenerationSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "reports" / "screenshots" / "serve-page.png"
@@ -72,6 +72,8 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     assert page.locator(".chip").count() >= 3
     assert page.eval_on_selector_all("#sampler option", "os => os.map(o => o.value)") == list(SAMPLERS)
     assert page.input_value("#sampler") == GenerationSettings().sampler
+    assert page.eval_on_selector_all("#sample_rate option", "os => os.map(o => o.value)") == ["", *map(str, SAMPLE_RATES)]
+    assert page.input_value("#sample_rate") == ""  # the model's own
 
     # a model without musical controls: those fields are off, with a hint; a loop needs none
     assert page.is_visible("#musical-hint") and "without musical controls" in page.inner_text("#musical-hint")
@@ -120,9 +122,12 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     # a second clip from an example chip: newest first, both kept
     page.locator(".chip").nth(1).click()
     example = page.input_value("#text")
+    page.select_option("#sample_rate", "32000")
     page.click("#generate")
     page.wait_for_function("() => document.querySelectorAll('.result.done audio[src]').length === 2", timeout=60_000)
     assert page.inner_text(".result:first-child .result-text") == example
+    assert page.evaluate(CHECK_AUDIO, page.get_attribute(".result:first-child audio", "src"))["bytes"] == 44 + 2 * 2 * 32000
+    assert "32 kHz" in page.inner_text(".result:first-child .result-settings")
     assert page.inner_text(".result:last-child .result-text") == PROMPT
     assert "2 s · 4 steps" in page.inner_text(".result:last-child .result-settings")
     page.wait_for_function("() => [...document.querySelectorAll('img.spectrogram')].every(i => i.complete && i.naturalWidth > 0)")

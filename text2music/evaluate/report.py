@@ -143,6 +143,17 @@ def report_markdown(m: dict, pictures: list[str] = ()) -> str:
             ("real-time factor", s["rtf"]),
             ("peak RSS (MB)", s["peak_rss_mb"]),
         ]
+    if "full_band" in m:
+        f = m["full_band"]
+        gen, real = f["generated"], f["real"]
+        rows += [
+            (
+                f"energy above 8 kHz, dB of the clip's ({f['sample_rate']} Hz): made / real",
+                f"{gen['high_band_db']:.1f} / {real['high_band_db']:.1f}",
+            ),
+            ("spectral flatness of 8-16 kHz: made / real", f"{gen['flatness']:.3f} / {real['flatness']:.3f}"),
+        ]
+        rows += [(f"log-spectral distance to the real clip, {band} (dB)", v) for band, v in f.get("lsd_db", {}).items()]
     lines += [f"| {k} | {_fmt(v) if not isinstance(v, str) else v} |" for k, v in rows]
     lines += ["", "## Tag AUC per concept", "", "| concept | AUC | named | excluded |", "|---|---|---|---|"]
     lines += [f"| {c} | {v['auc']:.3f} | {v['n_pos']} | {v['n_neg']} |" for c, v in sorted(a["tag_auc"].items())]

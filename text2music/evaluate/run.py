@@ -123,6 +123,8 @@ def fingerprint(cfg: EvalConfig) -> dict:
     settings = {} if is_reference_only(cfg.system) else own
     if settings and cfg.settings.shift != 1.0:  # reports made before the time grid could shift hold no shift: 1
         settings["shift"] = cfg.settings.shift
+    if cfg.settings.sample_rate is not None and cfg.system != "real":  # reports made before it was a setting hold none
+        settings["sample_rate"] = cfg.settings.sample_rate
     spec = cfg.spec
     adapter = str(spec.adapter) if spec.adapter else None
     return {
@@ -317,7 +319,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
     items = load_items(cfg)
     fp = fingerprint(cfg)
     claim_report(out, fp, cfg.overwrite)  # before any model work: refuses a folder of other settings
-    system = load_system(cfg.system) if reference_only else load_system(cfg.system, cfg.controls, cfg.spec, cfg.settings)
+    controls, spec = ("text", None) if reference_only else (cfg.controls, cfg.spec)
+    system = load_system(cfg.system, controls, spec, cfg.settings)
     judges = Judges()
 
     # 1. the real clips, judged once for all reports in the same parent folder (FAD reference, spread)
@@ -353,6 +356,11 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         metrics["heldout"] = adherence([h[0] for h in held], [h[1] for h in held])
     if reference:
         metrics.update(reference_metrics(items, judged, reference, cfg.settings.seed, div_items, cfg.diversity_seeds))
+    if cfg.prompts == "corpus" and cfg.system != "real" and system.sample_rate > JUDGE_RATE:
+        from text2music.evaluate.bands import full_band_metrics
+
+        pairs = [(out / "audio" / f"{clip_name(it.id, cfg.settings.seed)}.wav", Path(it.audio)) for it in items]
+        metrics["full_band"] = full_band_metrics(pairs, system.sample_rate, aligned=reference_only)
     if cfg.speed and not reference_only:
         metrics["speed"] = speed_in_subprocess(
             cfg.system, "a calm solo piano piece in A minor at 70 BPM", cfg.spec, cfg.settings.replace(duration=10.0)

@@ -21,7 +21,7 @@ import torch
 from text2music.evaluate.folder import vocoder_row_source
 from text2music.evaluate.judges import JUDGE_RATE
 from text2music.evaluate.prompts import EvalItem
-from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram
+from text2music.features.mel import get_preset, load_audio, log_mel_spectrogram, resample
 from text2music.generate.settings import GenerationSettings
 from text2music.generate.spec import ModelSpec
 
@@ -40,11 +40,13 @@ class RealAudio:
 
 
 class VocoderOnly(RealAudio):
-    """Real clip -> log-mel -> a vocoder: Griffin-Lim on the analytic inverse, or a learned one."""
+    """Real clip -> log-mel -> a vocoder: Griffin-Lim on the analytic inverse, or a learned one;
+    written at `sample_rate` (default: the vocoder's own, at most 44.1 kHz, as the pipeline writes)."""
 
     name = "vocoder"
 
-    def __init__(self, preset: str = "small", neural: str | Path | None = None, **griffin_lim):
+    def __init__(self, preset: str = "small", neural: str | Path | None = None, sample_rate: int | None = None, **griffin_lim):
+        from text2music.generate.pipeline import DEFAULT_FULL_BAND_RATE
         from text2music.models.neural_vocoder import NeuralVocoder
         from text2music.models.vocoder import GriffinLimVocoder
 
@@ -53,13 +55,17 @@ class VocoderOnly(RealAudio):
         else:
             self.vocoder = GriffinLimVocoder(get_preset(preset), **griffin_lim)
         self.mel = self.vocoder.mel
-        super().__init__(self.mel.sample_rate)
+        super().__init__(sample_rate or min(self.vocoder.sample_rate, DEFAULT_FULL_BAND_RATE))
 
     def render(self, items, seeds):
         out = []
-        for audio in super().render(items, seeds):
-            wave = self.vocoder(log_mel_spectrogram(audio, self.mel)[None])[0]
-            out.append(wave[: len(audio)].numpy())
+        for it in items:
+            if it.audio is None:
+                raise ValueError(f"prompt {it.id} has no real audio (the vocoder row needs corpus prompts)")
+            audio = load_audio(it.audio, self.mel.sample_rate)
+            wave = self.vocoder(log_mel_spectrogram(audio, self.mel)[None])[0].numpy()
+            wave = resample(wave, self.vocoder.sample_rate, self.sample_rate)
+            out.append(wave[: round(len(audio) * self.sample_rate / self.mel.sample_rate)])
         return out
 
 
@@ -76,9 +82,9 @@ class ModelSystem:
 
         self.pipe = Text2Music.from_pretrained(spec)
         self.name = str(spec.model) if spec.model is not None else "default"
-        self.sample_rate = self.pipe.sample_rate
         self.controls = controls
         self.settings = (settings or GenerationSettings()).replace(text_controls=controls == "text")
+        self.sample_rate = self.pipe.output_rate(self.settings)
 
     def render(self, items, seeds):
         if self.controls != "settings":
@@ -103,7 +109,8 @@ def load_system(system: str, controls: str = "text", spec: ModelSpec | None = No
         return RealAudio()
     source = vocoder_row_source(system)
     if source is not None:
-        return VocoderOnly(**source) if isinstance(source, dict) else VocoderOnly(neural=source)
+        rate = settings.sample_rate if settings is not None else None
+        return VocoderOnly(**source, sample_rate=rate) if isinstance(source, dict) else VocoderOnly(neural=source, sample_rate=rate)
     spec = spec or ModelSpec()
     return ModelSystem(dataclasses.replace(spec, model=None if system == "default" else system), controls, settings)
 

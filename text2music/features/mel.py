@@ -48,6 +48,16 @@ def load_audio(path: str | Path | BinaryIO, sample_rate: int, max_seconds: float
     return audio
 
 
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Audio `(n,)` or `(B, n)` at `from_rate` -> float32 at `to_rate` (soxr, high quality); unchanged when equal."""
+    audio = np.asarray(audio, np.float32)
+    if from_rate == to_rate:
+        return audio
+    if audio.ndim == 2:
+        return np.stack([resample(row, from_rate, to_rate) for row in audio])
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
 def save_audio(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: int) -> None:
     """Write mono audio `(n_samples,)` atomically; the format comes from the suffix (.wav, .flac)."""
     audio = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from text2music.features.controls import frame_controls, global_controls
-from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
+from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram, resample
 from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, prompt_settings, read_audio_prompt
 from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
 from text2music.generate.flow import sample_mel, seeded_noise
@@ -50,6 +50,7 @@ from text2music.text.controls import parse_controls
 __all__ = ["DEFAULT_MODEL_DIR", "Generation", "ModelSpec", "Text2Music"]
 ProgressFn = Callable[[int, int], None]
 CROSSFADE_SECONDS = 0.02  # where new audio meets the user's
+DEFAULT_FULL_BAND_RATE = 44100  # what a vocoder above it (48 kHz) writes unless asked: CD rate
 VOCODE_OVERLAP = 32  # frames two vocoded chunks of a long mel share
 LOOP_SEAM_SECONDS = 1.0  # made again on either side of a loop's wrap (a model with context)
 
@@ -171,7 +172,13 @@ class Text2Music:
 
     @property
     def sample_rate(self) -> int:
-        return self.mel.sample_rate
+        """The rate it writes unless a call asks for another (`settings.sample_rate`): the vocoder's
+        own, but at most the model folder's "sample_rate" (44100 when unset: a 48-kHz vocoder writes
+        CD rate). The generator itself works on the mel's frames (`self.mel.sample_rate`)."""
+        return min(self.vocoder.sample_rate, int(self.config.get("sample_rate") or DEFAULT_FULL_BAND_RATE))
+
+    def output_rate(self, settings: GenerationSettings) -> int:
+        return settings.sample_rate or self.sample_rate
 
     @property
     def device(self) -> torch.device:
@@ -200,20 +207,22 @@ class Text2Music:
         embedding has no text to read them from)."""
         settings = settings or GenerationSettings()
         strings = None if isinstance(texts, TextEmbedding) else check_texts(texts)
-        prompt = read_audio_prompt(init_audio, settings, self.sample_rate) if init_audio is not None else None
+        rate = self.output_rate(settings)
+        prompt = read_audio_prompt(init_audio, settings, rate) if init_audio is not None else None
         text = texts if strings is None else self.embed(strings)
         B = text.tokens.shape[0]
         seeds = [settings.seed] * B if seeds is None else check_seeds(seeds, B)
         if prompt is not None and prompt.mode != "variation":
             return self.around_prompt(text, strings or [""] * B, settings, seeds, prompt, callback, plans)
         plans = plans if plans is not None else self.plan(strings or [""] * B, settings, seeds)
-        mel = self.make_mel(text, settings, seeds, prompt.audio if prompt is not None else None, callback, plans)
-        n_samples = round(plans[0].duration * self.sample_rate) if self.generative else None
-        audio = self.vocode(mel, n_samples, loop=settings.loop)
+        init = resample(prompt.audio, rate, self.mel.sample_rate) if prompt is not None else None
+        mel = self.make_mel(text, settings, seeds, init, callback, plans)
+        n_samples = round(plans[0].duration * rate) if self.generative else None
+        audio = self.vocode(mel, n_samples, loop=settings.loop, rate=rate)
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
-        return Generation(audio, mel, self.sample_rate, plans)
+        return Generation(audio, mel, rate, plans)
 
     def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int], hints: PromptHints | None = None) -> list[ControlPlan]:
         """Each text's musical controls and length; the pre-flight check of `plan_clips`. `hints`:
@@ -269,7 +278,7 @@ class Text2Music:
             return self.piece_mel(text, settings, seeds, plans, n_frames, callback)
         init = None
         if init_audio is not None:
-            audio = read_init_audio(init_audio, self.sample_rate, (n_frames - 1) * self.mel.hop_length / self.sample_rate)
+            audio = read_init_audio(init_audio, self.mel.sample_rate, (n_frames - 1) * self.mel.hop_length / self.mel.sample_rate)
             init = log_mel_spectrogram(audio, self.mel)[None].expand(B, -1, -1)
         closing = settings.loop and self.has_context
         total = settings.model_evaluations * (2 if closing else 1)
@@ -306,7 +315,7 @@ class Text2Music:
         lies in the middle, LOOP_SEAM_SECONDS either side of it inpainted with the rest known, rolled back."""
         T, patch = mel.shape[-1], self.model.cfg.patch
         half = T // 2 // patch * patch
-        rate = self.sample_rate / self.mel.hop_length
+        rate = self.mel.sample_rate / self.mel.hop_length
         side = max(patch, min(half - patch, round(LOOP_SEAM_SECONDS * rate / patch) * patch))
         known = torch.ones(mel.shape[0], T, dtype=torch.bool, device=mel.device)
         known[:, half - side : half + side] = False
@@ -354,7 +363,7 @@ class Text2Music:
         def controls_of(start: int, end: int) -> Controls | None:
             return None if controls is None else Controls(controls.frames[..., start:end], controls.globals)
 
-        rate = self.sample_rate / self.mel.hop_length
+        rate = self.mel.sample_rate / self.mel.hop_length
         layout = WindowLayout.of_seconds(self.window_seconds, self.context_seconds, rate, patch)
         total = settings.model_evaluations
         progress = (lambda done, windows: callback(done * total, windows * total)) if callback else None
@@ -379,17 +388,18 @@ class Text2Music:
             raise ValueError(f"a {self.kind} model regresses one clip per text and cannot {prompt.mode} audio")
         settings = prompt_settings(settings, prompt)
         plans = plans if plans is not None else self.plan_prompt(texts, settings, seeds, prompt)
-        n_samples = round(plans[0].duration * self.sample_rate) if prompt.mode == "continue" else len(prompt.audio)
-        n_frames = n_samples // self.mel.hop_length + 1
-        known_mel = torch.from_numpy(self.mel_of(prompt.audio))[..., :n_frames]
+        rate = prompt.sample_rate  # the prompt's samples are kept as they are: it was read at the output rate
+        n_samples = round(plans[0].duration * rate) if prompt.mode == "continue" else len(prompt.audio)
+        n_frames = round(n_samples * self.mel.sample_rate / rate) // self.mel.hop_length + 1
+        known_mel = torch.from_numpy(self.mel_of(resample(prompt.audio, rate, self.mel.sample_rate)))[..., :n_frames]
         known, keep = self.prompt_masks(prompt, n_frames, n_samples)
         mel = self.piece_mel(text, settings, seeds, plans, n_frames, callback, known_mel, known)
-        made = limit_peaks(self.vocode(mel, n_samples))
+        made = limit_peaks(self.vocode(mel, n_samples, rate=rate))
         kept = np.pad(prompt.audio, (0, max(0, n_samples - len(prompt.audio))))[:n_samples]
-        audio = np.stack([splice(kept, row, keep, round(CROSSFADE_SECONDS * self.sample_rate)) for row in made])
+        audio = np.stack([splice(kept, row, keep, round(CROSSFADE_SECONDS * rate)) for row in made])
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
-        return Generation(audio, mel, self.sample_rate, plans)
+        return Generation(audio, mel, rate, plans)
 
     def plan_prompt(self, texts: list[str], settings: GenerationSettings, seeds: list[int], prompt: AudioPrompt) -> list[ControlPlan]:
         """The plans of a continuation or inpainting: the prompt's tempo, meter, beat phase and key
@@ -398,16 +408,17 @@ class Text2Music:
         return self.plan(texts, prompt_settings(settings, prompt), seeds, hints)
 
     def prompt_masks(self, prompt: AudioPrompt, n_frames: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
-        """(known frames `(n_frames,)`, kept samples `(n_samples,)`) of a continuation or inpainting."""
-        hop, sr = self.mel.hop_length, self.sample_rate
-        frames, samples = np.arange(n_frames), np.arange(n_samples)
+        """(known frames `(n_frames,)`, kept samples `(n_samples,)` at the prompt's rate) of a
+        continuation or inpainting."""
+        sr = prompt.sample_rate
+        centre = np.arange(n_frames) * self.mel.hop_length / self.mel.sample_rate  # seconds
+        reach = self.mel.n_fft / 2 / self.mel.sample_rate  # a frame hears this far either side of its centre
+        samples = np.arange(n_samples)
         if prompt.mode == "continue":
             end = len(prompt.audio)
-            fade = round(CROSSFADE_SECONDS * sr)
-            return frames * hop + self.mel.n_fft // 2 <= end, samples < end - fade
-        start, end = (round(t * sr) for t in prompt.span)
-        reach = self.mel.n_fft // 2  # a frame hears this far either side of its centre
-        return (frames * hop + reach <= start) | (frames * hop - reach >= end), (samples < start) | (samples >= end)
+            return centre + reach <= end / sr, samples < end - round(CROSSFADE_SECONDS * sr)
+        start, end = prompt.span
+        return (centre + reach <= start) | (centre - reach >= end), (samples < round(start * sr)) | (samples >= round(end * sr))
 
     def _mel_of_row(self, text: TextEmbedding, i: int, settings, seeds, init_audio, callback, plans) -> torch.Tensor:
         """Clip `i` of a batch made on its own, its progress reported as part of the batch's."""
@@ -419,26 +430,28 @@ class Text2Music:
         """Frames of a loop of `duration` seconds: the nearest whole number of tokens (the loop's
         audio is then resampled to the exact length, a change of rate below 1/n_frames)."""
         patch = getattr(self.model.cfg, "patch", 1)
-        return max(patch, round(duration * self.sample_rate / self.mel.hop_length / patch) * patch)
+        return max(patch, round(duration * self.mel.sample_rate / self.mel.hop_length / patch) * patch)
 
     def control_inputs(self, plans: list[ControlPlan], n_frames: int) -> Controls:
         """The model's control inputs for `plans` over `n_frames` frames (padded to whole tokens)."""
         patch = self.model.cfg.patch
         padded = math.ceil(n_frames / patch) * patch
-        rate = self.sample_rate / self.mel.hop_length
+        rate = self.mel.sample_rate / self.mel.hop_length
         frames = np.stack([frame_controls(p.controls, padded, rate) for p in plans])
         globals_ = np.stack([global_controls(p.controls) for p in plans])
         return Controls(torch.from_numpy(frames), torch.from_numpy(globals_)).to(self.device)
 
-    def vocode(self, mel: torch.Tensor, n_samples: int | None = None, loop: bool = False) -> np.ndarray:
-        """mel `(B, n_mels, n_frames)` -> float32 audio `(B, n_samples)` (not level-adjusted).
+    def vocode(self, mel: torch.Tensor, n_samples: int | None = None, loop: bool = False, rate: int | None = None) -> np.ndarray:
+        """mel `(B, n_mels, n_frames)` -> float32 audio `(B, n_samples)` at `rate` (default
+        `sample_rate`; not level-adjusted).
 
         Row by row with a fixed phase seed, so a row's audio does not depend on the batch. A loop's
         mel is vocoded three times over and the middle period kept, resampled to `n_samples`: its
         end flows into its start."""
+        rate = rate or self.sample_rate
         if loop:
             return np.stack([self.vocode_loop(m, n_samples) for m in mel])
-        audio = np.stack([self.vocode_row(m) for m in mel]).astype(np.float32)
+        audio = np.stack([resample(self.vocode_row(m), self.vocoder.sample_rate, rate) for m in mel]).astype(np.float32)
         if n_samples is not None:
             audio = np.pad(audio[:, :n_samples], ((0, 0), (0, max(0, n_samples - audio.shape[1]))))
         return audio
@@ -447,7 +460,7 @@ class Text2Music:
         """One mel `(n_mels, T)` -> audio `((T - 1) * hop,)`; longer than one window, in window-long
         chunks that overlap by VOCODE_OVERLAP frames, crossfaded over the middle half of each overlap
         (so the vocoder's memory stays that of one window whatever the length)."""
-        T, hop = mel.shape[-1], self.mel.hop_length
+        T, hop = mel.shape[-1], self.vocoder_hop
         chunk = self.mel.frames_for(MAX_WINDOW)
         if T <= chunk:
             return self.vocoder(mel[None].float().cpu(), seed=0)[0].numpy()
@@ -471,14 +484,19 @@ class Text2Music:
         """One loop's mel `(n_mels, T)` -> float32 audio `(n_samples,)` that repeats seamlessly."""
         import soxr
 
-        T, hop = mel.shape[-1], self.mel.hop_length
+        T, hop = mel.shape[-1], self.vocoder_hop
         tiled = self.vocoder(mel.repeat(1, 3)[None].float().cpu(), seed=0, period=T)[0].numpy().astype(np.float64)
         tiled = np.pad(tiled, (0, max(0, 3 * T * hop - len(tiled))))[: 3 * T * hop]
         resampled = soxr.resample(tiled, T * hop, n_samples, quality="VHQ") if T * hop != n_samples else tiled
         return resampled[n_samples : 2 * n_samples].astype(np.float32)
 
+    @property
+    def vocoder_hop(self) -> int:
+        """Samples of the vocoder's audio per mel frame."""
+        return self.mel.hop_length * self.vocoder.sample_rate // self.mel.sample_rate
+
     def mel_of(self, audio: np.ndarray) -> np.ndarray:
-        """The model's log-mel `(n_mels, n_frames)` of audio at its sample rate."""
+        """The model's log-mel `(n_mels, n_frames)` of audio at the mel's sample rate."""
         return log_mel_spectrogram(np.asarray(audio, np.float32), self.mel).numpy()
 
     def generate(

@@ -33,6 +33,7 @@ LOUDNESS_TARGET_DBFS = -16.0  # RMS of normalised output; peaks are then limited
 PEAK_LIMIT = 0.99
 MIN_BPM, MAX_BPM = 40.0, 240.0  # the corpus has 60-180 BPM
 MAX_BARS = 64
+SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
 GROUPS = ("length", "sampling", "output", "init", "controls")
 
 
@@ -132,6 +133,13 @@ class GenerationSettings:
         f"scale each clip to {LOUDNESS_TARGET_DBFS:g} dBFS RMS, limited so that no peak passes {PEAK_LIMIT} (loud or peaky clips "
         "come out quieter); off: the generator's own level, soft or loud as the text asks",
         "output",
+    )
+    sample_rate: int | None = setting(
+        None,
+        "sample rate of the audio written, in Hz (unset: the model's own, 44100 with a full-band vocoder; above the vocoder's "
+        "own rate the audio is resampled and has nothing new up there)",
+        "output",
+        choices=SAMPLE_RATES,
     )
     bpm: float | None = setting(None, "tempo in beats per minute", "controls", limits=(MIN_BPM, MAX_BPM))
     key: str | None = setting(None, "key and mode, e.g. 'F# minor', 'Bb', 'Am'", "controls", text=True)

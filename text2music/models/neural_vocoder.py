@@ -77,6 +77,7 @@ class NeuralVocoder(nn.Module):
         super().__init__()
         self.cfg, self.mel = cfg, mel
         self.factor = output_factor(cfg.sample_rate, mel)
+        self.name = "vocos" if self.factor == 1 else f"vocos-{self.sample_rate // 1000}k"  # what reports and /api/info call it
         self.n_fft, self.hop_length = mel.n_fft * self.factor, mel.hop_length * self.factor
         self.embed = nn.Conv1d(mel.n_mels, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)

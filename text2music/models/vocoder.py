@@ -16,7 +16,8 @@ and one line there.
 `load_vocoder(spec, folder, mel)` picks one by name: "auto" (the folder's own, else the one its
 config.json names under "vocoder", else Griffin-Lim),
 "griffin-lim" (optionally with its iterations and NNLS updates: "griffin-lim-64-nnls300"),
-"vocos" (the neural vocoder packaged in `text2music/assets/vocos/`), or the path of a folder that
+"vocos" (the neural vocoder packaged in `text2music/assets/vocos/`), "vocos-fullband" (the packaged
+full-band one: 48 kHz from the same mel, `assets/vocos-fullband/`), or the path of a folder that
 holds a trained vocoder.
 """
 
@@ -31,6 +32,7 @@ import torch
 
 from text2music.features.mel import MelConfig, mel_to_audio
 from text2music.models.folders import (  # noqa: F401 (the vocoder specs' names, read without torch)
+    BUNDLED_VOCODERS,
     BUNDLED_VOCOS_DIR,
     MAX_ITERATIONS,
     VOCODER_CHOICES,
@@ -94,11 +96,12 @@ def paired_vocoder(folder: str | Path) -> str:
 
 
 def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = None) -> Path:
-    """The folder a neural vocoder spec names: "auto" (the model folder's own), "vocos" (packaged) or a path."""
+    """The folder a neural vocoder spec names: "auto" (the model folder's own), "vocos" or
+    "vocos-fullband" (packaged) or a path."""
     spec = str(spec)
     if spec == "auto":
         return Path(model_folder)
-    return BUNDLED_VOCOS_DIR if spec == "vocos" else Path(spec)
+    return BUNDLED_VOCODERS.get(spec, Path(spec))
 
 
 def read_vocoder(folder: str | Path) -> Vocoder:

@@ -230,7 +230,7 @@ def plan_request(pipeline, text: str, settings: GenerationSettings, audio: np.nd
     queued) from the pipeline's pre-flight check (`plan_clips`) and, with audio, `read_audio_prompt`."""
     try:
         if audio is not None:
-            prompt = read_audio_prompt(audio, settings, pipeline.sample_rate)
+            prompt = read_audio_prompt(audio, settings, pipeline.output_rate(settings))
             return prompt_settings(settings, prompt).duration
         if settings.init_mode != "variation":
             raise SettingsError(f"init_mode {settings.init_mode} needs init_audio: the audio to {settings.init_mode}", field="init_audio")
@@ -309,6 +309,7 @@ def model_info(pipeline) -> dict:
         "text_encoder": (config.get("text") or {}).get("encoder"),
         "controls": bool(getattr(pipeline, "controllable", False)),
         "vocoder": getattr(getattr(pipeline, "vocoder", None), "name", None),
+        "vocoder_rate": getattr(getattr(pipeline, "vocoder", None), "sample_rate", None),
         "adapter": adapter_info(getattr(pipeline, "adapter", None)),
         "precision": getattr(pipeline, "precision", "float32"),
     }
@@ -551,7 +552,7 @@ def create_app(
     )
     async def submit(body: GenerateBody):
         settings = body.settings()
-        audio = decode_audio(body.init_audio, pipeline.sample_rate)
+        audio = decode_audio(body.init_audio, pipeline.output_rate(settings))
         duration = plan_request(pipeline, body.text, settings, audio)
         job = queue.submit(body.text, settings, duration=duration, init_audio=audio)
         return JSONResponse(jsonable_encoder(job_status(job, queue)), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
@@ -568,7 +569,7 @@ def create_app(
     )
     async def generate_sync(body: GenerateBody):
         settings = body.settings()
-        audio = decode_audio(body.init_audio, pipeline.sample_rate)
+        audio = decode_audio(body.init_audio, pipeline.output_rate(settings))
         duration = plan_request(pipeline, body.text, settings, audio)
         if duration > SYNC_MAX_DURATION:
             name = "bars" if settings.bars is not None else "duration"

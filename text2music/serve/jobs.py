@@ -146,7 +146,7 @@ def generate(pipeline, text: str, settings: GenerationSettings, callback, init_a
     with _TEXT_LOCK:  # one thread at a time in the tokenizer (Rust-backed: not meant for concurrent calls)
         embedding = pipeline.embed([text])
     if init_audio is not None and settings.init_mode != "variation":
-        prompt = read_audio_prompt(init_audio, settings, pipeline.sample_rate)
+        prompt = read_audio_prompt(init_audio, settings, pipeline.output_rate(settings))
         plans = pipeline.plan_prompt([text], settings, [settings.seed], prompt)
     else:
         plans = pipeline.plan([text], settings, [settings.seed])

@@ -47,6 +47,11 @@ async function loadInfo() {
     o.textContent = cost[name] > 1 ? `${name} (${cost[name]}× slower)` : name;
     return o;
   }));
+  const own = info.model.sample_rate;
+  $("#sample_rate").replaceChildren(new Option(`model's own (${own / 1000} kHz)`, ""), ...((info.choices || {}).sample_rate || []).map((rate) => {
+    const label = rate > (info.model.vocoder_rate || own) ? `${rate / 1000} kHz (resampled)` : `${rate / 1000} kHz`;
+    return new Option(label, String(rate));
+  }));
   const groups = ["major", "minor"].map((mode) => {
     const g = document.createElement("optgroup");
     g.label = mode[0].toUpperCase() + mode.slice(1);
@@ -103,6 +108,7 @@ function setDefaults(D) {
   if (!D) return;
   for (const name of FIELDS) setValue(name, D[name]);
   $("#sampler").value = D.sampler;
+  $("#sample_rate").value = D.sample_rate == null ? "" : String(D.sample_rate);
   setControls(D);
 }
 
@@ -124,7 +130,8 @@ function showError(msg) {
 }
 
 function readForm() {
-  const body = { text: $("#text").value.trim(), sampler: $("#sampler").value };
+  const rate = $("#sample_rate").value;
+  const body = { text: $("#text").value.trim(), sampler: $("#sampler").value, sample_rate: rate === "" ? null : Number(rate) };
   for (const name of FIELDS) {
     const el = $("#" + name);
     el.removeAttribute("aria-invalid");
@@ -219,6 +226,7 @@ async function submit(ev) {
 function settingsLine(q) {
   const length = q.bars != null ? `${q.bars} bar${q.bars === 1 ? "" : "s"}` : `${fmt(q.duration)} s`;
   const parts = [length, `${q.steps} steps`, `guidance ${fmt(q.guidance)}`, `seed ${q.seed}`, q.sampler];
+  if (q.sample_rate != null) parts.push(`${q.sample_rate / 1000} kHz`);
   if (q.bpm != null) parts.push(`${fmt(q.bpm)} BPM`);
   if (q.key != null) parts.push(q.key);
   if (q.meter != null) parts.push(String(q.meter).includes("/") ? q.meter : `${q.meter}/4`);
@@ -249,6 +257,7 @@ function addCard(item) {
     $("#text").value = q.text; updateCount();
     for (const name of FIELDS) setValue(name, q[name]);
     $("#sampler").value = q.sampler;
+    $("#sample_rate").value = q.sample_rate == null ? "" : String(q.sample_rate);
     setControls(q);
     window.scrollTo({ top: 0, behavior: "smooth" });
   });
