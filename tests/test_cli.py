@@ -75,6 +75,19 @@ def test_plot_command(tmp_path):
     assert (tmp_path / "a.png").stat().st_size > 5000
 
 
+def test_plot_draws_a_44k_file_over_its_whole_band(tmp_path, monkeypatch):
+    from tests.conftest import synth_music, write_wav
+    from text2music.features import plot
+
+    drawn = []
+    monkeypatch.setattr(plot, "save_mel_png", lambda out, mel, cfg, title: drawn.append((mel.shape, cfg, title)))
+    wav = write_wav(tmp_path / "b.wav", synth_music(44100, 2.0), 44100)
+    assert main(["plot", str(wav), "-o", str(tmp_path / "b.png")]) == 0
+    shape, cfg, title = drawn[0]
+    assert cfg.sample_rate == 44100 and cfg.f_max == 22050 and shape[0] == 128 and title == "b.wav (44100 Hz)"
+    assert abs(cfg.hop_length / cfg.sample_rate - 256 / 16000) < 1e-4  # the same frames in time as the model's mel
+
+
 def test_parser_imports_nothing_heavy():
     """--help and argparse errors must answer at once: building the parser loads no torch, librosa,
     transformers or numpy (they took 3 s on a quiet machine, 5-15 s under load)."""

@@ -1090,7 +1090,7 @@ def add_evaluate(sub) -> None:
     )
     add_model_arguments(p, model_help=None)
     p.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic corpus folder (prompts, real audio, ground truth)")
-    p.add_argument("--split", default="test", help="split of the prompts")
+    p.add_argument("--split", default="test", help="split of the prompts (all: every clip, e.g. a corpus of reserved test music)")
     p.add_argument("--n", type=_positive_int, default=None, help="number of prompts (default: 200, or every one when the split has fewer)")
     p.add_argument(
         "--prompts", choices=["corpus", "musiccaps"], default="corpus", help="corpus captions, or real MusicCaps captions (text only)"

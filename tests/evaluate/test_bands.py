@@ -23,7 +23,7 @@ def test_an_upsampled_16k_clip_is_far_above_8k_and_close_below():
     real = bright_music()
     narrow = soxr.resample(soxr.resample(real, SR, 16000), 16000, SR)[: len(real)]
     same = band_lsd(real, real, SR)
-    assert list(same) == ["0-8k", "8-16k", "16-22k"] and max(same.values()) < 1e-6
+    assert list(same) == ["0-8k", "8-16k", "16-22k", "8-22k"] and max(same.values()) < 1e-6
     lsd = band_lsd(real, narrow, SR)
     assert lsd["0-8k"] < 4.0 < 10.0 < lsd["8-16k"]  # below: only the resampler's transition band near 8 kHz
 

@@ -35,6 +35,8 @@ def test_more_prompts_than_the_split_has_is_refused_before_any_work(tmp_path, ca
     err = one_line_error(capsys)
     assert "--n 403" in err and "3 prompts" in err and "'test'" in err
     assert not out.exists()
+    assert main(["evaluate", "--model", "real", "--data", str(data), "--split", "all", "--n", "6", "--out", str(out), "--quiet"]) == 2
+    assert "split 'all'" in one_line_error(capsys) and not out.exists()  # every clip: 5 here
 
 
 def test_more_musiccaps_prompts_than_the_csv_has_is_refused(tmp_path, capsys):

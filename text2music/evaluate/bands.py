@@ -1,6 +1,7 @@
 """Full-band measures: what the 16-kHz judges cannot hear (musicnn reads 0-8 kHz).
 
-- `band_lsd(reference, estimate, sr)`: log-spectral distance (dB) per band between two aligned
+- `band_lsd(reference, estimate, sr)`: log-spectral distance (dB) per band (0-8, 8-16, 16-22 and
+  8-22 kHz) between two aligned
   clips, the vocoder-only row's measure (its audio is the real clip's, made again from its mel);
 - `band_profile(audio, sr)`: share of the energy above 8 kHz (dB) and the spectral flatness of
   the 8-16 kHz band, to set a model's clips beside real music of the same prompts;
@@ -19,7 +20,7 @@ import numpy as np
 
 from text2music.features.mel import load_audio
 
-BANDS = ((0, 8000), (8000, 16000), (16000, 22050))  # Hz
+BANDS = ((0, 8000), (8000, 16000), (16000, 22050), (8000, 22050))  # Hz; the last: the whole band above the 16-kHz mel
 N_FFT, HOP = 2048, 512
 FLOOR_DB = 80.0
 

@@ -46,7 +46,8 @@ def _stable_order(ids: list[str]) -> list[str]:
 
 def corpus_items(data: str | Path, split: str = "test", n: int | None = None) -> list[EvalItem]:
     """The first `n` clips of a split of a corpus folder (`data synth` or `data import`), in a fixed
-    hashed order; a split with fewer than `n` clips is refused (ValueError), not used short."""
+    hashed order; a split with fewer than `n` clips is refused (ValueError), not used short.
+    `split="all"`: every clip (a corpus kept whole for testing, such as the reserved test music)."""
     data = Path(data)
     manifest = data / "manifest.jsonl"
     if not manifest.is_file():
@@ -54,7 +55,7 @@ def corpus_items(data: str | Path, split: str = "test", n: int | None = None) ->
             f"{data} has no manifest.jsonl: evaluation on a corpus needs a folder made by `text2music data synth` or `data import`"
         )
     records = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    records = {r["clip_id"]: r for r in records if r["split"] == split}
+    records = {r["clip_id"]: r for r in records if split == "all" or r["split"] == split}
     if not records:
         raise ValueError(f"{manifest}: no clips in split {split!r}")
     if n is not None and n > len(records):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +73,34 @@ def save_mel_grid(path: str | Path, mels: list[np.ndarray], cfg: MelConfig, titl
 
 
 def plot_file(src: str | Path, out: str | Path, cfg: MelConfig) -> None:
-    """Picture of an audio file (.wav/.flac/...) or a mel array (.npy)."""
+    """Picture of an audio file (.wav/.flac/...) or a mel array (.npy). An audio file at a higher
+    rate than `cfg`'s is drawn over its whole band (`full_band`)."""
     src = Path(src)
+    title = src.name
     if src.suffix == ".npy":
         mel = np.load(src, allow_pickle=False)
         if mel.ndim != 2 or mel.shape[0] != cfg.n_mels:
             raise ValueError(f"{src}: expected an array of shape ({cfg.n_mels}, frames), got {mel.shape}")
     else:
+        rate = audio_rate(src)
+        if rate > cfg.sample_rate:
+            cfg, title = full_band(cfg, rate), f"{src.name} ({rate} Hz)"
         mel = log_mel_spectrogram(load_audio(src, cfg.sample_rate), cfg).numpy()
-    save_mel_png(out, mel, cfg, title=src.name)
+    save_mel_png(out, mel, cfg, title=title)
+
+
+def audio_rate(src: Path) -> int:
+    """The sample rate of an audio file, or a one-line error naming it."""
+    import soundfile as sf
+
+    try:
+        return sf.info(str(src)).samplerate
+    except Exception as e:  # libsndfile's errors do not name the file
+        raise ValueError(f"cannot read audio file {src}: {e}") from None
+
+
+def full_band(cfg: MelConfig, sample_rate: int) -> MelConfig:
+    """`cfg`'s frames in time at `sample_rate`, with mel bands up to its Nyquist (128 of them)."""
+    scale = sample_rate / cfg.sample_rate
+    n_fft = 1 << round(np.log2(cfg.n_fft * scale))
+    return dataclasses.replace(cfg, sample_rate=sample_rate, n_fft=n_fft, hop_length=round(cfg.hop_length * scale), n_mels=128, fmax=None)
