@@ -1,7 +1,7 @@
 """Benchmark: the full-band vocoder (issue 25) against the 16-kHz one it grew from.
 
     python bench/full_band.py speed   --fullband vocos-fullband            # the vocoders alone, 2 threads
-    python bench/full_band.py picture --clips data/debian44k:2,data/synth44k:1 -o docs/images/full_band.png
+    python bench/full_band.py picture --clips data/reserved44k:2:all,data/debian44k:1,data/synth44k:1 -o docs/images/full_band.png
 
 `speed`: seconds to turn a 10-s mel into audio (median of 5 after a warm-up): the 16-kHz
 vocoder (`vocos`), and the full-band one writing 48 kHz and 44.1 kHz (its 48 kHz resampled, as the
@@ -57,10 +57,11 @@ def speed(args) -> None:
 
 
 def test_clips(spec: str) -> list[tuple[str, Path]]:
-    """ "CORPUS:N" -> the first test-split clip of each of the first N files of that corpus (caption, path)."""
-    corpus, n = spec.rsplit(":", 1)
+    """`CORPUS:N[:SPLIT]` -> the first clip of each of the first N files of that corpus's split
+    (default test; all: every split, for a corpus of reserved test music) as (caption, path)."""
+    corpus, n, split = (spec + ":test").split(":")[:3]
     with open(Path(corpus) / "metadata.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+        rows = [r for r in csv.DictReader(f) if split in ("all", r["split"])]
     first = {r["ytid"].rsplit("-", 1)[0]: r for r in reversed(rows)}  # one clip per file (synth clips: each its own)
     rows = sorted(first.values(), key=rows.index)[: int(n)]
     return [(r.get("caption", r["ytid"]), Path(corpus) / "audio" / f"{r['ytid']}.wav") for r in rows]
@@ -109,7 +110,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("stage", choices=["speed", "picture"])
     ap.add_argument("--fullband", default="vocos-fullband", help="the full-band vocoder: vocos-fullband or a folder")
-    ap.add_argument("--clips", default="data/debian44k:2,data/synth44k:1", help="picture: CORPUS:N,... test clips")
+    ap.add_argument(
+        "--clips",
+        default="data/reserved44k:2:all,data/debian44k:1,data/synth44k:1",
+        help="picture: CORPUS:N[:SPLIT],... clips never trained on",
+    )
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("-o", "--out", type=Path, default=Path("docs/images/full_band.png"))

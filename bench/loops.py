@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--bars", action="store_true", help="loops in whole bars at the clip's true tempo (default: free 4-s loops)")
     args = ap.parse_args()
-    pipe = Text2Music.from_pretrained(None if args.model == "default" else args.model)
+    pipe = Text2Music.from_pretrained(None if args.model == "default" else args.model, vocoder="vocos")  # mel-rate audio: frames line up
     rows = {"loop": [], "plain": []}
     length_errors, example = [], None
     for i, it in enumerate(corpus_items(args.data, "test", args.n)):

@@ -41,7 +41,7 @@ RESULTS = Path("bench/results")
 
 
 def load(args) -> Text2Music:
-    pipe = Text2Music.from_pretrained(None if args.model == "default" else args.model)
+    pipe = Text2Music.from_pretrained(None if args.model == "default" else args.model, vocoder="vocos")  # mel-rate audio: frames line up
     pipe.window_seconds, pipe.context_seconds = args.window, args.context
     return pipe
 

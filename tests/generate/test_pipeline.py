@@ -14,7 +14,7 @@ import torch
 from tests.conftest import synth_music, write_wav
 from tests.generate.conftest import TEXT
 from text2music.cli import main
-from text2music.features.mel import get_preset
+from text2music.features.mel import get_preset, resample
 from text2music.generate.pipeline import DEFAULT_MODEL_DIR, Generation, Text2Music, normalize_loudness, read_init_audio
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
 from text2music.models import build_model, load_pretrained, save_pretrained
@@ -374,7 +374,7 @@ def test_bundled_default_model_makes_music_not_noise():
     from text2music.analysis.drums import drum_activity
 
     pipe = Text2Music.from_pretrained()
-    assert pipe.config["kind"] == "flow_transformer" and pipe.sample_rate == 16000
+    assert pipe.config["kind"] == "flow_transformer" and pipe.sample_rate == 44100 and pipe.vocoder.sample_rate == 48000
     waves, sr = pipe.generate(
         [
             "energetic rock with distorted electric guitar and loud drums at 140 BPM",
@@ -386,7 +386,7 @@ def test_bundled_default_model_makes_music_not_noise():
     )
     rock, piano = drum_activity(waves[0], sr), drum_activity(waves[1], sr)
     assert rock > piano
-    mel = pipe.mel_of(waves[1])
+    mel = pipe.mel_of(resample(waves[1], sr, pipe.mel.sample_rate))
     assert mel.std(axis=1).mean() > 0.1  # moves over time
 
 
@@ -446,7 +446,7 @@ def test_a_loop_flows_from_its_end_into_its_start():
     (a clip's end rarely flows into its start by chance)."""
     pipe = Text2Music.from_pretrained()
     texts = ["a calm solo piano piece", "energetic rock with drums", "a jazz trio with walking bass", "ambient synth pads"]
-    s = GenerationSettings(duration=4.0, steps=8, seed=0)  # no tempo: a free loop of 4 s
+    s = GenerationSettings(duration=4.0, steps=8, seed=0, sample_rate=16000)  # no tempo: a free loop of 4 s, at the mel's rate
     looped, plain = pipe(texts, s.replace(loop=True)).audio, pipe(texts, s).audio
     assert looped.shape == plain.shape == (4, 64000)
     assert sum(np.less_equal(*_wrap_change(a, pipe.mel)) for a in looped) >= 3
