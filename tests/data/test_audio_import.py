@@ -182,6 +182,16 @@ def test_cli_import_smoke(tmp_path, capsys):
     assert summary["clips"] == 2 and summary["x_real_time"] > 0
 
 
+def test_cli_import_without_labels_writes_audio_and_captions_only(tmp_path, capsys):
+    sf.write(tmp_path / "song.wav", piece(8.0, 31), SR)
+    args = ["data", "import", str(tmp_path / "song.wav"), "--out", str(tmp_path / "c"), "--clip-seconds", "4", "--min-seconds", "4"]
+    assert main([*args, "--no-labels", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["clips"] == 2 and summary["labels"] == "none: --no-labels (add them with `data label`)"
+    rows = [json.loads(line) for line in (tmp_path / "c" / "manifest.jsonl").read_text().splitlines()]
+    assert all(r["caption"] and "beats" not in r for r in rows)
+
+
 def test_cli_import_names_an_undecodable_file_in_one_line_without_decoder_noise(tmp_path, capfd):
     mp3 = tmp_path / "in" / "bad.mp3"
     mp3.parent.mkdir()
