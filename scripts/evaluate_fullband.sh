@@ -30,11 +30,15 @@ t2m evaluate --model vocoder:vocos                          --data "$SYNTH44" --
 t2m evaluate --model vocoder:vocos --sample-rate 44100      --data "$SYNTH44" --n "$N" --out "$R/synth/vocos-16k-upsampled"
 t2m evaluate --model "vocoder:$FULLBAND"                    --data "$SYNTH44" --n "$N" --out "$R/synth/fullband"
 # vocoder-only rows: reserved real music
-t2m evaluate --model real                                   --data "$RESERVED" --split all --out "$R/reserved/real"
-t2m evaluate --model vocoder:vocos --sample-rate 44100      --data "$RESERVED" --split all --out "$R/reserved/vocos-16k-upsampled"
-t2m evaluate --model "vocoder:$FULLBAND"                    --data "$RESERVED" --split all --out "$R/reserved/fullband"
+t2m evaluate --model real                                   --data "$RESERVED" --split all --n 200 --out "$R/reserved/real"
+t2m evaluate --model vocoder:vocos                          --data "$RESERVED" --split all --n 200 --out "$R/reserved/vocos-16k"
+t2m evaluate --model vocoder:vocos --sample-rate 44100      --data "$RESERVED" --split all --n 200 --out "$R/reserved/vocos-16k-upsampled"
+t2m evaluate --model "vocoder:$FULLBAND"                    --data "$RESERVED" --split all --n 200 --out "$R/reserved/fullband"
 # the bundled generator (its int8 weights, 8 steps): today's 16-kHz vocoder against the full-band one, on the
 # leaderboard's prompts rendered at 44.1 kHz (the real side of the full-band measures); then the leaderboard's row
 t2m evaluate --model default --vocoder vocos                --data "$SYNTH44" --n "$N_MODEL" --out "$R/model/vocos-16k"
 t2m evaluate --model default --vocoder "$FULLBAND"          --data "$SYNTH44" --n "$N_MODEL" --out "$R/model/fullband"
 t2m evaluate --model default                                --data data/synth --n "$N_MODEL" --out "$R/leaderboard-default"
+for pair in synth/vocos-16k:synth/fullband reserved/vocos-16k:reserved/fullband model/vocos-16k:model/fullband; do
+  python3 bench/paired_bootstrap.py "$R/${pair%%:*}" "$R/${pair##*:}" --draws 200 > "$R/${pair%%/*}/bootstrap.txt"
+done
