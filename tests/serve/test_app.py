@@ -57,6 +57,7 @@ def test_info_shows_the_pipeline_limits_and_defaults(client, tiny_pipeline):
         "text_encoder": "all-MiniLM-L6-v2",
         "controls": False,
         "vocoder": "griffin-lim",
+        "vocoder_rate": 16000,
         "adapter": None,
         "precision": "float32",
     }
