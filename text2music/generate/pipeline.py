@@ -201,7 +201,7 @@ class Text2Music:
         """Texts (or their embedding) -> `Generation`.
 
         Every text gets `settings.seed` unless `seeds` gives one per text. `init_audio` (a file or
-        samples at the model's rate): a variation of that audio, `settings.strength` from it.
+        samples at the rate it writes, `output_rate(settings)`): a variation of that audio, `settings.strength` from it.
         `callback(done, total)` after every model evaluation. The musical controls and length of
         each clip come from `plan(texts, settings, seeds)`, or from `plans` when given (an
         embedding has no text to read them from)."""
