@@ -87,3 +87,7 @@ def test_trains_a_full_band_vocoder_from_a_narrow_one_with_discriminators(tmp_pa
     wide = NeuralVocoder.from_folder(run)
     assert wide.sample_rate == 48000 and wide.cfg.dim == 16
     assert "disc" in torch.load(run / "state.pt", weights_only=True)
+    more = args[: args.index("--steps") + 1] + ["6"] + args[args.index("--steps") + 2 :]
+    assert main(more) == 0  # resumes, discriminators and their optimiser included: 2 more steps
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in log) == 6 and sum(r["type"] == "step" for r in log) == 6
