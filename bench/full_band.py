@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from text2music.evaluate.bands import power_spectrogram
 from text2music.features.mel import load_audio, log_mel_spectrogram, resample
 from text2music.models.vocoder import neural_vocoder_folder as folder_of
 from text2music.models.vocoder import read_vocoder
@@ -68,9 +69,7 @@ def test_clips(spec: str) -> list[tuple[str, Path]]:
 
 
 def db_spectrogram(audio: np.ndarray) -> np.ndarray:
-    window = np.hanning(2048)
-    frames = np.lib.stride_tricks.sliding_window_view(audio, 2048)[::512] * window
-    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=-1)).T ** 2 + 1e-10)
+    return 10 * np.log10(power_spectrogram(audio) + 1e-10)
 
 
 def picture(args) -> None:

@@ -33,10 +33,15 @@ class RealAudio:
         self.sample_rate = sample_rate
 
     def render(self, items: list[EvalItem], seeds: list[int]) -> list[np.ndarray]:
-        for it in items:
-            if it.audio is None:
-                raise ValueError(f"prompt {it.id} has no real audio (the real-audio row needs corpus prompts)")
-        return [load_audio(it.audio, self.sample_rate) for it in items]
+        return real_audio(items, self.sample_rate)
+
+
+def real_audio(items: list[EvalItem], sample_rate: int) -> list[np.ndarray]:
+    """Each prompt's real clip at `sample_rate`; a one-line error for a prompt without one."""
+    for it in items:
+        if it.audio is None:
+            raise ValueError(f"prompt {it.id} has no real audio (the real-audio and vocoder rows need corpus prompts)")
+    return [load_audio(it.audio, sample_rate) for it in items]
 
 
 class VocoderOnly(RealAudio):
@@ -59,10 +64,7 @@ class VocoderOnly(RealAudio):
 
     def render(self, items, seeds):
         out = []
-        for it in items:
-            if it.audio is None:
-                raise ValueError(f"prompt {it.id} has no real audio (the vocoder row needs corpus prompts)")
-            audio = load_audio(it.audio, self.mel.sample_rate)
+        for audio in real_audio(items, self.mel.sample_rate):
             wave = self.vocoder(log_mel_spectrogram(audio, self.mel)[None])[0].numpy()
             wave = resample(wave, self.vocoder.sample_rate, self.sample_rate)
             out.append(wave[: round(len(audio) * self.sample_rate / self.mel.sample_rate)])

@@ -26,6 +26,17 @@ PERIODS = (2, 3, 5, 7, 11)
 RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of each spectrogram discriminator
 
 
+def judge(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's stack on its input `x`: (logits `(B, n)`, the feature map of every layer)."""
+    features = []
+    for conv in convs:
+        x = nn.functional.leaky_relu(conv(x), 0.1)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, channels: tuple[int, ...] = (8, 16, 32, 64)):
         super().__init__()
@@ -39,14 +50,7 @@ class PeriodDiscriminator(nn.Module):
         """audio `(B, T)` -> (logits `(B, n)`, the feature maps of each layer)."""
         pad = -audio.shape[-1] % self.period
         x = nn.functional.pad(audio, (0, pad), mode="reflect")
-        x = x.view(x.shape[0], 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return judge(self.convs, self.post, x.view(x.shape[0], 1, -1, self.period))
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -66,14 +70,7 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """audio `(B, T)` -> (logits `(B, n)`, feature maps); the input is the magnitude `(B, 1, frames, bins)`."""
         spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, center=True, return_complex=True).abs()
-        x = spec.transpose(1, 2)[:, None]
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return judge(self.convs, self.post, spec.transpose(1, 2)[:, None])
 
 
 class Discriminators(nn.Module):
