@@ -602,6 +602,10 @@ def add_train_vocoder(sub) -> None:
         help="weight of the discriminators' losses (Vocos' multi-period and multi-resolution; default 0: none)",
     )
     p.add_argument("--adversarial-after", type=int, default=None, help="steps of reconstruction alone before the discriminators join")
+    p.add_argument(
+        "--discriminators", choices=("small", "full"), default=None, help="their size: small (for a CPU) or full (the published channels)"
+    )
+    p.add_argument("--device", default=None, help="cpu, or cuda on an accelerator (default cpu)")
     p.add_argument("--clips", type=_positive_int, default=None, help="train clips held in memory per corpus (default 2000)")
     p.add_argument("--val-clips", type=_positive_int, default=None, help="validation clips per corpus (default 16)")
     p.add_argument("--log-every", type=_positive_int, default=None, help="steps between log lines (default 50)")

@@ -15,7 +15,7 @@ from text2music.features.mel import get_preset, log_mel_spectrogram
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
 from text2music.models.vocoder import load_vocoder
 from text2music.train.discriminators import Discriminators, discriminator_loss, generator_losses
-from text2music.train.vocoder import VocoderLoss
+from text2music.train.vocoder import VocoderLoss, VocoderTrainConfig
 
 MEL = get_preset("small")
 
@@ -60,6 +60,21 @@ def test_discriminators_tell_real_from_fake_after_a_few_steps():
     assert float(discriminator_loss(disc(real, fake)).detach()) < 0.7 * first
     adversarial, matching = generator_losses(disc(real, real))
     assert float(matching) == 0.0 and float(adversarial) > 0
+
+
+def test_full_size_discriminators_have_the_published_channels_and_judge_longer_stretches():
+    small, full = Discriminators("small"), Discriminators("full")
+    assert (small.segment, full.segment) == (16384, 32768)
+    assert sum(p.numel() for p in full.parameters()) > 50 * sum(p.numel() for p in small.parameters())
+    real = torch.from_numpy(synth_music(sample_rate=48000, seconds=0.8))[None]
+    for (real_logits, fake_logits, real_features, _), (small_logits, *_) in zip(full(real, real), small(real, real)):
+        assert torch.equal(real_logits, fake_logits) and len(real_features) >= 5 and small_logits.shape[0] == 1
+    with pytest.raises(ValueError, match="discriminators: size must be one of small, full, got 'huge'"):
+        Discriminators("huge")
+    with pytest.raises(ValueError, match="train-vocoder: discriminators must be one of small, full, got 'huge'"):
+        VocoderTrainConfig(discriminators="huge")
+    with pytest.raises(ValueError, match="train-vocoder: device must be cpu or cuda"):
+        VocoderTrainConfig(device="tpu")
 
 
 def test_full_band_loss_sees_the_band_above_the_mel():

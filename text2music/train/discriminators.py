@@ -7,11 +7,12 @@ Two families judge the vocoder's audio against the real crop under it:
 - resolution discriminators (UnivNet's MRD, as in Vocos): 2-D convolutions over the magnitude
   spectrogram at one STFT size (texture in time and frequency: the band above the mel's is judged here).
 
-Channels are a quarter (MRD) to a sixteenth (MPD) of the published ones, and they judge a
-`segment`-sample stretch of each crop: on 2 cores the published sizes cost ten times the vocoder
-itself per step. Losses are Vocos' hinge losses and L1 feature matching.
+Two sizes (`SIZES`): "small", a quarter (MRD) to a sixteenth (MPD) of the published channels,
+judging a 16,384-sample stretch of each crop (on 2 cores the published sizes cost ten times the
+vocoder itself per step); and "full", the published channels (HiFi-GAN's MPD, Vocos' MRD) judging
+32,768 samples, for an accelerator. Losses are Vocos' hinge losses and L1 feature matching.
 
-    disc = Discriminators()
+    disc = Discriminators("full")
     d_loss = discriminator_loss(disc(real, fake.detach()))
     adv, fm = generator_losses(disc(real, fake))
 """
@@ -24,6 +25,10 @@ from torch.nn.utils.parametrizations import weight_norm
 
 PERIODS = (2, 3, 5, 7, 11)
 RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of each spectrogram discriminator
+SIZES = {  # name: (period discriminators' channels, resolution discriminators' channels, samples judged)
+    "small": ((8, 16, 32, 64), 8, 16384),
+    "full": ((32, 128, 512, 1024), 32, 32768),
+}
 
 
 def judge(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -77,10 +82,17 @@ class Discriminators(nn.Module):
     """Every period and resolution discriminator; `(real, fake)` -> per discriminator
     (real logits, fake logits, real features, fake features)."""
 
-    def __init__(self, periods: tuple[int, ...] = PERIODS, resolutions: tuple[tuple[int, int], ...] = RESOLUTIONS, segment: int = 16384):
+    def __init__(self, size: str = "small", periods: tuple[int, ...] = PERIODS, resolutions: tuple[tuple[int, int], ...] = RESOLUTIONS):
         super().__init__()
-        self.segment = segment
-        self.judges = nn.ModuleList([*(PeriodDiscriminator(p) for p in periods), *(ResolutionDiscriminator(n, h) for n, h in resolutions)])
+        if size not in SIZES:
+            raise ValueError(f"discriminators: size must be one of {', '.join(SIZES)}, got {size!r}")
+        period_channels, resolution_channels, self.segment = SIZES[size]
+        self.judges = nn.ModuleList(
+            [
+                *(PeriodDiscriminator(p, period_channels) for p in periods),
+                *(ResolutionDiscriminator(n, h, resolution_channels) for n, h in resolutions),
+            ]
+        )
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor, offset: int = 0) -> list[tuple]:
         """Judged on samples `offset` to `offset + segment` of each (the same stretch of both)."""

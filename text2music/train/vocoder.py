@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from text2music.features.mel import MelConfig, get_preset, load_audio, log_mel_spectrogram, mel_filters, stft
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig, output_factor
-from text2music.train.discriminators import Discriminators, discriminator_loss, generator_losses
+from text2music.train.discriminators import SIZES, Discriminators, discriminator_loss, generator_losses
 from text2music.train.run import Budget, Trainer, fit, warmup_cosine
 from text2music.utils import record_settings, removed_on_failure
 
-VOLATILE = ("steps", "minutes", "log_every", "checkpoint_every")  # settings a resumed run may change
+VOLATILE = ("steps", "minutes", "log_every", "checkpoint_every", "device")  # settings a resumed run may change
 
 
 @dataclass
@@ -50,6 +50,7 @@ class VocoderTrainConfig:
     init: str | None = None  # start from this trained vocoder ("vocos" or a folder), widened to sample_rate
     adversarial: float = 0.0  # weight of the discriminators' losses; 0: reconstruction only
     adversarial_after: int = 0  # steps of reconstruction alone before the discriminators join
+    discriminators: str = "small"  # their size: "small" (a CPU's) or "full" (the published channels)
     disc_lr: float = 2e-4
     clips: int = 2000  # train clips held in memory, per corpus
     val_clips: int = 16  # per corpus
@@ -62,6 +63,7 @@ class VocoderTrainConfig:
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 500
+    device: str = "cpu"  # where it trains ("cuda" on an accelerator); the clips stay in memory on the CPU
 
     def __post_init__(self):
         for name in ("dim", "intermediate", "layers", "clips", "val_clips", "batch_size", "steps", "log_every", "checkpoint_every"):
@@ -73,6 +75,10 @@ class VocoderTrainConfig:
             raise ValueError(f"train-vocoder: lr and disc_lr must be positive, got {self.lr} and {self.disc_lr}")
         if self.adversarial < 0 or self.adversarial_after < 0:
             raise ValueError("train-vocoder: adversarial and adversarial_after must be at least 0")
+        if self.discriminators not in SIZES:
+            raise ValueError(f"train-vocoder: discriminators must be one of {', '.join(SIZES)}, got {self.discriminators!r}")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"train-vocoder: device must be cpu or cuda[:N], got {self.device!r}")
         output_factor(self.sample_rate, get_preset(self.preset))
         if self.minutes is not None and not self.minutes > 0:
             raise ValueError(f"train-vocoder: minutes must be positive, got {self.minutes}")
@@ -118,14 +124,14 @@ class VocoderLoss:
     `sample_rate` (the mel's, or a multiple: the resolutions scale with it, and the log-mel
     covers the whole band with the mel's density of bands)."""
 
-    def __init__(self, mel: MelConfig, sample_rate: int | None = None):
+    def __init__(self, mel: MelConfig, sample_rate: int | None = None, device: str = "cpu"):
         import auraloss
 
         factor = output_factor(sample_rate, mel)
         sizes = [n * factor for n in (256, 512, 1024, 2048)]
         self.stft_loss = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=sizes, hop_sizes=[n // 4 for n in sizes], win_lengths=sizes)
         self.mel = mel if factor == 1 else full_band_mel(mel, factor)
-        self.filters = mel_filters(self.mel)
+        self.filters = mel_filters(self.mel).to(device)
 
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
         return torch.log((self.filters @ stft(audio, self.mel).abs() ** 2).clamp_min(1e-7))
@@ -155,23 +161,24 @@ def step_generator(cfg: VocoderTrainConfig, step: int) -> torch.Generator:
 
 
 def crops(audio: torch.Tensor, values: torch.Tensor, cfg: VocoderTrainConfig, hop: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch of `step`: (mel crops `(B, n_mels, F)`, the audio under them `(B, (F - 1) * hop)`)."""
+    """The batch of `step` on `cfg.device`: (mel crops `(B, n_mels, F)`, the audio under them `(B, (F - 1) * hop)`)."""
     gen = step_generator(cfg, step)
     idx = torch.randint(0, values.shape[0], (cfg.batch_size,), generator=gen)
     start = torch.randint(0, values.shape[-1] - cfg.crop_frames + 1, (cfg.batch_size,), generator=gen)
     mel = torch.stack([values[i, :, s : s + cfg.crop_frames] for i, s in zip(idx, start)]).float()
     wave = torch.stack([audio[i, s * hop : (s + cfg.crop_frames - 1) * hop] for i, s in zip(idx, start)]).float()
-    return mel, wave
+    return mel.to(cfg.device), wave.to(cfg.device)
 
 
 @torch.no_grad()
 def validate(vocoder: NeuralVocoder, loss_fn: VocoderLoss, val: tuple[torch.Tensor, torch.Tensor], batch: int = 4) -> dict[str, float]:
     """Mean loss parts over the validation clips (whole 10-s clips)."""
     audio, values = val
+    device = next(vocoder.parameters()).device
     totals: dict[str, float] = {}
     vocoder.eval()
     for i in range(0, len(values), batch):
-        parts = loss_fn(vocoder.waveform(values[i : i + batch].float()), audio[i : i + batch].float())
+        parts = loss_fn(vocoder.waveform(values[i : i + batch].float().to(device)), audio[i : i + batch].float().to(device))
         for k, v in parts.items():
             totals[k] = totals.get(k, 0.0) + float(v) * len(values[i : i + batch])
     vocoder.train()
@@ -190,15 +197,17 @@ class VocoderTraining(Trainer):
         val_paths = [p for d in folders for p in clip_paths(d, "valid", cfg.val_clips)]
         super().__init__(out, Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, val_every=cfg.checkpoint_every)
         record_settings(out / "train_config.json", asdict(cfg), "a vocoder training run", volatile=VOLATILE)
-        self.cfg, self.mel = cfg, get_preset(cfg.preset)
+        self.cfg, self.mel, self.device = cfg, get_preset(cfg.preset), torch.device(cfg.device)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.manual_seed(cfg.seed)
-        self.vocoder = initial_vocoder(cfg, self.mel)
+        self.vocoder = initial_vocoder(cfg, self.mel).to(self.device)
         self.optimizer = torch.optim.AdamW(self.vocoder.parameters(), lr=cfg.lr, betas=(0.8, 0.9))
-        self.disc = Discriminators() if cfg.adversarial > 0 else None
+        self.disc = Discriminators(cfg.discriminators).to(self.device) if cfg.adversarial > 0 else None
         self.disc_optimizer = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.9)) if self.disc else None
         rate = self.vocoder.sample_rate
         self.clips, self.val = load_clips(train_paths, self.mel, rate, progress), load_clips(val_paths, self.mel, rate, progress)
-        self.loss_fn = VocoderLoss(self.mel, rate)
+        self.loss_fn = VocoderLoss(self.mel, rate, cfg.device)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
