@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 PRECISIONS = ("auto", "float32", "int8")
-VOCODER_CHOICES = ("auto", "griffin-lim", "vocos", "vocos-fullband")  # or a folder with vocoder.json + vocoder.safetensors
 BUNDLED_VOCOS_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocos"
-BUNDLED_VOCODERS = {"vocos": BUNDLED_VOCOS_DIR, "vocos-fullband": BUNDLED_VOCOS_DIR.with_name("vocos-fullband")}  # name -> folder
+BUNDLED_VOCODERS = {name: BUNDLED_VOCOS_DIR.with_name(name) for name in ("vocos", "vocos-fullband", "vocos-fullband-gan")}  # name -> folder
+VOCODER_CHOICES = ("auto", "griffin-lim", *BUNDLED_VOCODERS)  # or a folder with vocoder.json + vocoder.safetensors
 GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
 MAX_ITERATIONS = 1000
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"

@@ -17,8 +17,9 @@ and one line there.
 config.json names under "vocoder", else Griffin-Lim),
 "griffin-lim" (optionally with its iterations and NNLS updates: "griffin-lim-64-nnls300"),
 "vocos" (the neural vocoder packaged in `text2music/assets/vocos/`), "vocos-fullband" (the packaged
-full-band one: 48 kHz from the same mel, `assets/vocos-fullband/`), or the path of a folder that
-holds a trained vocoder.
+full-band one: 48 kHz from the same mel, `assets/vocos-fullband/`), "vocos-fullband-gan" (that one
+trained further against full-size discriminators: closer to real recordings), or the path of a
+folder that holds a trained vocoder.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def paired_vocoder(folder: str | Path) -> str:
 
 def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = None) -> Path:
     """The folder a neural vocoder spec names: "auto" (the model folder's own), "vocos" or
-    "vocos-fullband" (packaged) or a path."""
+    "vocos-fullband", "vocos-fullband-gan" (packaged) or a path."""
     spec = str(spec)
     if spec == "auto":
         return Path(model_folder)
