@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from text2music.utils import append_jsonl, atomic_path, read_jsonl
+from text2music.utils import append_jsonl, atomic_path, read_jsonl, record_settings
 
 
 def test_torn_jsonl_line_is_skipped_and_appends_continue(tmp_path):
@@ -32,3 +34,13 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_setting_added_since_a_run_began_counts_as_its_default_when_it_resumes(tmp_path):
+    path = tmp_path / "train_config.json"
+    record_settings(path, {"lr": 1.0}, "a run")  # made before "size" existed
+    record_settings(path, {"lr": 1.0, "size": "small"}, "a run", defaults={"size": "small"})
+    assert json.loads(path.read_text()) == {"lr": 1.0, "size": "small"}
+    path.write_text(json.dumps({"lr": 1.0}))
+    with pytest.raises(ValueError, match=r"other settings \(size: 'small' there, 'full' now\)"):
+        record_settings(path, {"lr": 1.0, "size": "full"}, "a run", defaults={"size": "small"})

@@ -196,7 +196,7 @@ class VocoderTraining(Trainer):
         train_paths = [p for d in folders for p in clip_paths(d, "train", cfg.clips)]
         val_paths = [p for d in folders for p in clip_paths(d, "valid", cfg.val_clips)]
         super().__init__(out, Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, val_every=cfg.checkpoint_every)
-        record_settings(out / "train_config.json", asdict(cfg), "a vocoder training run", volatile=VOLATILE)
+        record_settings(out / "train_config.json", asdict(cfg), "a vocoder training run", VOLATILE, defaults=asdict(VocoderTrainConfig()))
         self.cfg, self.mel, self.device = cfg, get_preset(cfg.preset), torch.device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
