@@ -6,9 +6,13 @@
 # Both stages run on the CPU and resume: run the same command again.
 #   bash scripts/train_context_default.sh                       # 35 + 30 minutes on 2 cores
 #   MINUTES_A=120 MINUTES_B=90 bash scripts/train_context_default.sh
+# CONFIG, STUDENT_COMMIT, DATA and RATE make other defaults the same way (scripts/train_nopulse_default.sh).
 set -euo pipefail
 DATA=${DATA:-data/synth16k}
 N=${N:-4000}
+RATE=${RATE:-16000}
+CONFIG=${CONFIG:-configs/flow_context.json}
+STUDENT_COMMIT=${STUDENT_COMMIT:-d5157a4}
 MINUTES_A=${MINUTES_A:-35}
 MINUTES_B=${MINUTES_B:-30}
 TEACHER=${TEACHER:-runs/teacher_default}
@@ -21,12 +25,12 @@ extract() {  # extract COMMIT FOLDER: the bundled default of a commit
   for f in config.json model.safetensors; do git show "$1:text2music/assets/default/$f" > "$2/$f"; done
 }
 extract a7990cf "$TEACHER"
-extract d5157a4 "$STUDENT"
+extract "$STUDENT_COMMIT" "$STUDENT"
 SOUNDFONT=${SOUNDFONT:-$(python3 -c 'from text2music.data.synth.render import bundled_soundfont as b; print(b())')}
-python3 -m text2music data synth --production plain --n "$N" --out "$DATA" --sample-rate 16000 --soundfont "$SOUNDFONT" --jobs 2 --quiet
+python3 -m text2music data synth --production plain --n "$N" --out "$DATA" --sample-rate "$RATE" --soundfont "$SOUNDFONT" --jobs 2 --quiet
 python3 -m text2music data preprocess "$DATA" --preset small
 export OMP_WAIT_POLICY=PASSIVE
-python3 -m text2music train --config configs/flow_context.json --set features="$DATA/features/small" \
+python3 -m text2music train --config "$CONFIG" --set features="$DATA/features/small" \
   --set init_from="$TEACHER" --set out="$OUT_A" --set max_minutes="$MINUTES_A"
 python3 -m text2music distill --data "$DATA" --base "$OUT_A/last" --student-init "$STUDENT" --out "$OUT_B" \
   --minutes "$MINUTES_B" --lr 1e-4 --ema-decay 0.998 --quiet
