@@ -4,6 +4,11 @@ A `ProcessPoolExecutor` worker whose parent is killed with SIGKILL keeps running
 already holds, then waits for more forever. The workers of `worker_pool` ask the kernel to
 SIGKILL them when their parent dies (Linux `prctl(PR_SET_PDEATHSIG)`), and a thread in each
 also polls the parent's pid, for systems without that call.
+
+Ctrl-C, or a kill sent to the whole process group, reaches the workers too. A worker interrupted
+inside the pool's queue code holds its lock for ever and the pool's shutdown never returns, so
+workers ignore SIGINT and SIGTERM: the owner stops on them, cancels what has not started and
+waits for the tasks already running, which write their files atomically.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ def _watch_parent(parent: int) -> None:
 
 
 def _init_worker(parent: int, initializer, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _arm_death_signal()
     if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(1)

@@ -111,3 +111,29 @@ def test_killed_preprocess_leaves_no_worker(tmp_path):
     """
     left = _kill_mid_work(script, lambda: True, tmp_path, settle=1.0)
     assert not left, f"workers {left} outlived the killed preprocess"
+
+
+def test_ctrl_c_to_the_whole_group_stops_a_build_cleanly(tmp_path):
+    """Ctrl-C in a terminal (or `kill -- -PGID`) reaches the workers too: the build still stops,
+    without a hang, a worker left running or a half-written file."""
+    from text2music.data.synth.render import bundled_soundfont
+
+    out = tmp_path / "corpus"
+    cmd = [sys.executable, "-m", "text2music", "data", "synth", "--n", "400", "--out", str(out), "--jobs", "2", "--quiet"]
+    proc = subprocess.Popen(
+        [*cmd, "--soundfont", str(bundled_soundfont())], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (any((out / "audio").glob("*.wav")) and len(workers := _descendants(proc.pid)) >= 2):
+            assert proc.poll() is None and time.monotonic() < deadline, "the build did not start its workers"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode in (130, -signal.SIGINT), err.decode()[-2000:]
+    assert not [w for w in workers if _running(w)]
+    assert not [p for p in out.rglob(".*") if p.is_file()]
