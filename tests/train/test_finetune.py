@@ -98,6 +98,10 @@ def test_cli_finetune_and_generate_with_adapter(corpus, base, tmp_path, capsys):
     wav = tmp_path / "x.wav"
     gen = ["generate", "test music", "-o", str(wav), "--model", str(base), "--duration", "2", "--steps", "2"]
     assert main([*gen, "--adapter", str(out), "--adapter-strength", "0.7"]) == 0 and wav.is_file()
+    report = tmp_path / "report"  # evaluate records the adapter (a path) in its metrics.json
+    ev = ["evaluate", "--model", str(base), "--adapter", str(out), "--data", str(corpus), "--split", "train", "--n", "4"]
+    assert main([*ev, "--out", str(report), "--duration", "2", "--steps", "2", "--diversity-prompts", "0", "--no-speed", "--quiet"]) == 0
+    assert json.loads((report / "metrics.json").read_text())["config"]["spec"]["adapter"] == str(out)
     assert main([*gen, "--adapter", str(tmp_path / "none")]) == 2
     assert "adapter folder not found" in capsys.readouterr().err
     assert main([*gen, "--adapter", str(out), "--adapter-strength", "-1"]) == 2

@@ -365,6 +365,6 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         metrics["speed"] = speed_in_subprocess(
             cfg.system, "a calm solo piano piece in A minor at 70 BPM", cfg.spec, cfg.settings.replace(duration=10.0)
         )
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")  # paths (an adapter folder) as text
     write_report(out, metrics, items, main_judged, reference, cfg)
     return metrics
