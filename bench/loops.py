@@ -40,15 +40,15 @@ from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl
 
 
-def frame_change(audio: np.ndarray, mel_config) -> np.ndarray:
-    """The RMS log-mel difference between consecutive frames of `audio`."""
-    return np.sqrt(np.mean(np.diff(log_mel_spectrogram(audio, mel_config).numpy(), axis=1) ** 2, axis=0))
+def frame_change(mel: np.ndarray) -> np.ndarray:
+    """The RMS difference between consecutive frames of a log-mel `(n_mels, T)`."""
+    return np.sqrt(np.mean(np.diff(mel, axis=1) ** 2, axis=0))
 
 
 def wrap_change(audio: np.ndarray, mel_config) -> tuple[float, float]:
     """(change from the last frame to the first on repeat, the clip's 95th percentile of change)."""
     n = len(audio) // mel_config.hop_length
-    d = frame_change(np.concatenate([audio, audio, audio]), mel_config)
+    d = frame_change(log_mel_spectrogram(np.concatenate([audio, audio, audio]), mel_config).numpy())
     return float(d[n - 1]), float(np.percentile(d[n + 3 : 2 * n - 3], 95))
 
 
@@ -58,7 +58,7 @@ def beat_changes(a: np.ndarray, b: np.ndarray, n_beats: int, mel_config, window:
     The window stops 2 frames short of the beat either side, so an onset's own frames do not count."""
     hop = mel_config.hop_length
     m = log_mel_spectrogram(np.concatenate([b, a, b]), mel_config).numpy()
-    d = np.sqrt(np.mean(np.diff(m, axis=1) ** 2, axis=0))
+    d = frame_change(m)
     w = max(2, round(window * mel_config.sample_rate / hop))
     at = [(len(b) + round(k * len(a) / n_beats)) // hop for k in range(n_beats)]
     at[0] = (len(b) + len(a)) // hop  # the wrap: a's end into b

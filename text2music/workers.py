@@ -5,10 +5,11 @@ already holds, then waits for more forever. The workers of `worker_pool` ask the
 SIGKILL them when their parent dies (Linux `prctl(PR_SET_PDEATHSIG)`), and a thread in each
 also polls the parent's pid, for systems without that call.
 
-Ctrl-C, or a kill sent to the whole process group, reaches the workers too. A worker interrupted
-inside the pool's queue code holds its lock for ever and the pool's shutdown never returns, so
-workers ignore SIGINT and SIGTERM: the owner stops on them, cancels what has not started and
-waits for the tasks already running, which write their files atomically.
+Ctrl-C, or a kill sent to the whole process group, reaches the workers too, and a worker
+interrupted in the pool's own code can leave the owner's shutdown waiting for ever (seen once: a
+group kill of `data debian` left its owner waiting on two idle workers). So workers ignore SIGINT and
+SIGTERM: the owner stops on them, cancels what has not started and waits for the tasks already
+running, which write their files atomically.
 """
 
 from __future__ import annotations
