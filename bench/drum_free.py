@@ -1,0 +1,72 @@
+"""Drum-free prompts heard drum-free: the drum-free prompts among the corpus's first N test prompts,
+one clip each (seed = its index), judged by musicnn's drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by
+the high-band noise judge (`DRUM_THRESHOLD`), as `text2music evaluate` counts them; `real` scores the
+corpus's own audio of the same prompts. Each system is MODEL[,key=value...] with keys guidance,
+steps and vocoder. Appends to bench/results/drum_free.jsonl.
+
+    python3 bench/drum_free.py real default default,guidance=5 runs/flow_context_nopulse/best,steps=16,guidance=5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from text2music.analysis.drums import DRUM_THRESHOLD
+from text2music.evaluate.judges import Judges
+from text2music.evaluate.prompts import corpus_items
+from text2music.evaluate.run import MUSICNN_DRUMS_THRESHOLD
+from text2music.generate.pipeline import Text2Music
+from text2music.generate.settings import GenerationSettings
+from text2music.utils import append_jsonl
+
+OPTIONS = {"guidance": float, "steps": int, "vocoder": str}
+
+
+def clips_of(system: str, items) -> tuple[list[np.ndarray], int]:
+    """(one clip per item, sample rate) of `system` (see the module's doc)."""
+    if system == "real":
+        read = [sf.read(it.audio, dtype="float32") for it in items]
+        return [a for a, _ in read], read[0][1]
+    model, *pairs = system.split(",")
+    opts = {k: OPTIONS[k](v) for k, v in (p.split("=", 1) for p in pairs)}
+    vocoder = {"vocoder": opts.pop("vocoder")} if "vocoder" in opts else {}
+    pipe = Text2Music.from_pretrained(None if model == "default" else model, **vocoder)
+    settings = GenerationSettings(**opts)
+    return [pipe([it.text], settings.replace(seed=i)).audio[0] for i, it in enumerate(items)], pipe.sample_rate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("systems", nargs="+")
+    ap.add_argument("--data", default="data/synth")
+    ap.add_argument("--n", type=int, default=150, help="test prompts to draw the drum-free ones from")
+    args = ap.parse_args()
+    unknown = {p.split("=")[0] for s in args.systems for p in s.split(",")[1:]} - set(OPTIONS)
+    if unknown:
+        ap.error(f"unknown option(s) {', '.join(sorted(unknown))}; use {', '.join(OPTIONS)}")
+    items = [it for it in corpus_items(args.data, "test", args.n) if it.drums is False]
+    judges = Judges()
+    for system in args.systems:
+        clips, rate = clips_of(system, items)
+        judged = [judges(a, rate) for a in clips]
+        row = {
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "system": system,
+            "data": args.data,
+            "n_drum_free": len(items),
+            "heard_drum_free_musicnn": round(float(np.mean([j.tags["drums"] <= MUSICNN_DRUMS_THRESHOLD for j in judged])), 3),
+            "heard_drum_free_noise": round(float(np.mean([j.drum_activity <= DRUM_THRESHOLD for j in judged])), 3),
+            "median_drums_tag": round(float(np.median([j.tags["drums"] for j in judged])), 4),
+        }
+        append_jsonl(Path("bench/results/drum_free.jsonl"), row)
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
