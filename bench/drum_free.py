@@ -1,6 +1,6 @@
 """Drum-free prompts heard drum-free: the drum-free prompts among the corpus's first N test prompts,
 one clip each (seed = its index), judged by musicnn's drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by
-the high-band noise judge (`DRUM_THRESHOLD`), as `text2music evaluate` counts them; `real` scores the
+the high-band noise judge (`DRUM_THRESHOLD`), counted by `text2music evaluate`'s `drum_shares`; `real` scores the
 corpus's own audio of the same prompts. Each system is MODEL[,key=value...] with keys guidance,
 steps and vocoder. Appends to bench/results/drum_free.jsonl.
 
@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from text2music.analysis.drums import DRUM_THRESHOLD
 from text2music.evaluate.judges import Judges
 from text2music.evaluate.prompts import corpus_items
-from text2music.evaluate.run import MUSICNN_DRUMS_THRESHOLD
+from text2music.evaluate.run import drum_shares
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl
@@ -55,13 +54,14 @@ def main() -> None:
     for system in args.systems:
         clips, rate = clips_of(system, items)
         judged = [judges(a, rate) for a in clips]
+        shares = drum_shares(items, [j.to_dict() for j in judged])
         row = {
             "date": time.strftime("%Y-%m-%d %H:%M"),
             "system": system,
             "data": args.data,
             "n_drum_free": len(items),
-            "heard_drum_free_musicnn": round(float(np.mean([j.tags["drums"] <= MUSICNN_DRUMS_THRESHOLD for j in judged])), 3),
-            "heard_drum_free_noise": round(float(np.mean([j.drum_activity <= DRUM_THRESHOLD for j in judged])), 3),
+            "heard_drum_free_musicnn": round(shares["drum_free_heard_musicnn"], 3),
+            "heard_drum_free_noise": round(shares["drum_free_heard_noise"], 3),
             "median_drums_tag": round(float(np.median([j.tags["drums"] for j in judged])), 4),
         }
         append_jsonl(Path("bench/results/drum_free.jsonl"), row)

@@ -33,16 +33,12 @@ import numpy as np
 import soundfile as sf
 
 from text2music.evaluate.prompts import corpus_items
+from text2music.evaluate.spectra import frame_change
 from text2music.features.mel import log_mel_spectrogram, resample
 from text2music.features.plot import pyplot
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 from text2music.utils import append_jsonl
-
-
-def frame_change(mel: np.ndarray) -> np.ndarray:
-    """The RMS difference between consecutive frames of a log-mel `(n_mels, T)`."""
-    return np.sqrt(np.mean(np.diff(mel, axis=1) ** 2, axis=0))
 
 
 def wrap_change(audio: np.ndarray, mel_config) -> tuple[float, float]:

@@ -30,6 +30,7 @@ import numpy as np
 from text2music.analysis.key import estimate_key
 from text2music.analysis.tempo import estimate_tempo, tempo_agrees
 from text2music.evaluate.prompts import corpus_items
+from text2music.evaluate.spectra import frame_change
 from text2music.features.mel import load_audio, log_mel_spectrogram
 from text2music.features.plot import pyplot
 from text2music.generate.pieces import WindowLayout, plan_windows
@@ -44,12 +45,6 @@ def load(args) -> Text2Music:
     pipe = Text2Music.from_pretrained(None if args.model == "default" else args.model, vocoder="vocos")  # mel-rate audio: frames line up
     pipe.window_seconds, pipe.context_seconds = args.window, args.context
     return pipe
-
-
-def frame_change(audio: np.ndarray, pipe: Text2Music) -> np.ndarray:
-    """d[j]: RMS change of the log-mel of the audio from frame j to frame j + 1."""
-    m = log_mel_spectrogram(audio, pipe.mel).numpy()
-    return np.sqrt(np.mean(np.diff(m, axis=1) ** 2, axis=0))
 
 
 def joins(pipe: Text2Music, seconds: float, controls=None) -> list[int]:
@@ -73,7 +68,7 @@ def seams(args, pipe: Text2Music) -> dict:
         s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), seed=i)
         out = pipe([it.text], s)
         audio, c = out.audio[0], out.plans[0].controls
-        d = frame_change(audio, pipe)
+        d = frame_change(log_mel_spectrogram(audio, pipe.mel).numpy())
         p95 = float(np.percentile(d, 95))
         beats = np.round(beat_frames(c, len(d), rate)).astype(int)
         beats = beats[(beats > 0) & (beats < len(d))]

@@ -22,6 +22,11 @@ def frame_flux(mels: np.ndarray) -> float:
     return float(np.abs(np.diff(np.asarray(mels, dtype=np.float64), axis=-1)).mean())
 
 
+def frame_change(mel: np.ndarray) -> np.ndarray:
+    """d[j]: the RMS change of one log-mel `(n_mels, T)` from frame j to frame j + 1 (seams, joins)."""
+    return np.sqrt(np.mean(np.diff(mel, axis=1) ** 2, axis=0))
+
+
 def prompt_variation(mels: np.ndarray) -> float:
     """Mean over bands of the standard deviation across clips of the time-averaged spectrum."""
     return float(np.asarray(mels, dtype=np.float64).mean(axis=-1).std(axis=0).mean())
