@@ -9,15 +9,8 @@ R=${REPORTS:-reports/nopulse}
 STUDENT=${STUDENT:-runs/distill_nopulse/model}
 M=${CANDIDATE:-runs/nopulse_candidate}   # the student with the shipped default's runtime settings
 t2m() { python3 -m text2music "$@"; }
-mkdir -p "$M" "$R"
-cp "$STUDENT"/* "$M/"
-python3 - "$M/config.json" <<'PY'
-import json, sys
-shipped = json.load(open("text2music/assets/default/config.json"))
-config = json.load(open(sys.argv[1]))
-config.update({k: shipped[k] for k in ("vocoder", "sample_rate", "precision")})
-json.dump(config, open(sys.argv[1], "w"), indent=2)
-PY
+mkdir -p "$R"
+python3 scripts/as_default.py "$STUDENT" "$M"
 row() { t2m evaluate --n 150 --no-speed --quiet "$@"; }
 row --model "$M" --out "$R/candidate"                                   # the leaderboard's row
 row --model default --controls settings --out "$R/default-settings"
