@@ -14,6 +14,7 @@ COMMANDS = [
     ["data", "stats"],
     ["data", "preprocess"],
     ["train"],
+    ["train-stereo"],
     ["generate"],
     ["predict"],
     ["evaluate"],

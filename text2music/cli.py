@@ -9,6 +9,7 @@ text2music data stats       statistics and pictures of a data folder
 text2music data preprocess  audio -> fixed-shape log-mel arrays
 text2music train            train a model (the seed's baselines, ...); resumable, DDP-ready
 text2music train-vocoder    train the neural vocoder (mel -> waveform) on a corpus's audio
+text2music train-stereo     train the stereo upmixer (mono -> stereo width) on real stereo music
 text2music finetune         fine-tune a model on your own music (data import) as a LoRA adapter
 text2music distill          distil classifier-free guidance into a one-pass student (twice as fast)
 text2music generate         text -> music (WAV/FLAC) with the generative model (default: bundled)
@@ -624,6 +625,43 @@ def add_train_vocoder(sub) -> None:
     p.set_defaults(func=cmd_train_vocoder)
 
 
+def cmd_train_stereo(args) -> int:
+    from text2music.train.stereo import StereoTrainConfig, stereo_files, train_stereo
+
+    cfg = config_from_args(StereoTrainConfig, args, audio=tuple(str(a) for a in args.audio))
+    stereo_files(cfg.audio)  # one line about the folders before the run folder is made
+    setup_logging(args.out / "text2music.log")
+    _print_summary(train_stereo(cfg, progress=not args.quiet))
+    return 0
+
+
+def add_train_stereo(sub) -> None:
+    p = sub.add_parser(
+        "train-stereo",
+        help="train the stereo upmixer (mono -> a learned width per time and band) on real stereo music; resumable",
+        formatter_class=_Formatter,
+        description="Train the stereo upmixer of `generate --channels 2` (text2music.models.stereo).\n\n"
+        "  text2music train-stereo --audio /tmp/stereo_music/train --out runs/stereo --minutes 4   # data: scripts/stereo_data.py",
+    )
+    p.add_argument("--audio", type=Path, nargs="+", required=True, help="folders of stereo music files (.ogg, .flac, .wav)")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/stereo"), help="run folder (stereo.json + stereo.safetensors); an existing run resumes"
+    )
+    p.add_argument("--max-seconds", type=float, default=None, help="seconds read from each file (default 120)")
+    p.add_argument(
+        "--steps", type=_positive_int, default=None, help="length of the learning-rate schedule and the last step (default 1500)"
+    )
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much training time (resume later with the same command)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="crops per step (default 32)")
+    p.add_argument("--crop-frames", type=_positive_int, default=None, help="frames per crop (default 256, about 3 s)")
+    p.add_argument("--hidden", dest="channels", type=_positive_int, default=None, help="channels of the convolutions (default 32)")
+    p.add_argument("--layers", type=_positive_int, default=None, help="dilated convolutions (default 3)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train_stereo)
+
+
 # ---------------------------------------------------------------------------------------------
 # generate, predict
 
@@ -953,6 +991,7 @@ def add_generate(sub) -> None:
     p.add_argument("--prompts", type=Path, default=None, help="text file, one description per line ('#' lines skipped); - reads stdin")
     add_model_arguments(p)
     add_settings_arguments(p, ("length", "sampling", "output", "init", "controls"))
+    p.add_argument("--stereo", dest="channels", action="store_const", const=2, default=argparse.SUPPRESS, help="the same as --channels 2")
     p.add_argument("--variations", type=_positive_int, default=1, help="clips per description (seed, seed+1, ...)")
     p.add_argument("--init-audio", type=Path, default=None, help="make a variation of this audio file instead of starting from noise")
     p.add_argument(
@@ -1247,6 +1286,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_preprocess(data_sub)
     add_train(sub)
     add_train_vocoder(sub)
+    add_train_stereo(sub)
     add_finetune(sub)
     add_distill(sub)
     add_generate(sub)

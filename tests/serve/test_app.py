@@ -100,6 +100,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "shift": DEFAULTS.shift,
         "normalize": True,
         "sample_rate": None,
+        "channels": 1,
         "strength": DEFAULTS.strength,
         "init_mode": "variation",
         "span": None,
@@ -152,6 +153,17 @@ def test_sync_call_answers_with_the_wav(client, tiny_pipeline):
     assert sr == 44100 and len(samples) == round(1.5 * 44100)
 
 
+def test_stereo_is_asked_for_with_channels(client, tiny_pipeline):
+    body = {"text": "upbeat funk", "duration": 1.0, "steps": 2, "seed": 5}
+    r = client.post("/api/generate/sync", json={**body, "channels": 2})
+    assert r.status_code == 200 and sf.info(io.BytesIO(r.content)).channels == 2
+    left, right = sf.read(io.BytesIO(r.content))[0].T
+    mono = tiny_pipeline(["upbeat funk"], GenerationSettings(duration=1.0, steps=2, seed=5)).audio[0]
+    np.testing.assert_allclose((left + right) / 2, mono, atol=2 / 32768)
+    job = client.post("/api/generate", json={**body, "channels": 2}).json()
+    assert wait_done(client, job["id"])["request"]["channels"] == 2
+
+
 BAD = [
     ({"text": ""}, "text"),
     ({"text": "   "}, "text: text is empty"),
@@ -178,6 +190,7 @@ BAD = [
     ({"text": "ok", "sampler": "dpm"}, "sampler: 'dpm' is unknown; choose one of " + ", ".join(SAMPLERS)),
     ({"text": "ok", "sampler": 1}, "sampler: Input should be a valid string"),
     ({"text": "ok", "sample_rate": 12345}, "sample_rate: 12345 is unknown; choose one of 16000, 22050, 32000, 44100, 48000"),
+    ({"text": "ok", "channels": 3}, "channels: 3 is unknown; choose one of 1, 2"),
     ({"text": "ok", "path": "../../etc/passwd"}, "path: Extra inputs are not permitted"),
     ({}, "text: Field required"),
 ]

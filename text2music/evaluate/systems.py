@@ -90,8 +90,8 @@ class ModelSystem:
 
     def render(self, items, seeds):
         if self.controls != "settings":
-            return list(self.pipe([it.text for it in items], self.settings, seeds=seeds).audio)
-        return [self.pipe([it.text], self.settings_of(it), seeds=[s]).audio[0] for it, s in zip(items, seeds)]
+            return list(self.pipe([it.text for it in items], self.settings, seeds=seeds).mono)
+        return [self.pipe([it.text], self.settings_of(it), seeds=[s]).mono[0] for it, s in zip(items, seeds)]
 
     def settings_of(self, item: EvalItem):
         """The settings with the clip's true tempo, key, meter and drums (corpus prompts)."""

@@ -59,16 +59,17 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 def save_audio(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: int) -> None:
-    """Write mono audio `(n_samples,)` atomically; the format comes from the suffix (.wav, .flac)."""
+    """Write mono audio `(n_samples,)` or stereo `(2, n_samples)` (left, right) atomically; the
+    format comes from the suffix (.wav, .flac)."""
     audio = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
-    if audio.ndim != 1:
-        raise ValueError(f"save_audio expects mono audio of shape (n_samples,), got {audio.shape}")
+    if not (audio.ndim == 1 or (audio.ndim == 2 and audio.shape[0] == 2)):
+        raise ValueError(f"save_audio expects mono audio (n_samples,) or stereo (2, n_samples), got {audio.shape}")
     path = Path(path)
     fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"unsupported audio format for {path}: use .wav or .flac")
     with atomic_path(path) as tmp:
-        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, format=fmt, subtype="PCM_16")
+        sf.write(tmp, np.clip(audio, -1.0, 1.0).T, sample_rate, format=fmt, subtype="PCM_16")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Context, Controls
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
+from text2music.models.stereo import StereoUpmixer
 from text2music.models.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
 from text2music.text.controls import parse_controls
@@ -57,8 +58,9 @@ LOOP_SEAM_SECONDS = 1.0  # made again on either side of a loop's wrap (a model w
 
 @dataclass
 class Generation:
-    """What one call made: audio float32 `(B, n_samples)`, mel `(B, n_mels, n_frames)`, sample
-    rate, and per clip the controls it was made with and notes on what was chosen or overridden."""
+    """What one call made: audio float32 `(B, n_samples)` (mono) or `(B, 2, n_samples)` (stereo, left
+    and right), mel `(B, n_mels, n_frames)`, sample rate, and per clip the controls it was made with
+    and notes on what was chosen or overridden."""
 
     audio: np.ndarray
     mel: torch.Tensor
@@ -68,6 +70,11 @@ class Generation:
     @property
     def notes(self) -> list[str]:
         return [n for p in self.plans for n in p.notes]
+
+    @property
+    def mono(self) -> np.ndarray:
+        """The mono mix `(B, n_samples)`: the audio itself, or (L + R) / 2 (the mono clip the stereo was made from)."""
+        return self.audio if self.audio.ndim == 2 else self.audio.mean(axis=1)
 
 
 def normalize_loudness(audio: np.ndarray, target_dbfs: float = LOUDNESS_TARGET_DBFS, peak: float = PEAK_LIMIT) -> np.ndarray:
@@ -125,10 +132,12 @@ class Text2Music:
         config: dict,
         vocoder: Vocoder | None = None,
         path: Path | None = None,
+        upmixer: StereoUpmixer | None = None,
     ):
         self.model, self.encoder, self.mel, self.config = model, encoder, mel, config
         self.vocoder = vocoder or GriffinLimVocoder(mel)
         self.path = path
+        self._upmixer = upmixer  # of stereo output; None: the bundled one, loaded when first asked for
         self.adapter: dict | None = None  # the merged LoRA adapter: path, strength, training summary
         self.window_seconds, self.context_seconds = WINDOW_SECONDS, CONTEXT_SECONDS  # of pieces (generate.pieces)
         self.precision = "float32"  # of the generator's weights (from_pretrained can quantise them)
@@ -147,7 +156,8 @@ class Text2Music:
         model, mel, config = load_pretrained(folder, device=device)
         precision = resolve_precision(spec.precision, config)
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
-        pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(spec.vocoder, folder, mel), path=folder)
+        upmixer = StereoUpmixer.from_folder(folder) if (folder / "stereo.json").is_file() else None  # else the bundled one
+        pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(spec.vocoder, folder, mel), path=folder, upmixer=upmixer)
         if spec.adapter is not None:
             distilled = config.get("trained", {}).get("guidance_distill", {})
             fits = tuple(h for h in (distilled.get("teacher_sha256"), *distilled.get("also_fits", [])) if h)
@@ -222,7 +232,21 @@ class Text2Music:
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
-        return Generation(audio, mel, rate, plans)
+        return Generation(self.with_channels(audio, settings, rate), mel, rate, plans)
+
+    @property
+    def upmixer(self) -> StereoUpmixer:
+        """The stereo upmixer: the model folder's (stereo.json), else the one bundled with the package."""
+        if self._upmixer is None:
+            self._upmixer = StereoUpmixer.from_folder()
+        return self._upmixer
+
+    def with_channels(self, audio: np.ndarray, settings: GenerationSettings, rate: int) -> np.ndarray:
+        """Finished mono audio `(B, n)` as `settings.channels` asks: itself, or `(B, 2, n)` upmixed (a
+        loop circularly, so it stays seamless); the mono mix stays exactly the mono audio."""
+        if settings.channels == 1:
+            return audio
+        return np.stack([self.upmixer.upmix(row, rate, loop=settings.loop, peak=PEAK_LIMIT) for row in audio])
 
     def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int], hints: PromptHints | None = None) -> list[ControlPlan]:
         """Each text's musical controls and length; the pre-flight check of `plan_clips`. `hints`:
@@ -399,7 +423,7 @@ class Text2Music:
         audio = np.stack([splice(kept, row, keep, round(CROSSFADE_SECONDS * rate)) for row in made])
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
-        return Generation(audio, mel, rate, plans)
+        return Generation(self.with_channels(audio, settings, rate), mel, rate, plans)
 
     def plan_prompt(self, texts: list[str], settings: GenerationSettings, seeds: list[int], prompt: AudioPrompt) -> list[ControlPlan]:
         """The plans of a continuation or inpainting: the prompt's tempo, meter, beat phase and key
@@ -508,8 +532,9 @@ class Text2Music:
         callback: ProgressFn | None = None,
         **settings,
     ) -> tuple[np.ndarray, int]:
-        """Texts -> (waveforms float32 `(n_texts, n_samples)`, sample_rate); `settings` are
-        GenerationSettings fields (duration, steps, guidance, sampler, strength, normalize).
+        """Texts -> (waveforms float32 `(n_texts, n_samples)`, `(n_texts, 2, n_samples)` with channels=2,
+        sample_rate); `settings` are GenerationSettings fields (duration, steps, guidance, sampler,
+        strength, normalize, channels).
         `seed`: one for every text, or a list with one per text."""
         seeds = list(seed) if isinstance(seed, (list, tuple)) else None
         s = GenerationSettings(seed=0 if seeds is not None else seed, **settings)

@@ -34,6 +34,7 @@ PEAK_LIMIT = 0.99
 MIN_BPM, MAX_BPM = 40.0, 240.0  # the corpus has 60-180 BPM
 MAX_BARS = 64
 SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
+CHANNELS = (1, 2)  # mono, stereo (text2music.models.stereo)
 GROUPS = ("length", "sampling", "output", "init", "controls")
 
 
@@ -140,6 +141,13 @@ class GenerationSettings:
         "own rate the audio is resampled and has nothing new up there)",
         "output",
         choices=SAMPLE_RATES,
+    )
+    channels: int = setting(
+        1,
+        "audio channels: 1 (mono) or 2 (stereo: a width learnt from real stereo music, added to the mono clip, whose mix "
+        "(L + R) / 2 stays exactly the mono clip; a width, not a panning of the parts)",
+        "output",
+        choices=CHANNELS,
     )
     bpm: float | None = setting(None, "tempo in beats per minute", "controls", limits=(MIN_BPM, MAX_BPM))
     key: str | None = setting(None, "key and mode, e.g. 'F# minor', 'Bb', 'Am'", "controls", text=True)

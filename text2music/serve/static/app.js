@@ -109,6 +109,7 @@ function setDefaults(D) {
   for (const name of FIELDS) setValue(name, D[name]);
   $("#sampler").value = D.sampler;
   $("#sample_rate").value = D.sample_rate == null ? "" : String(D.sample_rate);
+  $("#stereo").checked = D.channels === 2;
   setControls(D);
 }
 
@@ -132,6 +133,7 @@ function showError(msg) {
 function readForm() {
   const rate = $("#sample_rate").value;
   const body = { text: $("#text").value.trim(), sampler: $("#sampler").value, sample_rate: rate === "" ? null : Number(rate) };
+  body.channels = $("#stereo").checked ? 2 : 1;
   for (const name of FIELDS) {
     const el = $("#" + name);
     el.removeAttribute("aria-invalid");
@@ -227,6 +229,7 @@ function settingsLine(q) {
   const length = q.bars != null ? `${q.bars} bar${q.bars === 1 ? "" : "s"}` : `${fmt(q.duration)} s`;
   const parts = [length, `${q.steps} steps`, `guidance ${fmt(q.guidance)}`, `seed ${q.seed}`, q.sampler];
   if (q.sample_rate != null) parts.push(`${q.sample_rate / 1000} kHz`);
+  if (q.channels === 2) parts.push("stereo");
   if (q.bpm != null) parts.push(`${fmt(q.bpm)} BPM`);
   if (q.key != null) parts.push(q.key);
   if (q.meter != null) parts.push(String(q.meter).includes("/") ? q.meter : `${q.meter}/4`);
@@ -258,6 +261,7 @@ function addCard(item) {
     for (const name of FIELDS) setValue(name, q[name]);
     $("#sampler").value = q.sampler;
     $("#sample_rate").value = q.sample_rate == null ? "" : String(q.sample_rate);
+    $("#stereo").checked = q.channels === 2;
     setControls(q);
     window.scrollTo({ top: 0, behavior: "smooth" });
   });
