@@ -28,7 +28,7 @@ import torch
 
 from text2music.generate.settings import PEAK_LIMIT
 from text2music.models.stereo import STEREO_DIR, StereoUpmixer, band_edges, band_energies, measured_width
-from text2music.train.stereo import ACTIVE_DB, RATE, read_stereo, stereo_files
+from text2music.train.stereo import ACTIVE_DB, RATE, audible, read_stereo, stereo_files
 from text2music.utils import atomic_path, atomic_write_text
 
 GROUPS_HZ = ((0, 500), (500, 2000), (2000, 8000), (8000, 22050))
@@ -46,28 +46,35 @@ def constant_upmixer(model: StereoUpmixer, profile_db: list[float]) -> StereoUpm
     return constant
 
 
+def band_centres(model: StereoUpmixer) -> np.ndarray:
+    """Each band's centre in Hz (geometric; the first band's from 30 Hz)."""
+    edges = band_edges(model.cfg)
+    return np.sqrt(np.maximum(edges[:-1], 30.0) * edges[1:])
+
+
 def group_of_bands(model: StereoUpmixer) -> list[np.ndarray]:
     """Per band group, which bands lie in it (by the band's centre)."""
-    edges = band_edges(model.cfg)
-    centres = np.sqrt(np.maximum(edges[:-1], 30.0) * edges[1:])
+    centres = band_centres(model)
     return [(centres >= lo) & (centres < hi) for lo, hi in GROUPS_HZ]
+
+
+def width_and_icc(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Width (dB) and ICC of energies summed over a whole file (per band or per band group)."""
+    return {
+        "width": DB * np.log(sums["side"] / np.maximum(sums["mid"], 1e-30) + 1e-12),
+        "icc": sums["cross"] / np.maximum(np.sqrt(sums["left"] * sums["right"]), 1e-30),
+    }
 
 
 def summary(energy: dict, groups: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Per band group: width (dB) and ICC of a whole file."""
     sums = {k: v.sum(-1).numpy().astype(np.float64) for k, v in energy.items()}
-    width = [DB * np.log(sums["side"][g].sum() / max(sums["mid"][g].sum(), 1e-30) + 1e-12) for g in groups]
-    icc = [sums["cross"][g].sum() / max(np.sqrt(sums["left"][g].sum() * sums["right"][g].sum()), 1e-30) for g in groups]
-    return {"width": np.array(width), "icc": np.array(icc)}
+    return width_and_icc({k: np.array([v[g].sum() for g in groups]) for k, v in sums.items()})
 
 
 def per_band(energy: dict) -> dict[str, np.ndarray]:
     """Per band: width (dB) and ICC of a whole file (for the picture)."""
-    sums = {k: v.sum(-1).numpy().astype(np.float64) for k, v in energy.items()}
-    return {
-        "width": DB * np.log(sums["side"] / np.maximum(sums["mid"], 1e-30) + 1e-12),
-        "icc": sums["cross"] / np.maximum(np.sqrt(sums["left"] * sums["right"]), 1e-30),
-    }
+    return width_and_icc({k: v.sum(-1).numpy().astype(np.float64) for k, v in energy.items()})
 
 
 def measure_file(path: Path, upmixers: dict[str, StereoUpmixer], groups: list[np.ndarray], max_seconds: float) -> dict:
@@ -84,8 +91,7 @@ def measure_file(path: Path, upmixers: dict[str, StereoUpmixer], groups: list[np
         frames = DB * measured_width(energy["mid"], energy["side"], cfg).numpy()
         out[name] = {**summary(energy, groups), "bands": per_band(energy), "frames": frames}
         if name == "real":
-            mid = energy["mid"]
-            out["counted"] = (10 * torch.log10(mid / mid.sum(0).max().clamp_min(1e-20) + 1e-30) > ACTIVE_DB).numpy()
+            out["counted"] = audible(energy["mid"]).numpy()
     return out
 
 
@@ -228,8 +234,7 @@ def picture(results: list[dict], generated: list[dict], model: StereoUpmixer, pa
     from text2music.features.plot import pyplot
 
     plt = pyplot()
-    edges = band_edges(model.cfg)
-    centres = np.sqrt(np.maximum(edges[:-1], 30.0) * edges[1:])
+    centres = band_centres(model)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=100)
     styles = {"real": "k", "model": "C0", "constant": "C1", "mono": "C7"}
     for ax, key, label in ((axes[0], "width", "width: side/mid energy (dB)"), (axes[1], "icc", "inter-channel correlation")):

@@ -99,9 +99,14 @@ def file_examples(path: Path, cfg: StereoConfig, max_seconds: float) -> tuple[to
     """(features `(bands + 1, T)`, target width `(bands, T)`, counted `(bands, T)` bool) of one file."""
     energy = band_energies(read_stereo(path, max_seconds), RATE, cfg)
     mid = energy["mid"]
+    return band_features(mid, frame_sizes(cfg, RATE)[1]), measured_width(mid, energy["side"], cfg), audible(mid)
+
+
+def audible(mid: torch.Tensor) -> torch.Tensor:
+    """`(bands, T)` bool: where a band's mid energy is within ACTIVE_DB of the file's loudest frame
+    (elsewhere a width means nothing)."""
     loudest = mid.sum(0).max().clamp_min(1e-20)
-    counted = 10 * torch.log10(mid / loudest + 1e-30) > ACTIVE_DB
-    return band_features(mid, frame_sizes(cfg, RATE)[1]), measured_width(mid, energy["side"], cfg), counted
+    return 10 * torch.log10(mid / loudest + 1e-30) > ACTIVE_DB
 
 
 def load_examples(paths: list[Path], cfg: StereoConfig, max_seconds: float, progress: bool) -> list[tuple]:
