@@ -559,6 +559,13 @@ def add_distill(sub) -> None:
     p.add_argument("--crop-frames", type=_positive_int, default=250, help="train on random crops of this many mel frames")
     p.add_argument("--guidance-min", type=float, default=1.0, help="smallest guidance scale the student learns")
     p.add_argument("--guidance-max", type=float, default=6.0, help="largest guidance scale the student learns")
+    p.add_argument(
+        "--rollout",
+        type=float,
+        default=0.0,
+        help="share of each batch asked where the student's own sampling goes, not on the corpus's straight paths (0-1)",
+    )
+    p.add_argument("--rollout-steps", type=_positive_int, default=8, help="the sampling those points follow: this many Euler steps")
     p.add_argument("--ema-decay", type=float, default=0.999, help="the student saved is this moving average of its weights")
     p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
     p.add_argument("--seed", type=int, default=0, help="random seed")

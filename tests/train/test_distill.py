@@ -3,6 +3,8 @@ guided one, resumes, and generates with one network pass per step."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -13,7 +15,7 @@ from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 from text2music.models import load_pretrained
 from text2music.text import TextEmbedding
-from text2music.train.distill import DistillConfig, distill, make_student
+from text2music.train.distill import DistillConfig, distill, make_student, rollout_points
 
 
 def _inputs(model, B=2, T=20):
@@ -107,6 +109,8 @@ def test_distill_refuses_bad_settings_in_one_line(corpus, base, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--guidance-min" in err[0]
     assert not (tmp_path / "x").exists()
+    assert main(["distill", "--data", str(corpus), "--out", str(tmp_path / "x"), "--base", str(base), "--rollout", "1.5"]) != 0
+    assert "--rollout must be in [0, 1]" in capsys.readouterr().err
     assert main(["distill", "--data", str(corpus), str(tmp_path), "--out", str(tmp_path / "y"), "--base", str(base)]) != 0
     assert f"--data {tmp_path} is not a corpus folder" in capsys.readouterr().err
 
@@ -159,6 +163,7 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
     assert torch.equal(student.context_in[-1].weight, ctx.context_in[-1].weight)
     with pytest.raises(ValueError, match="guidance-distilled"):
         make_student(ctx, teacher)
+    _rollout_points_follow_the_sampler(student.eval())
 
     out = tmp_path / "run"
     cfg = DistillConfig(
@@ -172,6 +177,7 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
         warmup=1,
         batch_size=4,
         crop_frames=40,
+        rollout=0.5,
     )
     assert distill(cfg, progress=False)["steps"] == 3
     assert load_pretrained(out / "model")[0].cfg.context
@@ -179,3 +185,27 @@ def test_a_context_teacher_distils_into_a_student_started_from_an_earlier_studen
     assert made["trained"]["guidance_distill"]["also_fits"] == ["a" * 64, "b" * 64]  # adapters carry over
     assert made["precision"] == "int8"  # and it runs as the earlier student did
     assert MelConfig.from_dict(load_pretrained(out / "model")[2]["mel"]) == mel
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any("val_rollout_loss" in r for r in logged)  # the student's error where it samples, logged beside val_loss
+
+
+def _rollout_points_follow_the_sampler(student):
+    """`rollout_points` row i is where the sampler (`sample_mel`'s Euler steps, known frames kept)
+    is after taken[i] of its steps, at that row's scale."""
+    from text2music.generate.flow import guided_velocity, keep_known
+    from text2music.generate.sampling import sample_euler, time_grid
+    from text2music.models.flow_transformer import Context
+
+    noise, _, text = _inputs(student, B=2, T=20)
+    known = torch.zeros(2, 20, dtype=torch.bool)
+    known[:, :6] = True
+    context = Context(torch.randn(2, student.cfg.n_mels, 20), known)
+    taken, scales = torch.tensor([3, 5]), torch.tensor([2.5, 4.0])
+    got = rollout_points(student, noise, taken, 8, scales, text, None, context)
+    for i, k in enumerate(taken.tolist()):
+        row = Context(context.mel[i : i + 1], known[i : i + 1])
+        fn = keep_known(guided_velocity(student, text.row(i), float(scales[i]), None, row), row, noise[i : i + 1])
+        with torch.no_grad():
+            want = sample_euler(fn, noise[i : i + 1], time_grid(8)[: k + 1])
+        torch.testing.assert_close(got[i : i + 1], want, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(got[0], noise[0])  # it moved

@@ -10,6 +10,11 @@ on points x_t = (1 - t) * noise + t * mel of a corpus's clips (Meng et al., "On 
 guided diffusion models", 2023). Only the teacher's outputs are targets: the corpus gives the
 points where the student is asked, its texts and its musical controls.
 
+Guided sampling leaves those straight paths (the higher the scale, the farther), so a student asked
+only there can drift where it is used. With `rollout` > 0, that share of each batch is asked where
+the student itself goes instead: at a random step of its own `rollout_steps`-step Euler sampling (the
+EMA student, as it ships), from the row's noise, at the row's scale (`rollout_points`).
+
     OUT/model/                       the student, a model folder (config.json + fp16 safetensors)
     OUT/checkpoint.pt                resumable state (student, EMA, optimiser, RNG)
     OUT/log.jsonl, loss.png          training and validation loss (MSE to the teacher's guided velocity)
@@ -57,6 +62,8 @@ class DistillConfig:
     crop_frames: int = 250  # random 4-s crops, as the teacher's last training stage
     guidance_min: float = 1.0
     guidance_max: float = 6.0
+    rollout: float = 0.0  # share of each batch asked on the student's own sampling path (0: all on the corpus's straight paths)
+    rollout_steps: int = 8  # the sampling it follows: this many uniform Euler steps (the shipped default's)
     text_mode: str = "mixed"
     control_drop: float = 0.3  # as the teacher was trained
     val_clips: int = 32
@@ -82,6 +89,10 @@ class DistillConfig:
             raise ValueError(f"--ema-decay must be in (0, 1), got {self.ema_decay}")
         if not 1.0 <= self.guidance_min <= self.guidance_max:
             raise ValueError(f"need 1 <= --guidance-min <= --guidance-max, got {self.guidance_min} and {self.guidance_max}")
+        if not 0.0 <= self.rollout <= 1.0:
+            raise ValueError(f"--rollout must be in [0, 1], got {self.rollout}")
+        if self.rollout_steps < 1:
+            raise ValueError(f"--rollout-steps must be at least 1, got {self.rollout_steps}")
         if self.batch_size < 1 or self.crop_frames < 2:
             raise ValueError(f"--batch-size must be >= 1 and --crop-frames >= 2, got {self.batch_size} and {self.crop_frames}")
 
@@ -119,6 +130,32 @@ def teacher_velocity(
     return v_uncond + w[:, None, None] * (v_cond - v_uncond)  # classifier-free guidance (generate.sampling.guide)
 
 
+def head(n: int, text: TextEmbedding, controls: Controls | None, context: Context | None):
+    """The first `n` rows of a batch's text, controls and context."""
+    text = TextEmbedding(text.tokens[:n], text.mask[:n], text.pooled[:n])
+    controls = Controls(controls.frames[:n], controls.globals[:n]) if controls is not None else None
+    return text, controls, Context(context.mel[:n], context.known[:n]) if context is not None else None
+
+
+@torch.no_grad()
+def rollout_points(
+    model: FlowTransformer, noise, taken: torch.Tensor, steps: int, w: torch.Tensor, text: TextEmbedding, controls, context=None
+) -> torch.Tensor:
+    """Row i of `noise` after `taken[i]` of `steps` uniform Euler steps of `model`'s one-pass guided
+    velocity at scale `w[i]` (at flow time taken[i] / steps), the known frames of `context` kept on
+    their straight path from the noise to the known mel, as the sampler keeps them
+    (`generate.flow.keep_known`)."""
+    B = noise.shape[0]
+    x = noise.clone()
+    for k in range(int(taken.max()) if B else 0):
+        t = torch.full((B,), k / steps)
+        v = model.velocity(x, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w, context=context)
+        if context is not None:
+            v = torch.where(context.known[:, None], context.mel - noise, v)
+        x = torch.where((k < taken)[:, None, None], x + v / steps, x)
+    return x
+
+
 class Distillation(Trainer):
     """A student (the teacher plus a guidance input) learning the teacher's guided velocity, with an EMA of its weights."""
 
@@ -150,18 +187,24 @@ class Distillation(Trainer):
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.gen = torch.Generator().manual_seed(cfg.seed)
 
-    def loss(self, model: FlowTransformer, mels, texts, controls, gen: torch.Generator) -> torch.Tensor:
+    def loss(self, model: FlowTransformer, mels, texts, controls, gen: torch.Generator, rollout: float = 0.0) -> torch.Tensor:
         """MSE between `model`'s one-pass velocity and the teacher's guided one, at random points,
-        times and scales (and, for a teacher with context, random known frames: `train.masks`)."""
+        times and scales (and, for a teacher with context, random known frames: `train.masks`);
+        the first `rollout` share of the rows at points of the EMA student's own sampling path."""
         cfg = self.cfg
         B = mels.shape[0]
         noise = torch.randn(mels.shape, generator=gen)
         t = torch.rand(B, generator=gen)
         w = cfg.guidance_min + (cfg.guidance_max - cfg.guidance_min) * torch.rand(B, generator=gen)
-        x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
         text = self.cache.batch(texts)
         known = sample_known(B, mels.shape[-1], gen, self.teacher.cfg.patch) if self.teacher.cfg.context else None
         context = Context(mels, known) if known is not None else None
+        n = round(rollout * B)
+        taken = torch.randint(0, cfg.rollout_steps, (n,), generator=gen)
+        t[:n] = taken / cfg.rollout_steps
+        x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
+        if n:
+            x_t[:n] = rollout_points(self.ema, noise[:n], taken, cfg.rollout_steps, w[:n], *head(n, text, controls, context))
         target = teacher_velocity(self.teacher, x_t, t, text, controls, w, context)
         v = model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w, context=context)
         return masked_mse(v, target, known)
@@ -174,7 +217,7 @@ class Distillation(Trainer):
         mels, texts, controls = self.train.batch(idx, self.gen, crop, multiple=self.teacher.cfg.patch, control_drop=cfg.control_drop)
         for group in self.optimizer.param_groups:
             group["lr"] = warmup_cosine(cfg.lr, self.step, cfg.warmup, cfg.steps, floor=0.1)
-        loss = self.loss(self.student, mels, texts, controls, self.gen)
+        loss = self.loss(self.student, mels, texts, controls, self.gen, cfg.rollout)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
@@ -185,16 +228,20 @@ class Distillation(Trainer):
 
     @torch.no_grad()
     def validate(self) -> dict[str, float] | None:
-        """The EMA student's loss on the valid clips, with fixed crops, noise, times and scales."""
+        """The EMA student's loss on the valid clips, with fixed crops, noise, times and scales: on
+        the corpus's straight paths (`val_loss`) and on its own sampling path (`val_rollout_loss`)."""
         if self.valid is None or not len(self.valid):
             return None
-        gen = torch.Generator().manual_seed(1234)
-        total = 0.0
-        for start in range(0, len(self.valid), self.cfg.batch_size):
-            idx = list(range(start, min(start + self.cfg.batch_size, len(self.valid))))
-            mels, texts, controls = self.valid.batch(idx, gen, (self.cfg.crop_frames,) * 2, multiple=self.teacher.cfg.patch)
-            total += self.loss(self.ema, mels, texts, controls, gen).item() * len(idx)
-        return {"val_loss": total / len(self.valid)}
+        out = {}
+        for name, share in (("val_loss", 0.0), ("val_rollout_loss", 1.0)):
+            gen = torch.Generator().manual_seed(1234)
+            total = 0.0
+            for start in range(0, len(self.valid), self.cfg.batch_size):
+                idx = list(range(start, min(start + self.cfg.batch_size, len(self.valid))))
+                mels, texts, controls = self.valid.batch(idx, gen, (self.cfg.crop_frames,) * 2, multiple=self.teacher.cfg.patch)
+                total += self.loss(self.ema, mels, texts, controls, gen, share).item() * len(idx)
+            out[name] = total / len(self.valid)
+        return out
 
     def state_dict(self) -> dict:
         state = {"student": self.student.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict()}
