@@ -152,7 +152,7 @@ def stop_on_sigint() -> Iterator[list]:
 
 def plot_losses(log_path: Path, png: Path, ylabel: str = "loss", log_scale: bool = True) -> None:
     """Train loss per logged step, train/validation loss per epoch (like the seed's figure) and
-    validation loss at the steps where it was measured ("val" records)."""
+    validation losses at the steps where they were measured ("val" records: every val_* key)."""
     from text2music.features.plot import pyplot
 
     records = read_jsonl(log_path)
@@ -168,8 +168,9 @@ def plot_losses(log_path: Path, png: Path, ylabel: str = "loss", log_scale: bool
     if epochs:
         ax.plot(*_curve(epochs, "train_loss"), "o-", label="train (epoch mean)")
         ax.plot(*_curve(epochs, "val_loss"), "s-", label="validation")
-    if vals:
-        ax.plot(*_curve(vals, "val_loss"), "s-", label="validation")
+    for key in sorted({k for r in vals for k in r if k.startswith("val_")}):  # val_loss, and any other validation loss
+        name = key.removeprefix("val_").removesuffix("loss").strip("_")
+        ax.plot(*_curve(vals, key), "s-", label=f"validation: {name}" if name else "validation")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     if log_scale:
