@@ -2,7 +2,8 @@
 controls and Euler steps, the student one pass a step, the teacher two (classifier-free guidance).
 A perfect student lands exactly on the teacher's mel; the gap is the root mean square difference of
 the log-mels (the model's units), and `scale` is the same distance between two of the teacher's own
-seeds (how far apart two clips of one prompt are). Each at every guidance asked, float32 weights.
+seeds (how far apart two clips of one prompt are); both also over the low, middle and high thirds of the
+mel bands. Each at every guidance asked, float32 weights.
 Appends to bench/results/distill_gap.jsonl.
 
     python3 bench/distill_gap.py runs/flow_context_nopulse/last default runs/distill_rollout/model --guidance 3 5
@@ -36,6 +37,11 @@ def rms(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a - b) ** 2).mean(dim=(1, 2)).sqrt().mean())
 
 
+def rms_by_band(a: torch.Tensor, b: torch.Tensor, parts: int = 3) -> list[float]:
+    """`rms` over the lowest, middle and highest thirds of the mel bands."""
+    return [round(rms(x, y), 4) for x, y in zip(a.chunk(parts, dim=1), b.chunk(parts, dim=1))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("teacher", help="the teacher's model folder (no guidance input)")
@@ -51,8 +57,10 @@ def main() -> None:
     for guidance in args.guidance:
         settings = GenerationSettings(steps=args.steps, guidance=guidance)
         target = mels(teacher, texts, settings)
-        scale = rms(target, mels(teacher, texts, settings, offset=1000))
+        other = mels(teacher, texts, settings, offset=1000)
+        scale, scale_by_band = rms(target, other), rms_by_band(target, other)
         for student in args.students:
+            made = mels(load(student), texts, settings)
             row = {
                 "date": time.strftime("%Y-%m-%d %H:%M"),
                 "teacher": args.teacher,
@@ -60,8 +68,10 @@ def main() -> None:
                 "guidance": guidance,
                 "steps": args.steps,
                 "n": len(texts),
-                "gap": round(rms(mels(load(student), texts, settings), target), 4),
+                "gap": round(rms(made, target), 4),
                 "scale": round(scale, 4),
+                "gap_by_band": rms_by_band(made, target),
+                "scale_by_band": scale_by_band,
             }
             append_jsonl(Path("bench/results/distill_gap.jsonl"), row)
             print(json.dumps(row), flush=True)
