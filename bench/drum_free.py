@@ -2,9 +2,12 @@
 one clip each (seed = its index), judged by musicnn's drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by
 the high-band noise judge (`DRUM_THRESHOLD`), counted by `text2music evaluate`'s `drum_shares`; `real` scores the
 corpus's own audio of the same prompts. Each system is MODEL[,key=value...] with keys guidance,
-steps and vocoder. Appends to bench/results/drum_free.jsonl.
+steps and vocoder, and teacher and switch: a distilled MODEL whose first steps (flow time below
+`switch`) are its teacher's guided velocity (two passes), to see where in the sampling the drums are
+decided. Appends to bench/results/drum_free.jsonl.
 
     python3 bench/drum_free.py real default default,guidance=5 runs/flow_context_nopulse/best,steps=16,guidance=5
+    python3 bench/drum_free.py default,guidance=5,teacher=runs/flow_context_nopulse/last,switch=0.25
 """
 
 from __future__ import annotations
@@ -16,15 +19,31 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 from text2music.evaluate.judges import Judges
 from text2music.evaluate.prompts import corpus_items
 from text2music.evaluate.run import drum_shares
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
+from text2music.models import load_pretrained
+from text2music.train.distill import teacher_velocity
 from text2music.utils import append_jsonl
 
-OPTIONS = {"guidance": float, "steps": int, "vocoder": str}
+OPTIONS = {"guidance": float, "steps": int, "vocoder": str, "teacher": str, "switch": float}
+
+
+class TeacherFirst(torch.nn.Module):
+    """A guidance-distilled student whose velocity before flow time `switch` is its teacher's guided one."""
+
+    def __init__(self, student, teacher, switch: float):
+        super().__init__()
+        self.student, self.teacher, self.switch, self.cfg = student, teacher, switch, student.cfg
+
+    def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
+        if float(t.max()) < self.switch:
+            return teacher_velocity(self.teacher, x, t, text, controls, guidance, context)
+        return self.student.velocity(x, t, text, drop, controls, guidance=guidance, context=context)
 
 
 def clips_of(system: str, items) -> tuple[list[np.ndarray], int]:
@@ -35,7 +54,10 @@ def clips_of(system: str, items) -> tuple[list[np.ndarray], int]:
     model, *pairs = system.split(",")
     opts = {k: OPTIONS[k](v) for k, v in (p.split("=", 1) for p in pairs)}
     vocoder = {"vocoder": opts.pop("vocoder")} if "vocoder" in opts else {}
+    teacher, switch = opts.pop("teacher", None), opts.pop("switch", 0.25)
     pipe = Text2Music.from_pretrained(None if model == "default" else model, **vocoder)
+    if teacher is not None:
+        pipe.model = TeacherFirst(pipe.model, load_pretrained(teacher)[0].eval(), switch)
     settings = GenerationSettings(**opts)
     return [pipe([it.text], settings.replace(seed=i)).audio[0] for i, it in enumerate(items)], pipe.sample_rate
 
