@@ -14,6 +14,7 @@ from text2music.evaluate.folder import (
     differences,
     folder_sha256,
     system_fingerprint,
+    vocoder_row_source,
 )
 
 FP = {"system": {"spec": "model", "files_sha256": "aa"}, "settings": {"guidance": 3.0, "steps": 16}, "prompts": {"manifest_sha256": "m1"}}
@@ -119,3 +120,14 @@ def test_fingerprints_of_systems_and_corpora(tmp_path):
     ]
     (corpus / "corpus.json").write_text("not json")
     assert corpus_soundfont(corpus) is None
+
+
+def test_the_default_vocoder_row_is_the_vocoder_the_default_runs_with():
+    """'vocoder:default' names the vocoder the bundled model's config.json names, not the model folder."""
+    from text2music.generate.spec import DEFAULT_MODEL_DIR
+    from text2music.models.vocoder import neural_vocoder_folder
+
+    named = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["vocoder"]
+    assert vocoder_row_source("vocoder:default") == neural_vocoder_folder(named)
+    assert vocoder_row_source("vocoder") == vocoder_row_source("vocoder:griffin-lim")
+    assert vocoder_row_source("default") is None

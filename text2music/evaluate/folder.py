@@ -61,20 +61,23 @@ def folder_sha256(folder: str | Path) -> str:
 def vocoder_row_source(spec: str) -> dict | Path | None:
     """What the vocoder-only row `spec` runs: Griffin-Lim's settings (a dict) for 'vocoder' and
     'vocoder:griffin-lim-...', the neural vocoder's folder (a Path) for 'vocoder:vocos',
-    'vocoder:default' or 'vocoder:FOLDER'; None for any other system."""
-    from text2music.models.vocoder import griffin_lim_fields, neural_vocoder_folder
+    'vocoder:default' (the vocoder the bundled default runs with) or 'vocoder:FOLDER'; None for any
+    other system."""
+    from text2music.models.vocoder import griffin_lim_fields, neural_vocoder_folder, paired_vocoder
 
     if spec == "vocoder":
         return griffin_lim_fields("griffin-lim")
     if not spec.startswith("vocoder:"):
         return None
     name = spec.split(":", 1)[1]
-    if griffin_lim_fields(name) is not None:
-        return griffin_lim_fields(name)
     if name == "default":
         from text2music.generate.spec import DEFAULT_MODEL_DIR
 
-        return DEFAULT_MODEL_DIR
+        name = paired_vocoder(DEFAULT_MODEL_DIR)
+        if name == "auto":
+            return DEFAULT_MODEL_DIR
+    if griffin_lim_fields(name) is not None:
+        return griffin_lim_fields(name)
     return neural_vocoder_folder(name)
 
 
