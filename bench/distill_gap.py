@@ -42,6 +42,11 @@ def rms_by_band(a: torch.Tensor, b: torch.Tensor, parts: int = 3) -> list[float]
     return [round(rms(x, y), 4) for x, y in zip(a.chunk(parts, dim=1), b.chunk(parts, dim=1))]
 
 
+def load(folder: str) -> Text2Music:
+    """A model folder ('default': the bundled one) in float32; the vocoder is never run."""
+    return Text2Music.from_pretrained(None if folder == "default" else folder, vocoder="griffin-lim", precision="float32")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("teacher", help="the teacher's model folder (no guidance input)")
@@ -52,7 +57,6 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24, help="the corpus's first N test prompts")
     args = ap.parse_args()
     texts = [it.text for it in corpus_items(args.data, "test", args.n)]
-    load = lambda folder: Text2Music.from_pretrained(None if folder == "default" else folder, vocoder="griffin-lim", precision="float32")  # noqa: E731
     teacher = load(args.teacher)
     for guidance in args.guidance:
         settings = GenerationSettings(steps=args.steps, guidance=guidance)
