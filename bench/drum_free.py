@@ -1,13 +1,16 @@
 """Drum-free prompts heard drum-free: the drum-free prompts among the corpus's first N test prompts,
 one clip each (seed = its index), judged by musicnn's drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by
 the high-band noise judge (`DRUM_THRESHOLD`), counted by `text2music evaluate`'s `drum_shares`; `real` scores the
-corpus's own audio of the same prompts. Each system is MODEL[,key=value...] with keys guidance,
-steps and vocoder, and teacher and switch: a distilled MODEL whose first steps (flow time below
-`switch`) are its teacher's guided velocity (two passes), to see where in the sampling the drums are
-decided. Appends to bench/results/drum_free.jsonl.
+corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts
+the clips heard with drums. Each system is MODEL[,key=value...] with keys guidance, steps, vocoder,
+drums (on/off: the drums control set against the prompt, to see whether the model follows it), and
+teacher and switch: a distilled MODEL whose first steps (flow time below `switch`) are its teacher's
+guided velocity (two passes), to see where in the sampling the drums are decided. Appends to
+bench/results/drum_free.jsonl.
 
     python3 bench/drum_free.py real default default,guidance=5 runs/flow_context_nopulse/best,steps=16,guidance=5
     python3 bench/drum_free.py default,guidance=5,teacher=runs/flow_context_nopulse/last,switch=0.25
+    python3 bench/drum_free.py --prompts drums default default,drums=off
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from text2music.models import load_pretrained
 from text2music.train.distill import teacher_velocity
 from text2music.utils import append_jsonl
 
-OPTIONS = {"guidance": float, "steps": int, "vocoder": str, "teacher": str, "switch": float}
+ON_OFF = {"on": True, "off": False}
+OPTIONS = {"guidance": float, "steps": int, "vocoder": str, "teacher": str, "switch": float, "drums": ON_OFF.__getitem__}
 
 
 class TeacherFirst(torch.nn.Module):
@@ -67,11 +71,17 @@ def main() -> None:
     ap.add_argument("systems", nargs="+")
     ap.add_argument("--data", default="data/synth")
     ap.add_argument("--n", type=int, default=150, help="test prompts to draw the drum-free ones from")
+    ap.add_argument("--prompts", choices=["drum-free", "drums"], default="drum-free", help="which of them to judge")
     args = ap.parse_args()
     unknown = {p.split("=")[0] for s in args.systems for p in s.split(",")[1:]} - set(OPTIONS)
     if unknown:
         ap.error(f"unknown option(s) {', '.join(sorted(unknown))}; use {', '.join(OPTIONS)}")
-    items = [it for it in corpus_items(args.data, "test", args.n) if it.drums is False]
+    drums = args.prompts == "drums"
+    bad = [s for s in args.systems for p in s.split(",")[1:] if p.startswith("drums=") and p[6:] not in ON_OFF]
+    if bad:
+        ap.error(f"{bad[0]}: drums is on or off")
+    items = [it for it in corpus_items(args.data, "test", args.n) if it.drums is drums]
+    kind = "drums" if drums else "drum_free"
     judges = Judges()
     for system in args.systems:
         clips, rate = clips_of(system, items)
@@ -81,9 +91,8 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M"),
             "system": system,
             "data": args.data,
-            "n_drum_free": len(items),
-            "heard_drum_free_musicnn": round(shares["drum_free_heard_musicnn"], 3),
-            "heard_drum_free_noise": round(shares["drum_free_heard_noise"], 3),
+            **({"n_drums": len(items)} if drums else {"n_drum_free": len(items)}),
+            **{f"heard_{kind}_{j}": round(shares[f"{kind}_heard_{j}"], 3) for j in ("musicnn", "noise")},
             "median_drums_tag": round(float(np.median([j.tags["drums"] for j in judged])), 4),
         }
         append_jsonl(Path("bench/results/drum_free.jsonl"), row)

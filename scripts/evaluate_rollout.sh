@@ -6,7 +6,7 @@
 #   bash scripts/evaluate_rollout.sh            # about 25 minutes on 2 cores
 set -euo pipefail
 R=${REPORTS:-reports/rollout}
-TEACHER=runs/flow_context_nopulse/last
+TEACHER=${TEACHER:-runs/flow_context_nopulse/last}
 mkdir -p "$R"
 candidates=()
 for run in ${RUNS:-runs/distill_rollout runs/distill_straight}; do

@@ -44,3 +44,16 @@ def test_a_setting_added_since_a_run_began_counts_as_its_default_when_it_resumes
     path.write_text(json.dumps({"lr": 1.0}))
     with pytest.raises(ValueError, match=r"other settings \(size: 'small' there, 'full' now\)"):
         record_settings(path, {"lr": 1.0, "size": "full"}, "a run", defaults={"size": "small"})
+
+
+def test_a_setting_left_out_to_keep_an_old_file_counts_as_its_default(tmp_path):
+    """A caller leaves a setting out where it has its default, so the file stays as older code wrote
+    it; a folder made with another value still refuses to resume without it."""
+    path = tmp_path / "corpus.json"
+    record_settings(path, {"n": 4, "drum_prob": 0.0}, "a corpus", defaults={"drum_prob": None})
+    with pytest.raises(ValueError, match=r"drum_prob: 0.0 there, None now"):
+        record_settings(path, {"n": 4}, "a corpus", defaults={"drum_prob": None})
+    path.unlink()
+    record_settings(path, {"n": 4}, "a corpus", defaults={"drum_prob": None})
+    record_settings(path, {"n": 4}, "a corpus", defaults={"drum_prob": None})
+    assert json.loads(path.read_text()) == {"n": 4}

@@ -141,6 +141,7 @@ def cmd_synth(args) -> int:
     from text2music.utils import removed_on_failure
 
     settings = {"n": args.n, "seed": args.seed, "jobs": args.jobs, "duration": args.duration, "sample_rate": args.sample_rate}
+    settings["drum_prob"] = args.drum_prob
     sources = {"production": args.production, "soundfont": args.soundfont, "drumkits": args.drumkits, "styles": args.styles}
     check_arguments(**settings, production=args.production, soundfonts=args.soundfont, drumkits=args.drumkits, styles=args.styles)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops as Ctrl-C does: no half-written clip
@@ -170,6 +171,13 @@ def add_synth(sub) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
     p.add_argument("--sample-rate", type=_positive_int, default=22050, help="WAV sample rate")
     p.add_argument("--production", choices=["studio", "plain"], default="studio", help="studio corpus, or the plain synth-1 corpus")
+    p.add_argument(
+        "--drum-prob",
+        type=float,
+        default=None,
+        help="chance of drums in every genre, in place of each genre's own (0: a drum-free corpus, which "
+        "teaches the drums control where the genre cannot tell it)",
+    )
     p.add_argument(
         "--soundfont",
         type=Path,

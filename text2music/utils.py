@@ -155,15 +155,17 @@ def record_settings(
     """Refuse to resume work in `path`'s folder whose settings file `path` differs from `settings`
     in a field that is not `volatile` (a budget, a logging cadence), naming each difference; then
     record `settings` there (only where `write`: the main process of a distributed run). A field
-    missing from an older file counts as its value in `defaults` (a setting added since then)."""
+    missing from an older file, or left out of `settings` (to keep a file as older code wrote it),
+    counts as its value in `defaults` (a setting added since then)."""
     settings = json.loads(json.dumps(settings))  # tuples as lists, as stored
     if path.exists():
         try:
             theirs = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise ValueError(f"{path} is not valid JSON ({e}); remove it or use another folder") from None
-        theirs = json.loads(json.dumps(defaults or {})) | theirs
-        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in settings.items() if k not in volatile and theirs.get(k) != v]
+        defaults = json.loads(json.dumps(defaults or {}))
+        theirs, ours = defaults | theirs, defaults | settings
+        diffs = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in ours.items() if k not in volatile and theirs.get(k) != v]
         if diffs:
             raise ValueError(
                 f"{path.parent} holds {what} made with other settings ({'; '.join(diffs)}); use the same ones or another folder"

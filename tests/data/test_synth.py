@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from text2music.analysis.clip import check_clip
-from text2music.analysis.drums import DRUM_THRESHOLD
+from text2music.analysis.drums import DRUM_THRESHOLD, drum_activity
 from text2music.analysis.key import key_relation
 from text2music.analysis.tempo import tempo_agrees
 from text2music.data.musiccaps import COLUMNS, read_clips
@@ -219,6 +219,23 @@ def test_resume_skips_existing_clips(tmp_path):
     assert not list((out / "audio").glob(".*"))  # no temp files left behind
 
 
+def test_drum_prob_sets_the_drums_of_every_genre(tmp_path):
+    """--drum-prob 0 makes drum-free clips of genres that always have drums (the drums control then
+    says what the genre cannot), 1 gives every band arrangement drums; the audio agrees (no hits
+    above the drums threshold without drums), the corpus records the setting and resumes only with it."""
+    genres = {g for g, spec in GENRES.items() if spec.drum_prob == 1.0}
+    free = build_corpus(tmp_path / "free", n=24, seed=11, duration=2.0, sample_rate=16000, soundfont=SF, drum_prob=0.0, progress=False)
+    rows = [json.loads(line) for line in Path(free["manifest"]).read_text().splitlines()]
+    assert not any(r["drums"] for r in rows) and genres & {r["genre"] for r in rows}
+    assert all(drum_activity(sf.read(tmp_path / "free" / r["audio"])[0], 16000) < DRUM_THRESHOLD for r in rows)
+    assert json.loads((tmp_path / "free" / "corpus.json").read_text())["drum_prob"] == 0.0
+    with pytest.raises(ValueError, match="other settings"):
+        build_corpus(tmp_path / "free", n=24, seed=11, duration=2.0, sample_rate=16000, soundfont=SF, progress=False)
+    full = build_corpus(tmp_path / "full", n=12, seed=11, duration=1.0, sample_rate=8000, soundfont=SF, drum_prob=1.0, progress=False)
+    rows = [json.loads(line) for line in Path(full["manifest"]).read_text().splitlines()]
+    assert all(r["drums"] for r in rows if not r["solo"]) and any(not r["solo"] for r in rows)
+
+
 def test_other_arguments_into_same_folder_are_refused(tmp_path):
     build_corpus(tmp_path / "c", n=2, seed=0, duration=2.0, soundfont=SF, progress=False)
     with pytest.raises(ValueError, match="other settings.*seed"):
@@ -235,6 +252,8 @@ def test_other_arguments_into_same_folder_are_refused(tmp_path):
         ({"n": 2, "jobs": 0}, ValueError, "jobs must be a positive integer"),
         ({"n": 2, "sample_rate": 100}, ValueError, "sample_rate"),
         ({"n": 2, "soundfont": "/nonexistent/GM.sf2"}, FileNotFoundError, "/nonexistent/GM.sf2"),
+        ({"n": 2, "drum_prob": 1.5}, ValueError, r"drum_prob must be a probability in \[0, 1\].*got 1.5"),
+        ({"n": 2, "drum_prob": "half"}, ValueError, "drum_prob must be a probability"),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, exc, match):

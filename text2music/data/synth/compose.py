@@ -544,8 +544,9 @@ def _pick(rng: np.random.Generator, seq):
     return seq[int(rng.integers(len(seq)))]
 
 
-def sample_song(rng: np.random.Generator, genre: str | None = None) -> Song:
-    """Draw the attributes of one clip (genre uniform unless given)."""
+def sample_song(rng: np.random.Generator, genre: str | None = None, drum_prob: float | None = None) -> Song:
+    """Draw the attributes of one clip (genre uniform unless given). `drum_prob`: the chance of
+    drums in place of the genre's own (a solo arrangement never has drums)."""
     if genre is None:
         genre = _pick(rng, sorted(GENRES))
     if genre not in GENRES:
@@ -557,7 +558,7 @@ def sample_song(rng: np.random.Generator, genre: str | None = None) -> Song:
     meter = 3 if rng.random() < g.waltz_prob else 4
     swing = bool(rng.random() < g.swing_prob)
     progression = _pick(rng, g.minor if mode == "minor" else g.major)
-    drums = bool(rng.random() < g.drum_prob)
+    drums = bool(rng.random() < (g.drum_prob if drum_prob is None else drum_prob))
     dynamics = "loud" if rng.random() < g.loud_prob else "soft"
     solo = bool(g.solo and rng.random() < g.solo_prob)
 

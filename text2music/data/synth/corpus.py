@@ -55,6 +55,7 @@ class BuildConfig:
     seed: int
     duration: float
     sample_rate: int
+    drum_prob: float | None = None  # the chance of drums in every genre; None: each genre's own
 
 
 def clip_id(index: int) -> str:
@@ -96,13 +97,13 @@ def song_record(song: Song) -> dict:
     }
 
 
-def make_clip(index: int, seed: int, out: Path, duration: float, renderer: Renderer) -> tuple[dict, bool]:
-    """Compose, caption and (unless its WAV exists) render and write clip `index`.
-    Returns (manifest record, whether it was rendered now)."""
+def make_clip(index: int, seed: int, out: Path, duration: float, renderer: Renderer, drum_prob: float | None = None) -> tuple[dict, bool]:
+    """Compose, caption and (unless its WAV exists) render and write clip `index` (`drum_prob`: as
+    `sample_song`'s). Returns (manifest record, whether it was rendered now)."""
     r_song, r_notes, r_render, r_caption, *r_studio = clip_rngs(seed, index)
     cid = clip_id(index)
     split = split_for(cid)
-    song = sample_song(r_song)
+    song = sample_song(r_song, drum_prob=drum_prob)
     caption = make_caption(song, split, r_caption)
     wav = out / "audio" / f"{cid}.wav"
     r_sources, r_perform, r_production = r_studio
@@ -148,8 +149,8 @@ def _start_worker(renderer: Renderer) -> None:
     _Worker.renderer = renderer
 
 
-def _make_chunk(indices: list[int], seed: int, out: str, duration: float) -> list[tuple[dict, bool]]:
-    return [make_clip(i, seed, Path(out), duration, _Worker.renderer) for i in indices]
+def _make_chunk(indices: list[int], seed: int, out: str, duration: float, drum_prob: float | None) -> list[tuple[dict, bool]]:
+    return [make_clip(i, seed, Path(out), duration, _Worker.renderer, drum_prob) for i in indices]
 
 
 def _make_clips(n: int, jobs: int, args: tuple, renderer: Renderer, advance) -> list[tuple[dict, bool]]:
@@ -158,7 +159,7 @@ def _make_clips(n: int, jobs: int, args: tuple, renderer: Renderer, advance) -> 
     if jobs == 1:
         made = []
         for i in range(n):
-            made.append(make_clip(i, args[0], Path(args[1]), args[2], renderer))
+            made.append(make_clip(i, args[0], Path(args[1]), args[2], renderer, args[3]))
             advance(1)
         return made
     size = max(1, min(16, math.ceil(n / (jobs * 8))))
@@ -189,9 +190,12 @@ def _check_production(path: Path, version: str) -> None:
         )
 
 
-def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", soundfonts=None, drumkits=None, styles=None) -> Sources:
+def check_arguments(
+    n, seed, jobs, duration, sample_rate, production="plain", soundfonts=None, drumkits=None, styles=None, drum_prob=None
+) -> Sources:
     """One-line errors for bad build arguments, before anything is written -> what the build
-    renders with. `soundfonts`: paths (default: the bundled TimGM6mb, and in a studio build the
+    renders with. `drum_prob`: the chance of drums in every genre (None: each genre's own; 0: a
+    drum-free corpus). `soundfonts`: paths (default: the bundled TimGM6mb, and in a studio build the
     installed Debian soundfonts); studio only: `drumkits`, a folder of Hydrogen kits (default:
     Debian's hydrogen-drumkits) or "none" (the soundfont's drums), and `styles`, a JSON file of
     production settings in place of the built-in ones (`production.load_styles`)."""
@@ -209,6 +213,8 @@ def check_arguments(n, seed, jobs, duration, sample_rate, production="plain", so
         raise ValueError(f"duration must be between {MIN_DURATION:g} and {MAX_DURATION:g} seconds, got {duration}")
     if not is_int(sample_rate) or not (MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE):
         raise ValueError(f"sample_rate must be an integer in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz, got {sample_rate}")
+    if drum_prob is not None and (isinstance(drum_prob, bool) or not isinstance(drum_prob, (int, float)) or not 0 <= drum_prob <= 1):
+        raise ValueError(f"drum_prob must be a probability in [0, 1] (or None for each genre's own), got {drum_prob}")
     if isinstance(soundfonts, (str, os.PathLike)):
         soundfonts = [soundfonts]
     pool = soundfont_pool(soundfonts, production)
@@ -234,17 +240,21 @@ def build_corpus(
     production: str = "plain",
     drumkits: str | os.PathLike | None = None,
     styles: str | os.PathLike | None = None,
+    drum_prob: float | None = None,
     progress: bool = True,
 ) -> dict:
     """Compose, render and caption `n` clips into `out` (see the package docstring for the layout).
     `production`: "plain" (mono, one soundfont: the synth-1 corpus) or "studio" (stereo, soundfonts
     and drum kits drawn per clip, performed and produced); `soundfont` one path or several,
-    `drumkits` and `styles` as in `check_arguments`. Re-running with the same arguments resumes; other
+    `drumkits`, `styles` and `drum_prob` as in `check_arguments`. Re-running with the same arguments resumes; other
     arguments into the same folder are refused."""
-    sources = check_arguments(n, seed, jobs, duration, sample_rate, production, soundfont, drumkits, styles)
+    sources = check_arguments(n, seed, jobs, duration, sample_rate, production, soundfont, drumkits, styles, drum_prob)
     duration = float(duration)
     out = Path(out)
-    settings = {**asdict(BuildConfig(int(n), int(seed), duration, int(sample_rate))), **sources.settings()}
+    drum_prob = None if drum_prob is None else float(drum_prob)
+    settings = {**asdict(BuildConfig(int(n), int(seed), duration, int(sample_rate), drum_prob)), **sources.settings()}
+    if drum_prob is None:
+        del settings["drum_prob"]  # corpus.json as the code before the option wrote it (synth-1 stays byte-identical)
 
     from tqdm import tqdm
 
@@ -254,11 +264,11 @@ def build_corpus(
         for folder in (out, out / "audio"):
             sweep_stale_temps(folder)  # what a killed build was writing
         _check_production(out / "corpus.json", settings["version"])
-        record_settings(out / "corpus.json", settings, "a corpus")
+        record_settings(out / "corpus.json", settings, "a corpus", defaults={"drum_prob": None})  # older corpora: each genre's own
         log.info("synth corpus: %d clips into %s (seed %d, %d jobs, %s, %s)", n, out, seed, jobs, production, sources.soundfonts)
         renderer = Renderer(sources, int(sample_rate))
         with tqdm(total=n, desc="synth", unit="clip", disable=not progress, dynamic_ncols=True) as bar:
-            made = _make_clips(n, jobs, (int(seed), str(out), duration), renderer, bar.update)
+            made = _make_clips(n, jobs, (int(seed), str(out), duration, drum_prob), renderer, bar.update)
     records = [record for record, _ in made]
     rendered = sum(new for _, new in made)
     seconds = time.perf_counter() - t0
