@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23, seventh session: the drums control taught where the genre cannot tell it. In the leaderboard's
+# Issue 23, sixth session: the drums control taught where the genre cannot tell it. In the leaderboard's
 # corpus drums follow the genre (hip hop and metal always have them, classical never), so the shipped
 # teacher learnt drums from the genre and ignores its drums input. A drum-free corpus of every genre
 # (`data synth --drum-prob 0`, 1,500 clips, another seed) is mixed in:

@@ -352,3 +352,24 @@ def test_context_fine_tunes_from_a_model_without_it_with_random_masks(tiny_synth
     assert all(torch.allclose(v, old[k], atol=1e-5) for k, v in tuned.state_dict().items() if k in old)
     with pytest.raises(ValueError, match="flow_transformer"):
         TrainConfig(model="seed_lstm", context=True)
+
+
+def test_drum_silent_texts_leave_the_drums_to_the_control(tiny_synth_features):
+    """`drum_silent`: where the drums control is kept, the text may be the aspect list without what it
+    says of drums (so the control alone tells them); where the control is dropped, never."""
+    from text2music.text.controls import parse_controls
+
+    data = MelTextSet(str(tiny_synth_features), "train", "mixed", controls=True)
+    assert all(parse_controls(t).drums is None and t for t in data.silent)
+    assert any(parse_controls(t).drums is not None for c in data.choices for t in c)
+    idx = list(range(len(data)))
+    _, texts, _ = data.batch(idx, torch.Generator().manual_seed(0), drum_silent=1.0)
+    assert texts == [data.silent[i] for i in idx]
+    _, texts, _ = data.batch(idx, torch.Generator().manual_seed(0), control_drop=1.0, drum_silent=1.0)
+    assert all(t in data.choices[i] for i, t in zip(idx, texts))
+    _, plain, _ = data.batch(idx, torch.Generator().manual_seed(0))
+    assert all(t in data.choices[i] for i, t in zip(idx, plain))
+    with pytest.raises(ValueError, match="drum_silent"):
+        TrainConfig(drum_silent=0.5)
+    with pytest.raises(ValueError, match="drum_silent"):
+        TrainConfig(controls=True, drum_silent=1.5)

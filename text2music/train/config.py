@@ -31,6 +31,7 @@ class TrainConfig:
     new_lr: float | None = None  # learning rate of the parameters init_from lacks (new inputs); None = lr
     context: bool = False  # add the context input (known frames + mask) and train with random masks (train.masks)
     drum_free_repeat: int = 1  # each drum-free train clip is drawn this many times an epoch (needs controls)
+    drum_silent: float = 0.0  # share of texts silent about drums where the drums control is given (it alone tells them)
     # optimisation: the seed's recipe by default
     epochs: int = 50
     batch_size: int = 16
@@ -71,6 +72,8 @@ class TrainConfig:
             raise ValueError(f"control_drop must be in [0, 1], got {self.control_drop}")
         if self.context and self.model != "flow_transformer":
             raise ValueError(f"context (known frames) needs the flow_transformer model, not {self.model}")
+        if not 0.0 <= self.drum_silent <= 1.0 or (self.drum_silent and not self.controls):
+            raise ValueError(f"drum_silent must be in [0, 1], and > 0 only with controls (the drums label), got {self.drum_silent}")
         if self.drum_free_repeat < 1 or (self.drum_free_repeat > 1 and not self.controls):
             raise ValueError(f"drum_free_repeat must be >= 1, and > 1 only with controls (the drums label), got {self.drum_free_repeat}")
         if self.lr <= 0 or (self.new_lr is not None and self.new_lr <= 0):

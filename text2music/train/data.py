@@ -14,6 +14,7 @@ from text2music.features.controls import CONTROL_GROUPS, MusicalControls, drop_g
 from text2music.features.preprocess import load_features
 from text2music.models.flow_transformer import Controls
 from text2music.text import TextEmbedding, TextEncoder, clip_text
+from text2music.text.controls import parse_controls
 
 
 class MelTextSet:
@@ -21,7 +22,9 @@ class MelTextSet:
     several feature folders (of one MelConfig) are read one after the other as one set.
 
     `texts[i]` is what validation sees; `choices[i]` the texts training draws from (two in
-    "mixed" mode: the caption and the aspect list; else just `texts[i]`).
+    "mixed" mode: the caption and the aspect list; else just `texts[i]`); `silent[i]` the aspect
+    list without what it says of drums (`drum_silent_text`), which a batch may draw instead where the
+    drums control is given.
     """
 
     def __init__(self, features: str | list[str], split: str, text_mode: str, limit: int | None = None, controls: bool = False):
@@ -46,15 +49,24 @@ class MelTextSet:
         else:
             self.texts = [clip_text(r["caption"], r["aspects"], text_mode) for r in records]
             self.choices = [(t,) for t in self.texts]
+        self.silent = [drum_silent_text(r["aspects"]) for r in records]
 
     def __len__(self) -> int:
         return len(self.records)
 
     def batch(
-        self, idx: list[int], gen: torch.Generator, crop: tuple[int, int] | None = None, multiple: int = 1, control_drop: float = 0.0
+        self,
+        idx: list[int],
+        gen: torch.Generator,
+        crop: tuple[int, int] | None = None,
+        multiple: int = 1,
+        control_drop: float = 0.0,
+        drum_silent: float = 0.0,
     ):
         """Training batch: mels `(B, n_mels, L)`, one text per clip, and (when the set has them)
         the clips' controls with each group dropped with probability `control_drop`; drawn with `gen`.
+        Where the drums control is kept, the text is the clip's `silent` one with probability
+        `drum_silent` (the control alone then tells the drums).
 
         With `crop`, L is drawn in [min, max] (rounded down to `multiple`) and each clip is cut at
         a random start; without, L is the whole array.
@@ -72,6 +84,10 @@ class MelTextSet:
         if self.controls is None:
             return mels, texts, None
         drops = (torch.rand(len(idx), len(CONTROL_GROUPS), generator=gen) < control_drop).tolist()
+        if drum_silent:
+            drums_kept = [not d[DRUMS_GROUP] and self.controls[i].drums is not None for i, d in zip(idx, drops)]
+            quiet = (torch.rand(len(idx), generator=gen) < drum_silent).tolist()
+            texts = [self.silent[i] if k and q and self.silent[i] else t for i, t, k, q in zip(idx, texts, drums_kept, quiet)]
         return mels, texts, self.control_batch(idx, starts, mels.shape[-1], drops)
 
     def control_batch(self, idx: list[int], starts: list[int], length: int, drops: list[list[bool]] | None = None) -> Controls:
@@ -101,6 +117,15 @@ def corpus_controls(features: str, records: list[dict]) -> list[MusicalControls]
             f"{manifest}: no beat grid for {len(missing)} clips (e.g. {missing[0]}); rebuild it with this version of `data synth`"
         )
     return [MusicalControls.from_record(truth[r["ytid"]]) for r in records]
+
+
+DRUMS_GROUP = [name for name, _, _ in CONTROL_GROUPS].index("drums")
+
+
+def drum_silent_text(aspects: list[str]) -> str:
+    """A clip's aspect list without the aspects that state drums on or off ("acoustic drums", "no
+    percussion"; `text.controls`); "" when it has no other aspect."""
+    return ", ".join(a for a in aspects if parse_controls(a).drums is None)
 
 
 class EmbeddingCache:

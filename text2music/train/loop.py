@@ -249,7 +249,7 @@ class Training(Trainer):
         self.train_set, self.val_set = _load_data(cfg, ddp, out)
         self.mel_cfg = self.train_set.mel_config
         self.encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(ddp.device)
-        texts = [t for c in self.train_set.choices for t in c] + self.val_set.texts
+        texts = [t for c in self.train_set.choices for t in c] + self.val_set.texts + ([t for t in self.train_set.silent if t] if cfg.drum_silent else [])
         self.cache = None if cfg.finetune_text else EmbeddingCache(self.encoder, texts)
         self.model = _build_model(cfg, self.mel_cfg, self.encoder.dim, ddp.device)
         self.module = LossModule(self.model, self.encoder if self.cache is None else None, self.cache)
@@ -283,7 +283,7 @@ class Training(Trainer):
             self.order = (pos["epoch"], [self.epoch_clips[i] for i in self.sampler])
         idx = self.order[1][pos["batch"] * cfg.batch_size : (pos["batch"] + 1) * cfg.batch_size]
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.ddp.rank)
-        mels, texts, controls = self.train_set.batch(idx, gen, cfg.crop_frames, self.patch, cfg.control_drop)
+        mels, texts, controls = self.train_set.batch(idx, gen, cfg.crop_frames, self.patch, cfg.control_drop, cfg.drum_silent)
         mels = mels.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=self.amp_dtype or torch.float16, enabled=self.amp_dtype is not None):
             known = sample_known(len(mels), mels.shape[-1], gen, self.patch) if cfg.context else None
