@@ -249,7 +249,8 @@ class Training(Trainer):
         self.train_set, self.val_set = _load_data(cfg, ddp, out)
         self.mel_cfg = self.train_set.mel_config
         self.encoder = TextEncoder(cfg.text_encoder, cfg.text_max_length, trainable=cfg.finetune_text).to(ddp.device)
-        texts = [t for c in self.train_set.choices for t in c] + self.val_set.texts + ([t for t in self.train_set.silent if t] if cfg.drum_silent else [])
+        silent = [t for t in self.train_set.silent if t] if cfg.drum_silent else []  # texts a batch may draw instead
+        texts = [t for c in self.train_set.choices for t in c] + self.val_set.texts + silent
         self.cache = None if cfg.finetune_text else EmbeddingCache(self.encoder, texts)
         self.model = _build_model(cfg, self.mel_cfg, self.encoder.dim, ddp.device)
         self.module = LossModule(self.model, self.encoder if self.cache is None else None, self.cache)
