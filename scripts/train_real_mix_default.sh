@@ -7,9 +7,11 @@
 #   B  A's guided velocity distilled over both corpora (`distill`; MINUTES_B)
 # Both stages run on the CPU and resume: run the same command again (each budget counts over resumes).
 #   bash scripts/train_real_mix_default.sh                     # 40 + 30 minutes on 2 cores
+# CONFIG and REAL (any second corpus, built beforehand) train others the same way (scripts/train_drumfree_default.sh).
 set -euo pipefail
 SYNTH=${SYNTH:-data/synth}
 REAL=${REAL:-data/real}
+CONFIG=${CONFIG:-configs/flow_real_mix.json}
 MINUTES_A=${MINUTES_A:-40}
 MINUTES_B=${MINUTES_B:-30}
 OUT_A=${OUT_A:-runs/flow_real_mix}
@@ -21,7 +23,7 @@ t2m() { python3 -m text2music "$@"; }
 t2m data preprocess "$SYNTH" --preset small --quiet
 t2m data preprocess "$REAL" --preset small --quiet
 export OMP_WAIT_POLICY=PASSIVE
-t2m train --config configs/flow_real_mix.json --set features="[\"$SYNTH/features/small\", \"$REAL/features/small\"]" \
+t2m train --config "$CONFIG" --set features="[\"$SYNTH/features/small\", \"$REAL/features/small\"]" \
   --set out="$OUT_A" --set max_minutes="$MINUTES_A"
 t2m distill --data "$SYNTH" "$REAL" --base "$OUT_A/last" --student-init text2music/assets/default --out "$OUT_B" \
   --minutes "$MINUTES_B" --lr 1e-4 --ema-decay 0.998 --quiet

@@ -3,6 +3,7 @@ and a per-text embedding cache for a frozen BERT."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -49,7 +50,11 @@ class MelTextSet:
         else:
             self.texts = [clip_text(r["caption"], r["aspects"], text_mode) for r in records]
             self.choices = [(t,) for t in self.texts]
-        self.silent = [drum_silent_text(r["aspects"]) for r in records]
+
+    @functools.cached_property
+    def silent(self) -> list[str]:
+        """Each clip's aspect list without what it says of drums (read only by runs that draw them)."""
+        return [drum_silent_text(r["aspects"]) for r in self.records]
 
     def __len__(self) -> int:
         return len(self.records)
