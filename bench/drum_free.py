@@ -93,7 +93,7 @@ def main() -> None:
             "data": args.data,
             **({"n_drums": len(items)} if drums else {"n_drum_free": len(items)}),
             **{f"heard_{kind}_{j}": round(shares[f"{kind}_heard_{j}"], 3) for j in ("musicnn", "noise")},
-            "median_drums_tag": round(float(np.median([j.tags["drums"] for j in judged])), 4),
+            "median_drums_tag": round(float(np.median([j.drums_tag for j in judged])), 4),
         }
         append_jsonl(Path("bench/results/drum_free.jsonl"), row)
         print(json.dumps(row), flush=True)

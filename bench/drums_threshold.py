@@ -1,6 +1,7 @@
-"""Calibrate the musicnn drums judge: the threshold on MTT's "drums" tag that best separates the
-drum and drum-free clips of a corpus's real audio (balanced accuracy), next to the high-band noise
-judge's accuracy on the same clips. Feed it the real clips of a split nobody reports on (valid):
+"""Calibrate the musicnn drums judge: the threshold on MTT's "drums" tag (heard at the pipeline's
+output loudness: a judgement's `drums_tag`) that best separates the drum and drum-free clips of a
+corpus's real audio (balanced accuracy), next to the high-band noise judge's accuracy on the same
+clips. Feed it the real clips of a split nobody reports on (valid):
 
     text2music evaluate --model real --split valid --n 150 --out /tmp/calib/real
     python3 bench/drums_threshold.py /tmp/calib/_reference-synth-valid/judged.jsonl --data data/synth
@@ -33,7 +34,9 @@ def main() -> None:
             drums[r["clip_id"]] = bool(r["drums"])
     rows = [json.loads(line) for line in open(args.judged)]
     truth = np.array([drums[r["name"].rsplit("_s", 1)[0]] for r in rows])
-    tag = np.array([r["tags"]["drums"] for r in rows])
+    if any(r.get("drums_tag") is None for r in rows):
+        raise SystemExit(f"{args.judged}: judged before the drums tag was heard at one loudness; judge the clips again")
+    tag = np.array([r["drums_tag"] for r in rows])
     noise = np.array([r["drum_activity"] for r in rows])
     grid = np.unique(np.round(tag, 4))
     best = max(grid, key=lambda t: (balanced_accuracy(tag, truth, t), -abs(t - 0.5)))

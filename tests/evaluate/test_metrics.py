@@ -165,7 +165,23 @@ def test_drum_shares_count_drum_free_and_drum_prompts_by_both_judges():
     lo, hi = MUSICNN_DRUMS_THRESHOLD / 2, min(1.0, MUSICNN_DRUMS_THRESHOLD * 2)
     rows = [(False, 0.0, lo), (False, 0.0, lo), (False, 0.0, hi), (False, 0.3, hi), (True, 0.3, hi), (True, 0.3, hi), (None, 0.3, hi)]
     items = [EvalItem(id=str(i), text="", named=set(), excluded=set(), drums=d) for i, (d, _, _) in enumerate(rows)]
-    judged = [{"tags": {"drums": t}, "drum_activity": a} for _, a, t in rows]
+    judged = [{"tags": {"drums": 1 - t}, "drums_tag": t, "drum_activity": a} for _, a, t in rows]
     s = drum_shares(items, judged)
     assert s["drum_free_n"] == 4 and s["drum_free_heard_noise"] == 0.75 and s["drum_free_heard_musicnn"] == 0.5
     assert s["drums_heard_noise"] == 1.0 and s["drums_heard_musicnn"] == 1.0
+    old = drum_shares(items, [{"tags": {"drums": t}, "drum_activity": a} for _, a, t in rows])  # judged before drums_tag
+    assert old["drum_free_heard_musicnn"] is None and old["drum_free_heard_noise"] == 0.75
+
+
+def test_drums_verdict_hears_every_clip_at_one_loudness():
+    """musicnn's drums tag rises with level; the judgement's drums_tag is the same at any gain."""
+    from text2music.evaluate.judges import Judges
+
+    sr, rng = 16000, np.random.default_rng(0)
+    t = np.arange(6 * sr) / sr
+    clip = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * np.exp(-(t % 0.5) * 4) + 0.01 * rng.normal(size=t.size)
+    clip = (clip / np.abs(clip).max()).astype(np.float32)
+    judges = Judges()
+    quiet, loud = judges(0.03 * clip, sr), judges(0.5 * clip, sr)
+    assert abs(quiet.tags["drums"] - loud.tags["drums"]) > 0.1 * loud.tags["drums"], (quiet.tags, loud.tags)
+    assert abs(quiet.drums_tag - loud.drums_tag) < 1e-3 * max(loud.drums_tag, 1e-3)

@@ -3,6 +3,9 @@
 - musicnn (Pons & Serra 2019; ISC): the MagnaTagATune and Million Song Dataset auto-taggers,
   ported to torch (`text2music.analysis.musicnn`): tag probabilities, and the MSD model's
   penultimate features as the embedding for Frechet Audio Distance;
+  musicnn's log-compressed front end hears a louder clip as more drummy (a drum-free corpus clip
+  raised from -30 to -16 dBFS: its median drums tag doubles), so the drums verdict (`drums_tag`) hears
+  every clip at one loudness, the pipeline's output loudness;
 - librosa's beat tracker (tempo), a key finder (key and mode), a meter classifier (3/4 or 4/4 from
   beat-level accents) and a high-band noise detector (drums): `text2music.analysis`.
 Every clip is judged mono at musicnn's rate (16 kHz), whatever rate its system made it at.
@@ -24,6 +27,7 @@ from text2music.analysis.tempo import estimate_tempo
 from text2music.evaluate.concepts import JUDGE_TAGS
 from text2music.evaluate.spectra import speckle
 from text2music.features.mel import MelConfig, log_mel_spectrogram
+from text2music.generate.pipeline import normalize_loudness
 
 JUDGE_RATE = MUSICNN_RATE  # every judge hears the clip as the taggers do
 TAGGERS = ("MTT_musicnn", "MSD_musicnn")
@@ -41,6 +45,7 @@ class Judgement:
     drum_activity: float
     speckle: float  # dB of pixel noise on the log-mel (text2music.evaluate.spectra.speckle)
     meter: int  # beats per bar heard: 3 or 4
+    drums_tag: float  # the drums concept's tag with the clip at the pipeline's output loudness (normalize_loudness)
 
     def to_dict(self) -> dict:
         return {
@@ -51,6 +56,7 @@ class Judgement:
             "drum_activity": self.drum_activity,
             "speckle": self.speckle,
             "meter": self.meter,
+            "drums_tag": self.drums_tag,
         }
 
 
@@ -72,6 +78,8 @@ class Judges:
             if name == EMBEDDING_MODEL:
                 embeddings = emb
         tags = {concept: probs[model][tag] for concept, (model, tag) in JUDGE_TAGS.items()}
+        model, tag = JUDGE_TAGS["drums"]
+        leveled = self.taggers[model].analyze(normalize_loudness(y[None])[0], JUDGE_RATE)[0]
         key = estimate_key(y, JUDGE_RATE)
         mel_db = log_mel_spectrogram(y, SPECKLE_MEL).numpy()
         return Judgement(
@@ -83,4 +91,5 @@ class Judges:
             drum_activity=drum_activity(y, JUDGE_RATE),
             speckle=speckle(mel_db),
             meter=estimate_meter(y, JUDGE_RATE),
+            drums_tag=float(leveled[self.taggers[model].tags.index(tag)]),
         )
