@@ -2,7 +2,7 @@
 one clip each (seed = its index), judged by musicnn's drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by
 the high-band noise judge (`DRUM_THRESHOLD`), counted by `text2music evaluate`'s `drum_shares`; `real` scores the
 corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts
-the clips heard with drums. Each system is MODEL[,key=value...] with keys guidance, steps, vocoder,
+the clips heard with drums. Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, steps, vocoder,
 drums (on/off: the drums control set against the prompt, to see whether the model follows it), and
 teacher and switch: a distilled MODEL whose first steps (flow time below `switch`) are its teacher's
 guided velocity (two passes), to see where in the sampling the drums are decided. Appends to
@@ -34,7 +34,15 @@ from text2music.train.distill import teacher_velocity
 from text2music.utils import append_jsonl
 
 ON_OFF = {"on": True, "off": False}
-OPTIONS = {"guidance": float, "steps": int, "vocoder": str, "teacher": str, "switch": float, "drums": ON_OFF.__getitem__}
+OPTIONS = {
+    "guidance": float,
+    "drum_free_guidance": float,
+    "steps": int,
+    "vocoder": str,
+    "teacher": str,
+    "switch": float,
+    "drums": ON_OFF.__getitem__,
+}
 
 
 class TeacherFirst(torch.nn.Module):

@@ -69,3 +69,11 @@ def test_loops_round_to_bars_within_the_limits_and_text_tempi_out_of_range_are_i
     assert long.duration == pytest.approx(26 * 0.75) and short.duration == pytest.approx(2 * 0.75)
     plan = plan_controls("drum and bass at 250 BPM", S(), seed=0)
     assert plan.controls.bpm is None and any("250 BPM" in n and "ignored" in n for n in plan.notes)
+
+
+def test_a_drum_free_plan_carries_the_prompt_asking_for_drums():
+    s = S()
+    assert plan_controls("ambient pads, with no drums. Calm.", s, 0).away == "ambient pads, with drums. Calm."
+    assert plan_controls("Percussion: none. Calm.", s, 0).away == "with drums. Calm."
+    assert plan_controls("a rock song.", s.replace(drums=False), 0).away == "a rock song, with drums"
+    assert plan_controls("a rock song", s, 0).away is None and plan_controls("rock with drums", s, 0).away is None

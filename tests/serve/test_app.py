@@ -98,6 +98,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "seed": 7,
         "sampler": "euler",
         "shift": DEFAULTS.shift,
+        "drum_free_guidance": DEFAULTS.drum_free_guidance,
         "normalize": True,
         "sample_rate": None,
         "channels": 1,

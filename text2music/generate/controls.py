@@ -42,6 +42,18 @@ class ControlPlan:
     controls: MusicalControls
     duration: float
     notes: tuple[str, ...] = ()
+    away: str | None = None  # where the drums are off: the same prompt asking for drums, to steer away from
+
+
+def drums_away(text: str, stated: StatedControls) -> str:
+    """The prompt as it would read asking for drums: its drum-free phrase ("no drums", "Percussion:
+    none") made "with drums", else "with drums" added."""
+    phrase = stated.phrases.get("drums")
+    if phrase and stated.drums is False:
+        return re.sub(r"\bwith\s+with drums", "with drums", text.replace(phrase, "with drums", 1))
+    if stated.drums:
+        return text
+    return f"{text.rstrip(' .')}, with drums" if text.strip() else "with drums"
 
 
 def _merge(name: str, setting, stated, phrase: str | None, shown, notes: list[str]):
@@ -107,7 +119,8 @@ def plan_controls(text: str, settings: GenerationSettings, seed: int) -> Control
         meter = 4
     chords = _progression(*key, meter, bpm, rng) if key is not None else ()
     controls = MusicalControls(bpm, meter, key[0] if key else None, key[1] if key else None, drums, 0.0, chords)
-    return ControlPlan(controls, _duration(settings, bpm, meter), tuple(notes))
+    away = drums_away(text, stated) if drums is False else None
+    return ControlPlan(controls, _duration(settings, bpm, meter), tuple(notes), away)
 
 
 def _duration(settings: GenerationSettings, bpm: float | None, meter: int | None) -> float:

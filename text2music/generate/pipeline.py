@@ -28,7 +28,7 @@ from text2music.features.controls import frame_controls, global_controls
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram, resample
 from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, prompt_settings, read_audio_prompt
 from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
-from text2music.generate.flow import sample_mel, seeded_noise
+from text2music.generate.flow import AwayFrom, sample_mel, seeded_noise
 from text2music.generate.pieces import CONTEXT_SECONDS, WINDOW_SECONDS, WINDOW_SEED_STRIDE, WindowLayout, sample_piece, splice
 from text2music.generate.settings import (
     LOUDNESS_TARGET_DBFS,
@@ -307,8 +307,9 @@ class Text2Music:
         closing = settings.loop and self.has_context
         total = settings.model_evaluations * (2 if closing else 1)
         controls = self.control_inputs(plans, n_frames) if plans and self.controllable else None
+        model = self.generator(plans, settings)
         mel = sample_mel(
-            self.model,
+            model,
             text,
             n_frames,
             seeds,
@@ -325,7 +326,18 @@ class Text2Music:
         if not closing:
             return mel
         done = settings.model_evaluations
-        return self.close_loop(mel, text, settings, seeds, controls, (lambda n: callback(done + n, total)) if callback else None)
+        return self.close_loop(model, mel, text, settings, seeds, controls, (lambda n: callback(done + n, total)) if callback else None)
+
+    def generator(self, plans: list[ControlPlan] | None, settings: GenerationSettings):
+        """The model to sample for `plans`: steered away from drums (`AwayFrom`, `drum_free_guidance`)
+        where a plan's drums are off, else the model itself."""
+        if not (plans and self.controllable and settings.drum_free_guidance > 0 and any(p.away for p in plans)):
+            return self.model
+        text = self.embed([p.away or "drums" for p in plans])
+        with_drums = [dataclasses.replace(p.controls, drums=True) for p in plans]
+        globals_ = torch.from_numpy(np.stack([global_controls(c) for c in with_drums])).to(self.device)
+        scale = torch.tensor([settings.drum_free_guidance if p.away else 0.0 for p in plans], device=self.device)
+        return AwayFrom(self.model, text, globals_, scale)
 
     @property
     def has_context(self) -> bool:
@@ -333,10 +345,11 @@ class Text2Music:
         return bool(getattr(self.model.cfg, "context", False))
 
     def close_loop(
-        self, mel: torch.Tensor, text: TextEmbedding, settings: GenerationSettings, seeds, controls, callback=None
+        self, model, mel: torch.Tensor, text: TextEmbedding, settings: GenerationSettings, seeds, controls, callback=None
     ) -> torch.Tensor:
-        """A loop's wrap made again inside a window: the loop rolled by half its length, so the wrap
-        lies in the middle, LOOP_SEAM_SECONDS either side of it inpainted with the rest known, rolled back."""
+        """A loop's wrap made again inside a window by `model` (`generator`): the loop rolled by half its
+        length, so the wrap lies in the middle, LOOP_SEAM_SECONDS either side of it inpainted with the
+        rest known, rolled back."""
         T, patch = mel.shape[-1], self.model.cfg.patch
         half = T // 2 // patch * patch
         rate = self.mel.sample_rate / self.mel.hop_length
@@ -346,7 +359,7 @@ class Text2Music:
         rolled = None if controls is None else Controls(controls.frames.roll(half, -1), controls.globals)
         noise = seeded_noise([s + WINDOW_SEED_STRIDE for s in seeds], tuple(mel.shape[1:]), mel.device)
         made = sample_mel(
-            self.model,
+            model,
             text,
             T,
             seeds,
@@ -393,7 +406,8 @@ class Text2Music:
         progress = (lambda done, windows: callback(done * total, windows * total)) if callback else None
         args = (settings.steps, settings.guidance, settings.sampler, settings.shift, progress)
         beats = beat_frames(plans[0].controls, padded, rate) if plans else None
-        return sample_piece(self.model, text, seeds, mel, mask, controls_of, layout, beats, *args)[..., :n_frames]
+        model = self.generator(plans, settings)
+        return sample_piece(model, text, seeds, mel, mask, controls_of, layout, beats, *args)[..., :n_frames]
 
     def around_prompt(
         self,

@@ -25,6 +25,7 @@ MAX_SPAN = 10.0  # the longest span inpainted (one window with context on both s
 INIT_MODES = ("variation", "continue", "inpaint")
 MAX_STEPS = 100
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 15.0
+MAX_DRUM_FREE_GUIDANCE = 10.0
 MIN_SHIFT, MAX_SHIFT = 0.25, 10.0
 MAX_SEED = 2**31 - 1
 MAX_TEXT_CHARS = 2000  # BERT reads the first 128 tokens in any case
@@ -115,6 +116,13 @@ class GenerationSettings:
     guidance: float = setting(3.0, "classifier-free guidance scale", "sampling", limits=(MIN_GUIDANCE, MAX_GUIDANCE))
     sampler: str = setting("euler", "ODE sampler (heun: two model evaluations per step)", "sampling", choices=tuple(SAMPLERS))
     shift: float = setting(1.0, "time-grid shift toward the noisy start (1: uniform)", "sampling", limits=(MIN_SHIFT, MAX_SHIFT))
+    drum_free_guidance: float = setting(
+        2.0,
+        "where the drums are off (stated or set): how far each step is steered away from the same prompt asking for drums "
+        "(0: not; else one more model pass per step for those clips)",
+        "sampling",
+        limits=(0.0, MAX_DRUM_FREE_GUIDANCE),
+    )
     seed: int = setting(
         0, "seed of each text's clip: the same text, seed and settings give the same clip", "sampling", limits=(0, MAX_SEED)
     )
