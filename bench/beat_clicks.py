@@ -7,6 +7,9 @@ the beats too, so compare with the corpus's own drum-free clips (printed first).
 of the first prompt's mel per system.
 
     python3 bench/beat_clicks.py default runs/default_nopulse runs/teacher_default --png docs/images/beat_clicks.png
+    python3 bench/beat_clicks.py default,drum_free_guidance=0 default --vocoder vocos-fullband --every-prompt --png x.png
+
+A system is a model folder, optionally with generation settings: MODEL[,name=value...].
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram
 from text2music.features.plot import save_mel_grid
-from text2music.generate.settings import GenerationSettings
+from text2music.generate.settings import GenerationSettings, setting_fields
 
 PROMPTS = (
     ("a string quartet playing a gentle minuet in G major at 100 BPM", 100.0),
@@ -39,9 +42,21 @@ def click_score(mel_db: np.ndarray, beats_s: np.ndarray, frame_rate: float) -> t
     return float(jumps[on].mean()), float(jumps[~on].mean())
 
 
+def system_settings(system: str) -> tuple[str, GenerationSettings]:
+    """'MODEL[,name=value...]' -> (MODEL, drum-free settings at the mel's rate with those values)."""
+    folder, *pairs = system.split(",")
+    kinds = {f.name: f.kind for f in setting_fields()}
+    given = dict(p.split("=", 1) for p in pairs)
+    unknown = set(given) - set(kinds)
+    if unknown:
+        raise SystemExit(f"{system}: unknown setting(s) {', '.join(sorted(unknown))}")
+    read = {k: (v.lower() in ("1", "true", "on") if kinds[k] is bool else kinds[k](v)) for k, v in given.items()}
+    return folder, GenerationSettings(drums=False, sample_rate=16000, **read)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", help="model folders ('default' = the bundled model)")
+    ap.add_argument("models", nargs="+", help="model folders ('default' = the bundled model), each MODEL[,setting=value...]")
     ap.add_argument("--data", default="data/synth", help="corpus whose drum-free clips give the real reference")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--vocoder", default="vocos", help="mel -> audio for every model (as generate's --vocoder)")
@@ -62,19 +77,20 @@ def main() -> None:
     on, off = np.mean([a for a, _ in real]), np.mean([b for _, b in real])
     print(f"real drum-free clips of {args.data} ({len(free)}): on beats {on:.3f}, elsewhere {off:.3f}")
     mels, titles = [], []
-    for folder in args.models:
+    for system in args.models:
+        folder, settings = system_settings(system)
         pipe = Text2Music.from_pretrained(ModelSpec(None if folder == "default" else folder, vocoder=args.vocoder))
         scores = []
         for k, (text, bpm) in enumerate(PROMPTS):
-            out = pipe([text] * args.seeds, GenerationSettings(drums=False), seeds=list(range(args.seeds)))
+            out = pipe([text] * args.seeds, settings, seeds=list(range(args.seeds)))
             for i, audio in enumerate(out.audio):
                 mel = log_mel_spectrogram(np.asarray(audio, np.float32), cfg).numpy()
                 scores.append(click_score(mel, np.arange(0.0, 10.0, 60.0 / bpm), rate))
                 if i == 0 and (k == 0 or args.every_prompt):
                     mels.append(mel)
-                    titles.append(f"{folder}: {text}")
+                    titles.append(f"{system}: {text}")
         on, off = np.mean([a for a, _ in scores]), np.mean([b for _, b in scores])
-        print(f"{folder}: on beats {on:.3f}, elsewhere {off:.3f} ({len(scores)} clips, --no-drums)")
+        print(f"{system}: on beats {on:.3f}, elsewhere {off:.3f} ({len(scores)} clips, --no-drums)")
     if args.png:
         save_mel_grid(args.png, mels, cfg, titles, cols=1)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drum-free guidance (the `drum_free_guidance` setting, 2 by default) on the shipped default, against
-# the same model without it (reports/nopulse, made before the setting existed): the drum-free and drum
+# the same model without it (reports/nopulse: leaderboard-default, and candidate-settings, made before the setting existed): the drum-free and drum
 # prompts (bench/drum_free.py), the leaderboard's 150 prompts with controls from the text and with the
 # true controls as settings (drum-free prompts then set --no-drums), paired bootstraps. Every evaluate resumes.
 #   bash scripts/evaluate_drum_free_guidance.sh       # about 30 minutes on 2 cores
@@ -13,4 +13,4 @@ python3 bench/drum_free.py --prompts drums --n 50 real default | tee -a "$R/drum
 t2m evaluate --model default --n 150 --out "$R/leaderboard-default"   # the leaderboard's first row, speed included
 t2m evaluate --model default --n 150 --no-speed --quiet --controls settings --out "$R/default-settings"
 python3 bench/paired_bootstrap.py reports/nopulse/leaderboard-default "$R/leaderboard-default" --draws 200 > "$R/bootstrap.txt"
-python3 bench/paired_bootstrap.py reports/nopulse/default-settings "$R/default-settings" --draws 200 > "$R/bootstrap-settings.txt"
+python3 bench/paired_bootstrap.py reports/nopulse/candidate-settings "$R/default-settings" --draws 200 > "$R/bootstrap-settings.txt"
