@@ -14,11 +14,21 @@ from text2music.features.mel import (
     get_preset,
     load_audio,
     log_mel_spectrogram,
+    mel_centres,
     mel_power,
     mel_to_audio,
     save_audio,
     spectral_convergence,
 )
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_mel_centres_match_librosa(preset):
+    cfg = get_preset(preset)
+    want = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.f_max)[1:-1]
+    np.testing.assert_allclose(mel_centres(cfg), want, rtol=1e-9)
+    narrow = MelConfig(fmin=500.0, fmax=4000.0, n_mels=10)
+    np.testing.assert_allclose(mel_centres(narrow), librosa.mel_frequencies(12, fmin=500.0, fmax=4000.0)[1:-1])
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

@@ -89,6 +89,18 @@ def mel_filters(cfg: MelConfig) -> torch.Tensor:
     return torch.from_numpy(fb)
 
 
+def mel_centres(cfg: MelConfig) -> np.ndarray:
+    """The centre frequency in Hz of each mel bin `(n_mels,)`, on the Slaney mel scale of
+    `mel_filters` (librosa's `mel_frequencies`, without importing librosa)."""
+    f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
+
+    def to_mel(f: float) -> float:
+        return f / f_sp if f < min_log_hz else min_log_mel + np.log(f / min_log_hz) / logstep
+
+    mels = np.linspace(to_mel(cfg.fmin), to_mel(cfg.f_max), cfg.n_mels + 2)[1:-1]
+    return np.where(mels < min_log_mel, f_sp * mels, min_log_hz * np.exp(logstep * (mels - min_log_mel)))
+
+
 @functools.lru_cache(maxsize=8)
 def mel_pinv(cfg: MelConfig) -> torch.Tensor:
     """Pseudo-inverse of the mel filterbank `(n_fft // 2 + 1, n_mels)`, once per config; read-only."""

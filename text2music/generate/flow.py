@@ -60,13 +60,15 @@ def guided_velocity(model, text: TextEmbedding, scale: float, controls: Controls
 
 class AwayFrom(torch.nn.Module):
     """A generator whose conditioned velocity is steered away from another conditioning of the same
-    rows (negative guidance): v + scale (v - v_away), where v_away has text `text` (one row per
-    clip) and the controls' frames with `globals_` `(B, control_global)` as their global controls.
-    Rows with scale 0 are left alone and cost nothing; unconditioned passes (drop) too."""
+    rows (negative guidance): v + scale * bins * (v - v_away), where v_away has text `text` (one row
+    per clip) and the controls' frames with `globals_` `(B, control_global)` as their global controls,
+    and `bins` `(n_mels,)` weighs the steering per mel bin (None: 1 everywhere). Rows with scale 0
+    are left alone and cost nothing; unconditioned passes (drop) too."""
 
-    def __init__(self, model, text: TextEmbedding, globals_: torch.Tensor | None, scale: torch.Tensor):
+    def __init__(self, model, text: TextEmbedding, globals_: torch.Tensor | None, scale: torch.Tensor, bins: torch.Tensor | None = None):
         super().__init__()
         self.model, self.text, self.globals_, self.scale, self.cfg = model, text, globals_, scale, model.cfg
+        self.bins = torch.ones(model.cfg.n_mels) if bins is None else bins
 
     def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
         v = self.model.velocity(x, t, text, drop, controls, guidance=guidance, context=context)
@@ -84,7 +86,7 @@ class AwayFrom(torch.nn.Module):
         g = None if guidance is None else guidance[at]
         v_away = self.model.velocity(x[at], t[at], away_text, drop[at], c, guidance=g, context=k)
         v = v.clone()
-        v[at] = v[at] + self.scale[rows, None, None].to(v) * (v[at] - v_away)
+        v[at] = v[at] + self.scale[rows, None, None].to(v) * self.bins[:, None].to(v) * (v[at] - v_away)
         return v
 
 

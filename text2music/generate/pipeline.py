@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from text2music.features.controls import frame_controls, global_controls
-from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram, resample
+from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram, mel_centres, resample
 from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, prompt_settings, read_audio_prompt
 from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
 from text2music.generate.flow import AwayFrom, sample_mel, seeded_noise
@@ -54,6 +54,7 @@ CROSSFADE_SECONDS = 0.02  # where new audio meets the user's
 DEFAULT_FULL_BAND_RATE = 44100  # what a vocoder above it (48 kHz) writes unless asked: CD rate
 VOCODE_OVERLAP = 32  # frames two vocoded chunks of a long mel share
 LOOP_SEAM_SECONDS = 1.0  # made again on either side of a loop's wrap (a model with context)
+HARMONY_HZ = (300.0, 2000.0)  # mel bins centred here are not steered away from drums (`generator`)
 
 
 @dataclass
@@ -330,14 +331,17 @@ class Text2Music:
 
     def generator(self, plans: list[ControlPlan] | None, settings: GenerationSettings):
         """The model to sample for `plans`: steered away from drums (`AwayFrom`, `drum_free_guidance`)
-        where a plan's drums are off, else the model itself."""
+        where a plan's drums are off, else the model itself. The mel bins of HARMONY_HZ are not
+        steered: the drums it leaks lie below (kick) and above (cymbals), the key is heard there."""
         if not (plans and self.controllable and settings.drum_free_guidance > 0 and any(p.away for p in plans)):
             return self.model
         text = self.embed([p.away or "drums" for p in plans])
         with_drums = [dataclasses.replace(p.controls, drums=True) for p in plans]
         globals_ = torch.from_numpy(np.stack([global_controls(c) for c in with_drums])).to(self.device)
         scale = torch.tensor([settings.drum_free_guidance if p.away else 0.0 for p in plans], device=self.device)
-        return AwayFrom(self.model, text, globals_, scale)
+        lo, hi = HARMONY_HZ
+        centres = torch.from_numpy(mel_centres(self.mel))
+        return AwayFrom(self.model, text, globals_, scale, bins=((centres < lo) | (centres >= hi)).float().to(self.device))
 
     @property
     def has_context(self) -> bool:

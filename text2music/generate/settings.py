@@ -117,7 +117,7 @@ class GenerationSettings:
     sampler: str = setting("euler", "ODE sampler (heun: two model evaluations per step)", "sampling", choices=tuple(SAMPLERS))
     shift: float = setting(1.0, "time-grid shift toward the noisy start (1: uniform)", "sampling", limits=(MIN_SHIFT, MAX_SHIFT))
     drum_free_guidance: float = setting(
-        2.0,
+        3.0,
         "where the drums are off (stated or set): how far each step is steered away from the same prompt asking for drums "
         "(0: not; else one more model pass per step for those clips)",
         "sampling",
