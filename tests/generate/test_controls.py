@@ -77,3 +77,5 @@ def test_a_drum_free_plan_carries_the_prompt_asking_for_drums():
     assert plan_controls("Percussion: none. Calm.", s, 0).away == "with drums. Calm."
     assert plan_controls("a rock song.", s.replace(drums=False), 0).away == "a rock song, with drums"
     assert plan_controls("a rock song", s, 0).away is None and plan_controls("rock with drums", s, 0).away is None
+    unread = s.replace(text_controls=False, drums=False)  # the text's controls not read: its phrase is still made "with drums"
+    assert plan_controls("ambient pads, no drums.", unread, 0).away == "ambient pads, with drums."

@@ -45,9 +45,10 @@ class ControlPlan:
     away: str | None = None  # where the drums are off: the same prompt asking for drums, to steer away from
 
 
-def drums_away(text: str, stated: StatedControls) -> str:
+def drums_away(text: str) -> str:
     """The prompt as it would read asking for drums: its drum-free phrase ("no drums", "Percussion:
-    none") made "with drums", else "with drums" added."""
+    none") made "with drums", else "with drums" added (whether or not the text's controls are read)."""
+    stated = parse_controls(text)
     phrase = stated.phrases.get("drums")
     if phrase and stated.drums is False:
         return re.sub(r"\bwith\s+with drums", "with drums", text.replace(phrase, "with drums", 1))
@@ -119,7 +120,7 @@ def plan_controls(text: str, settings: GenerationSettings, seed: int) -> Control
         meter = 4
     chords = _progression(*key, meter, bpm, rng) if key is not None else ()
     controls = MusicalControls(bpm, meter, key[0] if key else None, key[1] if key else None, drums, 0.0, chords)
-    away = drums_away(text, stated) if drums is False else None
+    away = drums_away(text) if drums is False else None
     return ControlPlan(controls, _duration(settings, bpm, meter), tuple(notes), away)
 
 
