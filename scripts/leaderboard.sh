@@ -3,7 +3,7 @@
 #   bash scripts/leaderboard.sh             # seconds; reads each folder's metrics.json
 # Every row is on the same prompts (the first 150 test prompts of the 4,000-clip corpus, TimGM6mb) and the
 # same judges (salience key finder, meter judge). The folders come from:
-#   shipped default   scripts/evaluate_drum_free_guidance.sh (issue 23: the same student with drum-free guidance, 2)
+#   shipped default   scripts/evaluate_drum_free_guidance.sh (issue 23: the same student with drum-free guidance, 3)
 #   previous default  scripts/evaluate_nopulse.sh   (issue 23: the student re-made without pulse inputs; full-band vocoder, 44.1 kHz)
 #   the one before    scripts/evaluate_fullband.sh  (issue 25: the context-trained student through the full-band vocoder, 44.1 kHz)
 #   and before        scripts/evaluate_pieces.sh    (issue 24: the same student; 8 uniform steps, int8, 16-kHz neural vocoder)
@@ -15,7 +15,7 @@
 set -euo pipefail
 R=${REPORTS:-reports}
 python3 -m text2music leaderboard \
-  "shipped default: drum-free guidance 2, no pulse inputs, context, distilled, 8 steps, int8, full-band vocoder (44.1 kHz)=$R/drum_free_guidance/leaderboard-default" \
+  "shipped default: drum-free guidance 3, no pulse inputs, context, distilled, 8 steps, int8, full-band vocoder (44.1 kHz)=$R/drum_free_guidance/leaderboard-default" \
   "previous default: the same without drum-free guidance=$R/nopulse/leaderboard-default" \
   "the one before: the same, with pulse inputs=$R/full_band/leaderboard-default" \
   "the one before that: through the 16-kHz neural vocoder=$R/pieces/candidate" \
