@@ -1,7 +1,8 @@
-"""Sampling a flow model: seeded noise, classifier-free guidance, init-audio variation.
+"""Sampling a flow model: seeded noise, classifier-free guidance, negative guidance, init-audio variation.
 
 The model only gives a velocity (`model.velocity(x, t, text, drop, controls)`); this module turns it into
-a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs one of them.
+a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs one of them. `AwayFrom`
+wraps a model so that its velocity is steered away from another conditioning (drum-free guidance).
 
     mel = sample_mel(model, text, n_frames=626, seeds=[0, 1], steps=16, guidance=3.0)
 """
