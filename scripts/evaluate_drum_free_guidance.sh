@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Drum-free guidance (the `drum_free_guidance` setting, 3 by default) on the shipped default, against
-# the same model without it (reports/nopulse: leaderboard-default, and candidate-settings, made before the setting existed): the drum-free and drum
-# prompts (bench/drum_free.py), the leaderboard's 150 prompts with controls from the text and with the
-# true controls as settings (drum-free prompts then set --no-drums), paired bootstraps. Every evaluate resumes.
-#   bash scripts/evaluate_drum_free_guidance.sh       # about 30 minutes on 2 cores
+# Drum-free guidance (the `drum_free_guidance` setting, 3 by default) on the shipped default, against the
+# same model without it (reports/nopulse/leaderboard-default and candidate-settings, made before the setting
+# existed): the drum-free and drum prompts (bench/drum_free.py), the leaderboard's 150 prompts with controls
+# from the text and with the true controls as settings (drum-free prompts then set --no-drums), paired
+# bootstraps. Every evaluate resumes.
+#   bash scripts/evaluate_drum_free_guidance.sh       # about 20 minutes on 2 cores
 set -euo pipefail
 R=${REPORTS:-reports/drum_free_guidance}
 t2m() { python3 -m text2music "$@"; }
