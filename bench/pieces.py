@@ -10,8 +10,8 @@ Prompts are the first N test prompts of a `data synth` corpus, with their true t
 `windows`, key) as settings. A join is the first new frame of a window after the first; it passes
 when the spectral change into it (the RMS log-mel difference between consecutive frames of the
 piece's audio, analysed again) is at most the piece's own 95th percentile of that change. Every
-run appends a JSON line to bench/results/pieces.jsonl; `seams` also draws the joins of one piece
-(bench/results/pieces_seams.png).
+run appends a JSON line to bench/results/pieces.jsonl; `seams --png PATH` also draws the joins of one
+piece (bench/results/pieces_seams.png is issue 24's).
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def seams(args, pipe: Text2Music) -> dict:
                 rows.append((float(d[j - 1]) / p95, bool(np.min(np.abs(beats - j)) <= 1)))
         beat_ratios += [float(d[b - 1]) / p95 for b in beats]
         example = example or (audio, it.text, d, p95, at)
-    draw_seams(pipe, *example)
+    if args.png:
+        draw_seams(pipe, *example, args.png)
     ratios = np.array([r for r, _ in rows])
     on = np.array([b for _, b in rows])
     return {
@@ -93,7 +94,7 @@ def seams(args, pipe: Text2Music) -> dict:
     }
 
 
-def draw_seams(pipe, audio, text, d, p95, at: list[int]) -> None:
+def draw_seams(pipe, audio, text, d, p95, at: list[int], png: str) -> None:
     plt = pyplot()
     fig, (a, b) = plt.subplots(2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     a.imshow(log_mel_spectrogram(audio, pipe.mel).numpy(), origin="lower", aspect="auto", cmap="magma")
@@ -108,7 +109,7 @@ def draw_seams(pipe, audio, text, d, p95, at: list[int]) -> None:
     b.set_xlabel("frame")
     b.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    fig.savefig(RESULTS / "pieces_seams.png", dpi=100)
+    fig.savefig(png, dpi=100)
 
 
 def windows(args, pipe: Text2Music) -> dict:
@@ -292,6 +293,7 @@ def main() -> None:
     ap.add_argument("--after", type=float, default=2.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--given", action="store_true", help="continuation: the clip's true tempo and key as settings")
+    ap.add_argument("--png", default=None, help="seams: draw the joins of the first piece here")
     args = ap.parse_args()
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
     pipe = load(args)

@@ -18,7 +18,7 @@ t2m evaluate --model "$OLD" "${C[@]}" --out "$R/old-default"
 t2m evaluate --model "$NEW" "${C[@]}" --out "$R/candidate"
 python3 bench/paired_bootstrap.py "$R/old-default" "$R/candidate" --draws 200 | tee "$R/bootstrap.txt"
 for M in "$OLD" "$NEW"; do
-  python3 bench/pieces.py seams --n 20 --model "$M"
+  python3 bench/pieces.py seams --n 20 --model "$M" --png bench/results/pieces_seams.png
   python3 bench/pieces.py windows --n 8 --model "$M"
   python3 bench/pieces.py continuation --n 40 --model "$M"
   python3 bench/loops.py --bars --n 12 --steps 8 --model "$M"

@@ -574,6 +574,12 @@ def add_distill(sub) -> None:
         help="share of each batch asked where the student's own sampling goes, not on the corpus's straight paths (0-1)",
     )
     p.add_argument("--rollout-steps", type=_positive_int, default=8, help="the sampling those points follow: this many Euler steps")
+    p.add_argument(
+        "--drum-free-guidance",
+        type=float,
+        default=0.0,
+        help="the student also learns drum-free guidance at this scale (where the drums control is off), so that one pass gives it",
+    )
     p.add_argument("--ema-decay", type=float, default=0.999, help="the student saved is this moving average of its weights")
     p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
     p.add_argument("--seed", type=int, default=0, help="random seed")

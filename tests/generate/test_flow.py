@@ -88,21 +88,3 @@ def test_guidance_gives_the_controls_to_the_conditional_pass_only_and_loops_roll
         assert int(seen[-1][1].frames[0, 0, 0]) % 2 == 0  # rolled by whole tokens (patch 2)
     finally:
         del model.velocity
-
-
-def test_away_from_steers_only_the_rows_asked_and_only_conditioned_passes(model):
-    from text2music.generate.flow import AwayFrom
-    from text2music.text import TextEmbedding
-
-    emb = text()
-    away = TextEmbedding(emb.tokens + 1.0, emb.mask, emb.pooled + 1.0)
-    x, t, keep = torch.randn(2, 32, 8), torch.full((2,), 0.3), torch.zeros(2, dtype=torch.bool)
-    steered = AwayFrom(model, away, None, torch.tensor([0.0, 2.0]))
-    v, v_away = model.velocity(x, t, emb, keep), model.velocity(x, t, away, keep)
-    got = steered.velocity(x, t, emb, keep)
-    assert torch.equal(got[0], v[0]) and torch.allclose(got[1], v[1] + 2 * (v[1] - v_away[1]), atol=1e-5)
-    guided, plain = guided_velocity(steered, emb, 3.0)(x, t), guided_velocity(model, emb, 3.0)(x, t)
-    assert torch.equal(guided[0], plain[0]) and torch.allclose(guided[1], plain[1] + 3 * 2 * (v[1] - v_away[1]), atol=1e-4)
-    bins = (torch.arange(32) >= 16).float()  # the upper half of the mel bins steered, the lower left alone
-    half = AwayFrom(model, away, None, torch.tensor([2.0, 2.0]), bins=bins).velocity(x, t, emb, keep)
-    assert torch.equal(half[:, :16], v[:, :16]) and torch.allclose(half[:, 16:], (v + 2 * (v - v_away))[:, 16:], atol=1e-5)

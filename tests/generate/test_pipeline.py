@@ -196,6 +196,8 @@ def _broken_models(tmp_path, good):
         ("no-model", lambda c: c.pop("model"), "no 'model' field"),
         ("wrong-type", lambda c: c["model"].update(layers="six"), "field 'layers' must be int"),
         ("shape", lambda c: c["model"].update(d_model=32), "the weights do not fit config.json"),
+        ("steering", lambda c: c.update(drum_free_guidance={"scale": -1}), 'non-negative "scale"'),
+        ("band", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [2000]}), '"unsteered_hz": [low, high] in Hz'),
         ("not-json", None, "invalid JSON"),
     ]:
         f = copy(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -209,3 +210,34 @@ def _rollout_points_follow_the_sampler(student):
             want = sample_euler(fn, noise[i : i + 1], time_grid(8)[: k + 1])
         torch.testing.assert_close(got[i : i + 1], want, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(got[0], noise[0])  # it moved
+
+
+def test_a_student_learns_drum_free_guidance_where_the_drums_are_off(corpus, base, tmp_path):  # noqa: F811
+    """With --drum-free-guidance the teacher's target is steered on the rows whose drums control is
+    off, outside the key's band only; the others keep the plain target. The student's folder says
+    so, and the pipeline then steers only by the rest of a setting (0: back to the plain velocity)."""
+    from text2music.features.controls import MusicalControls, global_controls
+    from text2music.models.flow_transformer import Controls
+    from text2music.train.distill import Distillation, teacher_velocity
+
+    run_settings = dict(minutes=None, steps=2, batch_size=2, crop_frames=40, drum_free_guidance=2.0)
+    cfg = DistillConfig(data=str(corpus), out=str(tmp_path / "run"), base=str(base), **run_settings)
+    run = Distillation(cfg)
+    rows = [MusicalControls(drums=False), MusicalControls(drums=True)]
+    controls = Controls(torch.zeros(2, 32, 40), torch.from_numpy(np.stack([global_controls(c) for c in rows])))
+    texts = [run.train.choices[0][0]] * 2  # one text: the drums control alone says which row is drum-free
+    x, t, _ = _inputs(run.teacher, T=40)
+    text, w = run.cache.batch(texts), torch.tensor([3.0, 3.0])
+    plain = teacher_velocity(run.teacher, x, t, text, controls, w)
+    steered = teacher_velocity(run.steered(texts, controls), x, t, text, controls, w)
+    kept = run.bins == 0
+    assert torch.equal(steered[1], plain[1]) and torch.allclose(steered[0][kept], plain[0][kept], atol=1e-6)
+    assert not torch.allclose(steered[0][~kept], plain[0][~kept], atol=1e-4)
+
+    distill(cfg, progress=False)
+    pipe = Text2Music.from_pretrained(tmp_path / "run" / "model")
+    assert pipe.config["drum_free_guidance"] == {"scale": 2.0, "unsteered_hz": [300.0, 2000.0]}
+    plans = pipe.plan(["calm pads, no drums"], GenerationSettings(duration=1.0), [0])
+    assert pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=2.0)) is pipe.model  # one pass
+    back = pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=0.0))
+    assert back is not pipe.model and torch.allclose(back.scale, torch.tensor([-2.0 / 3.0]))

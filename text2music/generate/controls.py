@@ -29,7 +29,7 @@ import numpy as np
 
 from text2music.features.controls import ChordSlot, MusicalControls
 from text2music.generate.settings import MAX_BPM, MAX_DURATION, MAX_WINDOW, MIN_BPM, MIN_DURATION, GenerationSettings, SettingsError
-from text2music.text.controls import StatedControls, key_name, parse_controls, parse_key, parse_meter
+from text2music.text.controls import StatedControls, drums_away, key_name, parse_controls, parse_key, parse_meter
 from text2music.theory import PROGRESSIONS, progression_chords
 
 TEMPO_RANGES = (("slow", (62, 84)), ("fast", (128, 160)), ("medium", (92, 120)))
@@ -43,18 +43,6 @@ class ControlPlan:
     duration: float
     notes: tuple[str, ...] = ()
     away: str | None = None  # where the drums are off: the same prompt asking for drums, to steer away from
-
-
-def drums_away(text: str) -> str:
-    """The prompt as it would read asking for drums: its drum-free phrase ("no drums", "Percussion:
-    none") made "with drums", else "with drums" added (whether or not the text's controls are read)."""
-    stated = parse_controls(text)
-    phrase = stated.phrases.get("drums")
-    if phrase and stated.drums is False:
-        return re.sub(r"\bwith\s+with drums", "with drums", text.replace(phrase, "with drums", 1))
-    if stated.drums:
-        return text
-    return f"{text.rstrip(' .')}, with drums" if text.strip() else "with drums"
 
 
 def _merge(name: str, setting, stated, phrase: str | None, shown, notes: list[str]):

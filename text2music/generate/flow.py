@@ -1,8 +1,7 @@
 """Sampling a flow model: seeded noise, classifier-free guidance, negative guidance, init-audio variation.
 
 The model only gives a velocity (`model.velocity(x, t, text, drop, controls)`); this module turns it into
-a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs one of them. `AwayFrom`
-wraps a model so that its velocity is steered away from another conditioning (drum-free guidance).
+a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs one of them.
 
     mel = sample_mel(model, text, n_frames=626, seeds=[0, 1], steps=16, guidance=3.0)
 """
@@ -57,38 +56,6 @@ def guided_velocity(model, text: TextEmbedding, scale: float, controls: Controls
         return v if copies == 1 else guide(*v.chunk(2), scale)
 
     return model_fn
-
-
-class AwayFrom(torch.nn.Module):
-    """A generator whose conditioned velocity is steered away from another conditioning of the same
-    rows (negative guidance): v + scale * bins * (v - v_away), where v_away has text `text` (one row
-    per clip) and the controls' frames with `globals_` `(B, control_global)` as their global controls,
-    and `bins` `(n_mels,)` weighs the steering per mel bin (None: 1 everywhere). Rows with scale 0
-    are left alone and cost nothing; unconditioned passes (drop) too."""
-
-    def __init__(self, model, text: TextEmbedding, globals_: torch.Tensor | None, scale: torch.Tensor, bins: torch.Tensor | None = None):
-        super().__init__()
-        self.model, self.text, self.globals_, self.scale, self.cfg = model, text, globals_, scale, model.cfg
-        self.bins = torch.ones(model.cfg.n_mels) if bins is None else bins
-
-    def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
-        v = self.model.velocity(x, t, text, drop, controls, guidance=guidance, context=context)
-        cond = (~drop).nonzero().squeeze(1)  # the conditioned rows, clip by clip (a guided batch puts them first)
-        rows = (self.scale > 0).nonzero().squeeze(1)
-        if len(cond) != len(self.scale):
-            raise ValueError(f"{len(cond)} conditioned rows for {len(self.scale)} clips to steer")
-        if not len(rows):
-            return v
-        at = cond[rows]
-        away_text = TextEmbedding(self.text.tokens[rows], self.text.mask[rows], self.text.pooled[rows])
-        globals_ = None if controls is None else (controls.globals[at] if self.globals_ is None else self.globals_[rows])
-        c = None if controls is None else Controls(controls.frames[at], globals_)
-        k = None if context is None else Context(context.mel[at], context.known[at])
-        g = None if guidance is None else guidance[at]
-        v_away = self.model.velocity(x[at], t[at], away_text, drop[at], c, guidance=g, context=k)
-        v = v.clone()
-        v[at] = v[at] + self.scale[rows, None, None].to(v) * self.bins[:, None].to(v) * (v[at] - v_away)
-        return v
 
 
 def circular(model_fn: Callable, n_frames: int, multiple: int, seed: int) -> VelocityFn:

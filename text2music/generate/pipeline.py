@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from text2music.features.controls import frame_controls, global_controls
-from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram, mel_centres, resample
+from text2music.features.mel import MelConfig, load_audio, log_mel_spectrogram, resample
 from text2music.generate.audio_prompt import AudioPrompt, PromptHints, measure_audio_prompt, prompt_settings, read_audio_prompt
 from text2music.generate.controls import ControlPlan, plan_clips, plan_controls
-from text2music.generate.flow import AwayFrom, sample_mel, seeded_noise
+from text2music.generate.flow import sample_mel, seeded_noise
 from text2music.generate.pieces import CONTEXT_SECONDS, WINDOW_SECONDS, WINDOW_SEED_STRIDE, WindowLayout, sample_piece, splice
 from text2music.generate.settings import (
     LOUDNESS_TARGET_DBFS,
@@ -41,8 +41,10 @@ from text2music.generate.settings import (
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Context, Controls
+from text2music.models.folders import learnt_steering
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
+from text2music.models.steering import UNSTEERED_HZ, AwayFrom, steered_bins
 from text2music.models.stereo import StereoUpmixer
 from text2music.models.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
@@ -54,7 +56,6 @@ CROSSFADE_SECONDS = 0.02  # where new audio meets the user's
 DEFAULT_FULL_BAND_RATE = 44100  # what a vocoder above it (48 kHz) writes unless asked: CD rate
 VOCODE_OVERLAP = 32  # frames two vocoded chunks of a long mel share
 LOOP_SEAM_SECONDS = 1.0  # made again on either side of a loop's wrap (a model with context)
-HARMONY_HZ = (300.0, 2000.0)  # mel bins centred here are not steered away from drums (`generator`)
 
 
 @dataclass
@@ -330,18 +331,21 @@ class Text2Music:
         return self.close_loop(model, mel, text, settings, seeds, controls, (lambda n: callback(done + n, total)) if callback else None)
 
     def generator(self, plans: list[ControlPlan] | None, settings: GenerationSettings):
-        """The model to sample for `plans`: steered away from drums (`AwayFrom`, `drum_free_guidance`)
-        where a plan's drums are off, else the model itself. The mel bins of HARMONY_HZ are not
-        steered: the drums it leaks lie below (kick) and above (cymbals), the key is heard there."""
-        if not (plans and self.controllable and settings.drum_free_guidance > 0 and any(p.away for p in plans)):
+        """The model to sample for `plans`: steered away from drums (`models.steering.AwayFrom`) where
+        a plan's drums are off, at `drum_free_guidance`, else the model itself.
+
+        A model that learnt the steering at scale s0 (`learnt_steering`) gives it in one pass; for
+        another setting s it is steered by the rest, (s - s0) / (1 + s0): its v - v_away is already
+        (1 + s0) times the steered bins' original one, so the sum is s (0: steered back)."""
+        learnt, band = learnt_steering(self.config)
+        rest = (settings.drum_free_guidance - learnt) / (1 + learnt)
+        if not (plans and self.controllable and abs(rest) > 1e-9 and any(p.away for p in plans)):
             return self.model
         text = self.embed([p.away or "drums" for p in plans])
         with_drums = [dataclasses.replace(p.controls, drums=True) for p in plans]
         globals_ = torch.from_numpy(np.stack([global_controls(c) for c in with_drums])).to(self.device)
-        scale = torch.tensor([settings.drum_free_guidance if p.away else 0.0 for p in plans], device=self.device)
-        lo, hi = HARMONY_HZ
-        centres = torch.from_numpy(mel_centres(self.mel))
-        return AwayFrom(self.model, text, globals_, scale, bins=((centres < lo) | (centres >= hi)).float().to(self.device))
+        scale = torch.tensor([rest if p.away else 0.0 for p in plans], device=self.device)
+        return AwayFrom(self.model, text, globals_, scale, bins=steered_bins(self.mel, band or UNSTEERED_HZ).to(self.device))
 
     @property
     def has_context(self) -> bool:

@@ -38,7 +38,25 @@ def read_config(path: str | Path) -> dict:
             raise ValueError(f"{path / 'config.json'}: no {key!r} field")
         if not isinstance(config[key], kind):
             raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
+    try:
+        learnt_steering(config)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path / 'config.json'}: {e}") from None
     return config
+
+
+def learnt_steering(config: dict) -> tuple[float, tuple[float, float] | None]:
+    """(scale, unsteered band in Hz) of the drum-free guidance a model learnt to give in one pass
+    (config.json's "drum_free_guidance", written by guidance distillation); (0, None) when it did not."""
+    learnt = config.get("drum_free_guidance")
+    if learnt is None:
+        return 0.0, None
+    if not isinstance(learnt, dict) or not isinstance(learnt.get("scale"), (int, float)) or learnt["scale"] < 0:
+        raise ValueError('"drum_free_guidance" must be an object with a non-negative "scale"')
+    band = learnt.get("unsteered_hz")
+    if not (isinstance(band, list) and len(band) == 2 and all(isinstance(f, (int, float)) for f in band) and band[0] <= band[1]):
+        raise ValueError('"drum_free_guidance" needs "unsteered_hz": [low, high] in Hz')
+    return float(learnt["scale"]), (float(band[0]), float(band[1]))
 
 
 def model_traits(config: dict) -> tuple[bool, bool]:

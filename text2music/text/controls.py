@@ -322,3 +322,15 @@ def _drums(text: str) -> tuple[bool, str] | None:
     if off:
         return False, min(off, key=lambda m: m.start()).group().strip()
     return (True, on.group()) if on else None
+
+
+def drums_away(text: str) -> str:
+    """The prompt as it would read asking for drums: its drum-free phrase ("no drums", "Percussion:
+    none") made "with drums", else "with drums" added (whether or not the text's controls are read)."""
+    stated = parse_controls(text)
+    phrase = stated.phrases.get("drums")
+    if phrase and stated.drums is False:
+        return re.sub(r"\bwith\s+with drums", "with drums", text.replace(phrase, "with drums", 1))
+    if stated.drums:
+        return text
+    return f"{text.rstrip(' .')}, with drums" if text.strip() else "with drums"

@@ -15,6 +15,11 @@ only there can drift where it is used. With `rollout` > 0, that share of each ba
 the student itself goes instead: at a random step of its own `rollout_steps`-step Euler sampling (the
 EMA student, as it ships), from the row's noise, at the row's scale (`rollout_points`).
 
+With `drum_free_guidance` s > 0, the teacher's velocity of the rows whose drums control is off is
+steered away from drums as the sampler would steer it (`models.steering.AwayFrom`, the text made
+"with drums" by `text.controls.drums_away`, one more teacher pass for those rows): the student
+then gives drum-free guidance at scale s in its one pass, and its config.json says so.
+
     OUT/model/                       the student, a model folder (config.json + fp16 safetensors)
     OUT/checkpoint.pt                resumable state (student, EMA, optimiser, RNG)
     OUT/log.jsonl, loss.png          training and validation loss (MSE to the teacher's guided velocity)
@@ -33,7 +38,9 @@ from text2music.features.config import MelConfig
 from text2music.models import load_pretrained, save_pretrained
 from text2music.models.flow_transformer import Context, Controls, FlowTransformer, FlowTransformerConfig, masked_mse
 from text2music.models.lora import weights_sha256
+from text2music.models.steering import UNSTEERED_HZ, AwayFrom, drums_off, steered_bins, with_drums
 from text2music.text import TextEmbedding, TextEncoder
+from text2music.text.controls import drums_away
 from text2music.train.data import EmbeddingCache, MelTextSet
 from text2music.train.finetune import VOLATILE, features_for, flow_model, valid_set
 from text2music.train.loop import ema_update
@@ -64,6 +71,7 @@ class DistillConfig:
     guidance_max: float = 6.0
     rollout: float = 0.0  # share of each batch asked on the student's own sampling path (0: all on the corpus's straight paths)
     rollout_steps: int = 8  # the sampling it follows: this many uniform Euler steps (the shipped default's)
+    drum_free_guidance: float = 0.0  # where the drums control is off, the teacher steered away from drums at this scale
     text_mode: str = "mixed"
     control_drop: float = 0.3  # as the teacher was trained
     val_clips: int = 32
@@ -91,6 +99,8 @@ class DistillConfig:
             raise ValueError(f"need 1 <= --guidance-min <= --guidance-max, got {self.guidance_min} and {self.guidance_max}")
         if not 0.0 <= self.rollout <= 1.0:
             raise ValueError(f"--rollout must be in [0, 1], got {self.rollout}")
+        if not 0.0 <= self.drum_free_guidance <= 10.0:
+            raise ValueError(f"--drum-free-guidance must be in [0, 10], got {self.drum_free_guidance}")
         if self.rollout_steps < 1:
             raise ValueError(f"--rollout-steps must be at least 1, got {self.rollout_steps}")
         if self.batch_size < 1 or self.crop_frames < 2:
@@ -174,6 +184,11 @@ class Distillation(Trainer):
         self.train = MelTextSet(features, "train", cfg.text_mode, controls=controlled)
         self.valid = valid_set(features, cfg.val_clips, controlled)
         texts = [t for s in (self.train, self.valid) if s is not None for c in s.choices for t in c]
+        if cfg.drum_free_guidance > 0:
+            if not controlled:
+                raise ValueError(f"--drum-free-guidance needs a teacher with musical controls; {cfg.base} has none")
+            texts += [drums_away(t) for t in texts]
+            self.bins = steered_bins(mel)
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
         torch.manual_seed(cfg.seed)
         init, self.inherited_fits, self.runs_with = None, [], {}
@@ -205,9 +220,17 @@ class Distillation(Trainer):
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
         if n:
             x_t[:n] = rollout_points(self.ema, noise[:n], taken, cfg.rollout_steps, w[:n], *head(n, text, controls, context))
-        target = teacher_velocity(self.teacher, x_t, t, text, controls, w, context)
+        target = teacher_velocity(self.steered(texts, controls), x_t, t, text, controls, w, context)
         v = model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w, context=context)
         return masked_mse(v, target, known)
+
+    def steered(self, texts: list[str], controls: Controls | None):
+        """The teacher, steered away from drums on the rows whose drums control is off (`drum_free_guidance`)."""
+        if not self.cfg.drum_free_guidance or controls is None:
+            return self.teacher
+        scale = self.cfg.drum_free_guidance * drums_off(controls.globals).float()
+        away = self.cache.batch([drums_away(t) for t in texts])
+        return AwayFrom(self.teacher, away, with_drums(controls.globals), scale, self.bins)
 
     def train_step(self) -> dict[str, float]:
         """One optimiser step on a batch of random crops of the corpus."""
@@ -268,6 +291,8 @@ class Distillation(Trainer):
         }
         mel = MelConfig.from_dict(self.config["mel"])
         extra = {**self.runs_with, "trained": trained}
+        if self.cfg.drum_free_guidance:
+            extra["drum_free_guidance"] = {"scale": self.cfg.drum_free_guidance, "unsteered_hz": list(UNSTEERED_HZ)}
         save_pretrained(self.out / "model", self.ema, mel, self.config["text"], dtype=torch.float16, extra=extra)
 
 
