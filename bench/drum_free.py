@@ -1,9 +1,13 @@
 """Drum-free prompts heard drum-free: the drum-free prompts among the corpus's first N test prompts,
-one clip each (seed = its index), judged by musicnn's drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by
-the high-band noise judge (`DRUM_THRESHOLD`), counted by `text2music evaluate`'s `drum_shares`; `real` scores the
-corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts
-the clips heard with drums. Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, steps, vocoder,
-drums (on/off: the drums control set against the prompt, to see whether the model follows it), and
+one clip each (seed = its index; `--seeds K`: K clips, seeds i, i + 10007, ...), judged by musicnn's
+drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by the high-band noise judge (`DRUM_THRESHOLD`), counted by
+`text2music evaluate`'s `drum_shares`, and by the key judge (key and mode as the prompt states them;
+with controls=settings, the true key of every prompt). `real` scores the corpus's own audio of the same
+prompts. `--prompts drums` takes the drum prompts instead and counts the clips heard with drums.
+
+Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, steps, vocoder; drums
+(on/off: the drums control set against the prompt, to see whether the model follows it); controls=settings
+(each clip's true tempo, key, meter and drums as settings, as the leaderboard's settings rows); and
 teacher and switch: a distilled MODEL whose first steps (flow time below `switch`) are its teacher's
 guided velocity (two passes), to see where in the sampling the drums are decided. Appends to
 bench/results/drum_free.jsonl.
@@ -27,6 +31,7 @@ import torch
 from text2music.evaluate.judges import Judges
 from text2music.evaluate.prompts import corpus_items
 from text2music.evaluate.run import drum_shares
+from text2music.evaluate.systems import true_settings
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 from text2music.models import load_pretrained
@@ -42,7 +47,9 @@ OPTIONS = {
     "teacher": str,
     "switch": float,
     "drums": ON_OFF.__getitem__,
+    "controls": {"text": "text", "settings": "settings"}.__getitem__,
 }
+SEED_STRIDE = 10007
 
 
 class TeacherFirst(torch.nn.Module):
@@ -58,10 +65,10 @@ class TeacherFirst(torch.nn.Module):
         return self.student.velocity(x, t, text, drop, controls, guidance=guidance, context=context)
 
 
-def clips_of(system: str, items) -> tuple[list[np.ndarray], int]:
-    """(one clip per item, sample rate) of `system` (see the module's doc)."""
+def clips_of(system: str, items, seeds: int = 1) -> tuple[list[np.ndarray], int]:
+    """(`seeds` clips per item, item by item, and their sample rate) of `system` (see the module's doc)."""
     if system == "real":
-        read = [sf.read(it.audio, dtype="float32") for it in items]
+        read = [sf.read(it.audio, dtype="float32") for it in items for _ in range(seeds)]
         return [a for a, _ in read], read[0][1]
     model, *pairs = system.split(",")
     opts = {k: OPTIONS[k](v) for k, v in (p.split("=", 1) for p in pairs)}
@@ -70,8 +77,13 @@ def clips_of(system: str, items) -> tuple[list[np.ndarray], int]:
     pipe = Text2Music.from_pretrained(None if model == "default" else model, **vocoder)
     if teacher is not None:
         pipe.model = TeacherFirst(pipe.model, load_pretrained(teacher)[0].eval(), switch)
+    given = opts.pop("controls", "text") == "settings"
     settings = GenerationSettings(**opts)
-    return [pipe([it.text], settings.replace(seed=i)).audio[0] for i, it in enumerate(items)], pipe.sample_rate
+    clips = []
+    for i, it in enumerate(items):
+        s = true_settings(it, settings) if given else settings
+        clips += [pipe([it.text], s.replace(seed=i + r * SEED_STRIDE)).audio[0] for r in range(seeds)]
+    return clips, pipe.sample_rate
 
 
 def main() -> None:
@@ -80,6 +92,7 @@ def main() -> None:
     ap.add_argument("--data", default="data/synth")
     ap.add_argument("--n", type=int, default=150, help="test prompts to draw the drum-free ones from")
     ap.add_argument("--prompts", choices=["drum-free", "drums"], default="drum-free", help="which of them to judge")
+    ap.add_argument("--seeds", type=int, default=1, help="clips per prompt")
     args = ap.parse_args()
     unknown = {p.split("=")[0] for s in args.systems for p in s.split(",")[1:]} - set(OPTIONS)
     if unknown:
@@ -92,16 +105,23 @@ def main() -> None:
     kind = "drums" if drums else "drum_free"
     judges = Judges()
     for system in args.systems:
-        clips, rate = clips_of(system, items)
+        clips, rate = clips_of(system, items, args.seeds)
         judged = [judges(a, rate) for a in clips]
-        shares = drum_shares(items, [j.to_dict() for j in judged])
+        each = [it for it in items for _ in range(args.seeds)]
+        shares = drum_shares(each, [j.to_dict() for j in judged])
+        given = "controls=settings" in system.split(",")  # every clip then has its true key set
+        keyed = [((it.spec["key"], it.spec["mode"]) if given else it.key, j) for it, j in zip(each, judged)]
+        keyed = [(k, j) for k, j in keyed if k]
         row = {
             "date": time.strftime("%Y-%m-%d %H:%M"),
             "system": system,
             "data": args.data,
             **({"n_drums": len(items)} if drums else {"n_drum_free": len(items)}),
+            "seeds": args.seeds,
             **{f"heard_{kind}_{j}": round(shares[f"{kind}_heard_{j}"], 3) for j in ("musicnn", "noise")},
             "median_drums_tag": round(float(np.median([j.drums_tag for j in judged])), 4),
+            "n_key": len(keyed) // args.seeds,
+            "key_exact": round(float(np.mean([(j.key, j.mode) == tuple(k) for k, j in keyed])), 3) if keyed else None,
         }
         append_jsonl(Path("bench/results/drum_free.jsonl"), row)
         print(json.dumps(row), flush=True)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The student that gives drum-free guidance in one pass (scripts/train_drum_free_student.sh) against the
 # shipped default, which steers with a second pass (reports/drum_free_guidance): the drum-free and drum
-# prompts (bench/drum_free.py), the leaderboard's 150 prompts with controls from the text and with the true
+# prompts (bench/drum_free.py, with the key of drum-free prompts), the leaderboard's 150 prompts with controls from the text and with the true
 # controls as settings, paired bootstraps, and the joins of 60-s pieces. Every evaluate resumes.
-#   bash scripts/evaluate_drum_free_student.sh          # about 30 minutes on 2 cores
+#   bash scripts/evaluate_drum_free_student.sh          # about 35 minutes on 2 cores
 set -euo pipefail
 R=${REPORTS:-reports/drum_free_student}
 STUDENT=${STUDENT:-runs/distill_dfg/model}
@@ -14,6 +14,9 @@ mkdir -p "$R"
 python3 scripts/as_default.py "$STUDENT" "$M"
 python3 bench/drum_free.py real default "$M" "$M,drum_free_guidance=0" | tee "$R/drum_free.jsonl"
 python3 bench/drum_free.py --prompts drums --n 50 "$M" | tee -a "$R/drum_free.jsonl"
+# the key of all 95 drum-free prompts of the 403, each clip's true controls given as settings
+python3 bench/drum_free.py --n 403 default,controls=settings "$M,controls=settings" "$M,controls=settings,drum_free_guidance=0" \
+  default,controls=settings,drum_free_guidance=0 | tee -a "$R/drum_free.jsonl"
 row() { t2m evaluate --n 150 --no-speed --quiet "$@"; }
 row --model "$M" --out "$R/candidate"
 row --model "$M" --controls settings --out "$R/candidate-settings"

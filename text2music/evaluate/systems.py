@@ -94,12 +94,17 @@ class ModelSystem:
         return [self.pipe([it.text], self.settings_of(it), seeds=[s]).mono[0] for it, s in zip(items, seeds)]
 
     def settings_of(self, item: EvalItem):
-        """The settings with the clip's true tempo, key, meter and drums (corpus prompts)."""
-        spec = item.spec
-        if not spec.get("bpm"):
-            raise ValueError(f"prompt {item.id} has no specification: controls=settings needs corpus prompts")
-        meter = int(str(spec["meter"])[0])
-        return self.settings.replace(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
+        return true_settings(item, self.settings)
+
+
+def true_settings(item: EvalItem, settings: GenerationSettings) -> GenerationSettings:
+    """`settings` with the clip's true tempo, key, meter and drums (corpus prompts), the text's own controls off."""
+    spec = item.spec
+    if not spec.get("bpm"):
+        raise ValueError(f"prompt {item.id} has no specification: controls=settings needs corpus prompts")
+    meter = int(str(spec["meter"])[0])
+    true = dict(bpm=float(spec["bpm"]), key=f"{spec['key']} {spec['mode']}", meter=meter, drums=bool(spec["drums"]))
+    return settings.replace(text_controls=False, **true)
 
 
 def load_system(system: str, controls: str = "text", spec: ModelSpec | None = None, settings: GenerationSettings | None = None):
