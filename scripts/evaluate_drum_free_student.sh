@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The student that gives drum-free guidance in one pass (scripts/train_drum_free_student.sh) against the
 # shipped default, which steers with a second pass (reports/drum_free_guidance): the drum-free and drum
-# prompts (bench/drum_free.py, with the key of drum-free prompts), the leaderboard's 150 prompts with controls from the text and with the true
-# controls as settings, paired bootstraps, and the joins of 60-s pieces. Every evaluate resumes.
+# prompts (bench/drum_free.py, with the key of drum-free prompts), the leaderboard's 150 prompts with
+# controls from the text and with the true controls as settings, paired bootstraps, and the joins of 60-s
+# pieces. Every evaluate resumes. The 85-minute student: MINUTES=35 bash scripts/train_drum_free_student.sh
+# again, then REPORTS=reports/drum_free_student/85min CANDIDATE=runs/dfg_candidate85 and this script.
 #   bash scripts/evaluate_drum_free_student.sh          # about 35 minutes on 2 cores
 set -euo pipefail
 R=${REPORTS:-reports/drum_free_student}
