@@ -1,4 +1,4 @@
-"""Sampling a flow model: seeded noise, classifier-free guidance, negative guidance, init-audio variation.
+"""Sampling a flow model: seeded noise, classifier-free guidance, init-audio variation, known frames.
 
 The model only gives a velocity (`model.velocity(x, t, text, drop, controls)`); this module turns it into
 a `model_fn(x, t)` for the samplers of `text2music.generate.sampling` and runs one of them.
