@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from text2music.generate.sampling import EVALUATIONS_PER_STEP, SAMPLERS
+from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE
 from text2music.text.controls import key_name, parse_key, parse_meter
 
 MIN_DURATION, MAX_DURATION = 1.0, 300.0  # seconds; longer than MAX_WINDOW: made window by window (generate.pieces)
@@ -25,7 +26,6 @@ MAX_SPAN = 10.0  # the longest span inpainted (one window with context on both s
 INIT_MODES = ("variation", "continue", "inpaint")
 MAX_STEPS = 100
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 15.0
-MAX_DRUM_FREE_GUIDANCE = 10.0
 MIN_SHIFT, MAX_SHIFT = 0.25, 10.0
 MAX_SEED = 2**31 - 1
 MAX_TEXT_CHARS = 2000  # BERT reads the first 128 tokens in any case

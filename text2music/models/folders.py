@@ -17,6 +17,7 @@ GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
 MAX_ITERATIONS = 1000
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"
 MAX_STRENGTH = 2.0
+MAX_DRUM_FREE_GUIDANCE = 10.0  # the largest drum-free guidance a setting or a distillation takes
 GENERATIVE_KINDS = ("flow_transformer",)  # the others (the seed's baselines) regress one mel per text
 
 
@@ -40,7 +41,7 @@ def read_config(path: str | Path) -> dict:
             raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
     try:
         learnt_steering(config)
-    except (TypeError, ValueError) as e:
+    except ValueError as e:
         raise ValueError(f"{path / 'config.json'}: {e}") from None
     return config
 

@@ -37,6 +37,7 @@ import torch
 from text2music.features.config import MelConfig
 from text2music.models import load_pretrained, save_pretrained
 from text2music.models.flow_transformer import Context, Controls, FlowTransformer, FlowTransformerConfig, masked_mse
+from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE
 from text2music.models.lora import weights_sha256
 from text2music.models.steering import UNSTEERED_HZ, AwayFrom, drums_off, steered_bins, with_drums
 from text2music.text import TextEmbedding, TextEncoder
@@ -99,8 +100,8 @@ class DistillConfig:
             raise ValueError(f"need 1 <= --guidance-min <= --guidance-max, got {self.guidance_min} and {self.guidance_max}")
         if not 0.0 <= self.rollout <= 1.0:
             raise ValueError(f"--rollout must be in [0, 1], got {self.rollout}")
-        if not 0.0 <= self.drum_free_guidance <= 10.0:
-            raise ValueError(f"--drum-free-guidance must be in [0, 10], got {self.drum_free_guidance}")
+        if not 0.0 <= self.drum_free_guidance <= MAX_DRUM_FREE_GUIDANCE:
+            raise ValueError(f"--drum-free-guidance must be in [0, {MAX_DRUM_FREE_GUIDANCE:g}], got {self.drum_free_guidance}")
         if self.rollout_steps < 1:
             raise ValueError(f"--rollout-steps must be at least 1, got {self.rollout_steps}")
         if self.batch_size < 1 or self.crop_frames < 2:
