@@ -3,8 +3,11 @@
 # (runs/flow_context_nopulse/last) distilled again, its target steered away from drums at scale 3 where
 # the drums control is off (`text2music distill --drum-free-guidance`), into a student that starts from
 # the shipped default (runs/distill_nopulse/model). The drum-free corpus is added so that a third of the
-# rows are steered. Resumes; run it again with a larger MINUTES to go on.
+# rows are steered. Resumes; run it again with a larger MINUTES to go on. With TEACHER=STUDENT= the shipped
+# default itself, the default learns its own steered velocity (self-distillation: the rows left unsteered
+# keep their target, so it cannot drift from what it gives today).
 #   bash scripts/train_drum_free_student.sh          # 50 minutes on 2 cores
+#   TEACHER=text2music/assets/default STUDENT=text2music/assets/default OUT=runs/distill_self bash scripts/train_drum_free_student.sh
 set -euo pipefail
 OUT=${OUT:-runs/distill_dfg}
 TEACHER=${TEACHER:-runs/flow_context_nopulse/last}
@@ -20,4 +23,4 @@ if [ ! -f data/synth_drumfree/metadata.csv ]; then   # the drum-free corpus of s
     --soundfont "$SOUNDFONT" --jobs 2 --quiet
 fi
 python3 -m text2music distill --data data/synth data/synth_drumfree --out "$OUT" --base "$TEACHER" --student-init "$STUDENT" \
-  --minutes "${MINUTES:-50}" --lr 5e-5 --ema-decay 0.998 --drum-free-guidance 3 --quiet
+  --minutes "${MINUTES:-50}" --lr "${LR:-5e-5}" --ema-decay 0.998 --drum-free-guidance 3 --quiet

@@ -551,7 +551,8 @@ def add_distill(sub) -> None:
         type=Path,
         required=True,
         help="the teacher: a flow model folder without a guidance input (the bundled default is already distilled; "
-        "scripts/distill_default.sh extracts its teacher from git)",
+        "scripts/distill_default.sh extracts its teacher from git), or with --drum-free-guidance a distilled model, "
+        "which then learns its own steered velocity",
     )
     p.add_argument(
         "--student-init",

@@ -241,3 +241,43 @@ def test_a_student_learns_drum_free_guidance_where_the_drums_are_off(corpus, bas
     assert pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=2.0)) is pipe.model  # one pass
     back = pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=0.0))
     assert back is not pipe.model and torch.allclose(back.scale, torch.tensor([-2.0 / 3.0]))
+
+
+def test_a_distilled_model_learns_its_own_drum_free_guidance(corpus, base, tmp_path):  # noqa: F811
+    """Self-distillation: with --drum-free-guidance a distilled model may be the teacher. Its one-pass
+    velocity is the target, so the student starts exact on the rows that are not steered; the folder
+    keeps the adapters and runtime the distilled model had. A model that already learnt the steering
+    is refused as a teacher in one line."""
+    from text2music.features.controls import MusicalControls, global_controls
+    from text2music.models import save_pretrained
+    from text2music.models.flow_transformer import Controls
+    from text2music.train.distill import Distillation, teacher_velocity
+
+    teacher, mel, config = load_pretrained(base)
+    student = make_student(teacher)
+    torch.nn.init.normal_(student.guidance_in[-1].weight, std=0.01)
+    fits = {"trained": {"guidance_distill": {"teacher_sha256": "a" * 64, "also_fits": ["b" * 64]}}, "precision": "int8"}
+    save_pretrained(tmp_path / "student", student, mel, config["text"], extra=fits)
+    run_settings = dict(minutes=None, steps=2, batch_size=2, crop_frames=40, drum_free_guidance=2.0)
+    cfg = DistillConfig(data=str(corpus), out=str(tmp_path / "run"), base=str(tmp_path / "student"), **run_settings)
+    run = Distillation(cfg)
+    rows = [MusicalControls(drums=False), MusicalControls(drums=True)]
+    controls = Controls(torch.zeros(2, 32, 40), torch.from_numpy(np.stack([global_controls(c) for c in rows])))
+    texts = [run.train.choices[0][0]] * 2
+    x, t, _ = _inputs(run.teacher, T=40)
+    text, w, keep = run.cache.batch(texts), torch.tensor([3.0, 5.0]), torch.zeros(2, dtype=torch.bool)
+    with torch.no_grad():
+        one_pass = run.teacher.velocity(x, t, text, keep, controls, guidance=w)
+        assert torch.equal(teacher_velocity(run.teacher, x, t, text, controls, w), one_pass)
+        steered = teacher_velocity(run.steered(texts, controls), x, t, text, controls, w)
+        assert torch.allclose(run.student.velocity(x, t, text, keep, controls, guidance=w)[1], steered[1], atol=1e-6)
+    assert not torch.allclose(steered[0], one_pass[0], atol=1e-4)
+
+    distill(cfg, progress=False)
+    made = load_pretrained(tmp_path / "run" / "model")[2]
+    assert made["drum_free_guidance"]["scale"] == 2.0 and made["precision"] == "int8"
+    assert made["trained"]["guidance_distill"]["also_fits"] == ["a" * 64, "b" * 64]
+    again = DistillConfig(data=str(corpus), out=str(tmp_path / "again"), base=str(tmp_path / "run" / "model"), **run_settings)
+    with pytest.raises(ValueError, match="already gives drum-free guidance"):
+        Distillation(again)
+    assert not (tmp_path / "again").exists()

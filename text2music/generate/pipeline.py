@@ -41,7 +41,7 @@ from text2music.generate.settings import (
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Context, Controls
-from text2music.models.folders import learnt_steering
+from text2music.models.folders import adapter_fits, learnt_steering
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
 from text2music.models.steering import UNSTEERED_HZ, AwayFrom, steered_bins
@@ -161,8 +161,7 @@ class Text2Music:
         upmixer = StereoUpmixer.from_folder(folder) if (folder / "stereo.json").is_file() else None  # else the bundled one
         pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(spec.vocoder, folder, mel), path=folder, upmixer=upmixer)
         if spec.adapter is not None:
-            distilled = config.get("trained", {}).get("guidance_distill", {})
-            fits = tuple(h for h in (distilled.get("teacher_sha256"), *distilled.get("also_fits", [])) if h)
+            fits = adapter_fits(config)
             info = merge_adapter(model, spec.adapter, spec.adapter_strength, weights_sha256(folder), also_fits=fits)
             pipe.adapter = {"path": str(spec.adapter), "strength": float(spec.adapter_strength), "trained": info.get("trained", {})}
         pipe.model, pipe.precision = quantize(model, precision), precision

@@ -60,6 +60,13 @@ def learnt_steering(config: dict) -> tuple[float, tuple[float, float] | None]:
     return float(learnt["scale"]), (float(band[0]), float(band[1]))
 
 
+def adapter_fits(config: dict) -> tuple[str, ...]:
+    """The weights (sha256) besides a model's own whose adapters fit it: a distilled model's teacher
+    and those the model it was distilled from already took (config.json's "trained")."""
+    distilled = config.get("trained", {}).get("guidance_distill", {})
+    return tuple(h for h in (distilled.get("teacher_sha256"), *distilled.get("also_fits", [])) if h)
+
+
 def model_traits(config: dict) -> tuple[bool, bool]:
     """(generative, controllable) of the model a config.json describes: whether it samples (seeds
     matter, loops and init audio work) and whether it was trained with musical controls."""

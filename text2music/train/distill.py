@@ -18,7 +18,9 @@ EMA student, as it ships), from the row's noise, at the row's scale (`rollout_po
 With `drum_free_guidance` s > 0, the teacher's velocity of the rows whose drums control is off is
 steered away from drums as the sampler would steer it (`models.steering.AwayFrom`, the text made
 "with drums" by `text.controls.drums_away`, one more teacher pass for those rows): the student
-then gives drum-free guidance at scale s in its one pass, and its config.json says so.
+then gives drum-free guidance at scale s in its one pass, and its config.json says so. The teacher
+may then be a distilled model itself (self-distillation): its one-pass velocity at scale w is the
+target, so the rows that are not steered keep exactly what it gives and only the steering is learnt.
 
     OUT/model/                       the student, a model folder (config.json + fp16 safetensors)
     OUT/checkpoint.pt                resumable state (student, EMA, optimiser, RNG)
@@ -37,7 +39,7 @@ import torch
 from text2music.features.config import MelConfig
 from text2music.models import load_pretrained, save_pretrained
 from text2music.models.flow_transformer import Context, Controls, FlowTransformer, FlowTransformerConfig, masked_mse
-from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE
+from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE, adapter_fits, learnt_steering
 from text2music.models.lora import weights_sha256
 from text2music.models.steering import UNSTEERED_HZ, AwayFrom, drums_off, steered_bins, with_drums
 from text2music.text import TextEmbedding, TextEncoder
@@ -51,7 +53,8 @@ from text2music.utils import record_settings, removed_on_failure
 
 TEACHER_HINT = (
     "pass the model folder of a teacher that takes no guidance input as --base "
-    "(the bundled default is itself distilled; scripts/distill_default.sh extracts its teacher from git)"
+    "(the bundled default is itself distilled; scripts/distill_default.sh extracts its teacher from git), "
+    "or add --drum-free-guidance to teach a distilled model its own drum-free guidance"
 )
 
 
@@ -130,8 +133,10 @@ def teacher_velocity(
     teacher: FlowTransformer, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, controls, w: torch.Tensor, context=None
 ):
     """The teacher's guided velocity at scales `w` `(B,)`: with and without text and controls (the
-    context, known frames, in both), as one batch."""
+    context, known frames, in both), as one batch; a distilled teacher's own one-pass velocity."""
     B = x.shape[0]
+    if teacher.cfg.guidance_embed:  # a distilled teacher gives its guided velocity in one pass
+        return teacher.velocity(x, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w, context=context)
     both = TextEmbedding(text.tokens.repeat(2, 1, 1), text.mask.repeat(2, 1), text.pooled.repeat(2, 1))
     drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)])
     if controls is not None:
@@ -173,8 +178,11 @@ class Distillation(Trainer):
     name, checkpoint = "distill", "checkpoint.pt"
 
     def __init__(self, cfg: DistillConfig):
-        if flow_model(cfg.base, "guidance distillation")["model"].get("guidance_embed"):
+        base_config = flow_model(cfg.base, "guidance distillation")
+        if base_config["model"].get("guidance_embed") and not cfg.drum_free_guidance:
             raise ValueError(f"{cfg.base} is already guidance-distilled: {TEACHER_HINT}")
+        if learnt_steering(base_config)[0]:
+            raise ValueError(f"{cfg.base} already gives drum-free guidance in one pass: pass the model it was distilled from as --base")
         super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
         self.cfg = cfg
         record_settings(self.out / "distill_config.json", asdict(cfg), "a distillation run", volatile=VOLATILE)
@@ -192,12 +200,11 @@ class Distillation(Trainer):
             self.bins = steered_bins(mel)
         self.cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, self.config["text"]), texts)
         torch.manual_seed(cfg.seed)
-        init, self.inherited_fits, self.runs_with = None, [], {}
+        init, earlier = None, (self.config if self.teacher.cfg.guidance_embed else {})
         if cfg.student_init is not None:
-            init, _, init_config = load_pretrained(cfg.student_init)
-            earlier = init_config.get("trained", {}).get("guidance_distill", {})
-            self.inherited_fits = [h for h in (earlier.get("teacher_sha256"), *earlier.get("also_fits", [])) if h]
-            self.runs_with = {k: init_config[k] for k in ("vocoder", "precision") if k in init_config}  # as the earlier student ran
+            init, _, earlier = load_pretrained(cfg.student_init)
+        self.inherited_fits = list(adapter_fits(earlier))
+        self.runs_with = {k: earlier[k] for k in ("vocoder", "precision") if k in earlier}  # as the earlier student ran
         self.student = make_student(self.teacher, init).train()
         self.ema = copy.deepcopy(self.student).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -285,7 +292,7 @@ class Distillation(Trainer):
         trained["guidance_distill"] = {
             "teacher": str(self.cfg.base),
             "teacher_sha256": weights_sha256(self.cfg.base),  # adapters of the teacher fit the student (models.lora.merge_adapter)
-            "also_fits": self.inherited_fits,  # and so do those the student it started from took (`student_init`)
+            "also_fits": self.inherited_fits,  # and so do those the student it started from took (`student_init` or a distilled base)
             "step": self.step,
             "val_loss": (val or {}).get("val_loss"),
             "settings": asdict(self.cfg),
