@@ -4,6 +4,7 @@
     python3 bench/bench_generate.py --busy          # the same with one core kept busy by another process
     python3 bench/bench_generate.py --vocoders      # the default with its own vocoder, then with Griffin-Lim
     python3 bench/bench_generate.py --speed --previous runs/previous_default   # issue 15: each lever alone and combined
+    python3 bench/bench_generate.py --drum-free runs/self_candidate   # issue 23: a drum-free clip, steered and not
 
 Rows: the bundled model at the default settings through the pipeline as `text2music generate`
 runs it (2 torch threads, OpenMP's passive wait), the same with OpenMP's default (active, spinning)
@@ -56,7 +57,7 @@ def timed_row(model: str | None, settings: dict, threads: int, wait_policy: str 
     if wait_policy:
         env["OMP_WAIT_POLICY"] = wait_policy
     settings = dict(settings)
-    vocoder, precision = settings.pop("vocoder", "auto"), settings.pop("precision", "float32")
+    vocoder, precision = settings.pop("vocoder", "auto"), settings.pop("precision", "auto")  # auto: as config.json names
     code = TIMED.format(threads=threads, model=model, settings=settings, vocoder=vocoder, precision=precision, text=TEXT)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("SPEED ")), None)
@@ -117,6 +118,7 @@ def main() -> None:
     ap.add_argument("--only-controls", action="store_true", help="only the default rows and the controls rows (no thread/sampler rows)")
     ap.add_argument("--vocoders", action="store_true", help="only the default with its own vocoder and with Griffin-Lim (NNLS 30 and 300)")
     ap.add_argument("--speed", action="store_true", help="issue 15's rows: the old default, each speed lever alone and combined")
+    ap.add_argument("--drum-free", nargs="*", metavar="MODEL", help="only a drum-free clip, steered and not, by the default and each MODEL")
     ap.add_argument("--out", type=Path, default=Path("/tmp/text2music-bench.wav"), help="WAV the CLI row writes")
     args = ap.parse_args()
     default = {}  # the pipeline's defaults
@@ -131,17 +133,20 @@ def main() -> None:
         rows = rows[:1]
     if args.speed:
         rows = speed_rows(args.previous)
+    elif args.drum_free is not None:
+        steered, plain = {"drums": False}, {"drums": False, "drum_free_guidance": 0.0}
+        rows = [(m, s, 2, "PASSIVE") for m in ("default", *args.drum_free) for s in (steered, plain)]
     elif args.previous:
         rows.append((args.previous, default, 2, "PASSIVE"))
     controlled = Path(__file__).resolve().parents[1] / "text2music" / "assets" / "default" / "config.json"
     if args.vocoders:
         rows += [("default", {**default, "vocoder": v}, 2, "PASSIVE") for v in ("griffin-lim-32-nnls30", "griffin-lim")]
-    elif '"control_frames": 32' in controlled.read_text() and not args.speed:
+    elif '"control_frames": 32' in controlled.read_text() and not (args.speed or args.drum_free is not None):
         rows += [
             ("default", {**default, "bpm": 92.0, "key": "A minor"}, 2, "PASSIVE"),
             ("default", {**default, "bpm": 120.0, "loop": True}, 2, "PASSIVE"),
         ]
-    if Path(args.seed_lstm).is_dir() and not (args.only_controls or args.vocoders or args.speed):
+    if Path(args.seed_lstm).is_dir() and not (args.only_controls or args.vocoders or args.speed or args.drum_free is not None):
         rows.append((args.seed_lstm, {}, 2, "PASSIVE"))
     machine = f"{platform.machine()}, {os.cpu_count()} cores" + (", one core busy" if args.busy else "")
     results = []
@@ -171,8 +176,9 @@ def main() -> None:
         if "steps" in r:
             s = f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}"
         else:
-            s = "defaults" if r["system"] == "default" else "regression + Griffin-Lim"
-        s += "".join(f", {k} {r[k]}" for k in ("shift", "bpm", "key", "loop", "vocoder", "precision") if k in r)
+            s = "regression + Griffin-Lim" if r["system"] == args.seed_lstm else "defaults"
+        shown = ("shift", "bpm", "key", "loop", "drums", "drum_free_guidance", "vocoder", "precision")
+        s += "".join(f", {k} {r[k]}" for k in shown if k in r)
         print(
             f"| {r['system']} | {s} | {r['threads']}, {r['omp_wait']} | {r['seconds_per_clip']} | {r['seconds_per_clip'] / base:.2f}x "
             f"| {r['rtf']} | {r['load_seconds']} | {r['peak_rss_mb']} |"

@@ -61,11 +61,12 @@ def joins(pipe: Text2Music, seconds: float, controls=None) -> list[int]:
 
 def seams(args, pipe: Text2Music) -> dict:
     """Joins against the piece's 95th percentile of frame change; split by whether a join falls on
-    a beat of the piece's grid (within a frame), beside how often the piece's own beat frames pass."""
+    a beat of the piece's grid (within a frame) and by whether the piece is drum-free (its yardstick
+    is smoother), beside how often the piece's own beat frames pass."""
     rows, beat_ratios, example = [], [], None
     rate = pipe.sample_rate / pipe.mel.hop_length
     for i, it in enumerate(corpus_items(args.data, "test", args.n)):
-        s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), seed=i)
+        s = GenerationSettings(duration=args.seconds, bpm=float(it.spec["bpm"]), seed=i, **args.steering)
         out = pipe([it.text], s)
         audio, c = out.audio[0], out.plans[0].controls
         d = frame_change(log_mel_spectrogram(audio, pipe.mel).numpy())
@@ -75,13 +76,13 @@ def seams(args, pipe: Text2Music) -> dict:
         at = joins(pipe, args.seconds, c)
         for j in at:
             if j < len(d):
-                rows.append((float(d[j - 1]) / p95, bool(np.min(np.abs(beats - j)) <= 1)))
+                rows.append((float(d[j - 1]), p95, bool(np.min(np.abs(beats - j)) <= 1), c.drums is False))
         beat_ratios += [float(d[b - 1]) / p95 for b in beats]
         example = example or (audio, it.text, d, p95, at)
     if args.png:
         draw_seams(pipe, *example, args.png)
-    ratios = np.array([r for r, _ in rows])
-    on = np.array([b for _, b in rows])
+    change, p95s, on, drum_free = (np.array(column) for column in zip(*rows))
+    ratios = change / p95s
     return {
         "joins": len(rows),
         "join_pass": round(float(np.mean(ratios <= 1.0)), 3),
@@ -90,6 +91,15 @@ def seams(args, pipe: Text2Music) -> dict:
         "joins_on_a_beat": int(on.sum()),
         "join_pass_on_a_beat": round(float(np.mean(ratios[on] <= 1.0)), 3) if on.any() else None,
         "join_pass_off_the_beats": round(float(np.mean(ratios[~on] <= 1.0)), 3) if (~on).any() else None,
+        "joins_drum_free": int(drum_free.sum()),
+        "join_pass_drum_free": round(float(np.mean(ratios[drum_free] <= 1.0)), 3) if drum_free.any() else None,
+        "join_pass_drums": round(float(np.mean(ratios[~drum_free] <= 1.0)), 3) if (~drum_free).any() else None,
+        **{
+            f"{name}_{part}": round(float(np.median(values[mask])), 3)  # the join's change and the yardstick, apart
+            for part, mask in (("drum_free", drum_free), ("drums", ~drum_free))
+            if mask.any()
+            for name, values in (("join_change_median", change), ("piece_p95_median", p95s))
+        },
         "beat_frames_pass": round(float(np.mean(np.array(beat_ratios) <= 1.0)), 3),
     }
 
@@ -294,8 +304,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--given", action="store_true", help="continuation: the clip's true tempo and key as settings")
     ap.add_argument("--png", default=None, help="seams: draw the joins of the first piece here")
+    ap.add_argument("--drum-free-guidance", type=float, default=None, help="seams: this drum-free guidance (default: the setting's)")
     args = ap.parse_args()
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
+    args.steering = {} if args.drum_free_guidance is None else {"drum_free_guidance": args.drum_free_guidance}
     pipe = load(args)
     t0 = time.time()
     result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed, "pictures": pictures}[args.what](args, pipe)
@@ -309,6 +321,7 @@ def main() -> None:
         "seconds": args.seconds,
         "window": args.window,
         "context": args.context,
+        **args.steering,
         "wall_s": round(time.time() - t0, 1),
         **result,
     }

@@ -5,7 +5,7 @@
 # the shipped default (runs/distill_nopulse/model). The drum-free corpus is added so that a third of the
 # rows are steered. Resumes; run it again with a larger MINUTES to go on. With TEACHER=STUDENT= the shipped
 # default itself, the default learns its own steered velocity (self-distillation: the rows left unsteered
-# keep their target, so it cannot drift from what it gives today).
+# keep their target, so they drift less). SCALE sets the scale learnt (3).
 #   bash scripts/train_drum_free_student.sh          # 50 minutes on 2 cores
 #   TEACHER=text2music/assets/default STUDENT=text2music/assets/default OUT=runs/distill_self bash scripts/train_drum_free_student.sh
 set -euo pipefail
@@ -23,4 +23,4 @@ if [ ! -f data/synth_drumfree/metadata.csv ]; then   # the drum-free corpus of s
     --soundfont "$SOUNDFONT" --jobs 2 --quiet
 fi
 python3 -m text2music distill --data data/synth data/synth_drumfree --out "$OUT" --base "$TEACHER" --student-init "$STUDENT" \
-  --minutes "${MINUTES:-50}" --lr "${LR:-5e-5}" --ema-decay 0.998 --drum-free-guidance 3 --quiet
+  --minutes "${MINUTES:-50}" --lr "${LR:-5e-5}" --ema-decay 0.998 --drum-free-guidance "${SCALE:-3}" --quiet
