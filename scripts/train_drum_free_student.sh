@@ -3,8 +3,8 @@
 # (runs/flow_context_nopulse/last) distilled again, its target steered away from drums at scale 3 where
 # the drums control is off (`text2music distill --drum-free-guidance`), into a student that starts from
 # the shipped default (runs/distill_nopulse/model). The drum-free corpus is added so that a third of the
-# rows are steered. Resumes; run it again with a larger MINUTES to go on. With TEACHER=STUDENT= the shipped
-# default itself, the default learns its own steered velocity (self-distillation: the rows left unsteered
+# rows are steered. Resumes; run it again with a larger MINUTES to go on. With TEACHER and STUDENT both the
+# shipped default, the default learns its own steered velocity (self-distillation: the rows left unsteered
 # keep their target, so they drift less). SCALE sets the scale learnt (3).
 #   bash scripts/train_drum_free_student.sh          # 50 minutes on 2 cores
 #   TEACHER=text2music/assets/default STUDENT=text2music/assets/default OUT=runs/distill_self bash scripts/train_drum_free_student.sh
