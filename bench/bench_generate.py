@@ -118,7 +118,12 @@ def main() -> None:
     ap.add_argument("--only-controls", action="store_true", help="only the default rows and the controls rows (no thread/sampler rows)")
     ap.add_argument("--vocoders", action="store_true", help="only the default with its own vocoder and with Griffin-Lim (NNLS 30 and 300)")
     ap.add_argument("--speed", action="store_true", help="issue 15's rows: the old default, each speed lever alone and combined")
-    ap.add_argument("--drum-free", nargs="*", metavar="MODEL", help="only a drum-free clip, steered and not, by the default and each MODEL")
+    ap.add_argument(
+        "--drum-free",
+        nargs="*",
+        metavar="MODEL",
+        help="only a drum-free clip, steered and not, by the default and each MODEL (and by the default steered in the first steps)",
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/text2music-bench.wav"), help="WAV the CLI row writes")
     args = ap.parse_args()
     default = {}  # the pipeline's defaults
@@ -135,7 +140,9 @@ def main() -> None:
         rows = speed_rows(args.previous)
     elif args.drum_free is not None:
         steered, plain = {"drums": False}, {"drums": False, "drum_free_guidance": 0.0}
+        first_steps = {"drums": False, "drum_free_guidance": 4.0, "drum_free_until": 0.375}  # issue 23's tenth session
         rows = [(m, s, 2, "PASSIVE") for m in ("default", *args.drum_free) for s in (steered, plain)]
+        rows.insert(1, ("default", first_steps, 2, "PASSIVE"))
     elif args.previous:
         rows.append((args.previous, default, 2, "PASSIVE"))
     controlled = Path(__file__).resolve().parents[1] / "text2music" / "assets" / "default" / "config.json"
@@ -177,7 +184,7 @@ def main() -> None:
             s = f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}"
         else:
             s = "regression + Griffin-Lim" if r["system"] == args.seed_lstm else "defaults"
-        shown = ("shift", "bpm", "key", "loop", "drums", "drum_free_guidance", "vocoder", "precision")
+        shown = ("shift", "bpm", "key", "loop", "drums", "drum_free_guidance", "drum_free_until", "vocoder", "precision")
         s += "".join(f", {k} {r[k]}" for k in shown if k in r)
         print(
             f"| {r['system']} | {s} | {r['threads']}, {r['omp_wait']} | {r['seconds_per_clip']} | {r['seconds_per_clip'] / base:.2f}x "

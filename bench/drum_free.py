@@ -2,10 +2,12 @@
 one clip each (seed = its index; `--seeds K`: K clips, seeds i, i + 10007, ...), judged by musicnn's
 drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by the high-band noise judge (`DRUM_THRESHOLD`), counted by
 `text2music evaluate`'s `drum_shares`, and by the key judge (key and mode as the prompt states them;
-with controls=settings, the true key of every prompt). `real` scores the corpus's own audio of the same
-prompts. `--prompts drums` takes the drum prompts instead and counts the clips heard with drums.
+with controls=settings, the true key of every prompt), and by how much the clips move: the median over
+clips of their log-mel's std over frames (mean over bands) and of the 95th percentile of its change from
+frame to frame (drum-free guidance can flatten a clip as well as remove its drums). `real` scores the
+corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts the clips heard with drums.
 
-Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, steps, vocoder; drums
+Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, drum_free_until, steps, vocoder; drums
 (on/off: the drums control set against the prompt, to see whether the model follows it); controls=settings
 (each clip's true tempo, key, meter and drums as settings, as the leaderboard's settings rows); and
 teacher and switch: a distilled MODEL whose first steps (flow time below `switch`) are its teacher's
@@ -32,6 +34,7 @@ from text2music.evaluate.judges import Judges
 from text2music.evaluate.prompts import corpus_items
 from text2music.evaluate.run import drum_shares
 from text2music.evaluate.systems import true_settings
+from text2music.features.mel import get_preset, log_mel_spectrogram, resample
 from text2music.generate.pipeline import Text2Music
 from text2music.generate.settings import GenerationSettings
 from text2music.models import load_pretrained
@@ -42,6 +45,7 @@ ON_OFF = {"on": True, "off": False}
 OPTIONS = {
     "guidance": float,
     "drum_free_guidance": float,
+    "drum_free_until": float,
     "steps": int,
     "vocoder": str,
     "teacher": str,
@@ -63,6 +67,15 @@ class TeacherFirst(torch.nn.Module):
         if float(t.max()) < self.switch:
             return teacher_velocity(self.teacher, x, t, text, controls, guidance, context)
         return self.student.velocity(x, t, text, drop, controls, guidance=guidance, context=context)
+
+
+def motion(audio: np.ndarray, rate: int) -> tuple[float, float]:
+    """How much a clip moves in the default's 16-kHz, 80-band log-mel: (the mean over bands of its std
+    over frames, the 95th percentile of its RMS change from one frame to the next)."""
+    mel = get_preset("small")
+    m = log_mel_spectrogram(resample(audio, rate, mel.sample_rate), mel).numpy()
+    change = np.sqrt(np.mean(np.diff(m, axis=1) ** 2, axis=0))
+    return float(m.std(axis=1).mean()), float(np.percentile(change, 95))
 
 
 def clips_of(system: str, items, seeds: int = 1) -> tuple[list[np.ndarray], int]:
@@ -107,6 +120,7 @@ def main() -> None:
     for system in args.systems:
         clips, rate = clips_of(system, items, args.seeds)
         judged = [judges(a, rate) for a in clips]
+        moved = [motion(a, rate) for a in clips]
         each = [it for it in items for _ in range(args.seeds)]
         shares = drum_shares(each, [j.to_dict() for j in judged])
         given = "controls=settings" in system.split(",")  # every clip then has its true key set
@@ -120,6 +134,7 @@ def main() -> None:
             "seeds": args.seeds,
             **{f"heard_{kind}_{j}": round(shares[f"{kind}_heard_{j}"], 3) for j in ("musicnn", "noise")},
             "median_drums_tag": round(float(np.median([j.drums_tag for j in judged])), 4),
+            **{f"median_{k}": round(float(np.median(v)), 4) for k, v in zip(("mel_std", "p95_change"), zip(*moved))},
             "n_key": len(keyed) // args.seeds,
             "key_exact": round(float(np.mean([(j.key, j.mode) == tuple(k) for k, j in keyed])), 3) if keyed else None,
         }

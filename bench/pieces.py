@@ -305,9 +305,11 @@ def main() -> None:
     ap.add_argument("--given", action="store_true", help="continuation: the clip's true tempo and key as settings")
     ap.add_argument("--png", default=None, help="seams: draw the joins of the first piece here")
     ap.add_argument("--drum-free-guidance", type=float, default=None, help="seams: this drum-free guidance (default: the setting's)")
+    ap.add_argument("--drum-free-until", type=float, default=None, help="seams: steered until this flow time (default: the setting's)")
     args = ap.parse_args()
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
-    args.steering = {} if args.drum_free_guidance is None else {"drum_free_guidance": args.drum_free_guidance}
+    asked = {"drum_free_guidance": args.drum_free_guidance, "drum_free_until": args.drum_free_until}
+    args.steering = {k: v for k, v in asked.items() if v is not None}
     pipe = load(args)
     t0 = time.time()
     result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed, "pictures": pictures}[args.what](args, pipe)

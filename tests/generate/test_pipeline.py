@@ -429,11 +429,14 @@ def test_controls_change_the_clip_and_bars_set_its_length_to_the_sample(controll
     assert loop.audio.shape == out.audio.shape[1:] or loop.audio.shape[1] == out.audio.shape[1]
 
 
-def test_drum_free_guidance_steers_the_drum_free_clips_of_a_batch_only(controlled_pipe):
+def test_drum_free_guidance_steers_the_drum_free_clips_of_a_batch_only_until_its_flow_time(controlled_pipe):
     s = GenerationSettings(duration=1.0, steps=2)
     texts = ["calm pads, no drums", "calm pads with drums"]
     off, on = controlled_pipe(texts, s.replace(drum_free_guidance=0.0)).mel, controlled_pipe(texts, s).mel
     assert not torch.allclose(off[0], on[0], atol=1e-4) and torch.equal(off[1], on[1])
+    first = controlled_pipe(texts, s.replace(drum_free_until=0.5)).mel  # the first of the two steps only
+    assert not torch.allclose(first[0], off[0], atol=1e-4) and not torch.allclose(first[0], on[0], atol=1e-4)
+    assert torch.equal(controlled_pipe(texts, s.replace(drum_free_until=0.0)).mel, off)
 
 
 def _wrap_change(audio: np.ndarray, mel_config) -> tuple[float, float]:

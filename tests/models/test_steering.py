@@ -53,3 +53,14 @@ def test_the_key_band_is_left_unsteered():
     assert inside.any() and (~inside).any()
     assert bins.numpy().tolist() == (~inside).astype(float).tolist()
     assert steered_bins(mel, (0.0, 1e9)).sum() == 0 and steered_bins(mel, (0.0, 0.0)).sum() == mel.n_mels
+
+
+def test_the_steering_stops_at_its_flow_time(model):  # noqa: F811
+    emb = text()
+    away = TextEmbedding(emb.tokens + 1.0, emb.mask, emb.pooled + 1.0)
+    x, keep = torch.randn(2, 32, 8), torch.zeros(2, dtype=torch.bool)
+    steered = AwayFrom(model, away, None, torch.tensor([2.0, 2.0]), until=0.5)
+    t = torch.tensor([0.25, 0.5])  # the first row before `until`, the second at it
+    v, v_away = model.velocity(x, t, emb, keep), model.velocity(x, t, away, keep)
+    got = steered.velocity(x, t, emb, keep)
+    assert torch.allclose(got[0], v[0] + 2 * (v[0] - v_away[0]), atol=1e-5) and torch.equal(got[1], v[1])

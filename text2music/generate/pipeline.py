@@ -331,7 +331,8 @@ class Text2Music:
 
     def generator(self, plans: list[ControlPlan] | None, settings: GenerationSettings):
         """The model to sample for `plans`: steered away from drums (`models.steering.AwayFrom`) where
-        a plan's drums are off, at `drum_free_guidance`, else the model itself.
+        a plan's drums are off, at `drum_free_guidance` until flow time `drum_free_until`, else the
+        model itself.
 
         A model that learnt the steering at scale s0 (`learnt_steering`) gives it in one pass; for
         another setting s it is steered by the rest, (s - s0) / (1 + s0): its v - v_away is already
@@ -344,7 +345,8 @@ class Text2Music:
         with_drums = [dataclasses.replace(p.controls, drums=True) for p in plans]
         globals_ = torch.from_numpy(np.stack([global_controls(c) for c in with_drums])).to(self.device)
         scale = torch.tensor([rest if p.away else 0.0 for p in plans], device=self.device)
-        return AwayFrom(self.model, text, globals_, scale, bins=steered_bins(self.mel, band or UNSTEERED_HZ).to(self.device))
+        bins = steered_bins(self.mel, band or UNSTEERED_HZ).to(self.device)
+        return AwayFrom(self.model, text, globals_, scale, bins, until=settings.drum_free_until)
 
     @property
     def has_context(self) -> bool:

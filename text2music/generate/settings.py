@@ -119,9 +119,16 @@ class GenerationSettings:
     drum_free_guidance: float = setting(
         3.0,
         "where the drums are off (stated or set): how far each step is steered away from the same prompt asking for drums "
-        "(0: not; else one more model pass per step for those clips)",
+        "(0: not; else one more model pass per step before drum_free_until for those clips)",
         "sampling",
         limits=(0.0, MAX_DRUM_FREE_GUIDANCE),
+    )
+    drum_free_until: float = setting(
+        1.0,
+        "the flow time until which drum-free guidance steers (0 noise, 1 every step): the drums are decided in the "
+        "first steps, and the steps after it run one pass (faster; 0.375 with guidance 4: 1.4x a clip's time, not 1.9x)",
+        "sampling",
+        limits=(0.0, 1.0),
     )
     seed: int = setting(
         0, "seed of each text's clip: the same text, seed and settings give the same clip", "sampling", limits=(0, MAX_SEED)

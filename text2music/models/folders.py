@@ -17,7 +17,7 @@ GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
 MAX_ITERATIONS = 1000
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"
 MAX_STRENGTH = 2.0
-MAX_DRUM_FREE_GUIDANCE = 10.0  # the largest drum-free guidance a setting or a distillation takes
+MAX_DRUM_FREE_GUIDANCE = 30.0  # the largest drum-free guidance a setting or a distillation takes
 GENERATIVE_KINDS = ("flow_transformer",)  # the others (the seed's baselines) regress one mel per text
 
 

@@ -2,10 +2,11 @@
 drum-free guidance does: where a clip's drums are off, its velocity moves away from the velocity of
 the same prompt asking for drums.
 
-    v  ->  v + scale * bins * (v - v_away)
+    v  ->  v + scale * bins * (v - v_away)    while the flow time t < until
 
 `bins` weighs the steering per mel bin: the band where the key is heard (`UNSTEERED_HZ`) is left
-alone. The sampler uses `AwayFrom` around a model; guidance distillation uses it around the teacher,
+alone. `until` limits it to the noisy start, where the drums are decided (a guidance interval): the
+later steps run one pass. The sampler uses `AwayFrom` around a model; guidance distillation uses it around the teacher,
 so that a student learns the steered velocity and runs it in one pass.
 """
 
@@ -47,20 +48,29 @@ class AwayFrom(torch.nn.Module):
     """A generator whose conditioned velocity is steered away from another conditioning of the same
     rows (negative guidance): v + scale * bins * (v - v_away), where v_away has text `text` (one row
     per clip) and the controls' frames with `globals_` `(B, control_global)` as their global controls,
-    and `bins` `(n_mels,)` weighs the steering per mel bin (None: 1 everywhere). Rows with scale 0
-    are left alone and cost nothing; unconditioned passes (drop) too. A negative scale steers toward."""
+    and `bins` `(n_mels,)` weighs the steering per mel bin (None: 1 everywhere), at flow times t < `until`
+    only. Rows with scale 0, rows at t >= until and unconditioned passes (drop) are left alone and cost
+    nothing. A negative scale steers toward."""
 
-    def __init__(self, model, text: TextEmbedding, globals_: torch.Tensor | None, scale: torch.Tensor, bins: torch.Tensor | None = None):
+    def __init__(
+        self,
+        model,
+        text: TextEmbedding,
+        globals_: torch.Tensor | None,
+        scale: torch.Tensor,
+        bins: torch.Tensor | None = None,
+        until: float = 1.0,
+    ):
         super().__init__()
-        self.model, self.text, self.globals_, self.scale, self.cfg = model, text, globals_, scale, model.cfg
+        self.model, self.text, self.globals_, self.scale, self.until, self.cfg = model, text, globals_, scale, until, model.cfg
         self.bins = torch.ones(model.cfg.n_mels) if bins is None else bins
 
     def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
         v = self.model.velocity(x, t, text, drop, controls, guidance=guidance, context=context)
         cond = (~drop).nonzero().squeeze(1)  # the conditioned rows, clip by clip (a guided batch puts them first)
-        rows = (self.scale != 0).nonzero().squeeze(1)
         if len(cond) != len(self.scale):
             raise ValueError(f"{len(cond)} conditioned rows for {len(self.scale)} clips to steer")
+        rows = ((self.scale != 0) & (t[cond] < self.until)).nonzero().squeeze(1)
         if not len(rows):
             return v
         at = cond[rows]
