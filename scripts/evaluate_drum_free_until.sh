@@ -22,6 +22,7 @@ systems() { echo "default,drum_free_until=1,drum_free_guidance=3"; for v in $VAR
 python3 bench/drum_free.py --n 403 --seeds 3 $(systems) | tee "$R/drum_free.jsonl"
 python3 bench/drum_free.py --n 403 default,controls=settings,drum_free_until=1,drum_free_guidance=3 \
   default,controls=settings,drum_free_until=0.375,drum_free_guidance=4 | tee -a "$R/drum_free.jsonl"
+t2m evaluate --model default --n 150 --no-speed --quiet --drum-free-guidance 0 --out "$R/unsteered"   # for the picture
 python3 bench/drum_free.py real default default,drum_free_until=0.375,drum_free_guidance=4 default,drum_free_guidance=0 \
   | tee -a "$R/drum_free.jsonl"   # how much the clips move
 for v in $VARIANTS; do
@@ -33,3 +34,5 @@ python3 bench/pieces.py seams --n 20 --data data/synth --model default $EVERY | 
 for v in $VARIANTS; do
   python3 bench/pieces.py seams --n 20 --data data/synth --model default --drum-free-until "${v%,*}" --drum-free-guidance "${v#*,}" | tee -a "$R/seams.txt"
 done
+python3 bench/report_spectrograms.py --data data/synth --n 150 --prompts 0 13 16 --out docs/images/drum_free_until.png \
+  "unsteered=$R/unsteered" "every step at 3 (default)=$B/leaderboard-default" "first 3 steps at 4=$R/until0.375-s4"
