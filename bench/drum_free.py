@@ -5,9 +5,10 @@ drums tag (`MUSICNN_DRUMS_THRESHOLD`) and by the high-band noise judge (`DRUM_TH
 with controls=settings, the true key of every prompt), and by how much the clips move: the median over
 clips of their log-mel's std over frames (mean over bands) and of the 95th percentile of its change from
 frame to frame (drum-free guidance can flatten a clip as well as remove its drums). `real` scores the
-corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts the clips heard with drums.
+corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts the
+clips heard with drums.
 
-Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, drum_free_until, steps, vocoder; drums
+Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, drum_free_until, drum_free_part, steps, vocoder; drums
 (on/off: the drums control set against the prompt, to see whether the model follows it); controls=settings
 (each clip's true tempo, key, meter and drums as settings, as the leaderboard's settings rows); and
 teacher and switch: a distilled MODEL whose first steps (flow time below `switch`) are its teacher's
@@ -46,6 +47,7 @@ OPTIONS = {
     "guidance": float,
     "drum_free_guidance": float,
     "drum_free_until": float,
+    "drum_free_part": str,
     "steps": int,
     "vocoder": str,
     "teacher": str,

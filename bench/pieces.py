@@ -306,9 +306,10 @@ def main() -> None:
     ap.add_argument("--png", default=None, help="seams: draw the joins of the first piece here")
     ap.add_argument("--drum-free-guidance", type=float, default=None, help="seams: this drum-free guidance (default: the setting's)")
     ap.add_argument("--drum-free-until", type=float, default=None, help="seams: steered until this flow time (default: the setting's)")
+    ap.add_argument("--drum-free-part", default=None, help="seams: what of the steering is applied (default: the setting's)")
     args = ap.parse_args()
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
-    asked = {"drum_free_guidance": args.drum_free_guidance, "drum_free_until": args.drum_free_until}
+    asked = {"drum_free_guidance": args.drum_free_guidance, "drum_free_until": args.drum_free_until, "drum_free_part": args.drum_free_part}
     args.steering = {k: v for k, v in asked.items() if v is not None}
     pipe = load(args)
     t0 = time.time()

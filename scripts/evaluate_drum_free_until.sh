@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Drum-free guidance in the first steps only (the `drum_free_until` setting, issue 23's tenth session): the
-# shipped default steered before a flow time, harder, against the same model steered at every step at 3 (its
-# default; reports/drum_free_guidance): the drum-free prompts of the 403 (bench/drum_free.py, three clips
-# each, with the key of those that state one), how much the drum-free clips move against real ones, the
-# leaderboard's 150 prompts with paired bootstraps, and the joins of 60-s pieces. The speed:
+# Drum-free guidance in the first steps only (the `drum_free_until` setting, issue 23's tenth session), and
+# only its changes over time (`drum_free_part`), against the shipped default, which steers all of it at
+# every step at 3 (reports/drum_free_guidance): the drum-free prompts of the 403 (bench/drum_free.py, three
+# clips each, with the key of those that state one), how much the drum-free clips move against real ones,
+# the leaderboard's 150 prompts with paired bootstraps, and the joins of 60-s pieces. The speed:
 # python3 bench/bench_generate.py --drum-free (BENCHMARKS.md). Every evaluate resumes.
 #   bash scripts/evaluate_drum_free_until.sh          # about an hour on 2 cores
 set -euo pipefail
@@ -34,5 +34,13 @@ python3 bench/pieces.py seams --n 20 --data data/synth --model default $EVERY | 
 for v in $VARIANTS; do
   python3 bench/pieces.py seams --n 20 --data data/synth --model default --drum-free-until "${v%,*}" --drum-free-guidance "${v#*,}" | tee -a "$R/seams.txt"
 done
+# the steering's changes over time only (`drum_free_part`), at 5
+C=default,drum_free_part=changes,drum_free_guidance=5
+python3 bench/drum_free.py --n 403 --seeds 3 "$C" | tee -a "$R/drum_free.jsonl"
+python3 bench/drum_free.py --n 403 "default,controls=settings,drum_free_part=changes,drum_free_guidance=5" | tee -a "$R/drum_free.jsonl"
+python3 bench/drum_free.py "$C" | tee -a "$R/drum_free.jsonl"
+row --model default --drum-free-guidance 5 --drum-free-part changes --out "$R/changes-s5"
+python3 bench/paired_bootstrap.py "$B/leaderboard-default" "$R/changes-s5" --draws 500 > "$R/bootstrap-changes-s5.txt"
+python3 bench/pieces.py seams --n 20 --data data/synth --model default --drum-free-guidance 5 --drum-free-part changes | tee -a "$R/seams.txt"
 python3 bench/report_spectrograms.py --data data/synth --n 150 --prompts 0 13 16 --out docs/images/drum_free_until.png \
   "unsteered=$R/unsteered" "every step at 3 (default)=$B/leaderboard-default" "first 3 steps at 4=$R/until0.375-s4"

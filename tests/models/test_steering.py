@@ -2,6 +2,7 @@
 conditioned passes, only the mel bins asked; and which global controls mean "drums off"."""
 
 import numpy as np
+import pytest
 import torch
 
 from tests.generate.test_flow import model  # noqa: F401  (fixture: a tiny flow model with weights that move)
@@ -64,3 +65,16 @@ def test_the_steering_stops_at_its_flow_time(model):  # noqa: F811
     v, v_away = model.velocity(x, t, emb, keep), model.velocity(x, t, away, keep)
     got = steered.velocity(x, t, emb, keep)
     assert torch.allclose(got[0], v[0] + 2 * (v[0] - v_away[0]), atol=1e-5) and torch.equal(got[1], v[1])
+
+
+def test_steering_only_the_changes_leaves_each_bins_level_over_the_clip(model):  # noqa: F811
+    emb = text()
+    away = TextEmbedding(emb.tokens + 1.0, emb.mask, emb.pooled + 1.0)
+    x, t, keep = torch.randn(2, 32, 8), torch.full((2,), 0.3), torch.zeros(2, dtype=torch.bool)
+    v, v_away = model.velocity(x, t, emb, keep), model.velocity(x, t, away, keep)
+    got = AwayFrom(model, away, None, torch.tensor([2.0, 0.0]), part="changes").velocity(x, t, emb, keep)
+    steer = 2 * (v[0] - v_away[0])
+    assert torch.allclose(got[0], v[0] + steer - steer.mean(dim=-1, keepdim=True), atol=1e-5) and torch.equal(got[1], v[1])
+    assert torch.allclose((got[0] - v[0]).mean(dim=-1), torch.zeros(32), atol=1e-5)  # each bin's mean over frames unchanged
+    with pytest.raises(ValueError, match="part must be one of changes, all"):
+        AwayFrom(model, away, None, torch.tensor([2.0, 0.0]), part="mean")

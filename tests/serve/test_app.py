@@ -100,6 +100,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "shift": DEFAULTS.shift,
         "drum_free_guidance": DEFAULTS.drum_free_guidance,
         "drum_free_until": DEFAULTS.drum_free_until,
+        "drum_free_part": DEFAULTS.drum_free_part,
         "normalize": True,
         "sample_rate": None,
         "channels": 1,

@@ -346,7 +346,7 @@ class Text2Music:
         globals_ = torch.from_numpy(np.stack([global_controls(c) for c in with_drums])).to(self.device)
         scale = torch.tensor([rest if p.away else 0.0 for p in plans], device=self.device)
         bins = steered_bins(self.mel, band or UNSTEERED_HZ).to(self.device)
-        return AwayFrom(self.model, text, globals_, scale, bins, until=settings.drum_free_until)
+        return AwayFrom(self.model, text, globals_, scale, bins, until=settings.drum_free_until, part=settings.drum_free_part)
 
     @property
     def has_context(self) -> bool:

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from text2music.generate.sampling import EVALUATIONS_PER_STEP, SAMPLERS
-from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE
+from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE, STEERED_PARTS
 from text2music.text.controls import key_name, parse_key, parse_meter
 
 MIN_DURATION, MAX_DURATION = 1.0, 300.0  # seconds; longer than MAX_WINDOW: made window by window (generate.pieces)
@@ -126,9 +126,16 @@ class GenerationSettings:
     drum_free_until: float = setting(
         1.0,
         "the flow time until which drum-free guidance steers (0 noise, 1 every step): the drums are decided in the "
-        "first steps, and the steps after it run one pass (faster; 0.375 with guidance 4: 1.4x a clip's time, not 1.9x)",
+        "first steps, and the steps after it run one pass (0.375 with guidance 4: 1.3x an unsteered clip's time, not 1.8x)",
         "sampling",
         limits=(0.0, 1.0),
+    )
+    drum_free_part: str = setting(
+        "all",
+        "what of drum-free guidance is applied: all of it, or only how each mel band changes over time (changes: "
+        "the clip keeps its brightness, only the hits are steered away)",
+        "sampling",
+        choices=STEERED_PARTS,
     )
     seed: int = setting(
         0, "seed of each text's clip: the same text, seed and settings give the same clip", "sampling", limits=(0, MAX_SEED)

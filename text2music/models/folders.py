@@ -18,6 +18,7 @@ MAX_ITERATIONS = 1000
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"
 MAX_STRENGTH = 2.0
 MAX_DRUM_FREE_GUIDANCE = 30.0  # the largest drum-free guidance a setting or a distillation takes
+STEERED_PARTS = ("changes", "all")  # what of drum-free guidance is applied (models.steering): the changes over time, or all
 GENERATIVE_KINDS = ("flow_transformer",)  # the others (the seed's baselines) regress one mel per text
 
 

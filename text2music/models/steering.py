@@ -4,10 +4,13 @@ the same prompt asking for drums.
 
     v  ->  v + scale * bins * (v - v_away)    while the flow time t < until
 
+With `part="changes"` each mel bin's steering has its mean over the clip's frames taken out: the clip
+keeps its level per bin (its brightness) and only how it changes over time (the hits) is steered.
+
 `bins` weighs the steering per mel bin: the band where the key is heard (`UNSTEERED_HZ`) is left
 alone. `until` limits it to the noisy start, where the drums are decided (a guidance interval): the
-later steps run one pass. The sampler uses `AwayFrom` around a model; guidance distillation uses it around the teacher,
-so that a student learns the steered velocity and runs it in one pass.
+later steps run one pass. The sampler uses `AwayFrom` around a model; guidance distillation uses it
+around the teacher, so that a student learns the steered velocity and runs it in one pass.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from text2music.features.controls import CONTROL_GROUPS
 from text2music.features.mel import MelConfig, mel_centres
 from text2music.models.flow_transformer import Context, Controls
+from text2music.models.folders import STEERED_PARTS
 from text2music.text import TextEmbedding
 
 UNSTEERED_HZ = (300.0, 2000.0)  # mel bins centred here are not steered away from drums: the key is heard there
@@ -49,8 +53,9 @@ class AwayFrom(torch.nn.Module):
     rows (negative guidance): v + scale * bins * (v - v_away), where v_away has text `text` (one row
     per clip) and the controls' frames with `globals_` `(B, control_global)` as their global controls,
     and `bins` `(n_mels,)` weighs the steering per mel bin (None: 1 everywhere), at flow times t < `until`
-    only. Rows with scale 0, rows at t >= until and unconditioned passes (drop) are left alone and cost
-    nothing. A negative scale steers toward."""
+    only; `part` "changes" takes each row's and bin's mean over frames out of the steering (see the
+    module's doc). Rows with scale 0, rows at t >= until and unconditioned passes (drop) are left alone
+    and cost nothing. A negative scale steers toward."""
 
     def __init__(
         self,
@@ -60,9 +65,13 @@ class AwayFrom(torch.nn.Module):
         scale: torch.Tensor,
         bins: torch.Tensor | None = None,
         until: float = 1.0,
+        part: str = "all",
     ):
         super().__init__()
-        self.model, self.text, self.globals_, self.scale, self.until, self.cfg = model, text, globals_, scale, until, model.cfg
+        if part not in STEERED_PARTS:
+            raise ValueError(f"part must be one of {', '.join(STEERED_PARTS)}, got {part!r}")
+        self.model, self.text, self.globals_, self.scale, self.cfg = model, text, globals_, scale, model.cfg
+        self.until, self.part = until, part
         self.bins = torch.ones(model.cfg.n_mels) if bins is None else bins
 
     def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
@@ -80,6 +89,9 @@ class AwayFrom(torch.nn.Module):
         k = None if context is None else Context(context.mel[at], context.known[at])
         g = None if guidance is None else guidance[at]
         v_away = self.model.velocity(x[at], t[at], away_text, drop[at], c, guidance=g, context=k)
+        steer = self.scale[rows, None, None].to(v) * self.bins[:, None].to(v) * (v[at] - v_away)
+        if self.part == "changes":
+            steer = steer - steer.mean(dim=-1, keepdim=True)
         v = v.clone()
-        v[at] = v[at] + self.scale[rows, None, None].to(v) * self.bins[:, None].to(v) * (v[at] - v_away)
+        v[at] = v[at] + steer
         return v
