@@ -3,6 +3,7 @@
     python3 bench/pieces.py seams --n 20 --model default          # window joins of 60-s pieces
     python3 bench/pieces.py windows --n 8 --model default         # tempo, key, tag AUC per 10-s window of 120-s pieces
     python3 bench/pieces.py continuation --n 40 --model default   # does the continuation keep the prompt's tempo and key?
+    python3 bench/pieces.py prompt-tempo --split valid --n 200 --prompt-seconds 5   # a prompt's measured tempo against the truth
     python3 bench/pieces.py speed --model default                 # 60-s piece vs 10-s clip; peak RSS of 300 s vs 10 s
     python3 bench/pieces.py pictures --model default              # docs/images/pieces.png
 
@@ -27,12 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from text2music.analysis.beats import estimate_beats, load_beatnet
 from text2music.analysis.key import estimate_key
 from text2music.analysis.tempo import estimate_tempo, tempo_agrees
 from text2music.evaluate.prompts import corpus_items
 from text2music.evaluate.spectra import frame_change
 from text2music.features.mel import load_audio, log_mel_spectrogram
 from text2music.features.plot import pyplot
+from text2music.generate.audio_prompt import PREFERRED_BPM
 from text2music.generate.pieces import WindowLayout, plan_windows
 from text2music.generate.pipeline import Text2Music, beat_frames
 from text2music.generate.settings import GenerationSettings
@@ -186,10 +189,12 @@ def judge_window(judges, audio, sr, it, piece, k) -> dict:
 def continuation(args, pipe: Text2Music) -> dict:
     """The prompt: the first `--prompt-seconds` of a test clip of the corpus. Judged: the prompt
     against the first `--after` seconds after the seam; baselines: the real clip's two halves, and
-    the prompt against the real clip's own next `--after` seconds (the same lengths as judged)."""
+    the prompt against the real clip's own next `--after` seconds (the same lengths as judged). The
+    `*_true_*` columns judge the same `--after` seconds against the clip's true tempo and key."""
     sr = pipe.sample_rate
     same = {"continued": [], "halves": [], "real_next": []}
-    for i, it in enumerate(corpus_items(args.data, "test", args.n)):
+    true = {"continued": [], "real_next": []}
+    for i, it in enumerate(corpus_items(args.data, args.split, args.n)):
         real = load_audio(it.audio, sr)
         prompt = real[: round(args.prompt_seconds * sr)]
         s = GenerationSettings(duration=args.prompt_seconds + args.after + 1.0, seed=i, init_mode="continue")
@@ -197,14 +202,38 @@ def continuation(args, pipe: Text2Music) -> dict:
             s = s.replace(bpm=float(it.spec["bpm"]), key=f"{it.spec['key']} {it.spec['mode']}")
         out = pipe([it.text], s, init_audio=prompt).audio[0]
         after = out[len(prompt) : len(prompt) + round(args.after * sr)]
+        real_next = real[len(prompt) : len(prompt) + round(args.after * sr)]
         half = len(real) // 2
         same["continued"].append(agreement(prompt, after, sr))
         same["halves"].append(agreement(real[:half], real[half:], sr))
-        same["real_next"].append(agreement(prompt, real[len(prompt) : len(prompt) + round(args.after * sr)], sr))
-    out = {}
-    for name, pairs in same.items():
-        out[f"{name}_same_tempo"] = round(float(np.mean([t for t, _ in pairs])), 3)
-        out[f"{name}_same_key"] = round(float(np.mean([k for _, k in pairs])), 3)
+        same["real_next"].append(agreement(prompt, real_next, sr))
+        true["continued"].append(at_truth(after, sr, it.spec))
+        true["real_next"].append(at_truth(real_next, sr, it.spec))
+    out = {"prompt_seconds": args.prompt_seconds, "after": args.after}
+    for prefix, judged in (("", same), ("true_", true)):
+        for name, pairs in judged.items():
+            out[f"{name}_{prefix}same_tempo"] = round(float(np.mean([t for t, _ in pairs])), 3)
+            out[f"{name}_{prefix}same_key"] = round(float(np.mean([k for _, k in pairs])), 3)
+        for j, what in enumerate(["tempo", "key"]):
+            diff = np.array([c[j] for c in judged["continued"]], float) - np.array([r[j] for r in judged["real_next"]], float)
+            out[f"continued_minus_real_next_{prefix}{what}_95"] = paired_interval(diff)
+    return out
+
+
+def prompt_tempo(args, pipe: Text2Music | None) -> dict:
+    """How often a continuation's measured tempo (the beat tracker on the first `--prompt-seconds` of
+    a clip) is within 4 % of the clip's true tempo, with the octave prior of `measure_audio_prompt`
+    (PREFERRED_BPM) and without it; and allowing octaves."""
+    net, sr, hits = load_beatnet(), 16000, {"plain": [], "preferred": []}
+    for it in corpus_items(args.data, args.split, args.n):
+        prompt, bpm = load_audio(it.audio, sr)[: round(args.prompt_seconds * sr)], float(it.spec["bpm"])
+        for name, prefer in (("plain", None), ("preferred", PREFERRED_BPM)):
+            est = estimate_beats(prompt, sr, net, prefer_bpm=prefer).bpm
+            hits[name].append((abs(est - bpm) <= 0.04 * bpm, tempo_agrees(est, bpm, 0.04)))
+    out = {"split": args.split, "prompt_seconds": args.prompt_seconds, "preferred_bpm": PREFERRED_BPM}
+    for name, h in hits.items():
+        out[f"{name}_within_4pct"] = round(float(np.mean([a for a, _ in h])), 3)
+        out[f"{name}_within_4pct_octaves"] = round(float(np.mean([b for _, b in h])), 3)
     return out
 
 
@@ -212,6 +241,20 @@ def agreement(a: np.ndarray, b: np.ndarray, sr: int) -> tuple[bool, bool]:
     """(same tempo within 4 % or an octave, same key and mode) as the judges hear them."""
     ka, kb = estimate_key(a, sr), estimate_key(b, sr)
     return tempo_agrees(estimate_tempo(b, sr), estimate_tempo(a, sr), 0.04), (ka.tonic, ka.mode) == (kb.tonic, kb.mode)
+
+
+def at_truth(b: np.ndarray, sr: int, spec: dict) -> tuple[bool, bool]:
+    """(the judges' tempo of `b` within 4 % of the clip's true tempo or an octave, their key and mode
+    the true ones)."""
+    kb = estimate_key(b, sr)
+    return tempo_agrees(estimate_tempo(b, sr), float(spec["bpm"]), 0.04), f"{kb.key} {kb.mode}" == f"{spec['key']} {spec['mode']}"
+
+
+def paired_interval(diff: np.ndarray, draws: int = 2000) -> list[float]:
+    """The 95% bootstrap interval of the mean of per-clip differences (clips drawn with replacement)."""
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(0, len(diff), (draws, len(diff)))].mean(axis=1)
+    return [round(float(q), 3) for q in np.quantile(means, [0.025, 0.975])]
 
 
 def speed(args, pipe: Text2Music) -> dict:
@@ -292,8 +335,9 @@ def pictures(args, pipe: Text2Music) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["seams", "windows", "continuation", "speed", "pictures"])
+    ap.add_argument("what", choices=["seams", "windows", "continuation", "prompt-tempo", "speed", "pictures"])
     ap.add_argument("--data", default="data/synth16k")
+    ap.add_argument("--split", default="test", help="continuation, prompt-tempo: the corpus split whose clips are the prompts")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--model", default="default")
     ap.add_argument("--seconds", type=float, default=None, help="piece length (seams: 60, windows: 120)")
@@ -311,14 +355,16 @@ def main() -> None:
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
     asked = {"drum_free_guidance": args.drum_free_guidance, "drum_free_until": args.drum_free_until, "drum_free_part": args.drum_free_part}
     args.steering = {k: v for k, v in asked.items() if v is not None}
-    pipe = load(args)
+    pipe = None if args.what == "prompt-tempo" else load(args)
     t0 = time.time()
-    result = {"seams": seams, "windows": windows, "continuation": continuation, "speed": speed, "pictures": pictures}[args.what](args, pipe)
+    what = {"seams": seams, "windows": windows, "continuation": continuation, "prompt-tempo": prompt_tempo}
+    result = {**what, "speed": speed, "pictures": pictures}[args.what](args, pipe)
     record = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "what": args.what,
         "model": args.model,
+        "data": args.data,
         "n": args.n,
         "given": args.given,
         "seconds": args.seconds,

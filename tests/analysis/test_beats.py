@@ -88,6 +88,19 @@ def test_grid_fit_on_clean_activations():
     assert rec["meter"] == "3/4" and rec["beats"][0] == round(g.beats[0], 4)
 
 
+def test_a_preferred_tempo_picks_the_octave_that_fits_almost_as_well():
+    fps, period = B.FPS, 60 * B.FPS / 170.0
+    onsets = np.round(0.2 * fps + period * np.arange(40)).astype(int)
+    onsets = onsets[onsets < 499]
+    eighths = np.zeros(500)  # beats at 85 BPM, eighth notes between them nearly as strong
+    eighths[onsets] = np.where(np.arange(len(onsets)) % 2 == 0, 1.0, 0.7)
+    assert abs(60 * fps / B.fit_period(eighths)[0] - 170) < 3
+    assert abs(60 * fps / B.fit_period(eighths, prefer_bpm=115.0)[0] - 85) < 2
+    even = np.zeros(500)  # every onset as strong: the half tempo fits clearly worse and is not taken
+    even[onsets] = 1.0
+    assert abs(60 * fps / B.fit_period(even, prefer_bpm=115.0)[0] - 170) < 3
+
+
 def test_beats_and_downbeats_of_rendered_clips(rendered):
     net = B.load_beatnet()
     beat_f, down_f, tempo = [], [], []

@@ -43,6 +43,7 @@ METERS = (3, 4)
 OFF_GRID = (1 / 2, 1 / 3, 2 / 3)  # fractions of a period where a true beat grid finds little activation
 CHORD_CHANGE_WEIGHT = 2.0  # harmonic change at a beat, against downbeat activation, in the bar fit
 EARLY_FRAMES = 1.0  # a grid beat up to one frame before the clip starts is kept, at time 0
+OCTAVE_FIT = 0.8  # with a preferred tempo: an octave of the best grid that fits this share as well is a candidate
 BEATS_VERSION = "beatnet1-grid1"
 
 
@@ -189,25 +190,44 @@ def _widen(act: np.ndarray, radius: int = 1) -> np.ndarray:
     return np.max([padded[k : k + len(act)] for k in range(2 * radius + 1)], axis=0)
 
 
-def fit_period(beat: np.ndarray, bpm_range: tuple[float, float] = BPM_RANGE) -> tuple[float, float]:
-    """(period, phase) in frames of the regular grid phase + k * period that best fits the beat
-    activation `(n_frames,)`: the most activation on the grid, less the mean activation a half and
-    a third and two thirds of a period later (which tells the beat from its half, double, triple and
-    dotted multiples). Periods a quarter percent apart, phases a quarter frame apart."""
-    act = _widen(beat)
+def grid_fit(act: np.ndarray, period: float) -> tuple[float, float]:
+    """(score, phase) of the best grid of `period` frames on the widened beat activation `act`: the
+    mean activation on the grid less the mean a half, a third and two thirds of a period later.
+    Phases a quarter frame apart."""
     n = len(act)
+    phases = np.arange(0.0, period, 0.25)
+    ks = np.arange(int(np.ceil(n / period)) + 1)
+    on = phases[:, None] + ks[None, :] * period  # (phases, beats)
+    inside = on < n - 1
+    off = np.mean([_sample(act, on + f * period) for f in OFF_GRID], axis=0)
+    score = ((_sample(act, on) - off) * inside).sum(1) / inside.sum(1)
+    i = int(np.argmax(score))
+    return float(score[i]), float(phases[i])
+
+
+def fit_period(beat: np.ndarray, bpm_range: tuple[float, float] = BPM_RANGE, prefer_bpm: float | None = None) -> tuple[float, float]:
+    """(period, phase) in frames of the regular grid phase + k * period that best fits the beat
+    activation `(n_frames,)` (`grid_fit`; the contrast tells the beat from its half, double, triple and
+    dotted multiples). Periods a quarter percent apart.
+
+    With `prefer_bpm`, the tempo octave is chosen with a prior, as short clips need: of the best
+    period, its half and its double (within `bpm_range`), those that fit at least OCTAVE_FIT as well
+    as the best, the one whose tempo lies nearest `prefer_bpm` (on a log scale)."""
+    act = _widen(beat)
     best, best_score = (60.0 * FPS / 120.0, 0.0), -np.inf
     for period in 60.0 * FPS / np.geomspace(bpm_range[1], bpm_range[0], int(np.log(bpm_range[1] / bpm_range[0]) / 0.0025)):
-        phases = np.arange(0.0, period, 0.25)
-        ks = np.arange(int(np.ceil(n / period)) + 1)
-        on = phases[:, None] + ks[None, :] * period  # (phases, beats)
-        inside = on < n - 1
-        off = np.mean([_sample(act, on + f * period) for f in OFF_GRID], axis=0)
-        score = ((_sample(act, on) - off) * inside).sum(1) / inside.sum(1)
-        i = int(np.argmax(score))
-        if score[i] > best_score:
-            best, best_score = (float(period), float(phases[i])), float(score[i])
-    return best
+        score, phase = grid_fit(act, float(period))
+        if score > best_score:
+            best, best_score = (float(period), phase), score
+    if prefer_bpm is None or best_score <= 0:
+        return best
+    lo, hi = (60.0 * FPS / bpm for bpm in reversed(bpm_range))
+    fits = [(best[0], best[1])]
+    for period in (best[0] / 2, best[0] * 2):
+        score, phase = grid_fit(act, period) if lo <= period <= hi else (-np.inf, 0.0)
+        if score >= OCTAVE_FIT * best_score:
+            fits.append((period, phase))
+    return min(fits, key=lambda f: abs(np.log(60.0 * FPS / f[0] / prefer_bpm)))
 
 
 def harmonic_change(chroma: np.ndarray, beat_frames: np.ndarray) -> np.ndarray:
@@ -238,10 +258,10 @@ def fit_bar(accent: np.ndarray, meters: tuple[int, ...] = METERS) -> tuple[int, 
     return best
 
 
-def fit_grid(activations: np.ndarray, seconds: float, chroma: np.ndarray | None = None) -> BeatGrid:
+def fit_grid(activations: np.ndarray, seconds: float, chroma: np.ndarray | None = None, prefer_bpm: float | None = None) -> BeatGrid:
     """The regular grid of a clip of `seconds` from its activations `(n_frames, 2)` and, when given,
-    its chroma `(12, n_frames)` at FPS (see the module doc)."""
-    period, phase = fit_period(activations[:, 0])
+    its chroma `(12, n_frames)` at FPS (see the module doc; `prefer_bpm`: `fit_period`'s)."""
+    period, phase = fit_period(activations[:, 0], prefer_bpm=prefer_bpm)
     phase -= period * np.floor((phase + EARLY_FRAMES) / period)  # the earliest grid beat not before -EARLY_FRAMES
     frames = np.arange(phase, seconds * FPS, period)
     accent = _sample(_widen(activations[:, 1], 2), frames)
@@ -267,7 +287,8 @@ def beat_chroma_frames(y: np.ndarray, sr: int) -> np.ndarray:
     return librosa.feature.chroma_stft(y=np.asarray(y, dtype=np.float32), sr=sr, n_fft=4 * hop, hop_length=hop, tuning=0.0)
 
 
-def estimate_beats(y: np.ndarray, sr: int, net=None) -> BeatGrid:
-    """Beats, downbeats, bpm, meter and beat_offset of a mono clip `(n_samples,)` at `sr` Hz."""
+def estimate_beats(y: np.ndarray, sr: int, net=None, prefer_bpm: float | None = None) -> BeatGrid:
+    """Beats, downbeats, bpm, meter and beat_offset of a mono clip `(n_samples,)` at `sr` Hz
+    (`prefer_bpm`: a prior on the tempo octave, `fit_period`)."""
     act = beat_activations(y, sr, net)
-    return fit_grid(act, len(y) / sr, beat_chroma_frames(y, sr)[:, : len(act)])
+    return fit_grid(act, len(y) / sr, beat_chroma_frames(y, sr)[:, : len(act)], prefer_bpm)

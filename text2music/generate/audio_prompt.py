@@ -21,6 +21,7 @@ MIN_PROMPT_SECONDS = 1.0  # a continuation needs at least this much audio to hea
 MIN_NEW_SECONDS = 1.0  # a continuation adds at least this much
 SILENCE_RMS = 1e-4  # about -80 dBFS: below it, audio is silence
 ANALYSED_SECONDS = 30.0  # tempo, beats and key are measured on (at most) the last 30 s of the prompt
+PREFERRED_BPM = 115.0  # a prompt's tempo octave, where its half or double fits almost as well (`analysis.beats.fit_period`)
 
 
 @dataclass(frozen=True)
@@ -106,15 +107,16 @@ def prompt_settings(settings: GenerationSettings, prompt: AudioPrompt) -> Genera
 
 
 def measure_audio_prompt(prompt: AudioPrompt) -> PromptHints:
-    """Tempo, meter and beat phase (the beat tracker, `analysis.beats`) and key (`analysis.key`) of
-    the last ANALYSED_SECONDS of the prompt, the phase counted from the prompt's first sample."""
+    """Tempo, meter and beat phase (the beat tracker, `analysis.beats`, its octave leaning to
+    PREFERRED_BPM) and key (`analysis.key`) of the last ANALYSED_SECONDS of the prompt, the phase
+    counted from the prompt's first sample."""
     from text2music.analysis.beats import estimate_beats
     from text2music.analysis.key import estimate_key
 
     sr = prompt.sample_rate
     start = max(0, len(prompt.audio) - round(ANALYSED_SECONDS * sr))
     tail = prompt.audio[start:]
-    grid = estimate_beats(tail, sr)
+    grid = estimate_beats(tail, sr, prefer_bpm=PREFERRED_BPM)
     key = estimate_key(tail, sr)
     offset = (grid.beat_offset - start / sr * grid.bpm / 60.0) % grid.meter if grid.bpm else 0.0
     return PromptHints(grid.bpm or None, grid.meter or None, offset, f"{key.key} {key.mode}")
