@@ -6,7 +6,9 @@ with controls=settings, the true key of every prompt), and by how much the clips
 clips of their log-mel's std over frames (mean over bands) and of the 95th percentile of its change from
 frame to frame (drum-free guidance can flatten a clip as well as remove its drums). `real` scores the
 corpus's own audio of the same prompts. `--prompts drums` takes the drum prompts instead and counts the
-clips heard with drums.
+clips heard with drums; `--keyed` only the prompts that state a key. Every system after the first
+also gets the paired 95% interval of its key minus the first system's, clip by clip (the same prompts
+and seeds).
 
 Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, drum_free_until, drum_free_part, steps, vocoder; drums
 (on/off: the drums control set against the prompt, to see whether the model follows it); controls=settings
@@ -18,6 +20,7 @@ bench/results/drum_free.jsonl.
     python3 bench/drum_free.py real default default,guidance=5 runs/flow_context_nopulse/best,steps=16,guidance=5
     python3 bench/drum_free.py default,guidance=5,teacher=runs/flow_context_nopulse/last,switch=0.25
     python3 bench/drum_free.py --prompts drums default default,drums=off
+    python3 bench/drum_free.py --n 403 --seeds 8 --keyed default default,drum_free_part=changes,drum_free_guidance=5
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import torch
 from text2music.evaluate.judges import Judges
 from text2music.evaluate.prompts import corpus_items
 from text2music.evaluate.run import drum_shares
+from text2music.evaluate.stats import paired_interval
 from text2music.evaluate.systems import true_settings
 from text2music.features.mel import get_preset, log_mel_spectrogram, resample
 from text2music.generate.pipeline import Text2Music
@@ -108,6 +112,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=150, help="test prompts to draw the drum-free ones from")
     ap.add_argument("--prompts", choices=["drum-free", "drums"], default="drum-free", help="which of them to judge")
     ap.add_argument("--seeds", type=int, default=1, help="clips per prompt")
+    ap.add_argument("--keyed", action="store_true", help="only the prompts that state a key (a closer look at the key)")
     args = ap.parse_args()
     unknown = {p.split("=")[0] for s in args.systems for p in s.split(",")[1:]} - set(OPTIONS)
     if unknown:
@@ -116,9 +121,10 @@ def main() -> None:
     bad = [s for s in args.systems for p in s.split(",")[1:] if p.startswith("drums=") and p[6:] not in ON_OFF]
     if bad:
         ap.error(f"{bad[0]}: drums is on or off")
-    items = [it for it in corpus_items(args.data, "test", args.n) if it.drums is drums]
+    items = [it for it in corpus_items(args.data, "test", args.n) if it.drums is drums and (it.key or not args.keyed)]
     kind = "drums" if drums else "drum_free"
     judges = Judges()
+    first_hits = None
     for system in args.systems:
         clips, rate = clips_of(system, items, args.seeds)
         judged = [judges(a, rate) for a in clips]
@@ -127,7 +133,9 @@ def main() -> None:
         shares = drum_shares(each, [j.to_dict() for j in judged])
         given = "controls=settings" in system.split(",")  # every clip then has its true key set
         keyed = [((it.spec["key"], it.spec["mode"]) if given else it.key, j) for it, j in zip(each, judged)]
-        keyed = [(k, j) for k, j in keyed if k]
+        hits = [float((j.key, j.mode) == tuple(k)) for k, j in keyed if k]
+        first_hits = hits if first_hits is None else first_hits
+        paired = hits is not first_hits and len(hits) == len(first_hits)  # the same prompts and seeds as the first system
         row = {
             "date": time.strftime("%Y-%m-%d %H:%M"),
             "system": system,
@@ -137,8 +145,9 @@ def main() -> None:
             **{f"heard_{kind}_{j}": round(shares[f"{kind}_heard_{j}"], 3) for j in ("musicnn", "noise")},
             "median_drums_tag": round(float(np.median([j.drums_tag for j in judged])), 4),
             **{f"median_{k}": round(float(np.median(v)), 4) for k, v in zip(("mel_std", "p95_change"), zip(*moved))},
-            "n_key": len(keyed) // args.seeds,
-            "key_exact": round(float(np.mean([(j.key, j.mode) == tuple(k) for k, j in keyed])), 3) if keyed else None,
+            "n_key": len(hits) // args.seeds,
+            "key_exact": round(float(np.mean(hits)), 3) if hits else None,
+            **({"key_exact_minus_first_95": paired_interval(np.subtract(hits, first_hits))} if paired else {}),
         }
         append_jsonl(Path("bench/results/drum_free.jsonl"), row)
         print(json.dumps(row), flush=True)

@@ -33,6 +33,7 @@ from text2music.analysis.key import estimate_key
 from text2music.analysis.tempo import estimate_tempo, tempo_agrees
 from text2music.evaluate.prompts import corpus_items
 from text2music.evaluate.spectra import frame_change
+from text2music.evaluate.stats import paired_interval
 from text2music.features.mel import load_audio, log_mel_spectrogram
 from text2music.features.plot import pyplot
 from text2music.generate.audio_prompt import PREFERRED_BPM
@@ -248,13 +249,6 @@ def at_truth(b: np.ndarray, sr: int, spec: dict) -> tuple[bool, bool]:
     the true ones)."""
     kb = estimate_key(b, sr)
     return tempo_agrees(estimate_tempo(b, sr), float(spec["bpm"]), 0.04), f"{kb.key} {kb.mode}" == f"{spec['key']} {spec['mode']}"
-
-
-def paired_interval(diff: np.ndarray, draws: int = 2000) -> list[float]:
-    """The 95% bootstrap interval of the mean of per-clip differences (clips drawn with replacement)."""
-    rng = np.random.default_rng(0)
-    means = diff[rng.integers(0, len(diff), (draws, len(diff)))].mean(axis=1)
-    return [round(float(q), 3) for q in np.quantile(means, [0.025, 0.975])]
 
 
 def speed(args, pipe: Text2Music) -> dict:
