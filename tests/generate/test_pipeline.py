@@ -437,6 +437,7 @@ def test_drum_free_guidance_steers_the_drum_free_clips_of_a_batch_only_until_its
     first = controlled_pipe(texts, s.replace(drum_free_until=0.5)).mel  # the first of the two steps only
     assert not torch.allclose(first[0], off[0], atol=1e-4) and not torch.allclose(first[0], on[0], atol=1e-4)
     assert torch.equal(controlled_pipe(texts, s.replace(drum_free_until=0.0)).mel, off)
+    assert torch.equal(controlled_pipe(texts, s.replace(drum_free_guidance=3.0)).mel, on)  # unset: 3, for a model that learnt none
 
 
 def _wrap_change(audio: np.ndarray, mel_config) -> tuple[float, float]:

@@ -239,6 +239,7 @@ def test_a_student_learns_drum_free_guidance_where_the_drums_are_off(corpus, bas
     assert pipe.config["drum_free_guidance"] == {"scale": 2.0, "unsteered_hz": [300.0, 2000.0]}
     plans = pipe.plan(["calm pads, no drums"], GenerationSettings(duration=1.0), [0])
     assert pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=2.0)) is pipe.model  # one pass
+    assert pipe.generator(plans, GenerationSettings(duration=1.0)) is pipe.model  # unset: the scale it learnt
     back = pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=0.0))
     assert back is not pipe.model and torch.allclose(back.scale, torch.tensor([-2.0 / 3.0]))
 

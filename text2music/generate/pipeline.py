@@ -41,7 +41,7 @@ from text2music.generate.settings import (
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Context, Controls
-from text2music.models.folders import adapter_fits, learnt_steering
+from text2music.models.folders import adapter_fits, drum_free_scale, learnt_steering
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
 from text2music.models.steering import UNSTEERED_HZ, AwayFrom, steered_bins
@@ -331,14 +331,14 @@ class Text2Music:
 
     def generator(self, plans: list[ControlPlan] | None, settings: GenerationSettings):
         """The model to sample for `plans`: steered away from drums (`models.steering.AwayFrom`) where
-        a plan's drums are off, at `drum_free_guidance` until flow time `drum_free_until`, else the
-        model itself.
+        a plan's drums are off, at `drum_free_guidance` (`drum_free_scale`: unset, the model's learnt
+        scale, else 3) until flow time `drum_free_until`, else the model itself.
 
         A model that learnt the steering at scale s0 (`learnt_steering`) gives it in one pass; for
         another setting s it is steered by the rest, (s - s0) / (1 + s0): its v - v_away is already
         (1 + s0) times the steered bins' original one, so the sum is s (0: steered back)."""
         learnt, band = learnt_steering(self.config)
-        rest = (settings.drum_free_guidance - learnt) / (1 + learnt)
+        rest = (drum_free_scale(self.config, settings.drum_free_guidance) - learnt) / (1 + learnt)
         if not (plans and self.controllable and abs(rest) > 1e-9 and any(p.away for p in plans)):
             return self.model
         text = self.embed([p.away or "drums" for p in plans])

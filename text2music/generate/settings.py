@@ -116,10 +116,11 @@ class GenerationSettings:
     guidance: float = setting(3.0, "classifier-free guidance scale", "sampling", limits=(MIN_GUIDANCE, MAX_GUIDANCE))
     sampler: str = setting("euler", "ODE sampler (heun: two model evaluations per step)", "sampling", choices=tuple(SAMPLERS))
     shift: float = setting(1.0, "time-grid shift toward the noisy start (1: uniform)", "sampling", limits=(MIN_SHIFT, MAX_SHIFT))
-    drum_free_guidance: float = setting(
-        3.0,
+    drum_free_guidance: float | None = setting(
+        None,
         "where the drums are off (stated or set): how far each step is steered away from the same prompt asking for drums "
-        "(0: not; else one more model pass per step before drum_free_until for those clips)",
+        "(0: not; unset: the scale the model learnt to give in its one pass, else 3; a scale it did not learn costs one "
+        "more model pass per step before drum_free_until for those clips)",
         "sampling",
         limits=(0.0, MAX_DRUM_FREE_GUIDANCE),
     )

@@ -18,6 +18,7 @@ MAX_ITERATIONS = 1000
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_model.safetensors", "text2music_adapter.json"
 MAX_STRENGTH = 2.0
 MAX_DRUM_FREE_GUIDANCE = 30.0  # the largest drum-free guidance a setting or a distillation takes
+DEFAULT_DRUM_FREE_GUIDANCE = 3.0  # the drum-free guidance of a model that learnt none (one that did: the scale it learnt)
 STEERED_PARTS = ("changes", "all")  # what of drum-free guidance is applied (models.steering): the changes over time, or all
 GENERATIVE_KINDS = ("flow_transformer",)  # the others (the seed's baselines) regress one mel per text
 
@@ -59,6 +60,14 @@ def learnt_steering(config: dict) -> tuple[float, tuple[float, float] | None]:
     if not (isinstance(band, list) and len(band) == 2 and all(isinstance(f, (int, float)) for f in band) and band[0] <= band[1]):
         raise ValueError('"drum_free_guidance" needs "unsteered_hz": [low, high] in Hz')
     return float(learnt["scale"]), (float(band[0]), float(band[1]))
+
+
+def drum_free_scale(config: dict, asked: float | None) -> float:
+    """The drum-free guidance a generation runs at: `asked` (the setting), else the scale the model
+    learnt to give in one pass (`learnt_steering`), else DEFAULT_DRUM_FREE_GUIDANCE."""
+    if asked is not None:
+        return asked
+    return learnt_steering(config)[0] or DEFAULT_DRUM_FREE_GUIDANCE
 
 
 def adapter_fits(config: dict) -> tuple[str, ...]:
