@@ -4,7 +4,7 @@
 
 Both reports must judge the same corpus prompts (same --data, --split, --n). Each draw resamples
 the prompts with replacement, recomputes the leaderboard's adherence (tag AUC, tempo, key, mode,
-drums) and the FAD for both reports on the same draw, and keeps B - A; prints each metric's
+meter, drums) and the FAD for both reports on the same draw, and keeps B - A; prints each metric's
 difference on all prompts and its 95% interval. The FAD is the leaderboard's: the system's clips
 of the even draws against the real clips (the `_reference-*` folder beside the reports) of the odd ones.
 """
@@ -22,7 +22,7 @@ from text2music.evaluate.folder import clip_name, reference_dir
 from text2music.evaluate.run import EvalConfig, adherence, load_items
 from text2music.utils import read_jsonl
 
-METRICS = ("mean_tag_auc", "tempo_acc", "key_acc", "key_spec_acc", "mode_spec_acc", "drums_acc", "speckle_db")
+METRICS = ("mean_tag_auc", "tempo_acc", "key_acc", "key_spec_acc", "mode_spec_acc", "meter_3_acc", "meter_4_acc", "drums_acc", "speckle_db")
 
 
 def judged(folder: Path, items, seed: int) -> tuple[list[dict], list[np.ndarray]]:
