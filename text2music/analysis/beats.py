@@ -222,7 +222,7 @@ def fit_period(beat: np.ndarray, bpm_range: tuple[float, float] = BPM_RANGE, pre
     if prefer_bpm is None or best_score <= 0:
         return best
     lo, hi = (60.0 * FPS / bpm for bpm in reversed(bpm_range))
-    fits = [(best[0], best[1])]
+    fits = [best]
     for period in (best[0] / 2, best[0] * 2):
         score, phase = grid_fit(act, period) if lo <= period <= hi else (-np.inf, 0.0)
         if score >= OCTAVE_FIT * best_score:

@@ -338,7 +338,7 @@ class Text2Music:
         another setting s it is steered by the rest, (s - s0) / (1 + s0): its v - v_away is already
         (1 + s0) times the steered bins' original one, so the sum is s (0: steered back)."""
         learnt, band = learnt_steering(self.config)
-        rest = (drum_free_scale(self.config, settings.drum_free_guidance) - learnt) / (1 + learnt)
+        rest = (drum_free_scale(settings.drum_free_guidance, learnt) - learnt) / (1 + learnt)
         if not (plans and self.controllable and abs(rest) > 1e-9 and any(p.away for p in plans)):
             return self.model
         text = self.embed([p.away or "drums" for p in plans])

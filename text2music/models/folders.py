@@ -62,12 +62,10 @@ def learnt_steering(config: dict) -> tuple[float, tuple[float, float] | None]:
     return float(learnt["scale"]), (float(band[0]), float(band[1]))
 
 
-def drum_free_scale(config: dict, asked: float | None) -> float:
-    """The drum-free guidance a generation runs at: `asked` (the setting), else the scale the model
-    learnt to give in one pass (`learnt_steering`), else DEFAULT_DRUM_FREE_GUIDANCE."""
-    if asked is not None:
-        return asked
-    return learnt_steering(config)[0] or DEFAULT_DRUM_FREE_GUIDANCE
+def drum_free_scale(asked: float | None, learnt: float) -> float:
+    """The drum-free guidance a generation runs at: `asked` (the setting), else `learnt`, the scale the
+    model learnt to give in one pass (`learnt_steering`), else DEFAULT_DRUM_FREE_GUIDANCE."""
+    return asked if asked is not None else (learnt or DEFAULT_DRUM_FREE_GUIDANCE)
 
 
 def adapter_fits(config: dict) -> tuple[str, ...]:
