@@ -7,6 +7,8 @@
 #   TEACHER=text2music/assets/default STUDENT=text2music/assets/default OUT=runs/distill_self25 SCALE=2.5 \
 #     MINUTES=30 bash scripts/train_drum_free_student.sh      # the candidate's weights: 30 minutes
 #   bash scripts/evaluate_self_steering.sh                   # about 35 minutes on 2 cores
+# The same rows for the default's steering learnt in an adapter (twelfth session, scripts/train_drum_free_adapter.sh):
+#   STUDENT=runs/distill_dfa/model CANDIDATE=runs/dfa_candidate REPORTS=reports/drum_free_adapter bash scripts/evaluate_self_steering.sh
 set -euo pipefail
 R=${REPORTS:-reports/drum_free_self25}
 M=${CANDIDATE:-runs/self25_candidate}

@@ -581,6 +581,14 @@ def add_distill(sub) -> None:
         default=0.0,
         help="the student also learns drum-free guidance at this scale (where the drums control is off), so that one pass gives it",
     )
+    p.add_argument(
+        "--drum-free-adapter",
+        type=int,
+        default=0,
+        metavar="RANK",
+        help="with --drum-free-guidance and a distilled --base: learn that guidance in a LoRA adapter of this rank, run only "
+        "where the drums are off, the model's own weights kept (0: learn it in the weights)",
+    )
     p.add_argument("--ema-decay", type=float, default=0.999, help="the student saved is this moving average of its weights")
     p.add_argument("--jobs", type=_positive_int, default=2, help="workers for computing the corpus's mel arrays")
     p.add_argument("--seed", type=int, default=0, help="random seed")

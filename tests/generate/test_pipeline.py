@@ -198,6 +198,8 @@ def _broken_models(tmp_path, good):
         ("shape", lambda c: c["model"].update(d_model=32), "the weights do not fit config.json"),
         ("steering", lambda c: c.update(drum_free_guidance={"scale": -1}), 'non-negative "scale"'),
         ("band", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [2000]}), '"unsteered_hz": [low, high] in Hz'),
+        ("adapter-path", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [300, 2000], "adapter": "../x"}), "sub-folder"),
+        ("no-adapter", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [300, 2000], "adapter": "df"}), "df is missing"),
         ("not-json", None, "invalid JSON"),
     ]:
         f = copy(name)

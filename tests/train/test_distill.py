@@ -282,3 +282,62 @@ def test_a_distilled_model_learns_its_own_drum_free_guidance(corpus, base, tmp_p
     with pytest.raises(ValueError, match="already gives drum-free guidance"):
         Distillation(again)
     assert not (tmp_path / "again").exists()
+
+
+def test_drum_free_guidance_learnt_in_an_adapter_runs_only_where_the_drums_are_off(corpus, base, tmp_path):  # noqa: F811
+    """--drum-free-adapter: the steering is learnt in a LoRA of the distilled model's frozen weights, on
+    the drum-free rows only. The folder written keeps the weights file as it was, with the adapter beside
+    it; the pipeline runs the adapted weights on drum-free rows and the model's own on the others (a
+    drum clip is exactly the base's), and a setting of 0 runs the base alone."""
+    from text2music.features.controls import MusicalControls, global_controls
+    from text2music.models import save_pretrained
+    from text2music.models.flow_transformer import Controls
+    from text2music.models.steering import AwayFrom, DrumFreeSwitch
+    from text2music.train.distill import Distillation
+    from text2music.train.loop import ema_update
+
+    teacher, mel, config = load_pretrained(base)
+    save_pretrained(tmp_path / "student", make_student(teacher), mel, config["text"], extra={"precision": "float32"})
+    settings = dict(minutes=None, steps=2, batch_size=2, crop_frames=40, drum_free_guidance=2.0, drum_free_adapter=4, lr=0.05)
+    cfg = DistillConfig(data=str(corpus), out=str(tmp_path / "run"), base=str(tmp_path / "student"), **settings)
+    run = Distillation(cfg)
+    rows = [MusicalControls(drums=False), MusicalControls(drums=True)]
+    controls = Controls(torch.zeros(2, 32, 40), torch.from_numpy(np.stack([global_controls(c) for c in rows])))
+    texts = [run.train.choices[0][0]] * 2
+    mels = torch.randn(2, 32, 40)
+    drums_only = Controls(controls.frames[1:], controls.globals[1:])
+    assert run.loss(run.student, mels[1:], texts[1:], drums_only, torch.Generator()).item() == 0.0  # nothing to learn there
+    for step in range(3):
+        run.optimizer.zero_grad()
+        run.loss(run.student, mels, texts, controls, torch.Generator().manual_seed(step)).backward()
+        run.optimizer.step()
+    assert all(not p.requires_grad for n, p in run.student.named_parameters() if "lora_" not in n)
+    ema_update(run.ema, run.student, 0.0, 1)
+    run.save_result(None)
+
+    folder = tmp_path / "run" / "model"
+    assert (folder / "model.safetensors").read_bytes() == (tmp_path / "student" / "model.safetensors").read_bytes()
+    pipe = Text2Music.from_pretrained(folder)
+    assert pipe.config["drum_free_guidance"]["adapter"] == "drum_free" and pipe.drum_free_model is not None
+    plans = pipe.plan(["calm pads, no drums"], GenerationSettings(duration=1.0), [0])
+    switch = pipe.generator(plans, GenerationSettings(duration=1.0))
+    assert isinstance(switch, DrumFreeSwitch)  # unset: the scale it learnt, in one pass
+    assert pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=0.0)) is pipe.model
+    assert isinstance(pipe.generator(plans, GenerationSettings(duration=1.0, drum_free_guidance=4.0)), AwayFrom)
+
+    x, t, _ = _inputs(pipe.model, T=40)
+    text, w, keep = run.cache.batch(texts), torch.tensor([3.0, 3.0]), torch.zeros(2, dtype=torch.bool)
+    with torch.no_grad():
+        both = switch.velocity(x, t, text, keep, controls, guidance=w)
+        own = pipe.model.velocity(x, t, text, keep, controls, guidance=w)
+        adapted = pipe.drum_free_model.velocity(x, t, text, keep, controls, guidance=w)
+    assert torch.allclose(both[1], own[1], atol=1e-6) and torch.allclose(both[0], adapted[0], atol=1e-6)
+    assert not torch.allclose(adapted[0], own[0], atol=1e-4)
+
+    (folder / "drum_free" / "adapter_model.safetensors").unlink()
+    with pytest.raises(ValueError, match="drum-free adapter"):
+        Text2Music.from_pretrained(folder)
+    with pytest.raises(ValueError, match="needs --drum-free-guidance"):
+        DistillConfig(data=str(corpus), out=str(tmp_path / "x"), base=str(base), **(settings | {"drum_free_guidance": 0.0}))
+    with pytest.raises(ValueError, match="not guidance-distilled"):
+        Distillation(DistillConfig(data=str(corpus), out=str(tmp_path / "x"), base=str(base), **settings))

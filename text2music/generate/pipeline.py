@@ -15,6 +15,7 @@ ships none or when asked for with `vocoder="griffin-lim"`). Every caller (CLI, H
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -41,10 +42,10 @@ from text2music.generate.settings import (
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Context, Controls
-from text2music.models.folders import adapter_fits, drum_free_scale, learnt_steering
+from text2music.models.folders import adapter_fits, drum_free_scale, learnt_steering, steering_adapter
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
-from text2music.models.steering import UNSTEERED_HZ, AwayFrom, steered_bins
+from text2music.models.steering import UNSTEERED_HZ, AwayFrom, DrumFreeSwitch, steered_bins
 from text2music.models.stereo import StereoUpmixer
 from text2music.models.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from text2music.text import TextEmbedding, TextEncoder
@@ -141,6 +142,7 @@ class Text2Music:
         self.path = path
         self._upmixer = upmixer  # of stereo output; None: the bundled one, loaded when first asked for
         self.adapter: dict | None = None  # the merged LoRA adapter: path, strength, training summary
+        self.drum_free_model: torch.nn.Module | None = None  # `model` with its learnt drum-free adapter merged (models.steering)
         self.window_seconds, self.context_seconds = WINDOW_SECONDS, CONTEXT_SECONDS  # of pieces (generate.pieces)
         self.precision = "float32"  # of the generator's weights (from_pretrained can quantise them)
 
@@ -160,10 +162,15 @@ class Text2Music:
         encoder = TextEncoder.from_model_folder(folder, config["text"]).to(device)
         upmixer = StereoUpmixer.from_folder(folder) if (folder / "stereo.json").is_file() else None  # else the bundled one
         pipe = cls(model, encoder, mel, config, vocoder=load_vocoder(spec.vocoder, folder, mel), path=folder, upmixer=upmixer)
+        steering = steering_adapter(config)
+        sha = weights_sha256(folder) if spec.adapter is not None or steering is not None else None
         if spec.adapter is not None:
-            fits = adapter_fits(config)
-            info = merge_adapter(model, spec.adapter, spec.adapter_strength, weights_sha256(folder), also_fits=fits)
+            info = merge_adapter(model, spec.adapter, spec.adapter_strength, sha, also_fits=adapter_fits(config))
             pipe.adapter = {"path": str(spec.adapter), "strength": float(spec.adapter_strength), "trained": info.get("trained", {})}
+        if steering is not None:  # the drum-free guidance it learnt, in a LoRA of its own weights: a second set of weights
+            steered = copy.deepcopy(model)
+            merge_adapter(steered, folder / steering, 1.0, sha)
+            pipe.drum_free_model = quantize(steered, precision)
         pipe.model, pipe.precision = quantize(model, precision), precision
         return pipe
 
@@ -336,17 +343,24 @@ class Text2Music:
 
         A model that learnt the steering at scale s0 (`learnt_steering`) gives it in one pass; for
         another setting s it is steered by the rest, (s - s0) / (1 + s0): its v - v_away is already
-        (1 + s0) times the steered bins' original one, so the sum is s (0: steered back)."""
+        (1 + s0) times the steered bins' original one, so the sum is s (0: steered back). One that
+        learnt it in an adapter (`drum_free_model`) runs that where the drums are off, unless s is 0."""
         learnt, band = learnt_steering(self.config)
-        rest = (drum_free_scale(settings.drum_free_guidance, learnt) - learnt) / (1 + learnt)
+        target = drum_free_scale(settings.drum_free_guidance, learnt)
+        model = self.model
+        if self.drum_free_model is not None:
+            if target == 0:
+                return self.model
+            model = DrumFreeSwitch(self.model, self.drum_free_model)
+        rest = (target - learnt) / (1 + learnt)
         if not (plans and self.controllable and abs(rest) > 1e-9 and any(p.away for p in plans)):
-            return self.model
+            return model
         text = self.embed([p.away or "drums" for p in plans])
         with_drums = [dataclasses.replace(p.controls, drums=True) for p in plans]
         globals_ = torch.from_numpy(np.stack([global_controls(c) for c in with_drums])).to(self.device)
         scale = torch.tensor([rest if p.away else 0.0 for p in plans], device=self.device)
         bins = steered_bins(self.mel, band or UNSTEERED_HZ).to(self.device)
-        return AwayFrom(self.model, text, globals_, scale, bins, until=settings.drum_free_until, part=settings.drum_free_part)
+        return AwayFrom(model, text, globals_, scale, bins, until=settings.drum_free_until, part=settings.drum_free_part)
 
     @property
     def has_context(self) -> bool:

@@ -43,8 +43,11 @@ def read_config(path: str | Path) -> dict:
             raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
     try:
         learnt_steering(config)
+        adapter = steering_adapter(config)
     except ValueError as e:
         raise ValueError(f"{path / 'config.json'}: {e}") from None
+    if adapter is not None and not (path / adapter / ADAPTER_WEIGHTS).is_file():
+        raise ValueError(f"{path / 'config.json'}: its drum-free adapter {path / adapter} is missing (no {ADAPTER_WEIGHTS})")
     return config
 
 
@@ -60,6 +63,15 @@ def learnt_steering(config: dict) -> tuple[float, tuple[float, float] | None]:
     if not (isinstance(band, list) and len(band) == 2 and all(isinstance(f, (int, float)) for f in band) and band[0] <= band[1]):
         raise ValueError('"drum_free_guidance" needs "unsteered_hz": [low, high] in Hz')
     return float(learnt["scale"]), (float(band[0]), float(band[1]))
+
+
+def steering_adapter(config: dict) -> str | None:
+    """The sub-folder of a model folder holding the LoRA adapter in which the model learnt its drum-free
+    guidance ("drum_free_guidance": {"adapter": ...}); None when it learnt none or learnt it in its weights."""
+    name = (config.get("drum_free_guidance") or {}).get("adapter")
+    if name is not None and (not isinstance(name, str) or not name or Path(name).name != name):
+        raise ValueError(f'"drum_free_guidance": "adapter" must name a sub-folder of the model folder, got {name!r}')
+    return name
 
 
 def drum_free_scale(asked: float | None, learnt: float) -> float:

@@ -11,6 +11,10 @@ keeps its level per bin (its brightness) and only how it changes over time (the 
 alone. `until` limits it to the noisy start, where the drums are decided (a guidance interval): the
 later steps run one pass. The sampler uses `AwayFrom` around a model; guidance distillation uses it
 around the teacher, so that a student learns the steered velocity and runs it in one pass.
+
+A student may instead learn the steering in a LoRA adapter of its weights (`train.distill`, a model
+folder's "drum_free_guidance.adapter"): `DrumFreeSwitch` runs the adapted weights on the rows whose
+drums control is off and the model's own elsewhere, so a clip with drums is exactly the model's.
 """
 
 from __future__ import annotations
@@ -48,6 +52,33 @@ def with_drums(globals_: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def take_rows(rows: torch.Tensor, x, t, text: TextEmbedding, drop, controls=None, guidance=None, context=None):
+    """The velocity inputs of batch rows `rows` (indices or a bool mask)."""
+    text = TextEmbedding(text.tokens[rows], text.mask[rows], text.pooled[rows])
+    controls = None if controls is None else Controls(controls.frames[rows], controls.globals[rows])
+    context = None if context is None else Context(context.mel[rows], context.known[rows])
+    return x[rows], t[rows], text, drop[rows], controls, None if guidance is None else guidance[rows], context
+
+
+class DrumFreeSwitch(torch.nn.Module):
+    """`steered`'s velocity (the model with its learnt drum-free adapter merged) on the conditioned rows
+    whose drums control is off (`drums_off`), `model`'s on the others: one pass per row either way."""
+
+    def __init__(self, model, steered):
+        super().__init__()
+        self.model, self.steered, self.cfg = model, steered, model.cfg
+
+    def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
+        inputs = (x, t, text, drop, controls, guidance, context)
+        off = drums_off(controls.globals) & ~drop if controls is not None else torch.zeros_like(drop)
+        if not off.any() or off.all():
+            return (self.steered if off.any() else self.model).velocity(*inputs)
+        v = torch.empty_like(x)
+        v[off] = self.steered.velocity(*take_rows(off, *inputs))
+        v[~off] = self.model.velocity(*take_rows(~off, *inputs))
+        return v
+
+
 class AwayFrom(torch.nn.Module):
     """A generator whose conditioned velocity is steered away from another conditioning of the same
     rows (negative guidance): v + scale * bins * (v - v_away), where v_away has text `text` (one row
@@ -83,12 +114,11 @@ class AwayFrom(torch.nn.Module):
         if not len(rows):
             return v
         at = cond[rows]
+        x_at, t_at, _, drop_at, c, g, k = take_rows(at, x, t, text, drop, controls, guidance, context)
         away_text = TextEmbedding(self.text.tokens[rows], self.text.mask[rows], self.text.pooled[rows])
-        globals_ = None if controls is None else (controls.globals[at] if self.globals_ is None else self.globals_[rows])
-        c = None if controls is None else Controls(controls.frames[at], globals_)
-        k = None if context is None else Context(context.mel[at], context.known[at])
-        g = None if guidance is None else guidance[at]
-        v_away = self.model.velocity(x[at], t[at], away_text, drop[at], c, guidance=g, context=k)
+        if c is not None and self.globals_ is not None:
+            c = Controls(c.frames, self.globals_[rows])
+        v_away = self.model.velocity(x_at, t_at, away_text, drop_at, c, guidance=g, context=k)
         steer = self.scale[rows, None, None].to(v) * self.bins[:, None].to(v) * (v[at] - v_away)
         if self.part == "changes":
             steer = steer - steer.mean(dim=-1, keepdim=True)

@@ -21,6 +21,10 @@ steered away from drums as the sampler would steer it (`models.steering.AwayFrom
 then gives drum-free guidance at scale s in its one pass, and its config.json says so. The teacher
 may then be a distilled model itself (self-distillation): its one-pass velocity at scale w is the
 target, so the rows that are not steered keep exactly what it gives and only the steering is learnt.
+With `drum_free_adapter` r > 0 (self-distillation only) the steering is learnt in a rank-r LoRA
+adapter of the teacher's frozen weights, on the steered rows only; the model folder written is the
+teacher's with the adapter beside it (OUT/model/drum_free), which generation runs only where the drums
+are off (`models.steering.DrumFreeSwitch`), so clips with drums stay exactly the teacher's.
 
     OUT/model/                       the student, a model folder (config.json + fp16 safetensors)
     OUT/checkpoint.pt                resumable state (student, EMA, optimiser, RNG)
@@ -31,6 +35,8 @@ target, so the rows that are not steered keep exactly what it gives and only the
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,7 +46,7 @@ from text2music.features.config import MelConfig
 from text2music.models import load_pretrained, save_pretrained
 from text2music.models.flow_transformer import Context, Controls, FlowTransformer, FlowTransformerConfig, masked_mse
 from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE, adapter_fits, learnt_steering
-from text2music.models.lora import weights_sha256
+from text2music.models.lora import LoraSettings, add_lora, save_adapter, weights_sha256
 from text2music.models.steering import UNSTEERED_HZ, AwayFrom, drums_off, steered_bins, with_drums
 from text2music.text import TextEmbedding, TextEncoder
 from text2music.text.controls import drums_away
@@ -49,7 +55,9 @@ from text2music.train.finetune import VOLATILE, features_for, flow_model, valid_
 from text2music.train.loop import ema_update
 from text2music.train.masks import sample_known
 from text2music.train.run import Budget, Trainer, fit, warmup_cosine
-from text2music.utils import record_settings, removed_on_failure
+from text2music.utils import atomic_path, atomic_write_text, record_settings, removed_on_failure
+
+STEERING_ADAPTER = "drum_free"  # the sub-folder of a model folder where its learnt drum-free adapter lies
 
 TEACHER_HINT = (
     "pass the model folder of a teacher that takes no guidance input as --base "
@@ -76,6 +84,7 @@ class DistillConfig:
     rollout: float = 0.0  # share of each batch asked on the student's own sampling path (0: all on the corpus's straight paths)
     rollout_steps: int = 8  # the sampling it follows: this many uniform Euler steps (the shipped default's)
     drum_free_guidance: float = 0.0  # where the drums control is off, the teacher steered away from drums at this scale
+    drum_free_adapter: int = 0  # learn that steering in a LoRA adapter of this rank, the weights kept (0: in the weights)
     text_mode: str = "mixed"
     control_drop: float = 0.3  # as the teacher was trained
     val_clips: int = 32
@@ -105,6 +114,10 @@ class DistillConfig:
             raise ValueError(f"--rollout must be in [0, 1], got {self.rollout}")
         if not 0.0 <= self.drum_free_guidance <= MAX_DRUM_FREE_GUIDANCE:
             raise ValueError(f"--drum-free-guidance must be in [0, {MAX_DRUM_FREE_GUIDANCE:g}], got {self.drum_free_guidance}")
+        if self.drum_free_adapter:
+            LoraSettings(rank=self.drum_free_adapter)  # its range checked there
+            if not self.drum_free_guidance or self.student_init is not None:
+                raise ValueError("--drum-free-adapter needs --drum-free-guidance and a distilled --base (no --student-init)")
         if self.rollout_steps < 1:
             raise ValueError(f"--rollout-steps must be at least 1, got {self.rollout_steps}")
         if self.batch_size < 1 or self.crop_frames < 2:
@@ -181,6 +194,8 @@ class Distillation(Trainer):
         base_config = flow_model(cfg.base, "guidance distillation")
         if base_config["model"].get("guidance_embed") and not cfg.drum_free_guidance:
             raise ValueError(f"{cfg.base} is already guidance-distilled: {TEACHER_HINT}")
+        if cfg.drum_free_adapter and not base_config["model"].get("guidance_embed"):
+            raise ValueError(f"--drum-free-adapter: {cfg.base} is not guidance-distilled (the adapter learns its own velocity)")
         if learnt_steering(base_config)[0]:
             raise ValueError(f"{cfg.base} already gives drum-free guidance in one pass: pass the model it was distilled from as --base")
         super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
@@ -206,8 +221,13 @@ class Distillation(Trainer):
         self.inherited_fits = list(adapter_fits(earlier))
         self.runs_with = {k: earlier[k] for k in ("vocoder", "precision") if k in earlier}  # as the earlier student ran
         self.student = make_student(self.teacher, init).train()
-        self.ema = copy.deepcopy(self.student).eval().requires_grad_(False)
-        self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.peft = None  # with drum_free_adapter: PEFT's wrapper of the student, whose LoRA weights alone train
+        if cfg.drum_free_adapter:
+            self.peft = add_lora(self.student, LoraSettings(rank=cfg.drum_free_adapter, alpha=float(cfg.drum_free_adapter)))
+        self.ema_peft = copy.deepcopy(self.peft)
+        self.ema = (self.ema_peft.base_model.model if self.peft else copy.deepcopy(self.student)).eval().requires_grad_(False)
+        trained = [p for p in self.student.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)
         self.gen = torch.Generator().manual_seed(cfg.seed)
 
     def loss(self, model: FlowTransformer, mels, texts, controls, gen: torch.Generator, rollout: float = 0.0) -> torch.Tensor:
@@ -215,6 +235,12 @@ class Distillation(Trainer):
         times and scales (and, for a teacher with context, random known frames: `train.masks`);
         the first `rollout` share of the rows at points of the EMA student's own sampling path."""
         cfg = self.cfg
+        if cfg.drum_free_adapter:  # the adapter runs only where the drums are off: the other rows teach it nothing
+            keep = drums_off(controls.globals)
+            if not keep.any():
+                return torch.zeros((), requires_grad=True)
+            mels, texts = mels[keep], [t for t, k in zip(texts, keep.tolist()) if k]
+            controls = Controls(controls.frames[keep], controls.globals[keep])
         B = mels.shape[0]
         noise = torch.randn(mels.shape, generator=gen)
         t = torch.rand(B, generator=gen)
@@ -251,7 +277,7 @@ class Distillation(Trainer):
         loss = self.loss(self.student, mels, texts, controls, self.gen, cfg.rollout)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], 1.0)
         self.optimizer.step()
         self.step += 1
         ema_update(self.ema, self.student, cfg.ema_decay, self.step)
@@ -287,7 +313,10 @@ class Distillation(Trainer):
         self.step = state["step"]
 
     def save_result(self, val: dict | None) -> None:
-        """The EMA student as a model folder (OUT/model) beside the teacher's text encoder settings (fp16 weights)."""
+        """The EMA student as a model folder (OUT/model) beside the teacher's text encoder settings (fp16
+        weights); with drum_free_adapter, the teacher's folder with the EMA adapter in OUT/model/drum_free."""
+        if self.peft is not None:
+            return self.save_steering_adapter(val)
         trained = dict(self.config.get("trained", {}))
         trained["guidance_distill"] = {
             "teacher": str(self.cfg.base),
@@ -302,6 +331,21 @@ class Distillation(Trainer):
         if self.cfg.drum_free_guidance:
             extra["drum_free_guidance"] = {"scale": self.cfg.drum_free_guidance, "unsteered_hz": list(UNSTEERED_HZ)}
         save_pretrained(self.out / "model", self.ema, mel, self.config["text"], dtype=torch.float16, extra=extra)
+
+    def save_steering_adapter(self, val: dict | None) -> None:
+        """OUT/model: the teacher's weights file as it is, its config.json naming the drum-free adapter
+        (`models.folders.steering_adapter`), and the adapter (the EMA's LoRA weights) in OUT/model/drum_free."""
+        cfg, out = self.cfg, self.out / "model"
+        sha = weights_sha256(cfg.base)
+        with atomic_path(out / "model.safetensors") as tmp:
+            shutil.copyfile(Path(cfg.base) / "model.safetensors", tmp)
+        summary = {"steps": self.step, "val_loss": (val or {}).get("val_loss"), "settings": asdict(cfg)}
+        info = {"base": str(cfg.base), "base_sha256": sha, "lora": {"rank": cfg.drum_free_adapter}, "trained": summary}
+        save_adapter(self.ema_peft, out / STEERING_ADAPTER, info)
+        steering = {"scale": cfg.drum_free_guidance, "unsteered_hz": list(UNSTEERED_HZ), "adapter": STEERING_ADAPTER}
+        config = self.config | {"drum_free_guidance": steering}
+        config["trained"] = dict(config.get("trained", {})) | {"drum_free_adapter": summary}
+        atomic_write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
 
 
 def distill(cfg: DistillConfig, progress: bool = True) -> dict:
