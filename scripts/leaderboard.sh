@@ -3,9 +3,11 @@
 #   bash scripts/leaderboard.sh             # seconds; reads each folder's metrics.json
 # Every row is on the same prompts (the first 150 test prompts of the 4,000-clip corpus, TimGM6mb) and the
 # same judges (salience key finder, meter judge). The folders come from:
-#   shipped default   scripts/evaluate_drum_free_guidance.sh (issue 23: the same student with drum-free guidance, 3)
-#   previous default  scripts/evaluate_nopulse.sh   (issue 23: the student re-made without pulse inputs; full-band vocoder, 44.1 kHz)
-#   the one before    scripts/evaluate_fullband.sh  (issue 25: the context-trained student through the full-band vocoder, 44.1 kHz)
+#   shipped default   text2music evaluate --model default --n 150 --out reports/drum_free_adapter25/leaderboard-default
+#                     (issue 23, twelfth session: the same weights, drum-free guidance 2.5 learnt in an adapter, one pass)
+#   previous default  scripts/evaluate_drum_free_guidance.sh (issue 23: the same student with drum-free guidance, 3)
+#   the one before    scripts/evaluate_nopulse.sh   (issue 23: the student re-made without pulse inputs; full-band vocoder, 44.1 kHz)
+#   and before        scripts/evaluate_fullband.sh  (issue 25: the context-trained student through the full-band vocoder, 44.1 kHz)
 #   and before        scripts/evaluate_pieces.sh    (issue 24: the same student; 8 uniform steps, int8, 16-kHz neural vocoder)
 #   and before that   scripts/evaluate_speed.sh     (issue 15: the distilled model, same settings)
 #   the default before distillation  scripts/evaluate_vocoders.sh  (16 steps with guidance, Griffin-Lim NNLS 300, float32)
@@ -15,10 +17,11 @@
 set -euo pipefail
 R=${REPORTS:-reports}
 python3 -m text2music leaderboard \
-  "shipped default: drum-free guidance 3, no pulse inputs, context, distilled, 8 steps, int8, full-band vocoder (44.1 kHz)=$R/drum_free_guidance/leaderboard-default" \
-  "previous default: the same without drum-free guidance=$R/nopulse/leaderboard-default" \
-  "the one before: the same, with pulse inputs=$R/full_band/leaderboard-default" \
-  "the one before that: through the 16-kHz neural vocoder=$R/pieces/candidate" \
+  "shipped default: drum-free guidance 2.5 learnt in an adapter (one pass), no pulse inputs, context, distilled, 8 steps, int8, full-band vocoder (44.1 kHz)=$R/drum_free_adapter25/leaderboard-default" \
+  "previous default: the same weights, drum-free guidance 3 by a second pass=$R/drum_free_guidance/leaderboard-default" \
+  "the one before: the same without drum-free guidance=$R/nopulse/leaderboard-default" \
+  "and before: the same, with pulse inputs=$R/full_band/leaderboard-default" \
+  "and before that: through the 16-kHz neural vocoder=$R/pieces/candidate" \
   "the default of issue 15: distilled, 8 steps, int8, neural vocoder=$R/speed/student-8s1-int8-vocos" \
   "the default before distillation: 16 steps, guidance 3, Griffin-Lim=$R/vocoders/flow-default-griffin-lim" \
   "the default before musical controls=$R/controls/flow-previous-gl" \
