@@ -52,11 +52,16 @@ def with_drums(globals_: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def take_rows(rows: torch.Tensor, x, t, text: TextEmbedding, drop, controls=None, guidance=None, context=None):
-    """The velocity inputs of batch rows `rows` (indices or a bool mask)."""
+def conditioning_rows(rows, text: TextEmbedding, controls: Controls | None = None, context: Context | None = None):
+    """(text, controls, context) of batch rows `rows` (indices, a slice or a bool mask); None stays None."""
     text = TextEmbedding(text.tokens[rows], text.mask[rows], text.pooled[rows])
     controls = None if controls is None else Controls(controls.frames[rows], controls.globals[rows])
-    context = None if context is None else Context(context.mel[rows], context.known[rows])
+    return text, controls, None if context is None else Context(context.mel[rows], context.known[rows])
+
+
+def take_rows(rows, x, t, text: TextEmbedding, drop, controls=None, guidance=None, context=None):
+    """The velocity inputs of batch rows `rows` (indices, a slice or a bool mask)."""
+    text, controls, context = conditioning_rows(rows, text, controls, context)
     return x[rows], t[rows], text, drop[rows], controls, None if guidance is None else guidance[rows], context
 
 
@@ -71,8 +76,10 @@ class DrumFreeSwitch(torch.nn.Module):
     def velocity(self, x, t, text, drop, controls=None, guidance=None, context=None):
         inputs = (x, t, text, drop, controls, guidance, context)
         off = drums_off(controls.globals) & ~drop if controls is not None else torch.zeros_like(drop)
-        if not off.any() or off.all():
-            return (self.steered if off.any() else self.model).velocity(*inputs)
+        if not off.any():
+            return self.model.velocity(*inputs)
+        if off.all():
+            return self.steered.velocity(*inputs)
         v = torch.empty_like(x)
         v[off] = self.steered.velocity(*take_rows(off, *inputs))
         v[~off] = self.model.velocity(*take_rows(~off, *inputs))

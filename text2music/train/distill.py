@@ -47,7 +47,7 @@ from text2music.models import load_pretrained, save_pretrained
 from text2music.models.flow_transformer import Context, Controls, FlowTransformer, FlowTransformerConfig, masked_mse
 from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE, adapter_fits, learnt_steering
 from text2music.models.lora import LoraSettings, add_lora, save_adapter, weights_sha256
-from text2music.models.steering import UNSTEERED_HZ, AwayFrom, drums_off, steered_bins, with_drums
+from text2music.models.steering import UNSTEERED_HZ, AwayFrom, conditioning_rows, drums_off, steered_bins, with_drums
 from text2music.text import TextEmbedding, TextEncoder
 from text2music.text.controls import drums_away
 from text2music.train.data import EmbeddingCache, MelTextSet
@@ -159,13 +159,6 @@ def teacher_velocity(
     return v_uncond + w[:, None, None] * (v_cond - v_uncond)  # classifier-free guidance (generate.sampling.guide)
 
 
-def head(n: int, text: TextEmbedding, controls: Controls | None, context: Context | None):
-    """The first `n` rows of a batch's text, controls and context."""
-    text = TextEmbedding(text.tokens[:n], text.mask[:n], text.pooled[:n])
-    controls = Controls(controls.frames[:n], controls.globals[:n]) if controls is not None else None
-    return text, controls, Context(context.mel[:n], context.known[:n]) if context is not None else None
-
-
 @torch.no_grad()
 def rollout_points(
     model: FlowTransformer, noise, taken: torch.Tensor, steps: int, w: torch.Tensor, text: TextEmbedding, controls, context=None
@@ -253,7 +246,8 @@ class Distillation(Trainer):
         t[:n] = taken / cfg.rollout_steps
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * mels
         if n:
-            x_t[:n] = rollout_points(self.ema, noise[:n], taken, cfg.rollout_steps, w[:n], *head(n, text, controls, context))
+            first = conditioning_rows(slice(0, n), text, controls, context)
+            x_t[:n] = rollout_points(self.ema, noise[:n], taken, cfg.rollout_steps, w[:n], *first)
         target = teacher_velocity(self.steered(texts, controls), x_t, t, text, controls, w, context)
         v = model.velocity(x_t, t, text, torch.zeros(B, dtype=torch.bool), controls, guidance=w, context=context)
         return masked_mse(v, target, known)
