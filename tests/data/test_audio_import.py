@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from text2music.cli import main
 from text2music.data.audio_import import (
     ImportConfig,
     cut_clips,
+    file_hash,
     find_audio,
     fingerprint,
     import_audio,
@@ -24,6 +26,7 @@ from text2music.data.audio_import import (
     read_descriptions,
     similarity,
 )
+from text2music.data.corpus_folder import split_of
 from text2music.data.download import find_ffmpeg
 from text2music.data.musiccaps import read_clips
 from text2music.utils import read_jsonl
@@ -264,3 +267,23 @@ def test_terminated_import_leaves_no_temp_file(tmp_path):
     # 130, or ended by SIGINT after main returned 130 (a shell shows 130 for both): seen when the signal lands inside librosa/numba
     assert proc.returncode in (130, -signal.SIGINT) and "resume" in err
     assert not [p for p in out.rglob(".*") if p.is_file()]
+
+
+def test_import_of_some_splits_then_the_rest(tmp_path, capsys):
+    files = []
+    for i in range(4):
+        files.append(tmp_path / f"track{i}.wav")
+        sf.write(files[-1], piece(8.0, 30 + i, bpm=90 + 10 * i), SR)
+    splits = {f.name: split_of(file_hash(f)) for f in files}
+    wanted = splits["track0.wav"]
+    out = tmp_path / "corpus"
+    some = import_audio(files, out, CFG, progress=False, labels=False, splits=(wanted,))
+    assert some["imported"] == sum(s == wanted for s in splits.values()) and set(some["splits"]) == {wanted}
+    rest = import_audio(files, out, CFG, progress=False, labels=False)
+    assert rest["imported"] == 4 - some["imported"] and rest["already_there"] == some["imported"]
+    assert rest["splits"] == dict(Counter(r["split"] for r in read_jsonl(out / "manifest.jsonl")))
+    with pytest.raises(ValueError, match="unknown split 'tst'"):
+        import_audio(files, out, CFG, progress=False, splits=("tst",))
+    with pytest.raises(SystemExit):
+        main(["data", "import", str(files[0]), "--out", str(tmp_path / "c"), "--splits", "test,tst"])
+    assert "unknown split 'tst'" in capsys.readouterr().err and not (tmp_path / "c").exists()

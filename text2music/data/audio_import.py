@@ -42,7 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
-from text2music.data.corpus_folder import split_of
+from text2music.data.corpus_folder import SPLIT_FRACTIONS, split_of
 from text2music.data.download import find_ffmpeg
 from text2music.data.label import (
     LABELS_VERSION,
@@ -370,12 +370,24 @@ def write_corpus(out: Path, cfg: ImportConfig) -> list[dict]:
     return records
 
 
-def plan_files(files: list[Path], out: Path, describe: str, descriptions: dict[Path, str], names: bool) -> tuple[list[tuple], int]:
-    """(tasks for the files not imported yet, how many were already done or repeat another file)."""
+def check_splits(splits: tuple[str, ...] | None) -> None:
+    """One line for an unknown split name."""
+    for name in splits or ():
+        if name not in SPLIT_FRACTIONS:
+            raise ValueError(f"--splits: unknown split {name!r}; splits: {', '.join(SPLIT_FRACTIONS)}")
+
+
+def plan_files(
+    files: list[Path], out: Path, describe: str, descriptions: dict[Path, str], names: bool, splits: tuple[str, ...] | None = None
+) -> tuple[list[tuple], int]:
+    """(tasks for the files not imported yet, how many were already done or repeat another file);
+    with `splits`, only the files whose split is one of them."""
     done = {p.stem for p in (out / "sources").glob("*.json")}
     tasks, seen, already = [], set(), 0
     for f in files:
         sha = file_hash(f)
+        if splits is not None and split_of(sha) not in splits:
+            continue
         if sha in done or sha in seen:
             already += 1
             continue
@@ -398,11 +410,14 @@ def import_audio(
     ffmpeg: str | None = None,
     progress: bool = True,
     labels: bool = True,
+    splits: tuple[str, ...] | None = None,
 ) -> dict:
     """Import the audio files and folders `paths` into the corpus folder `out` (see the module
     docstring). Re-running resumes; files added later join the same corpus. Returns a summary;
     its `no_clips` says, per file of this run that gave none, why (too short, silent).
-    `labels=False` skips the beats and chords (audio only, as a vocoder needs; `data label` adds them later)."""
+    `labels=False` skips the beats and chords (audio only, as a vocoder needs; `data label` adds them later).
+    `splits` (e.g. ("test",)): import only the files of those splits (an evaluation corpus in a
+    tenth of the time); the others can be added by a later run without it."""
     from tqdm import tqdm
 
     if jobs < 1:
@@ -420,7 +435,8 @@ def import_audio(
     labels = unlabelled is None
     if not labels:
         log.warning("import: labels %s", unlabelled)
-    tasks, already = plan_files(files, out, describe.strip(), per_file, names)
+    check_splits(splits)
+    tasks, already = plan_files(files, out, describe.strip(), per_file, names, splits)
     log.info("import: %d files into %s (%d already there), %d jobs", len(tasks), out, already, jobs)
     failures, no_clips, seconds, t0 = [], {}, 0.0, time.perf_counter()
     with tqdm(total=len(tasks), desc="import", unit="file", disable=not progress, dynamic_ncols=True) as bar:

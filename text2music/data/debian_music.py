@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from text2music.data.audio_import import ImportConfig, import_audio
+from text2music.data.audio_import import ImportConfig, check_splits, import_audio
 from text2music.utils import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,11 @@ def choose_packages(names: list[str] | None, max_hours: float | None, package_li
     return select(read_packages(package_list), names, max_hours)
 
 
+def _done_marker(version: str, splits: tuple[str, ...] | None) -> str:
+    """What packages.json records for a package imported whole (its version) or in part."""
+    return version if splits is None else f"{version} ({'+'.join(sorted(splits))} only)"
+
+
 def build_real_music(
     out: str | Path,
     names: list[str] | None = None,
@@ -152,9 +157,13 @@ def build_real_music(
     package_list: str | Path = PACKAGE_LIST,
     progress: bool = True,
     labels: bool = True,
+    splits: tuple[str, ...] | None = None,
 ) -> dict:
-    """Download, import and delete each chosen package in turn (see the module docstring)."""
+    """Download, import and delete each chosen package in turn (see the module docstring); with
+    `splits`, only the files of those splits (a package done so is done again, for the rest,
+    by a run without it)."""
     chosen = choose_packages(names, max_hours, package_list)
+    check_splits(splits)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     done_path = out / "packages.json"
@@ -162,7 +171,7 @@ def build_real_music(
     work = out / ".package"  # the package being imported; what a killed run left is removed here
     shutil.rmtree(work, ignore_errors=True)
     for i, pkg in enumerate(chosen, start=1):
-        if done.get(pkg.package) == pkg.version:
+        if done.get(pkg.package) in (pkg.version, _done_marker(pkg.version, splits)):
             continue
         log.info("real music: package %d/%d %s %s (%.2f h)", i, len(chosen), pkg.package, pkg.version, pkg.hours)
         if progress:
@@ -172,10 +181,10 @@ def build_real_music(
             files = music_files(pkg, download(pkg, work))
             if not files:
                 raise RuntimeError(f"{pkg.package} {pkg.version}: no file matches {' '.join(pkg.music)}")
-            import_audio(files, out, cfg, jobs=jobs, describe=pkg.describe, progress=progress, labels=labels)
+            import_audio(files, out, cfg, jobs=jobs, describe=pkg.describe, progress=progress, labels=labels, splits=splits)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        done[pkg.package] = pkg.version
+        done[pkg.package] = _done_marker(pkg.version, splits)
         atomic_write_text(done_path, json.dumps(done, indent=1) + "\n")
     used = [p for p in read_packages(package_list) if p.package in done]
     atomic_write_text(out / "ATTRIBUTION.md", attribution_text(used))
