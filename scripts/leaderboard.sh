@@ -5,6 +5,7 @@
 # same judges (salience key finder, meter judge). The folders come from:
 #   shipped default   text2music evaluate --model default --n 150 --out reports/drum_free_adapter25/leaderboard-default
 #                     (issue 23, twelfth session: the same weights, drum-free guidance 2.5 learnt in an adapter, one pass)
+#   with --reverb     text2music evaluate --model default --reverb --n 150 --out reports/reverb/leaderboard-default-reverb
 #   previous default  scripts/evaluate_drum_free_guidance.sh (issue 23: the same student with drum-free guidance, 3)
 #   the one before    scripts/evaluate_nopulse.sh   (issue 23: the student re-made without pulse inputs; full-band vocoder, 44.1 kHz)
 #   and before        scripts/evaluate_fullband.sh  (issue 25: the context-trained student through the full-band vocoder, 44.1 kHz)
@@ -18,6 +19,7 @@ set -euo pipefail
 R=${REPORTS:-reports}
 python3 -m text2music leaderboard \
   "shipped default: drum-free guidance 2.5 learnt in an adapter (one pass), no pulse inputs, context, distilled, 8 steps, int8, full-band vocoder (44.1 kHz)=$R/drum_free_adapter25/leaderboard-default" \
+  "the shipped default with --reverb (not the default: the room of the prompt's genre, after the vocoder)=$R/reverb/leaderboard-default-reverb" \
   "previous default: the same weights, drum-free guidance 3 by a second pass=$R/drum_free_guidance/leaderboard-default" \
   "the one before: the same without drum-free guidance=$R/nopulse/leaderboard-default" \
   "and before: the same, with pulse inputs=$R/full_band/leaderboard-default" \

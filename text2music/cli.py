@@ -1160,8 +1160,15 @@ def cmd_evaluate(args) -> int:
 def evaluate_command(args) -> str:
     """The command line that made a report, with only the flags that differ from the defaults."""
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
+
+    def flag(name: str, value) -> str:  # a switch (--reverb / --no-reverb) or a flag and its value
+        name = name.replace("_", "-")
+        if isinstance(value, bool):
+            return f"--{name}" if value else f"--no-{name}"
+        return f"--{name} {value}"
+
     flags = [
-        f"--{k.replace('_', '-')} {v}"
+        flag(k, v)
         for k, v in vars(args).items()
         if k not in ("func", "command", "quiet", "no_speed", "overwrite", "model", "out") and v != getattr(defaults, k, None)
     ]

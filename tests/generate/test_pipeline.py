@@ -15,7 +15,15 @@ from tests.conftest import synth_music, write_wav
 from tests.generate.conftest import TEXT
 from text2music.cli import main
 from text2music.features.mel import get_preset, resample
-from text2music.generate.pipeline import DEFAULT_MODEL_DIR, Generation, Text2Music, normalize_loudness, read_init_audio
+from text2music.generate.pipeline import (
+    DEFAULT_MODEL_DIR,
+    Generation,
+    Text2Music,
+    in_rooms,
+    limit_peaks,
+    normalize_loudness,
+    read_init_audio,
+)
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
 from text2music.models import build_model, load_pretrained, save_pretrained
 
@@ -49,6 +57,16 @@ def test_output_loudness_is_normalised_unless_asked_not_to(pipe):
     raw = pipe(["a"], GenerationSettings(duration=1.5, steps=2, guidance=1.0, normalize=False)).audio
     assert not np.allclose(raw[0], loud[0]) and np.abs(raw).max() <= 0.99 + 1e-6
     assert normalize_loudness(np.zeros((1, 100), np.float32)).max() == 0  # silence stays silent
+
+
+def test_reverb_puts_each_clip_in_the_room_of_its_genre_after_the_vocoder(pipe):
+    texts, s = ["a classical piece", "a hip hop beat"], GenerationSettings(duration=2.0, steps=2, seed=3, normalize=False)
+    dry = pipe(texts, s).audio
+    wet = pipe(texts, s.replace(reverb=True)).audio
+    assert wet.shape == dry.shape and not np.allclose(wet, dry)
+    out = pipe(texts, s.replace(reverb=True))
+    assert [p.room for p in out.plans] == ["classical", "hip hop"]
+    np.testing.assert_allclose(wet, limit_peaks(in_rooms(dry, out.plans, [3, 3], 16000)), atol=1e-5)
 
 
 def test_progress_variation_and_interpolation(pipe):

@@ -103,6 +103,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "drum_free_part": DEFAULTS.drum_free_part,
         "normalize": True,
         "sample_rate": None,
+        "reverb": False,
         "channels": 1,
         "strength": DEFAULTS.strength,
         "init_mode": "variation",
@@ -165,6 +166,14 @@ def test_stereo_is_asked_for_with_channels(client, tiny_pipeline):
     np.testing.assert_allclose((left + right) / 2, mono, atol=2 / 32768)
     job = client.post("/api/generate", json={**body, "channels": 2}).json()
     assert wait_done(client, job["id"])["request"]["channels"] == 2
+
+
+def test_reverb_is_asked_for_by_name(client, tiny_pipeline):
+    body = {"text": "a classical waltz", "duration": 1.0, "steps": 2, "seed": 5, "reverb": True}
+    r = client.post("/api/generate/sync", json=body)
+    want = tiny_pipeline(["a classical waltz"], GenerationSettings(duration=1.0, steps=2, seed=5, reverb=True)).audio[0]
+    np.testing.assert_allclose(sf.read(io.BytesIO(r.content))[0], want, atol=2 / 32768)
+    assert client.post("/api/generate/sync", json={**body, "reverb": "hall"}).status_code == 422
 
 
 BAD = [

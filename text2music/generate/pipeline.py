@@ -94,6 +94,13 @@ def limit_peaks(audio: np.ndarray, peak: float = PEAK_LIMIT) -> np.ndarray:
     return np.where(top > peak, audio * (peak / np.maximum(top, 1e-9)), audio).astype(np.float32)
 
 
+def in_rooms(audio: np.ndarray, plans: list[ControlPlan], seeds: list[int], rate: int, loop: bool = False) -> np.ndarray:
+    """Each row of `(B, n)` in the room its plan names (`production.in_room`), drawn from its seed."""
+    from text2music.data.synth.production import ROOM_FALLBACK_STYLE, in_room
+
+    return np.stack([in_room(row, plan.room or ROOM_FALLBACK_STYLE, seed, rate, loop) for row, plan, seed in zip(audio, plans, seeds)])
+
+
 def read_init_audio(source: np.ndarray | str | Path, sample_rate: int, seconds: float) -> np.ndarray:
     """The first `seconds` of an audio file (only that section is read) or array, zero-padded to length."""
     need = round(seconds * sample_rate)
@@ -239,6 +246,8 @@ class Text2Music:
         audio = self.vocode(mel, n_samples, loop=settings.loop, rate=rate)
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
+        if settings.reverb:
+            audio = in_rooms(audio, plans, seeds, rate, settings.loop)
         audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
         return Generation(self.with_channels(audio, settings, rate), mel, rate, plans)
 
@@ -455,7 +464,8 @@ class Text2Music:
         known_mel = torch.from_numpy(self.mel_of(resample(prompt.audio, rate, self.mel.sample_rate)))[..., :n_frames]
         known, keep = self.prompt_masks(prompt, n_frames, n_samples)
         mel = self.piece_mel(text, settings, seeds, plans, n_frames, callback, known_mel, known)
-        made = limit_peaks(self.vocode(mel, n_samples, rate=rate))
+        made = self.vocode(mel, n_samples, rate=rate)
+        made = limit_peaks(in_rooms(made, plans, seeds, rate) if settings.reverb else made)
         kept = np.pad(prompt.audio, (0, max(0, n_samples - len(prompt.audio))))[:n_samples]
         audio = np.stack([splice(kept, row, keep, round(CROSSFADE_SECONDS * rate)) for row in made])
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):

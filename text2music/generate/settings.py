@@ -165,6 +165,13 @@ class GenerationSettings:
         "output",
         choices=SAMPLE_RATES,
     )
+    reverb: bool = setting(
+        False,
+        "put the clip in the room of the genre its text names, as the studio corpus mixes it (a hall for classical and "
+        "ambient, a small room for hip hop, a medium one when no genre is named; the delay of the styles that have one), "
+        "drawn from the seed; a loop stays seamless; a continuation's prompt audio is kept dry",
+        "output",
+    )
     channels: int = setting(
         1,
         "audio channels: 1 (mono) or 2 (stereo: a width learnt from real stereo music, added to the mono clip, whose mix "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -599,3 +600,32 @@ def produce(stems: list[tuple[str, np.ndarray]], plan: ProductionPlan, sample_ra
                 send[side] += placed * np.float32(s["send"][role])
     mix += _bus(send, s, sample_rate)
     return np.ascontiguousarray(_mastered(mix, s["master"], sample_rate).T, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# A finished mix in its style's room (generation's `reverb` setting)
+
+ROOM_FALLBACK_STYLE = "pop"  # a medium room, for a text that names no genre
+_STYLE_WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, STYLES), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def style_in(text: str) -> str:
+    """The production style of the first genre a text names ("a classical jazz tune": classical),
+    else ROOM_FALLBACK_STYLE."""
+    found = _STYLE_WORDS.search(text or "")
+    return found.group(1).lower() if found else ROOM_FALLBACK_STYLE
+
+
+def in_room(audio: np.ndarray, style: str, seed: int, sample_rate: int, loop: bool = False) -> np.ndarray:
+    """A finished mono mix `(n,)` with the send bus of a clip of `style` (its reverb, and its delay
+    where the style has one; the settings drawn by `production_plan` from `seed`) fed by the whole
+    mix, added to it and folded to mono. `loop`: the tails of the end wrap round to the start (the
+    bus runs over the clip twice and the second pass is kept), so a seamless loop stays seamless."""
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim != 1 or len(x) < MIN_SAMPLES:
+        raise ValueError(f"in_room: a mono clip of at least {MIN_SAMPLES} samples is needed, got shape {x.shape}")
+    plan = production_plan(style, np.random.default_rng(seed))
+    n = len(x)
+    dry = np.concatenate([x, x]) if loop else x
+    wet = _bus(np.stack([dry, dry]), plan.settings, sample_rate).mean(axis=0)[-n:]
+    return x + wet

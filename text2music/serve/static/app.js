@@ -110,6 +110,7 @@ function setDefaults(D) {
   $("#sampler").value = D.sampler;
   $("#sample_rate").value = D.sample_rate == null ? "" : String(D.sample_rate);
   $("#stereo").checked = D.channels === 2;
+  $("#reverb").checked = D.reverb === true;
   setControls(D);
 }
 
@@ -134,6 +135,7 @@ function readForm() {
   const rate = $("#sample_rate").value;
   const body = { text: $("#text").value.trim(), sampler: $("#sampler").value, sample_rate: rate === "" ? null : Number(rate) };
   body.channels = $("#stereo").checked ? 2 : 1;
+  body.reverb = $("#reverb").checked;
   for (const name of FIELDS) {
     const el = $("#" + name);
     el.removeAttribute("aria-invalid");
@@ -230,6 +232,7 @@ function settingsLine(q) {
   const parts = [length, `${q.steps} steps`, `guidance ${fmt(q.guidance)}`, `seed ${q.seed}`, q.sampler];
   if (q.sample_rate != null) parts.push(`${q.sample_rate / 1000} kHz`);
   if (q.channels === 2) parts.push("stereo");
+  if (q.reverb) parts.push("reverb");
   if (q.bpm != null) parts.push(`${fmt(q.bpm)} BPM`);
   if (q.key != null) parts.push(q.key);
   if (q.meter != null) parts.push(String(q.meter).includes("/") ? q.meter : `${q.meter}/4`);
@@ -262,6 +265,7 @@ function addCard(item) {
     $("#sampler").value = q.sampler;
     $("#sample_rate").value = q.sample_rate == null ? "" : String(q.sample_rate);
     $("#stereo").checked = q.channels === 2;
+    $("#reverb").checked = q.reverb === true;
     setControls(q);
     window.scrollTo({ top: 0, behavior: "smooth" });
   });
