@@ -26,8 +26,8 @@ from PIL import Image
 from scipy import signal
 
 from text2music.data.synth.compose import compose, part_role, sample_song
-from text2music.data.synth.production import integrated_loudness, produce, production_plan
 from text2music.data.synth.render import Synths, bundled_soundfont, installed_soundfonts, render, synthesize_stems
+from text2music.production import integrated_loudness, produce, production_plan
 from text2music.utils import atomic_path
 
 STYLES = ("classical", "jazz", "electronic")

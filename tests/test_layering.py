@@ -1,11 +1,26 @@
 """Imports only point down the data flow: data -> features -> text -> models -> train -> generate
--> evaluate -> serve (with utils, workers and analysis below them all, the CLI on top)."""
+-> evaluate -> serve (with utils, workers, theory, production and analysis below them all, the CLI on top)."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "text2music"
-FLOW = ["utils", "workers", "theory", "analysis", "data", "features", "text", "models", "train", "generate", "evaluate", "serve", "cli"]
+FLOW = [
+    "utils",
+    "workers",
+    "theory",
+    "production",
+    "analysis",
+    "data",
+    "features",
+    "text",
+    "models",
+    "train",
+    "generate",
+    "evaluate",
+    "serve",
+    "cli",
+]
 
 
 def package_imports() -> list[tuple[str, str, str]]:

@@ -15,8 +15,8 @@ from text2music.data.synth import GENRES, build_corpus
 from text2music.data.synth.compose import Feel, Note, compose, part_role, sample_song
 from text2music.data.synth.corpus import clip_rngs
 from text2music.data.synth.drumkits import DrumKitBank, read_drumkit
-from text2music.data.synth.production import ProductionPlan
 from text2music.data.synth.render import SYSTEM_SOUNDFONTS, bundled_soundfont, installed_soundfonts
+from text2music.production import ProductionPlan
 
 SF = str(bundled_soundfont())
 N, DURATION, SR = 10, 3.0, 16000
@@ -374,7 +374,7 @@ def test_a_part_the_soundfont_cannot_play_is_an_error(tmp_path):
     sources = check_arguments(1, 0, 1, 2.0, SR, "studio", [empty], "none")
     r_song, r_notes, _, _, _, r_perform, r_production = clip_rngs(3, 0)
     song = sample_song(r_song)
-    from text2music.data.synth.production import production_plan
+    from text2music.production import production_plan
 
     choice = Choice(empty, None, production_plan(song.genre, r_production))
     with pytest.raises(RuntimeError, match=r"^empty.sf2: the soundfont has no preset \d+:\d+ for "):

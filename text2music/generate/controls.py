@@ -164,7 +164,7 @@ def plan_clips(
             field="bars",
         )
     if settings.reverb:
-        from text2music.data.synth.production import style_in
+        from text2music.production import style_in
 
         plans = [dataclasses.replace(p, room=style_in(t)) for p, t in zip(plans, texts)]
     return plans

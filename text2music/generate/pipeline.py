@@ -96,7 +96,7 @@ def limit_peaks(audio: np.ndarray, peak: float = PEAK_LIMIT) -> np.ndarray:
 
 def in_rooms(audio: np.ndarray, plans: list[ControlPlan], seeds: list[int], rate: int, loop: bool = False) -> np.ndarray:
     """Each row of `(B, n)` in the room its plan names (`production.in_room`), drawn from its seed."""
-    from text2music.data.synth.production import ROOM_FALLBACK_STYLE, in_room
+    from text2music.production import ROOM_FALLBACK_STYLE, in_room
 
     return np.stack([in_room(row, plan.room or ROOM_FALLBACK_STYLE, seed, rate, loop) for row, plan, seed in zip(audio, plans, seeds)])
 

@@ -19,10 +19,11 @@ Layout of the output folder:
 
 Modules: compose (attributes -> notes, with the keys, chords and progressions of
 `text2music.theory`), performance (humanisation per role, pedal, swells), render (notes -> audio
-with tinysoundfont, the soundfont pool), drumkits (Hydrogen kits), production (mix and master),
-studio (what a clip is rendered with, and its rendering), captions (attributes -> caption +
-aspects), corpus (parallel build), stats. docs/corpus.md describes the corpus. Measurements on
-the audio (tempo, key, drums, loudness): `text2music.analysis`.
+with tinysoundfont, the soundfont pool), drumkits (Hydrogen kits), studio (what a clip is rendered
+with, and its rendering), captions (attributes -> caption + aspects), corpus (parallel build),
+stats; the mix and master per style are `text2music.production`, shared with generation's reverb.
+docs/corpus.md describes the corpus. Measurements on the audio (tempo, key, drums, loudness):
+`text2music.analysis`.
 """
 
 from text2music.data.synth.compose import GENRES, INSTRUMENTS

@@ -31,9 +31,9 @@ from text2music.data.musiccaps import clips_from_records, write_clips
 from text2music.data.synth.captions import HELDOUT_FAMILIES, make_caption
 from text2music.data.synth.compose import Song, sample_song, timeline
 from text2music.data.synth.drumkits import DEFAULT_DRUMKITS, find_drumkits
-from text2music.data.synth.production import load_styles
 from text2music.data.synth.render import soundfont_pool
 from text2music.data.synth.studio import VERSIONS, Renderer, Sources
+from text2music.production import load_styles
 from text2music.theory import PROGRESSIONS, progression_chords
 from text2music.utils import atomic_path, record_settings, removed_on_failure, sweep_stale_temps, write_jsonl
 from text2music.workers import worker_pool

@@ -21,8 +21,8 @@ import numpy as np
 from text2music.data.synth.compose import Song, compose, part_role
 from text2music.data.synth.drumkits import DrumKit, DrumKitBank
 from text2music.data.synth.performance import articulate, studio_feels
-from text2music.data.synth.production import ProductionPlan, produce, production_plan
 from text2music.data.synth.render import Synths, render, soundfont_fingerprint, synthesize_stems
+from text2music.production import ProductionPlan, produce, production_plan
 
 VERSIONS = {"plain": "synth-1", "studio": "synth-2"}  # the generator versions of the two productions
 ELECTRONIC_GM_KITS = ("electronic", "808")

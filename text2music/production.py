@@ -1,4 +1,6 @@
 """Production: what a mix engineer does to a clip's parts, per style, with pedalboard's effects.
+The synthetic corpus mixes its stems with it (`data synth --production studio`), and generation
+puts a finished clip in its style's room with it (`--reverb`: `style_in`, `in_room`).
 
 `production_plan(genre, rng)` draws one clip's settings from its style's ranges; `produce(stems,
 plan, sample_rate)` mixes the parts with them, as released music is made:
@@ -39,7 +41,6 @@ from typing import Mapping
 
 import numpy as np
 import pedalboard as pb
-from scipy import signal
 
 ROLES = ("lead", "accompaniment", "bass", "pad", "drums")
 HIGHPASS_ROLES = ("lead", "accompaniment", "pad")
@@ -396,6 +397,8 @@ def _frame_sums(channels: np.ndarray, frame: int) -> np.ndarray:
 def _k_frame_sums(channels: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """K-weighted energy per 20-ms frame (a fifth of BS.1770's 100-ms step; the whole clip as one
     frame when shorter), and the frame's length in samples."""
+    from scipy import signal  # here: half a second to import, and a clip put in a room needs no loudness
+
     frame = max(1, min(round(0.02 * sample_rate), channels.shape[-1]))
     return _frame_sums(signal.sosfilt(_k_weighting(sample_rate), channels, axis=-1), frame), frame
 
@@ -606,14 +609,16 @@ def produce(stems: list[tuple[str, np.ndarray]], plan: ProductionPlan, sample_ra
 # A finished mix in its style's room (generation's `reverb` setting)
 
 ROOM_FALLBACK_STYLE = "pop"  # a medium room, for a text that names no genre
-_STYLE_WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, STYLES), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+_STYLE_WORDS = re.compile(
+    r"\b(" + "|".join(re.escape(s).replace(r"\ ", r"[\s-]+") for s in sorted(STYLES, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
 
 
 def style_in(text: str) -> str:
     """The production style of the first genre a text names ("a classical jazz tune": classical),
     else ROOM_FALLBACK_STYLE."""
     found = _STYLE_WORDS.search(text or "")
-    return found.group(1).lower() if found else ROOM_FALLBACK_STYLE
+    return re.sub(r"[\s-]+", " ", found.group(1).lower()) if found else ROOM_FALLBACK_STYLE
 
 
 def in_room(audio: np.ndarray, style: str, seed: int, sample_rate: int, loop: bool = False) -> np.ndarray:
