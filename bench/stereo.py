@@ -140,7 +140,9 @@ def generated_clips(n: int, upmixer: StereoUpmixer, groups: list[np.ndarray]) ->
     for i, text in enumerate(texts):
         mono = pipe([text], GenerationSettings(duration=10.0, seed=i)).audio[0]
         energy = band_energies(upmixer.upmix(mono, pipe.sample_rate, peak=PEAK_LIMIT), pipe.sample_rate, upmixer.cfg)
-        out.append({**summary(energy, groups), "bands": per_band(energy)})
+        roomy = pipe([text], GenerationSettings(duration=10.0, seed=i, reverb=1.0, channels=2)).audio[0]  # the bundled upmixer
+        in_room = band_energies(roomy, pipe.sample_rate, upmixer.cfg)
+        out.append({**summary(energy, groups), "bands": per_band(energy), "reverb": summary(in_room, groups)})
     return out
 
 
@@ -221,6 +223,8 @@ def tables(
             row(["generated, upmixed: width (dB)", *spread([r["width"] for r in generated])]),
             row(["real test files: ICC", *spread([r["icc"] for r in real], "{:.3f}")]),
             row(["generated, upmixed: ICC", *spread([r["icc"] for r in generated], "{:.3f}")]),
+            row(["generated with --reverb 1, upmixed: width (dB)", *spread([r["reverb"]["width"] for r in generated])]),
+            row(["generated with --reverb 1, upmixed: ICC", *spread([r["reverb"]["icc"] for r in generated], "{:.3f}")]),
         ]
     profile = ", ".join(f"{p:.1f}" for p in profile_db)
     lines += ["", f"Constant profile (the training files' mean per-frame width per band, dB, low to high): {profile}", ""]

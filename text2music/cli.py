@@ -1161,7 +1161,7 @@ def evaluate_command(args) -> str:
     """The command line that made a report, with only the flags that differ from the defaults."""
     defaults = build_parser().parse_args(["evaluate", "--model", "x", "--out", "x"])
 
-    def flag(name: str, value) -> str:  # a switch (--reverb / --no-reverb) or a flag and its value
+    def flag(name: str, value) -> str:  # a switch (--normalize / --no-normalize) or a flag and its value
         name = name.replace("_", "-")
         if isinstance(value, bool):
             return f"--{name}" if value else f"--no-{name}"

@@ -1,6 +1,6 @@
 """Production: what a mix engineer does to a clip's parts, per style, with pedalboard's effects.
 The synthetic corpus mixes its stems with it (`data synth --production studio`), and generation
-puts a finished clip in its style's room with it (`--reverb`: `style_in`, `in_room`).
+puts a finished clip in its style's room with it (`--reverb SEND`: `style_in`, `room`).
 
 `production_plan(genre, rng)` draws one clip's settings from its style's ranges; `produce(stems,
 plan, sample_rate)` mixes the parts with them, as released music is made:
@@ -621,16 +621,15 @@ def style_in(text: str) -> str:
     return re.sub(r"[\s-]+", " ", found.group(1).lower()) if found else ROOM_FALLBACK_STYLE
 
 
-def in_room(audio: np.ndarray, style: str, seed: int, sample_rate: int, loop: bool = False) -> np.ndarray:
-    """A finished mono mix `(n,)` with the send bus of a clip of `style` (its reverb, and its delay
-    where the style has one; the settings drawn by `production_plan` from `seed`) fed by the whole
-    mix, added to it and folded to mono. `loop`: the tails of the end wrap round to the start (the
-    bus runs over the clip twice and the second pass is kept), so a seamless loop stays seamless."""
+def room(audio: np.ndarray, style: str, seed: int, sample_rate: int, loop: bool = False) -> np.ndarray:
+    """What the send bus of a clip of `style` (its reverb, and its delay where the style has one; the
+    settings drawn by `production_plan` from `seed`) returns for a finished mono mix `(n,)` sent to it
+    whole: stereo `(2, n)`, to be added to the mix (its mean to a mono mix, its difference as the
+    room's side of a stereo one). `loop`: the tails of the end wrap round to the start (the bus runs
+    over the clip twice and the second pass is kept), so a seamless loop stays seamless."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1 or len(x) < MIN_SAMPLES:
-        raise ValueError(f"in_room: a mono clip of at least {MIN_SAMPLES} samples is needed, got shape {x.shape}")
+        raise ValueError(f"room: a mono clip of at least {MIN_SAMPLES} samples is needed, got shape {x.shape}")
     plan = production_plan(style, np.random.default_rng(seed))
-    n = len(x)
-    dry = np.concatenate([x, x]) if loop else x
-    wet = _bus(np.stack([dry, dry]), plan.settings, sample_rate).mean(axis=0)[-n:]
-    return x + wet
+    sent = np.concatenate([x, x]) if loop else x
+    return np.ascontiguousarray(_bus(np.stack([sent, sent]), plan.settings, sample_rate)[:, -len(x) :])

@@ -15,11 +15,11 @@ from text2music.production import (
     STYLES,
     ProductionPlan,
     _k_weighting,
-    in_room,
     integrated_loudness,
     load_styles,
     produce,
     production_plan,
+    room,
     style_in,
 )
 
@@ -187,20 +187,21 @@ def test_the_room_of_a_text_is_that_of_the_first_genre_it_names():
     assert style_in("a rocking chair lullaby") == ROOM_FALLBACK_STYLE  # whole words only
 
 
-def test_a_room_adds_a_tail_drawn_from_the_seed_and_wraps_it_round_a_loop():
+def test_a_room_adds_a_stereo_tail_drawn_from_the_seed_and_wraps_it_round_a_loop():
     n = int(SR * SECONDS)
     note = _tone(440, [0.2], 0.6, n)  # ends at 0.8 s
-    hall, again, other = (in_room(note, "classical", seed, SR) for seed in (0, 0, 1))
-    assert np.array_equal(hall, again) and not np.array_equal(hall, other)
+    hall, again, other = (room(note, "classical", seed, SR) for seed in (0, 0, 1))
+    assert hall.shape == (2, n) and np.array_equal(hall, again) and not np.array_equal(hall, other)
     tail = slice(int(0.9 * SR), int(1.4 * SR))
-    assert _energy(hall[tail]) > 1e-3 * _energy(note) and _energy(note[tail]) == 0
-    assert _energy(in_room(note, "hip hop", 0, SR)[tail]) < _energy(hall[tail])  # a small room rings less than a hall
+    assert _energy(hall[:, tail]) > 1e-3 * _energy(note) and _energy(note[tail]) == 0
+    assert _energy(hall[0, tail] - hall[1, tail]) > 0.1 * _energy(hall[:, tail])  # its two sides differ: a stereo room
+    assert _energy(room(note, "hip hop", 0, SR)[:, tail]) < _energy(hall[:, tail])  # a small room rings less than a hall
     late = _tone(440, [SECONDS - 0.5], 0.45, n)  # a note at the loop's end rings on into its start
     head = slice(0, int(0.3 * SR))
-    assert _energy(in_room(late, "classical", 0, SR, loop=True)[head]) > 1e-3 * _energy(late)
-    assert _energy(in_room(late, "classical", 0, SR)[head]) == 0
+    assert _energy(room(late, "classical", 0, SR, loop=True)[:, head]) > 1e-3 * _energy(late)
+    assert _energy(room(late, "classical", 0, SR)[:, head]) == 0
     with pytest.raises(ValueError, match="mono clip"):
-        in_room(np.zeros((n, 2), np.float32), "classical", 0, SR)
+        room(np.zeros((n, 2), np.float32), "classical", 0, SR)
 
 
 @pytest.mark.parametrize("style", sorted(STYLES))

@@ -134,9 +134,9 @@ def test_evaluate_real_vocoder_and_a_model_then_leaderboard(corpus, tmp_path, ca
 def test_a_report_names_the_command_that_makes_it_again():
     from text2music.cli import build_parser, evaluate_command
 
-    argv = ["evaluate", "--model", "default", "--reverb", "--no-normalize", "--guidance", "5", "--out", "reports/x"]
+    argv = ["evaluate", "--model", "default", "--normalize", "--reverb", "0.5", "--guidance", "5", "--out", "reports/x"]
     command = evaluate_command(build_parser().parse_args(argv))
     assert command.startswith("text2music evaluate --model default ") and command.endswith(" --out reports/x")
-    assert {"--reverb", "--guidance 5.0"} <= set(command.replace(" --", "\n--").splitlines())
+    assert {"--normalize", "--reverb 0.5", "--guidance 5.0"} <= set(command.replace(" --", "\n--").splitlines())
     again = build_parser().parse_args(command.split()[1:])
     assert vars(again) == vars(build_parser().parse_args(argv))

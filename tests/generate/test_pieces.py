@@ -102,9 +102,11 @@ def test_a_continuation_starts_with_the_audio_and_inpainting_keeps_everything_ou
     assert np.array_equal(out.audio[0, : len(take) - fade], take[: len(take) - fade])
     assert np.abs(out.audio[0, len(take) :]).max() > 0
     assert any("measured in the audio" in n for n in out.notes)
-    roomy = context_pipe(["soft piano"], S(duration=5.0, steps=2, init_mode="continue", reverb=True), init_audio=path)
+    roomy = context_pipe(["soft piano"], S(duration=5.0, steps=2, init_mode="continue", reverb=1.0), init_audio=path)
     assert np.array_equal(roomy.audio[0, : len(take) - fade], take[: len(take) - fade])  # the prompt's audio stays dry
     assert not np.allclose(roomy.audio[0, len(take) :], out.audio[0, len(take) :])  # the new audio is in a room
+    wide = context_pipe(["soft piano"], S(duration=5.0, steps=2, init_mode="continue", reverb=1.0, channels=2), init_audio=path)
+    np.testing.assert_allclose(wide.audio.mean(axis=1), roomy.audio, atol=1e-6)  # stereo: its mono mix is the mono clip
 
     out = context_pipe(["soft piano"], S(steps=2, init_mode="inpaint", span="1.0-2.0"), init_audio=path)
     outside = np.r_[0:SR, 2 * SR : len(take)]

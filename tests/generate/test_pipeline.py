@@ -19,10 +19,10 @@ from text2music.generate.pipeline import (
     DEFAULT_MODEL_DIR,
     Generation,
     Text2Music,
-    in_rooms,
     limit_peaks,
     normalize_loudness,
     read_init_audio,
+    with_rooms,
 )
 from text2music.generate.settings import LOUDNESS_TARGET_DBFS, MAX_DURATION, GenerationSettings
 from text2music.models import build_model, load_pretrained, save_pretrained
@@ -62,11 +62,34 @@ def test_output_loudness_is_normalised_unless_asked_not_to(pipe):
 def test_reverb_puts_each_clip_in_the_room_of_its_genre_after_the_vocoder(pipe):
     texts, s = ["a classical piece", "a hip hop beat"], GenerationSettings(duration=2.0, steps=2, seed=3, normalize=False)
     dry = pipe(texts, s).audio
-    wet = pipe(texts, s.replace(reverb=True)).audio
+    out = pipe(texts, s.replace(reverb=1.0))
+    wet = out.audio
     assert wet.shape == dry.shape and not np.allclose(wet, dry)
-    out = pipe(texts, s.replace(reverb=True))
     assert [p.room for p in out.plans] == ["classical", "hip hop"]
-    np.testing.assert_allclose(wet, limit_peaks(in_rooms(dry, out.plans, [3, 3], 16000)), atol=1e-5)
+    np.testing.assert_allclose(wet, limit_peaks(with_rooms(dry, out.plans, [3, 3], 16000, 1.0)[0]), atol=1e-5)
+    half = pipe(texts, s.replace(reverb=0.5)).audio
+    np.testing.assert_allclose(half, limit_peaks(with_rooms(dry, out.plans, [3, 3], 16000, 0.5)[0]), atol=1e-5)
+    room = with_rooms(dry, out.plans, [3, 3], 16000, 1.0)[0] - dry  # the room is linear: half the send, half its return
+    np.testing.assert_allclose(with_rooms(dry, out.plans, [3, 3], 16000, 0.5)[0] - dry, room / 2, atol=1e-6)
+    assert pipe.reverb(s) == 0 and all(p.room is None for p in pipe(texts, s).plans)  # a model that names no send: dry
+    stereo = pipe(texts, s.replace(reverb=1.0, channels=2)).audio
+    np.testing.assert_allclose(stereo.mean(axis=1), wet, atol=1e-6)  # the mono mix is the mono clip
+    upmixed = pipe(texts, s.replace(channels=2)).audio
+    room_side = (stereo[:, 0] - stereo[:, 1]) / 2 - (upmixed[:, 0] - upmixed[:, 1]) / 2
+    assert np.abs(room_side).max() > 1e-3  # the room's own side, beyond the upmixer's width
+
+
+def test_a_model_folder_names_the_send_its_clips_get_unless_a_setting_asks(tiny_model, tmp_path):
+    folder = shutil.copytree(tiny_model, tmp_path / "roomy")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "reverb": 0.4}))
+    roomy = Text2Music.from_pretrained(folder)
+    s = GenerationSettings(duration=1.5, steps=2, seed=3)
+    own = roomy(["a jazz trio"], s)
+    assert roomy.reverb(s) == 0.4 and own.plans[0].room == "jazz"
+    np.testing.assert_array_equal(own.audio, roomy(["a jazz trio"], s.replace(reverb=0.4)).audio)
+    dry = roomy(["a jazz trio"], s.replace(reverb=0.0))
+    assert dry.plans[0].room is None and not np.allclose(dry.audio, own.audio)
 
 
 def test_progress_variation_and_interpolation(pipe):
@@ -218,6 +241,7 @@ def _broken_models(tmp_path, good):
         ("band", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [2000]}), '"unsteered_hz": [low, high] in Hz'),
         ("adapter-path", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [300, 2000], "adapter": "../x"}), "sub-folder"),
         ("no-adapter", lambda c: c.update(drum_free_guidance={"scale": 3, "unsteered_hz": [300, 2000], "adapter": "df"}), "df is missing"),
+        ("reverb", lambda c: c.update(reverb=5), '"reverb" must be a number from 0 to 2'),
         ("not-json", None, "invalid JSON"),
     ]:
         f = copy(name)

@@ -103,7 +103,7 @@ def test_submit_poll_and_fetch_audio_and_image(client, tiny_pipeline):
         "drum_free_part": DEFAULTS.drum_free_part,
         "normalize": True,
         "sample_rate": None,
-        "reverb": False,
+        "reverb": None,
         "channels": 1,
         "strength": DEFAULTS.strength,
         "init_mode": "variation",
@@ -169,11 +169,13 @@ def test_stereo_is_asked_for_with_channels(client, tiny_pipeline):
 
 
 def test_reverb_is_asked_for_by_name(client, tiny_pipeline):
-    body = {"text": "a classical waltz", "duration": 1.0, "steps": 2, "seed": 5, "reverb": True}
+    body = {"text": "a classical waltz", "duration": 1.0, "steps": 2, "seed": 5, "reverb": 0.5}
     r = client.post("/api/generate/sync", json=body)
-    want = tiny_pipeline(["a classical waltz"], GenerationSettings(duration=1.0, steps=2, seed=5, reverb=True)).audio[0]
+    want = tiny_pipeline(["a classical waltz"], GenerationSettings(duration=1.0, steps=2, seed=5, reverb=0.5)).audio[0]
     np.testing.assert_allclose(sf.read(io.BytesIO(r.content))[0], want, atol=2 / 32768)
     assert client.post("/api/generate/sync", json={**body, "reverb": "hall"}).status_code == 422
+    r = client.post("/api/generate/sync", json={**body, "reverb": 3})
+    assert r.status_code == 422 and "reverb" in r.text
 
 
 BAD = [

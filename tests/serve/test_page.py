@@ -124,12 +124,12 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
     example = page.input_value("#text")
     page.select_option("#sample_rate", "32000")
     page.check("#stereo")
-    page.check("#reverb")
+    page.fill("#reverb", "0.5")
     page.click("#generate")
     page.wait_for_function("() => document.querySelectorAll('.result.done audio[src]').length === 2", timeout=60_000)
     assert page.inner_text(".result:first-child .result-text") == example
     assert page.evaluate(CHECK_AUDIO, page.get_attribute(".result:first-child audio", "src"))["bytes"] == 44 + 2 * 2 * 2 * 32000  # stereo
-    assert "32 kHz · stereo · reverb" in page.inner_text(".result:first-child .result-settings")
+    assert "32 kHz · stereo · reverb 0.5" in page.inner_text(".result:first-child .result-settings")
     assert page.inner_text(".result:last-child .result-text") == PROMPT
     assert "2 s · 4 steps" in page.inner_text(".result:last-child .result-settings")
     page.wait_for_function("() => [...document.querySelectorAll('img.spectrogram')].every(i => i.complete && i.naturalWidth > 0)")

@@ -43,7 +43,7 @@ class ControlPlan:
     duration: float
     notes: tuple[str, ...] = ()
     away: str | None = None  # where the drums are off: the same prompt asking for drums, to steer away from
-    room: str | None = None  # with reverb: the production style whose room the clip is put in (the genre its text names)
+    room: str | None = None  # with reverb: the production style of the room it is put in (the genre its text names)
 
 
 def _merge(name: str, setting, stated, phrase: str | None, shown, notes: list[str]):
@@ -153,9 +153,8 @@ def plan_clips(
             raise SettingsError(f"this model has no musical controls: {', '.join(asked)} {needs} a model trained with them", field=asked[0])
         if settings.loop and not generative:
             raise SettingsError("this model regresses one clip per text and cannot make a loop", field="loop")
-        plans = [ControlPlan(MusicalControls(), settings.duration)] * len(texts)
-    else:
-        plans = [plan_controls(t, settings, s) for t, s in zip(texts, seeds)]
+        return [ControlPlan(MusicalControls(), settings.duration)] * len(texts)
+    plans = [plan_controls(t, settings, s) for t, s in zip(texts, seeds)]
     lengths = sorted({round(p.duration, 6) for p in plans})
     if len(lengths) > 1:
         raise SettingsError(
@@ -163,8 +162,4 @@ def plan_clips(
             " (on the command line: --batch-size 1)",
             field="bars",
         )
-    if settings.reverb:
-        from text2music.production import style_in
-
-        plans = [dataclasses.replace(p, room=style_in(t)) for p, t in zip(plans, texts)]
     return plans

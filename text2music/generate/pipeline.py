@@ -42,7 +42,7 @@ from text2music.generate.settings import (
 from text2music.generate.spec import DEFAULT_MODEL_DIR, ModelSpec
 from text2music.models import load_pretrained
 from text2music.models.flow_transformer import Context, Controls
-from text2music.models.folders import adapter_fits, drum_free_scale, learnt_steering, steering_adapter
+from text2music.models.folders import adapter_fits, drum_free_scale, learnt_steering, room_send, steering_adapter
 from text2music.models.lora import merge_adapter, weights_sha256
 from text2music.models.quantize import quantize, resolve_precision
 from text2music.models.steering import UNSTEERED_HZ, AwayFrom, DrumFreeSwitch, steered_bins
@@ -94,11 +94,23 @@ def limit_peaks(audio: np.ndarray, peak: float = PEAK_LIMIT) -> np.ndarray:
     return np.where(top > peak, audio * (peak / np.maximum(top, 1e-9)), audio).astype(np.float32)
 
 
-def in_rooms(audio: np.ndarray, plans: list[ControlPlan], seeds: list[int], rate: int, loop: bool = False) -> np.ndarray:
-    """Each row of `(B, n)` in the room its plan names (`production.in_room`), drawn from its seed."""
-    from text2music.production import ROOM_FALLBACK_STYLE, in_room
+def with_rooms(
+    audio: np.ndarray, plans: list[ControlPlan], seeds: list[int], rate: int, send: float, loop: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of `(B, n)` sent (`send` times) to the room its plan names (`production.room`, drawn
+    from its seed): the mono mix with the room's return `(B, n)`, and the room's side `(B, n)` for a
+    stereo clip. The room is linear, so its return scales with the send."""
+    from text2music.production import ROOM_FALLBACK_STYLE, room
 
-    return np.stack([in_room(row, plan.room or ROOM_FALLBACK_STYLE, seed, rate, loop) for row, plan, seed in zip(audio, plans, seeds)])
+    wet = np.stack([room(row, plan.room or ROOM_FALLBACK_STYLE, seed, rate, loop) for row, plan, seed in zip(audio, plans, seeds)])
+    wet *= np.float32(send)
+    return audio + wet.mean(axis=1), (wet[:, 0] - wet[:, 1]) / 2
+
+
+def row_gains(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The gain of each row `(B, 1)` of `after`, a scaled copy of `before` (`normalize_loudness`, `limit_peaks`)."""
+    norm = np.linalg.norm(before, axis=-1, keepdims=True)
+    return np.linalg.norm(after, axis=-1, keepdims=True) / np.maximum(norm, 1e-12)
 
 
 def read_init_audio(source: np.ndarray | str | Path, sample_rate: int, seconds: float) -> np.ndarray:
@@ -246,10 +258,13 @@ class Text2Music:
         audio = self.vocode(mel, n_samples, loop=settings.loop, rate=rate)
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
-        if settings.reverb:
-            audio = in_rooms(audio, plans, seeds, rate, settings.loop)
-        audio = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
-        return Generation(self.with_channels(audio, settings, rate), mel, rate, plans)
+        side = None
+        send = self.reverb(settings)
+        if send > 0:
+            audio, side = with_rooms(audio, plans, seeds, rate, send, settings.loop)
+        finished = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
+        side = side * row_gains(audio, finished) if side is not None else None
+        return Generation(self.with_channels(finished, settings, rate, side), mel, rate, plans)
 
     @property
     def upmixer(self) -> StereoUpmixer:
@@ -258,20 +273,30 @@ class Text2Music:
             self._upmixer = StereoUpmixer.from_folder()
         return self._upmixer
 
-    def with_channels(self, audio: np.ndarray, settings: GenerationSettings, rate: int) -> np.ndarray:
+    def with_channels(self, audio: np.ndarray, settings: GenerationSettings, rate: int, side: np.ndarray | None = None) -> np.ndarray:
         """Finished mono audio `(B, n)` as `settings.channels` asks: itself, or `(B, 2, n)` upmixed (a
-        loop circularly, so it stays seamless); the mono mix stays exactly the mono audio."""
+        loop circularly, so it stays seamless), with the room's `side` `(B, n)` where it has one; the
+        mono mix stays exactly the mono audio."""
         if settings.channels == 1:
             return audio
-        return np.stack([self.upmixer.upmix(row, rate, loop=settings.loop, peak=PEAK_LIMIT) for row in audio])
+        sides = side if side is not None else [None] * len(audio)
+        return np.stack([self.upmixer.upmix(row, rate, settings.loop, PEAK_LIMIT, more) for row, more in zip(audio, sides)])
 
     def plan(self, texts: list[str], settings: GenerationSettings, seeds: list[int], hints: PromptHints | None = None) -> list[ControlPlan]:
         """Each text's musical controls and length; the pre-flight check of `plan_clips`. `hints`:
         what an audio prompt was measured to be, used where neither a setting nor the text says."""
         plans = plan_clips(texts, settings, seeds, generative=self.generative, controllable=self.controllable)
-        if hints is None or not self.controllable:
-            return plans
-        return [self._with_hints(t, settings, s, hints) for t, s in zip(texts, seeds)]
+        if hints is not None and self.controllable:
+            plans = [self._with_hints(t, settings, s, hints) for t, s in zip(texts, seeds)]
+        if self.reverb(settings):
+            from text2music.production import style_in
+
+            plans = [dataclasses.replace(p, room=style_in(t)) for p, t in zip(plans, texts)]
+        return plans
+
+    def reverb(self, settings: GenerationSettings) -> float:
+        """The send to the room (`with_rooms`): the setting, else the model's own (`room_send`)."""
+        return settings.reverb if settings.reverb is not None else room_send(self.config)
 
     def _with_hints(self, text: str, settings: GenerationSettings, seed: int, hints: PromptHints) -> ControlPlan:
         """The plan of one text continuing (or inpainting) audio: its tempo, meter and key where
@@ -464,13 +489,19 @@ class Text2Music:
         known_mel = torch.from_numpy(self.mel_of(resample(prompt.audio, rate, self.mel.sample_rate)))[..., :n_frames]
         known, keep = self.prompt_masks(prompt, n_frames, n_samples)
         mel = self.piece_mel(text, settings, seeds, plans, n_frames, callback, known_mel, known)
-        made = self.vocode(mel, n_samples, rate=rate)
-        made = limit_peaks(in_rooms(made, plans, seeds, rate) if settings.reverb else made)
+        made, side = self.vocode(mel, n_samples, rate=rate), None
+        send = self.reverb(settings)
+        if send > 0:
+            made, side = with_rooms(made, plans, seeds, rate, send)
+        limited = limit_peaks(made)
         kept = np.pad(prompt.audio, (0, max(0, n_samples - len(prompt.audio))))[:n_samples]
-        audio = np.stack([splice(kept, row, keep, round(CROSSFADE_SECONDS * rate)) for row in made])
+        fade = round(CROSSFADE_SECONDS * rate)
+        audio = np.stack([splice(kept, row, keep, fade) for row in limited])
+        if side is not None:  # the room's side where the audio is new, faded in as the new audio is
+            side = np.stack([splice(np.zeros_like(kept), row, keep, fade) for row in side * row_gains(made, limited)])
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
-        return Generation(self.with_channels(audio, settings, rate), mel, rate, plans)
+        return Generation(self.with_channels(audio, settings, rate, side), mel, rate, plans)
 
     def plan_prompt(self, texts: list[str], settings: GenerationSettings, seeds: list[int], prompt: AudioPrompt) -> list[ControlPlan]:
         """The plans of a continuation or inpainting: the prompt's tempo, meter, beat phase and key

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from text2music.generate.sampling import EVALUATIONS_PER_STEP, SAMPLERS
-from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE, STEERED_PARTS
+from text2music.models.folders import MAX_DRUM_FREE_GUIDANCE, MAX_REVERB, STEERED_PARTS
 from text2music.text.controls import key_name, parse_key, parse_meter
 
 MIN_DURATION, MAX_DURATION = 1.0, 300.0  # seconds; longer than MAX_WINDOW: made window by window (generate.pieces)
@@ -165,12 +165,14 @@ class GenerationSettings:
         "output",
         choices=SAMPLE_RATES,
     )
-    reverb: bool = setting(
-        False,
-        "put the clip in the room of the genre its text names, as the studio corpus mixes it (a hall for classical and "
-        "ambient, a small room for hip hop, a medium one when no genre is named; the delay of the styles that have one), "
-        "drawn from the seed; a loop stays seamless; a continuation's prompt audio is kept dry",
+    reverb: float | None = setting(
+        None,
+        "how much of the clip to send to the room of the genre its text names (0: none; 1: all of it, as the studio corpus "
+        "sends a pad; unset: the model's own, its config.json's \"reverb\", 0.3 for the bundled model, 0 where it names "
+        "none): a hall for classical and ambient, a small room for hip hop, a medium one when no genre is named, the delay "
+        "of the styles that have one; drawn from the seed; a loop stays seamless; a continuation's prompt audio is kept dry",
         "output",
+        limits=(0.0, MAX_REVERB),
     )
     channels: int = setting(
         1,

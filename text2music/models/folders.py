@@ -19,6 +19,7 @@ ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_INFO = "adapter_config.json", "adapter_
 MAX_STRENGTH = 2.0
 MAX_DRUM_FREE_GUIDANCE = 30.0  # the largest drum-free guidance a setting or a distillation takes
 DEFAULT_DRUM_FREE_GUIDANCE = 3.0  # the drum-free guidance of a model that learnt none (one that did: the scale it learnt)
+MAX_REVERB = 2.0  # the largest send to the room (generation's `reverb`): 1 is all of the clip, as the studio corpus sends a pad
 STEERED_PARTS = ("changes", "all")  # what of drum-free guidance is applied (models.steering): the changes over time, or all
 GENERATIVE_KINDS = ("flow_transformer",)  # the others (the seed's baselines) regress one mel per text
 
@@ -43,6 +44,7 @@ def read_config(path: str | Path) -> dict:
             raise ValueError(f"{path / 'config.json'}: {key!r} must be a {'string' if kind is str else 'JSON object'}")
     try:
         learnt_steering(config)
+        room_send(config)
         adapter = steering_adapter(config)
     except ValueError as e:
         raise ValueError(f"{path / 'config.json'}: {e}") from None
@@ -72,6 +74,15 @@ def steering_adapter(config: dict) -> str | None:
     if name is not None and (not isinstance(name, str) or not name or Path(name).name != name):
         raise ValueError(f'"drum_free_guidance": "adapter" must name a sub-folder of the model folder, got {name!r}')
     return name
+
+
+def room_send(config: dict) -> float:
+    """The reverb send a model gives its clips unless a setting asks for another (config.json's
+    "reverb", 0 to MAX_REVERB; 0 when it names none)."""
+    send = config.get("reverb", 0.0)
+    if isinstance(send, bool) or not isinstance(send, (int, float)) or not 0 <= send <= MAX_REVERB:
+        raise ValueError(f'"reverb" must be a number from 0 to {MAX_REVERB:g}, got {send!r}')
+    return float(send)
 
 
 def drum_free_scale(asked: float | None, learnt: float) -> float:

@@ -246,11 +246,17 @@ class StereoUpmixer(nn.Module):
                 out[(c0 + k) * hop : (c0 + k) * hop + n_fft] += piece
         return out[pad : pad + n] / OLA_GAIN
 
-    def upmix(self, mono: np.ndarray, sample_rate: int, loop: bool = False, peak: float = 0.99) -> np.ndarray:
+    def upmix(
+        self, mono: np.ndarray, sample_rate: int, loop: bool = False, peak: float = 0.99, more_side: np.ndarray | None = None
+    ) -> np.ndarray:
         """Mono `(n,)` -> float32 `(2, n)` (L, R) with (L + R) / 2 == mono; no channel passes `peak`
-        where the mono does not (the side is lowered there; `fit_side`)."""
+        where the mono does not (the side is lowered there; `fit_side`). `more_side` `(n,)`: a side
+        the mix already has (a stereo reverb's), added to the width."""
         mono = np.asarray(mono, np.float32)
-        side = fit_side(mono, self.side(mono, sample_rate, loop), peak, round(0.005 * sample_rate), loop)
+        side = self.side(mono, sample_rate, loop)
+        if more_side is not None:
+            side = side + np.asarray(more_side, np.float32)
+        side = fit_side(mono, side, peak, round(0.005 * sample_rate), loop)
         return np.stack([mono + side, mono - side])
 
     def save(self, folder: str | Path) -> None:

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
-const FIELDS = ["duration", "steps", "guidance", "seed"];
+const FIELDS = ["duration", "steps", "guidance", "seed", "reverb"];
 const CONTROLS = ["bpm", "key", "meter", "drums", "bars"];  // need a model trained with musical controls
 const DRUMS = { "": null, on: true, off: false };
 const POLL_MS = 400;
@@ -23,6 +23,7 @@ async function loadInfo() {
   $("#model-info").textContent = `Model: ${info.model.name} · ${info.model.sample_rate / 1000} kHz${vocoder}${precision}${adapter}`;
   $("#text").maxLength = L.text_chars;
   const ranges = { duration: L.duration, steps: L.steps, guidance: L.guidance, seed: L.seed };
+  if (L.reverb) ranges.reverb = L.reverb;
   if (L.bpm) ranges.bpm = L.bpm;
   if (L.bars) ranges.bars = L.bars;
   const units = { duration: " s" };
@@ -110,7 +111,6 @@ function setDefaults(D) {
   $("#sampler").value = D.sampler;
   $("#sample_rate").value = D.sample_rate == null ? "" : String(D.sample_rate);
   $("#stereo").checked = D.channels === 2;
-  $("#reverb").checked = D.reverb === true;
   setControls(D);
 }
 
@@ -135,7 +135,6 @@ function readForm() {
   const rate = $("#sample_rate").value;
   const body = { text: $("#text").value.trim(), sampler: $("#sampler").value, sample_rate: rate === "" ? null : Number(rate) };
   body.channels = $("#stereo").checked ? 2 : 1;
-  body.reverb = $("#reverb").checked;
   for (const name of FIELDS) {
     const el = $("#" + name);
     el.removeAttribute("aria-invalid");
@@ -232,7 +231,7 @@ function settingsLine(q) {
   const parts = [length, `${q.steps} steps`, `guidance ${fmt(q.guidance)}`, `seed ${q.seed}`, q.sampler];
   if (q.sample_rate != null) parts.push(`${q.sample_rate / 1000} kHz`);
   if (q.channels === 2) parts.push("stereo");
-  if (q.reverb) parts.push("reverb");
+  if (q.reverb) parts.push(`reverb ${fmt(q.reverb)}`);
   if (q.bpm != null) parts.push(`${fmt(q.bpm)} BPM`);
   if (q.key != null) parts.push(q.key);
   if (q.meter != null) parts.push(String(q.meter).includes("/") ? q.meter : `${q.meter}/4`);
@@ -265,7 +264,6 @@ function addCard(item) {
     $("#sampler").value = q.sampler;
     $("#sample_rate").value = q.sample_rate == null ? "" : String(q.sample_rate);
     $("#stereo").checked = q.channels === 2;
-    $("#reverb").checked = q.reverb === true;
     setControls(q);
     window.scrollTo({ top: 0, behavior: "smooth" });
   });
