@@ -345,9 +345,15 @@ def main() -> None:
     ap.add_argument("--drum-free-guidance", type=float, default=None, help="seams: this drum-free guidance (default: the setting's)")
     ap.add_argument("--drum-free-until", type=float, default=None, help="seams: steered until this flow time (default: the setting's)")
     ap.add_argument("--drum-free-part", default=None, help="seams: what of the steering is applied (default: the setting's)")
+    ap.add_argument("--reverb", type=float, default=None, help="seams: this send to the room (default: the model's own)")
     args = ap.parse_args()
     args.seconds = args.seconds or {"windows": 120.0}.get(args.what, 60.0)
-    asked = {"drum_free_guidance": args.drum_free_guidance, "drum_free_until": args.drum_free_until, "drum_free_part": args.drum_free_part}
+    asked = {
+        "drum_free_guidance": args.drum_free_guidance,
+        "drum_free_until": args.drum_free_until,
+        "drum_free_part": args.drum_free_part,
+        "reverb": args.reverb,
+    }
     args.steering = {k: v for k, v in asked.items() if v is not None}
     pipe = None if args.what == "prompt-tempo" else load(args)
     t0 = time.time()

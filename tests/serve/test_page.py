@@ -81,6 +81,7 @@ def test_page_generates_a_playable_clip(browser, tiny_pipeline, make_app, live_s
         assert page.is_disabled("#" + name), name
         assert page.get_attribute("#" + name, "aria-describedby") == "musical-hint"
     assert page.is_enabled("#loop")
+    assert page.input_value("#reverb") == "" and page.get_attribute("#reverb", "placeholder") == "model's own"
 
     # a bad setting: the server's 422 message inline, nothing submitted
     page.fill("#text", PROMPT)

@@ -138,7 +138,8 @@ function readForm() {
   for (const name of FIELDS) {
     const el = $("#" + name);
     el.removeAttribute("aria-invalid");
-    body[name] = name === "steps" || name === "seed" ? parseInt(el.value, 10) : parseFloat(el.value);
+    const value = name === "steps" || name === "seed" ? parseInt(el.value, 10) : parseFloat(el.value);
+    body[name] = Number.isNaN(value) ? null : value;  // an empty field: the server's default (reverb: the model's own)
   }
   for (const name of CONTROLS) $("#" + name).removeAttribute("aria-invalid");
   const number = (name) => { const v = $("#" + name).value.trim(); return v === "" ? null : Number(v); };
