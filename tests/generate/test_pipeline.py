@@ -71,7 +71,7 @@ def test_reverb_puts_each_clip_in_the_room_of_its_genre_after_the_vocoder(pipe):
     np.testing.assert_allclose(half, limit_peaks(with_rooms(dry, out.plans, [3, 3], 16000, 0.5)[0]), atol=1e-5)
     room = with_rooms(dry, out.plans, [3, 3], 16000, 1.0)[0] - dry  # the room is linear: half the send, half its return
     np.testing.assert_allclose(with_rooms(dry, out.plans, [3, 3], 16000, 0.5)[0] - dry, room / 2, atol=1e-6)
-    assert pipe.reverb(s) == 0 and all(p.room is None for p in pipe(texts, s).plans)  # a model that names no send: dry
+    assert pipe.reverb_send(s) == 0 and all(p.room is None for p in pipe(texts, s).plans)  # a model that names no send: dry
     stereo = pipe(texts, s.replace(reverb=1.0, channels=2)).audio
     np.testing.assert_allclose(stereo.mean(axis=1), wet, atol=1e-6)  # the mono mix is the mono clip
     upmixed = pipe(texts, s.replace(channels=2)).audio
@@ -86,7 +86,7 @@ def test_a_model_folder_names_the_send_its_clips_get_unless_a_setting_asks(tiny_
     roomy = Text2Music.from_pretrained(folder)
     s = GenerationSettings(duration=1.5, steps=2, seed=3)
     own = roomy(["a jazz trio"], s)
-    assert roomy.reverb(s) == 0.4 and own.plans[0].room == "jazz"
+    assert roomy.reverb_send(s) == 0.4 and own.plans[0].room == "jazz"
     np.testing.assert_array_equal(own.audio, roomy(["a jazz trio"], s.replace(reverb=0.4)).audio)
     dry = roomy(["a jazz trio"], s.replace(reverb=0.0))
     assert dry.plans[0].room is None and not np.allclose(dry.audio, own.audio)

@@ -258,10 +258,7 @@ class Text2Music:
         audio = self.vocode(mel, n_samples, loop=settings.loop, rate=rate)
         if not (np.isfinite(audio).all() and torch.isfinite(mel).all()):
             raise ValueError(f"{self.path or 'the model'}: the generator made NaN or infinite values; its weights are probably damaged")
-        side = None
-        send = self.reverb(settings)
-        if send > 0:
-            audio, side = with_rooms(audio, plans, seeds, rate, send, settings.loop)
+        audio, side = self.in_rooms(audio, plans, seeds, rate, settings, settings.loop)
         finished = normalize_loudness(audio) if settings.normalize else limit_peaks(audio)
         side = side * row_gains(audio, finished) if side is not None else None
         return Generation(self.with_channels(finished, settings, rate, side), mel, rate, plans)
@@ -288,15 +285,22 @@ class Text2Music:
         plans = plan_clips(texts, settings, seeds, generative=self.generative, controllable=self.controllable)
         if hints is not None and self.controllable:
             plans = [self._with_hints(t, settings, s, hints) for t, s in zip(texts, seeds)]
-        if self.reverb(settings):
+        if self.reverb_send(settings):
             from text2music.production import style_in
 
             plans = [dataclasses.replace(p, room=style_in(t)) for p, t in zip(plans, texts)]
         return plans
 
-    def reverb(self, settings: GenerationSettings) -> float:
+    def reverb_send(self, settings: GenerationSettings) -> float:
         """The send to the room (`with_rooms`): the setting, else the model's own (`room_send`)."""
         return settings.reverb if settings.reverb is not None else room_send(self.config)
+
+    def in_rooms(
+        self, audio: np.ndarray, plans: list[ControlPlan], seeds: list[int], rate: int, settings: GenerationSettings, loop: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """`with_rooms` at the send `settings` ask for: (the mono audio, the room's side), or (the audio, None) dry."""
+        send = self.reverb_send(settings)
+        return with_rooms(audio, plans, seeds, rate, send, loop) if send > 0 else (audio, None)
 
     def _with_hints(self, text: str, settings: GenerationSettings, seed: int, hints: PromptHints) -> ControlPlan:
         """The plan of one text continuing (or inpainting) audio: its tempo, meter and key where
@@ -489,10 +493,7 @@ class Text2Music:
         known_mel = torch.from_numpy(self.mel_of(resample(prompt.audio, rate, self.mel.sample_rate)))[..., :n_frames]
         known, keep = self.prompt_masks(prompt, n_frames, n_samples)
         mel = self.piece_mel(text, settings, seeds, plans, n_frames, callback, known_mel, known)
-        made, side = self.vocode(mel, n_samples, rate=rate), None
-        send = self.reverb(settings)
-        if send > 0:
-            made, side = with_rooms(made, plans, seeds, rate, send)
+        made, side = self.in_rooms(self.vocode(mel, n_samples, rate=rate), plans, seeds, rate, settings)
         limited = limit_peaks(made)
         kept = np.pad(prompt.audio, (0, max(0, n_samples - len(prompt.audio))))[:n_samples]
         fade = round(CROSSFADE_SECONDS * rate)
