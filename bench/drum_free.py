@@ -10,7 +10,7 @@ clips heard with drums; `--keyed` only the prompts that state a key. Every syste
 also gets the paired 95% interval of its key minus the first system's, clip by clip (the same prompts
 and seeds).
 
-Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, drum_free_until, drum_free_part, steps, vocoder; drums
+Each system is MODEL[,key=value...] with keys guidance, drum_free_guidance, drum_free_until, drum_free_part, reverb, steps, vocoder; drums
 (on/off: the drums control set against the prompt, to see whether the model follows it); controls=settings
 (each clip's true tempo, key, meter and drums as settings, as the leaderboard's settings rows); and
 teacher and switch: a distilled MODEL whose first steps (flow time below `switch`) are its teacher's
@@ -52,6 +52,7 @@ OPTIONS = {
     "drum_free_guidance": float,
     "drum_free_until": float,
     "drum_free_part": str,
+    "reverb": float,
     "steps": int,
     "vocoder": str,
     "teacher": str,
