@@ -1,5 +1,5 @@
 """Copy a trained model folder to OUT with the shipped default's runtime settings (its vocoder, sample
-rate and precision), so that a candidate is judged as the default would run it.
+rate, precision and reverb send), so that a candidate is judged as the default would run it.
 
     python3 scripts/as_default.py runs/distill_real_mix/model runs/real_mix_candidate
 """
@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-RUNTIME = ("vocoder", "sample_rate", "precision")
+RUNTIME = ("vocoder", "sample_rate", "precision", "reverb")
 
 
 def main(student: str, out: str) -> None:
