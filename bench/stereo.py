@@ -138,7 +138,7 @@ def generated_clips(n: int, upmixer: StereoUpmixer, groups: list[np.ndarray]) ->
     pipe = Text2Music.from_pretrained()
     out = []
     for i, text in enumerate(texts):
-        mono = pipe([text], GenerationSettings(duration=10.0, seed=i)).audio[0]
+        mono = pipe([text], GenerationSettings(duration=10.0, seed=i, reverb=0.0)).audio[0]  # dry, as the rows were first made
         energy = band_energies(upmixer.upmix(mono, pipe.sample_rate, peak=PEAK_LIMIT), pipe.sample_rate, upmixer.cfg)
         roomy = pipe([text], GenerationSettings(duration=10.0, seed=i, reverb=1.0, channels=2)).audio[0]  # the bundled upmixer
         in_room = band_energies(roomy, pipe.sample_rate, upmixer.cfg)

@@ -168,9 +168,9 @@ class GenerationSettings:
     reverb: float | None = setting(
         None,
         "how much of the clip to send to the room of the genre its text names (0: none; 1: all of it, as the studio corpus "
-        "sends a pad; unset: the model's own, its config.json's \"reverb\", 0.3 for the bundled model, 0 where it names "
-        "none): a hall for classical and ambient, a small room for hip hop, a medium one when no genre is named, the delay "
-        "of the styles that have one; drawn from the seed; a loop stays seamless; a continuation's prompt audio is kept dry",
+        "sends a pad; unset: the model's own, its config.json's \"reverb\", 0 where it names none): a hall for classical "
+        "and ambient, a small room for hip hop, a medium one when no genre is named, the delay of the styles that have one; "
+        "drawn from the seed; a loop stays seamless; a continuation's prompt audio is kept dry",
         "output",
         limits=(0.0, MAX_REVERB),
     )
