@@ -1122,8 +1122,13 @@ def cmd_evaluate(args) -> int:
     spec.check_options()
     source = vocoder_row_source(args.model)
     folder = source if source is not None else args.model
-    if not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
-        raise FileNotFoundError(f"--model: no model folder {folder} (or give real, vocoder, vocoder:vocos, vocoder:FOLDER or default)")
+    if isinstance(folder, str) and folder.startswith("real:"):
+        if not (Path(folder[5:]) / "manifest.jsonl").is_file():
+            raise FileNotFoundError(f"--model {folder}: {folder[5:]} is not a corpus folder (no manifest.jsonl)")
+    elif not isinstance(folder, dict) and folder not in ("real", "default") and not Path(folder).is_dir():
+        raise FileNotFoundError(
+            f"--model: no model folder {folder} (or give real, real:CORPUS, vocoder, vocoder:vocos, vocoder:FOLDER or default)"
+        )
     settings = settings_from_args(args)  # evaluate's own defaults are the parser's (normalize off)
     cfg = EvalConfig(
         system=args.model,
@@ -1184,7 +1189,8 @@ def add_evaluate(sub) -> None:
     p.add_argument(
         "--model",
         required=True,
-        help="model folder, 'default' (bundled), 'real' (the corpus audio), 'vocoder' (real mel -> Griffin-Lim), "
+        help="model folder, 'default' (bundled), 'real' (the corpus audio), 'real:CORPUS' (real clips of other tracks "
+        "of the same game from the corpus folder CORPUS), 'vocoder' (real mel -> Griffin-Lim), "
         "'vocoder:griffin-lim-ITERATIONS-nnlsUPDATES', 'vocoder:vocos' (the packaged neural vocoder) or "
         "'vocoder:FOLDER' (real mel -> the neural vocoder in FOLDER)",
     )

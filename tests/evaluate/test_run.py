@@ -118,6 +118,8 @@ def test_evaluate_real_vocoder_and_a_model_then_leaderboard(corpus, tmp_path, ca
     capsys.readouterr()
     assert main(["evaluate", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "no model folder" in capsys.readouterr().err
+    assert main(["evaluate", "--model", f"real:{tmp_path / 'missing'}", "--out", str(tmp_path / "x")]) == 2
+    assert "is not a corpus folder (no manifest.jsonl)" in capsys.readouterr().err
 
     # a rebuilt corpus: refused by its old reports; a new report renews the shared real-audio cache
     manifest = corpus / "manifest.jsonl"

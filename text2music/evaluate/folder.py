@@ -93,6 +93,10 @@ def system_fingerprint(
 
     if spec == "real":
         return {"spec": spec}
+    if spec.startswith("real:"):
+        from text2music.evaluate.systems import stand_ins_sha256
+
+        return {"spec": "real", "stand_ins_sha256": stand_ins_sha256(spec.split(":", 1)[1])}
     source = vocoder_row_source(spec)
     if isinstance(source, dict):
         return {"spec": "vocoder", "griffin_lim": source}

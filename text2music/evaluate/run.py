@@ -79,7 +79,7 @@ class EvalConfig:
     """What `evaluate` runs: a system on a corpus's prompts, with generation `settings` and, for a
     model, the loading `spec` (its vocoder, adapter and precision; `spec.model` is set from `system`)."""
 
-    system: str  # "real", "vocoder[:...]", "default" (the bundled model) or a model folder
+    system: str  # "real", "real:FOLDER", "vocoder[:...]", "default" (the bundled model) or a model folder
     out: str
     data: str = "data/synth"
     split: str = "test"
@@ -114,8 +114,8 @@ class EvalConfig:
 
 
 def is_reference_only(system: str) -> bool:
-    """Real audio in (the real clips, or them through a vocoder): no generation settings."""
-    return system == "real" or system.startswith("vocoder")
+    """Real audio in (the real clips, other tracks' clips, or them through a vocoder): no generation settings."""
+    return system == "real" or system.startswith(("real:", "vocoder"))
 
 
 def fingerprint(cfg: EvalConfig) -> dict:
@@ -362,7 +362,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str | None = None)
         from text2music.evaluate.bands import full_band_metrics
 
         pairs = [(out / "audio" / f"{clip_name(it.id, cfg.settings.seed)}.wav", Path(it.audio)) for it in items]
-        metrics["full_band"] = full_band_metrics(pairs, system.sample_rate, aligned=reference_only)
+        metrics["full_band"] = full_band_metrics(pairs, system.sample_rate, aligned=cfg.system.startswith("vocoder"))
     if cfg.speed and not reference_only:
         metrics["speed"] = speed_in_subprocess(
             cfg.system, "a calm solo piano piece in A minor at 70 BPM", cfg.spec, cfg.settings.replace(duration=10.0)

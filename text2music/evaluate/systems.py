@@ -1,6 +1,9 @@
 """The systems a leaderboard compares: each turns evaluation prompts into audio.
 
 - `real`:    the corpus's own clip for each prompt (the judges' ceiling);
+- `real:FOLDER`: a real clip of another corpus folder for each prompt, from other tracks of the same
+             game (or album): real music that is new to the judges' reference, the ceiling of a
+             system that writes new music rather than the held-out tracks themselves;
 - `vocoder`: the real clip -> the model's log-mel -> Griffin-Lim (the floor that any model
              which generates mel spectrograms and uses this vocoder cannot go below);
              `vocoder:griffin-lim-ITERS-nnlsN`: Griffin-Lim with other iterations;
@@ -12,6 +15,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -42,6 +47,56 @@ def real_audio(items: list[EvalItem], sample_rate: int) -> list[np.ndarray]:
         if it.audio is None:
             raise ValueError(f"prompt {it.id} has no real audio (the real-audio and vocoder rows need corpus prompts)")
     return [load_audio(it.audio, sample_rate) for it in items]
+
+
+class RealElsewhere(RealAudio):
+    """For each prompt, a clip of the corpus `folder` drawn (by a hash of the prompt's id) from the
+    clips whose caption names the same game or album (the text before its first colon), leaving
+    out every track of the prompt's own split, so that no clip is music the reference holds."""
+
+    def __init__(self, folder: str | Path, sample_rate: int = JUDGE_RATE):
+        super().__init__(sample_rate)
+        self.folder = Path(folder)
+        self.name = f"real:{folder}"
+        self.clips = read_manifest(self.folder)
+
+    def render(self, items, seeds):
+        return [load_audio(self.folder / self.stand_in(it, split_tracks(it))["audio"], self.sample_rate) for it in items]
+
+    def stand_in(self, item: EvalItem, own_tracks: set[str]) -> dict:
+        group = caption_group(item.text)
+        candidates = [c for c in self.clips if caption_group(c["caption"]) == group and c.get("source_sha1") not in own_tracks]
+        if not candidates:
+            raise ValueError(f"prompt {item.id}: {self.folder} has no clip of other tracks whose caption starts {group!r}")
+        return min(candidates, key=lambda c: hashlib.sha256(f"{item.id}/{c['clip_id']}".encode()).hexdigest())
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    manifest = folder / "manifest.jsonl"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{folder} has no manifest.jsonl: --model real:FOLDER needs a corpus made by `text2music data import`")
+    return [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+
+
+def stand_ins_sha256(folder: str | Path) -> str:
+    """What decides the clips `real:FOLDER` draws: each clip's id, split, track and game (labels a
+    later `data label` adds to the manifest change none of them)."""
+    keys = sorted(
+        f"{c['clip_id']}\0{c['split']}\0{c.get('source_sha1')}\0{caption_group(c['caption'])}" for c in read_manifest(Path(folder))
+    )
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def caption_group(caption: str) -> str:
+    """The game or album a caption of `data import` names before its first colon ('' if none)."""
+    return caption.split(":", 1)[0].strip() if ":" in caption else ""
+
+
+def split_tracks(item: EvalItem) -> set[str]:
+    """The source tracks of every clip in the prompt's own corpus split (the reference's tracks)."""
+    if item.audio is None or not item.spec.get("split"):
+        raise ValueError(f"prompt {item.id}: --model real:FOLDER needs prompts of an imported corpus")
+    return {r.get("source_sha1") for r in read_manifest(Path(item.audio).parent.parent) if r["split"] == item.spec["split"]}
 
 
 class VocoderOnly(RealAudio):
@@ -114,6 +169,8 @@ def load_system(system: str, controls: str = "text", spec: ModelSpec | None = No
     as `spec` says (its vocoder, adapter, precision) and generating with `settings`."""
     if system == "real":
         return RealAudio()
+    if system.startswith("real:"):
+        return RealElsewhere(system.split(":", 1)[1])
     source = vocoder_row_source(system)
     if source is not None:
         rate = settings.sample_rate if settings is not None else None
