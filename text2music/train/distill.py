@@ -183,7 +183,7 @@ class Distillation(Trainer):
 
     name, checkpoint = "distill", "checkpoint.pt"
 
-    def __init__(self, cfg: DistillConfig):
+    def __init__(self, cfg: DistillConfig, progress: bool = True):
         base_config = flow_model(cfg.base, "guidance distillation")
         if base_config["model"].get("guidance_embed") and not cfg.drum_free_guidance:
             raise ValueError(f"{cfg.base} is already guidance-distilled: {TEACHER_HINT}")
@@ -196,7 +196,7 @@ class Distillation(Trainer):
         record_settings(self.out / "distill_config.json", asdict(cfg), "a distillation run", volatile=VOLATILE)
         self.teacher, mel, self.config = load_pretrained(cfg.base)
         self.teacher.requires_grad_(False)
-        features = [str(features_for(d, mel, cfg.jobs)) for d in cfg.data]
+        features = [str(features_for(d, mel, cfg.jobs, progress)) for d in cfg.data]
         controlled = self.teacher.cfg.control_frames > 0
         self.train = MelTextSet(features, "train", cfg.text_mode, controls=controlled)
         self.valid = valid_set(features, cfg.val_clips, controlled)
@@ -346,7 +346,7 @@ def distill(cfg: DistillConfig, progress: bool = True) -> dict:
     """Distil the guidance of `cfg.base` into a one-pass student for the budget; resumable. Returns a
     summary. A run that fails before its first checkpoint leaves no folder behind."""
     with removed_on_failure(Path(cfg.out), Distillation.checkpoint):
-        run = Distillation(cfg)
+        run = Distillation(cfg, progress)
         result = fit(run, progress)
     val_before, val = (r and r.get("val_loss") for r in (result["val_before"], result["val"]))
     summary = {"out": str(run.out / "model"), "steps": run.step, "val_loss_before": val_before, "val_loss": val}

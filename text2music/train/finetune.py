@@ -86,7 +86,7 @@ class FinetuneConfig:
         LoraSettings(self.rank, self.alpha)  # checks rank and alpha
 
 
-def features_for(data: str | Path, mel: MelConfig, jobs: int) -> Path:
+def features_for(data: str | Path, mel: MelConfig, jobs: int, progress: bool = True) -> Path:
     """The corpus's mel arrays in the model's mel settings, computed when missing (resumable). The
     cache is tied to the corpus's metadata.csv (splits, captions): when that changes, it is rebuilt."""
     data = Path(data)
@@ -100,7 +100,7 @@ def features_for(data: str | Path, mel: MelConfig, jobs: int) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / CORPUS_KEY, corpus)
-    summary = preprocess(data, mel, name, jobs=jobs, progress=True)
+    summary = preprocess(data, mel, name, jobs=jobs, progress=progress)
     log.info("features: %s", summary)
     return folder
 
@@ -142,16 +142,17 @@ class Finetuning(Trainer):
 
     name, checkpoint = "finetune", "checkpoint.pt"
 
-    def __init__(self, cfg: FinetuneConfig):
+    def __init__(self, cfg: FinetuneConfig, progress: bool = True):
         flow_model(cfg.base, "fine-tuning")
         super().__init__(Path(cfg.out), Budget(cfg.steps, cfg.minutes), cfg.log_every, cfg.checkpoint_every, cfg.val_every)
         self.cfg = cfg
         record_settings(self.out / "finetune_config.json", asdict(cfg), "a fine-tuning run", volatile=VOLATILE)
         model, mel, config = load_pretrained(cfg.base)
-        features = features_for(cfg.data, mel, cfg.jobs)
+        features = features_for(cfg.data, mel, cfg.jobs, progress)
         controlled = model.cfg.control_frames > 0
         self.train = MelTextSet(str(features), "train", cfg.text_mode, controls=controlled)
-        self.mix = MelTextSet(str(features_for(cfg.mix, mel, cfg.jobs)), "train", cfg.text_mode, controls=controlled) if cfg.mix else None
+        mix = features_for(cfg.mix, mel, cfg.jobs, progress) if cfg.mix else None
+        self.mix = MelTextSet(str(mix), "train", cfg.text_mode, controls=controlled) if mix else None
         self.valid = valid_set(features, cfg.val_clips, controlled)
         texts = [t for s in (self.train, self.mix, self.valid) if s is not None for c in s.choices for t in c]
         cache = EmbeddingCache(TextEncoder.from_model_folder(cfg.base, config["text"]), texts)
@@ -248,7 +249,7 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
     """Train a LoRA adapter on `cfg.data` for the budget; resumable. Returns a summary. A run that
     fails before its first checkpoint leaves no folder behind."""
     with removed_on_failure(Path(cfg.out), Finetuning.checkpoint):
-        ft = Finetuning(cfg)
+        ft = Finetuning(cfg, progress)
         result = fit(ft, progress)
     val_before, val = (r and r.get("val_loss") for r in (result["val_before"], result["val"]))
     summary = {"out": str(ft.out), "steps": ft.step, "train_clips": len(ft.train), "val_loss_before": val_before, "val_loss": val}
