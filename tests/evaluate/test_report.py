@@ -110,6 +110,8 @@ def test_report_reads_nested_and_flat_settings(tmp_path):
     nested = {**m, "config": {"prompts": "corpus", "split": "test", "settings": {"steps": 8, "guidance": 3.0, "seed": 0}}}
     for metrics in (m, nested):
         assert "8 steps, guidance 3.0, seed 0." in report.report_markdown(metrics)
+    real = {**nested, "fingerprint": {"system": {"spec": "real"}, "settings": {}}}  # real audio: no generation settings
+    assert "(corpus, split test)." in report.report_markdown(real) and "steps" not in report.report_markdown(real)
 
 
 def test_leaderboard_rows_take_labels_and_leave_out_empty_columns(tmp_path):

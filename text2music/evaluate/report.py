@@ -96,12 +96,14 @@ def report_markdown(m: dict, pictures: list[str] = ()) -> str:
     (file names beside report.md; only those written)."""
     a, c = m["adherence"], m["config"]
     g = c.get("settings") or c  # the generation settings: nested in the config, or flat as older reports wrote them
+    generated = m.get("fingerprint", {}).get("settings") != {}  # real audio (or it through a vocoder) has none
+    made = f"; {g['steps']} steps, guidance {g['guidance']}, seed {g['seed']}" if generated else ""
     lines = [
         f"# Evaluation: {m['system']}",
         "",
         f"Command: `{m.get('command') or ''}`",
         "",
-        f"{m['n_prompts']} prompts ({c['prompts']}, split {c['split']}); {g['steps']} steps, guidance {g['guidance']}, seed {g['seed']}.",
+        f"{m['n_prompts']} prompts ({c['prompts']}, split {c['split']}){made}.",
         "",
         "| metric | value |",
         "|---|---|",
