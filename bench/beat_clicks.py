@@ -9,7 +9,8 @@ of the first prompt's mel per system.
     python3 bench/beat_clicks.py default runs/default_nopulse runs/teacher_default --png docs/images/beat_clicks.png
     python3 bench/beat_clicks.py default,drum_free_guidance=0 default --vocoder vocos-fullband --every-prompt --png x.png
 
-A system is a model folder, optionally with generation settings: MODEL[,name=value...].
+A system is a model folder, optionally with generation settings and a LoRA adapter:
+MODEL[,name=value...][,adapter=FOLDER][,adapter_strength=S].
 """
 
 from __future__ import annotations
@@ -42,16 +43,19 @@ def click_score(mel_db: np.ndarray, beats_s: np.ndarray, frame_rate: float) -> t
     return float(jumps[on].mean()), float(jumps[~on].mean())
 
 
-def system_settings(system: str) -> tuple[str, GenerationSettings]:
-    """'MODEL[,name=value...]' -> (MODEL, drum-free settings at the mel's rate with those values)."""
+def system_settings(system: str) -> tuple[str, dict, GenerationSettings]:
+    """'MODEL[,name=value...]' -> (MODEL, its adapter options, drum-free settings at the mel's rate with those values)."""
     folder, *pairs = system.split(",")
     kinds = {f.name: f.kind for f in setting_fields()}
     given = dict(p.split("=", 1) for p in pairs)
+    spec = {k: given.pop(k) for k in ("adapter", "adapter_strength") if k in given}
+    if "adapter_strength" in spec:
+        spec["adapter_strength"] = float(spec["adapter_strength"])
     unknown = set(given) - set(kinds)
     if unknown:
         raise SystemExit(f"{system}: unknown setting(s) {', '.join(sorted(unknown))}")
     read = {k: (v.lower() in ("1", "true", "on") if kinds[k] is bool else kinds[k](v)) for k, v in given.items()}
-    return folder, GenerationSettings(drums=False, sample_rate=16000, **read)
+    return folder, spec, GenerationSettings(drums=False, sample_rate=16000, **read)
 
 
 def main() -> None:
@@ -78,8 +82,8 @@ def main() -> None:
     print(f"real drum-free clips of {args.data} ({len(free)}): on beats {on:.3f}, elsewhere {off:.3f}")
     mels, titles = [], []
     for system in args.models:
-        folder, settings = system_settings(system)
-        pipe = Text2Music.from_pretrained(ModelSpec(None if folder == "default" else folder, vocoder=args.vocoder))
+        folder, spec, settings = system_settings(system)
+        pipe = Text2Music.from_pretrained(ModelSpec(None if folder == "default" else folder, vocoder=args.vocoder, **spec))
         scores = []
         for k, (text, bpm) in enumerate(PROMPTS):
             out = pipe([text] * args.seeds, settings, seeds=list(range(args.seeds)))
