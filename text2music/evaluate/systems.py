@@ -64,11 +64,15 @@ class RealElsewhere(RealAudio):
         return [load_audio(self.folder / self.stand_in(it, split_tracks(it))["audio"], self.sample_rate) for it in items]
 
     def stand_in(self, item: EvalItem, own_tracks: set[str]) -> dict:
+        return self.candidates(item, own_tracks)[0]
+
+    def candidates(self, item: EvalItem, own_tracks: set[str]) -> list[dict]:
+        """The clips of other tracks of the prompt's game, in the prompt's hash order (the first is drawn)."""
         group = caption_group(item.text)
-        candidates = [c for c in self.clips if caption_group(c["caption"]) == group and c.get("source_sha1") not in own_tracks]
-        if not candidates:
+        clips = [c for c in self.clips if caption_group(c["caption"]) == group and c.get("source_sha1") not in own_tracks]
+        if not clips:
             raise ValueError(f"prompt {item.id}: {self.folder} has no clip of other tracks whose caption starts {group!r}")
-        return min(candidates, key=lambda c: hashlib.sha256(f"{item.id}/{c['clip_id']}".encode()).hexdigest())
+        return sorted(clips, key=lambda c: hashlib.sha256(f"{item.id}/{c['clip_id']}".encode()).hexdigest())
 
 
 def read_manifest(folder: Path) -> list[dict]:
