@@ -58,10 +58,20 @@ class RealElsewhere(RealAudio):
         super().__init__(sample_rate)
         self.folder = Path(folder)
         self.name = f"real:{folder}"
-        self.clips = read_manifest(self.folder)
+        self.games: dict[str, list[dict]] = {}  # caption group -> its clips
+        for clip in read_manifest(self.folder):
+            self.games.setdefault(caption_group(clip["caption"]), []).append(clip)
+        self.reference_tracks: dict[tuple, set[str]] = {}  # (the prompts' corpus, split) -> its tracks
 
     def render(self, items, seeds):
-        return [load_audio(self.folder / self.stand_in(it, split_tracks(it))["audio"], self.sample_rate) for it in items]
+        return [load_audio(self.folder / self.stand_in(it, self.tracks_of(it))["audio"], self.sample_rate) for it in items]
+
+    def tracks_of(self, item: EvalItem) -> set[str]:
+        """`split_tracks(item)`, read once per corpus and split."""
+        key = (Path(item.audio).parent.parent if item.audio is not None else None, item.spec.get("split"))
+        if key not in self.reference_tracks:
+            self.reference_tracks[key] = split_tracks(item)  # refuses a prompt that is not of an imported corpus
+        return self.reference_tracks[key]
 
     def stand_in(self, item: EvalItem, own_tracks: set[str]) -> dict:
         return self.candidates(item, own_tracks)[0]
@@ -69,7 +79,7 @@ class RealElsewhere(RealAudio):
     def candidates(self, item: EvalItem, own_tracks: set[str]) -> list[dict]:
         """The clips of other tracks of the prompt's game, in the prompt's hash order (the first is drawn)."""
         group = caption_group(item.text)
-        clips = [c for c in self.clips if caption_group(c["caption"]) == group and c.get("source_sha1") not in own_tracks]
+        clips = [c for c in self.games.get(group, ()) if c.get("source_sha1") not in own_tracks]
         if not clips:
             raise ValueError(f"prompt {item.id}: {self.folder} has no clip of other tracks whose caption starts {group!r}")
         return sorted(clips, key=lambda c: hashlib.sha256(f"{item.id}/{c['clip_id']}".encode()).hexdigest())
