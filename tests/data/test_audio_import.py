@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -287,3 +288,18 @@ def test_import_of_some_splits_then_the_rest(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["data", "import", str(files[0]), "--out", str(tmp_path / "c"), "--splits", "test,tst"])
     assert "unknown split 'tst'" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_workers_start_with_librosas_kernels_compiled_by_the_parent():
+    """Workers that compile librosa's cached numba kernels together can crash (numba#10128); the parent
+    compiles them before the pool forks, so every worker holds them from its start."""
+    code = (
+        "import sys\n"
+        "from text2music.data.audio_import import run_tasks\n"
+        "def probe(_):\n"
+        "    return 'librosa.beat' in sys.modules\n"
+        "assert 'librosa.beat' not in sys.modules\n"
+        "print(sorted(run_tasks([1, 2, 3], 2, probe)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == "[True, True, True]"

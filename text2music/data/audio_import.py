@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from text2music.data.autocaption import ClipFacts, listen, load_judges, write_caption
+from text2music.data.autocaption import ClipFacts, compile_listening, listen, load_judges, write_caption
 from text2music.data.corpus_folder import SPLIT_FRACTIONS, split_of
 from text2music.data.download import find_ffmpeg
 from text2music.data.label import (
@@ -490,6 +490,7 @@ def run_tasks(tasks: list[tuple], jobs: int, task=None):
         for t in tasks:
             yield task(t)
         return
+    compile_listening()  # before the workers fork, so they do not compile librosa's kernels together
     with worker_pool(jobs, initializer=one_thread) as pool:
         futures = [pool.submit(task, t) for t in tasks]
         try:

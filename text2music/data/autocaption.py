@@ -126,6 +126,17 @@ def listen(audio: np.ndarray, sr: int, judges: dict[str, MusicnnJudge]) -> ClipF
     )
 
 
+def compile_listening(sr: int = 16000) -> None:
+    """Run the tempo, key and drum finders once on two seconds of clicks, so librosa's numba
+    kernels are imported and compiled in this process. Workers forked after it inherit them
+    instead of compiling them at once and writing numba's cache together: a race (numba#10128)
+    that can crash a worker and leave a cache that crashes every later run."""
+    t = np.arange(2 * sr) / sr
+    clicks = np.sin(2 * np.pi * 440 * t) * np.exp(-30 * (t % 0.5)) + 1e-3 * np.random.default_rng(0).standard_normal(len(t))
+    clicks = clicks.astype(np.float32)
+    estimate_tempo(clicks, sr), estimate_key(clicks, sr), drum_activity(clicks, sr)
+
+
 def tempo_word(bpm: float) -> str:
     return "slow" if bpm < SLOW_BPM else "fast" if bpm >= FAST_BPM else "medium"
 
