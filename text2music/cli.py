@@ -655,6 +655,18 @@ def add_train_vocoder(sub) -> None:
     )
     p.add_argument("--init", default=None, help="start from this trained vocoder (vocos or a folder), widened to --sample-rate")
     p.add_argument(
+        "--high-layers",
+        type=int,
+        default=None,
+        help="ConvNeXt blocks of a branch for the band above the mel's (full band; added at zero to --init's vocoder)",
+    )
+    p.add_argument(
+        "--high-band-only",
+        action="store_true",
+        default=None,
+        help="train that branch alone: the band the mel covers stays exactly as --init wrote it",
+    )
+    p.add_argument(
         "--adversarial",
         type=float,
         default=None,

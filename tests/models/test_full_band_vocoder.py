@@ -106,3 +106,34 @@ def test_trains_a_full_band_vocoder_from_a_narrow_one_with_discriminators(tmp_pa
     assert main(more) == 0  # resumes, discriminators and their optimiser included: 2 more steps
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert max(r["step"] for r in log) == 6 and sum(r["type"] == "step" for r in log) == 6
+
+
+def test_a_high_band_branch_starts_at_zero_and_needs_a_full_band_rate():
+    torch.manual_seed(0)
+    wide = NeuralVocoder(NeuralVocoderConfig(dim=16, intermediate=32, layers=2, sample_rate=48000), MEL).eval()
+    branched = wide.with_high_branch(2).eval()
+    mel = log_mel_spectrogram(synth_music(sample_rate=16000, seconds=1.0), MEL)[None]
+    assert branched.cfg.high_layers == 2 and torch.equal(branched(mel), wide(mel))
+    assert branched.high_head.out_features == 2 * (wide.n_fft // 2 + 1 - (MEL.n_fft // 2 + 1))
+    with pytest.raises(ValueError, match="vocoder high_layers 2: a branch for the band above the mel's needs a full-band sample_rate"):
+        NeuralVocoder(NeuralVocoderConfig(dim=16, intermediate=32, layers=2, high_layers=2), MEL)
+    with pytest.raises(ValueError, match="train-vocoder: high_band_only trains the branch alone"):
+        VocoderTrainConfig(high_band_only=True)
+
+
+def test_training_the_high_band_alone_changes_nothing_below_the_mels_band(tmp_path):
+    data = tmp_path / "corpus"
+    build_corpus(data, n=8, jobs=1, duration=2.0, sample_rate=48000, soundfont=bundled_soundfont(), progress=False)
+    start = tmp_path / "start"
+    torch.manual_seed(0)
+    NeuralVocoder(NeuralVocoderConfig(dim=16, intermediate=32, layers=2, sample_rate=48000), MEL).save(start)
+    run = tmp_path / "branch"
+    args = ["train-vocoder", "--data", str(data), "--out", str(run), "--clips", "4", "--val-clips", "1", "--quiet"]
+    args += ["--sample-rate", "48000", "--init", str(start), "--high-layers", "1", "--high-band-only", "--lr", "1e-2"]
+    assert main(args + ["--batch-size", "2", "--crop-frames", "16", "--steps", "3", "--checkpoint-every", "3"]) == 0
+    before, after = NeuralVocoder.from_folder(start), NeuralVocoder.from_folder(run)
+    assert after.cfg.high_layers == 1 and json.loads((run / "vocoder.json").read_text())["model"]["high_layers"] == 1
+    mel = log_mel_spectrogram(synth_music(sample_rate=16000, seconds=1.0), MEL)[None]
+    old, new = before.spectrum(mel), after.spectrum(mel)
+    low = MEL.n_fft // 2 + 1
+    assert torch.equal(old[:, :low], new[:, :low]) and not torch.allclose(old[:, low:], new[:, low:])

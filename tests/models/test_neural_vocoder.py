@@ -91,7 +91,7 @@ def test_vocoder_spec_is_checked_in_one_line(tmp_path):
     assert load_vocoder("auto", tmp_path, MEL) == GriffinLimVocoder(MEL)  # a folder without a trained one
     with pytest.raises(ValueError, match="iterations must be between 0 and 1000"):
         check_vocoder_spec("griffin-lim-5000")
-    named = "auto nor griffin-lim nor vocos nor vocos-fullband nor vocos-fullband-gan nor a folder"
+    named = "auto nor griffin-lim nor vocos nor vocos-fullband nor vocos-fullband-gan nor vocos-fullband-branch nor a folder"
     with pytest.raises(ValueError, match=f"--vocoder: .hifi. is neither {named}"):
         check_vocoder_spec("hifi")
     with pytest.raises(ValueError, match="nor a folder with vocoder.json"):

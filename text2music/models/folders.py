@@ -11,7 +11,8 @@ from pathlib import Path
 
 PRECISIONS = ("auto", "float32", "int8")
 BUNDLED_VOCOS_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocos"
-BUNDLED_VOCODERS = {name: BUNDLED_VOCOS_DIR.with_name(name) for name in ("vocos", "vocos-fullband", "vocos-fullband-gan")}  # name -> folder
+PACKAGED_VOCODER_NAMES = ("vocos", "vocos-fullband", "vocos-fullband-gan", "vocos-fullband-branch")
+BUNDLED_VOCODERS = {name: BUNDLED_VOCOS_DIR.with_name(name) for name in PACKAGED_VOCODER_NAMES}  # name -> folder
 VOCODER_CHOICES = ("auto", "griffin-lim", *BUNDLED_VOCODERS)  # or a folder with vocoder.json + vocoder.safetensors
 GRIFFIN_LIM_SPEC = re.compile(r"griffin-lim(?:-(\d+))?(?:-nnls(\d+))?")
 MAX_ITERATIONS = 1000

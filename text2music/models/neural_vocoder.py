@@ -13,6 +13,10 @@ the mel's frames: its STFT has `factor` times the samples per frame and per wind
 `n_fft // 2 + 1` bins are the mel's band at the same frequencies and times, and the bins above are
 predicted from the band below (bandwidth extension). `widened(sample_rate)` makes one from a
 trained mel-rate vocoder that starts out as that vocoder upsampled, with a faint guess above.
+A full-band vocoder may give the band above the mel's a branch of its own (`high_layers` ConvNeXt
+blocks on the backbone's output and a head that corrects the log magnitude and phase of those bins
+only); `with_high_branch(layers)` adds one that starts at zero, so it can learn the band above while
+the band below stays exactly as it was.
 
 Trained by `text2music train-vocoder` (`text2music.train.vocoder`): real mels in, real audio out.
 """
@@ -41,6 +45,7 @@ class NeuralVocoderConfig:
     layers: int = 8
     kernel: int = 7  # frames seen by each depthwise convolution
     sample_rate: int | None = None  # the audio it writes: a multiple of the mel's rate; None: the mel's rate
+    high_layers: int = 0  # blocks of a branch for the bins above the mel's band (full band only); 0: no branch
 
 
 def output_factor(sample_rate: int | None, mel: MelConfig) -> int:
@@ -85,6 +90,16 @@ class NeuralVocoder(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head = nn.Linear(cfg.dim, self.n_fft + 2)  # log magnitude and phase of n_fft // 2 + 1 bins
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        if cfg.high_layers < 0 or (cfg.high_layers and self.factor == 1):
+            raise ValueError(f"vocoder high_layers {cfg.high_layers}: a branch for the band above the mel's needs a full-band sample_rate")
+        self.low_bins = mel.n_fft // 2 + 1  # the bins of the mel's band, at this vocoder's resolution
+        if cfg.high_layers:
+            scale = 1 / cfg.high_layers
+            self.high_blocks = nn.ModuleList(ConvNeXtBlock(cfg.dim, cfg.intermediate, cfg.kernel, scale) for _ in range(cfg.high_layers))
+            self.high_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+            self.high_head = nn.Linear(cfg.dim, 2 * (self.n_fft // 2 + 1 - self.low_bins))  # corrections above the mel's band
+            nn.init.zeros_(self.high_head.weight)
+            nn.init.zeros_(self.high_head.bias)
 
     @property
     def sample_rate(self) -> int:
@@ -109,13 +124,34 @@ class NeuralVocoder(nn.Module):
             wide.head.bias[bins:wide_bins] += gain - 3.0
         return wide
 
+    def with_high_branch(self, layers: int) -> "NeuralVocoder":
+        """This full-band vocoder with a branch of `layers` blocks for the band above the mel's; its
+        head starts at zero, so the new vocoder writes exactly what this one does."""
+        branched = NeuralVocoder(dataclasses.replace(self.cfg, high_layers=layers), self.mel)
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("high_")}
+        missing, _ = branched.load_state_dict(state, strict=False)
+        assert all(k.startswith("high_") for k in missing), missing
+        return branched
+
     def spectrum(self, values: torch.Tensor) -> torch.Tensor:
         """mel values `(B, n_mels, T)` -> complex STFT `(B, n_fft // 2 + 1, T)`."""
         x = self.norm(self.embed(values).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
         log_magnitude, phase = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
+        if self.cfg.high_layers:
+            log_magnitude, phase = self.high_band_corrected(x, log_magnitude, phase)
         return torch.polar(torch.exp(log_magnitude.clamp(max=MAX_LOG_MAGNITUDE + math.log(self.factor))), phase)
+
+    def high_band_corrected(self, x: torch.Tensor, log_magnitude: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's log magnitude and phase, with the branch's corrections added above the mel's band."""
+        h = x
+        for block in self.high_blocks:
+            h = block(h)
+        d_magnitude, d_phase = self.high_head(self.high_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
+        low = self.low_bins
+        log_magnitude = torch.cat([log_magnitude[:, :low], log_magnitude[:, low:] + d_magnitude], dim=1)
+        return log_magnitude, torch.cat([phase[:, :low], phase[:, low:] + d_phase], dim=1)
 
     def waveform(self, values: torch.Tensor) -> torch.Tensor:
         """mel values `(B, n_mels, T)` -> audio `(B, (T - 1) * hop * factor)`, differentiable (training)."""

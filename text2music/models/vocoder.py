@@ -18,8 +18,9 @@ config.json names under "vocoder", else Griffin-Lim),
 "griffin-lim" (optionally with its iterations and NNLS updates: "griffin-lim-64-nnls300"),
 "vocos" (the neural vocoder packaged in `text2music/assets/vocos/`), "vocos-fullband" (the packaged
 full-band one: 48 kHz from the same mel, `assets/vocos-fullband/`), "vocos-fullband-gan" (that one
-trained further against full-size discriminators: closer to real recordings), or the path of a
-folder that holds a trained vocoder.
+trained further against full-size discriminators: closer to real recordings), "vocos-fullband-branch"
+(that one with a branch of its own for the band above 8 kHz: the same audio below 8 kHz), or the
+path of a folder that holds a trained vocoder.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def paired_vocoder(folder: str | Path) -> str:
 
 def neural_vocoder_folder(spec: str | Path, model_folder: str | Path | None = None) -> Path:
     """The folder a neural vocoder spec names: "auto" (the model folder's own), "vocos" or
-    "vocos-fullband", "vocos-fullband-gan" (packaged) or a path."""
+    "vocos-fullband", "vocos-fullband-gan", "vocos-fullband-branch" (packaged) or a path."""
     spec = str(spec)
     if spec == "auto":
         return Path(model_folder)

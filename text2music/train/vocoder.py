@@ -3,6 +3,8 @@
     text2music train-vocoder --data data/synth --out runs/vocoder --minutes 60
     text2music train-vocoder --data data/synth44k,data/debian44k --sample-rate 48000 --init vocos \
         --adversarial 0.1 --out runs/vocos-fullband --minutes 70          # full band, from the 16-kHz one
+    text2music train-vocoder --data data/synth44k,data/debian44k --sample-rate 48000 --init vocos-fullband \
+        --high-layers 4 --high-band-only --out runs/vocos-fullband-branch --minutes 75   # the band above only
 
 Data: the first 10 s of up to `clips` train-split clips of each corpus, held in memory as audio at
 the vocoder's output rate (float16) and as the log-mel the generator makes (from the clip at the
@@ -14,6 +16,10 @@ from auraloss, scaled with the output rate) + L1 between log-mels of the output 
 crop (over the output's whole band). With `adversarial` > 0, after `adversarial_after` steps the
 discriminators of `text2music.train.discriminators` join: each step trains them once (hinge loss)
 and adds `adversarial` x (their hinge loss + 2 x feature matching) to the vocoder's loss.
+
+With `high_layers`, the vocoder gets a branch of its own for the band above the mel's (added, at zero,
+to an `init` vocoder that has none); with `high_band_only`, only that branch trains, so the band the
+mel covers stays exactly as `init` wrote it (and the backbone runs without gradients).
 
 The run folder holds `vocoder.json` + `vocoder.safetensors` (inference), `state.pt` (resumable:
 running the same command again continues), `train_config.json`, `log.jsonl` and `loss.png`.
@@ -48,6 +54,8 @@ class VocoderTrainConfig:
     layers: int = 8
     sample_rate: int | None = None  # of the audio it writes, a multiple of the mel's (None: the mel's)
     init: str | None = None  # start from this trained vocoder ("vocos" or a folder), widened to sample_rate
+    high_layers: int = 0  # blocks of a branch for the band above the mel's (full band only); 0: none
+    high_band_only: bool = False  # train that branch alone: the band below stays as `init` wrote it
     adversarial: float = 0.0  # weight of the discriminators' losses; 0: reconstruction only
     adversarial_after: int = 0  # steps of reconstruction alone before the discriminators join
     discriminators: str = "small"  # their size: "small" (a CPU's) or "full" (the published channels)
@@ -69,6 +77,10 @@ class VocoderTrainConfig:
         for name in ("dim", "intermediate", "layers", "clips", "val_clips", "batch_size", "steps", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train-vocoder: {name} must be at least 1, got {getattr(self, name)}")
+        if self.high_layers < 0:
+            raise ValueError(f"train-vocoder: high_layers must be at least 0, got {self.high_layers}")
+        if self.high_band_only and not (self.high_layers and self.init):
+            raise ValueError("train-vocoder: high_band_only trains the branch alone, so it needs high_layers > 0 and an init vocoder")
         if self.crop_frames < 8:
             raise ValueError(f"train-vocoder: crop_frames must be at least 8, got {self.crop_frames}")
         if not self.lr > 0 or not self.disc_lr > 0:
@@ -202,7 +214,11 @@ class VocoderTraining(Trainer):
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.manual_seed(cfg.seed)
         self.vocoder = initial_vocoder(cfg, self.mel).to(self.device)
-        self.optimizer = torch.optim.AdamW(self.vocoder.parameters(), lr=cfg.lr, betas=(0.8, 0.9))
+        if cfg.high_band_only:
+            for name, parameter in self.vocoder.named_parameters():
+                parameter.requires_grad_(name.startswith("high_"))
+        trained = [p for p in self.vocoder.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.9))
         self.disc = Discriminators(cfg.discriminators).to(self.device) if cfg.adversarial > 0 else None
         self.disc_optimizer = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.9)) if self.disc else None
         rate = self.vocoder.sample_rate
@@ -223,7 +239,7 @@ class VocoderTraining(Trainer):
             parts["loss"] = parts["loss"] + cfg.adversarial * (parts["adv"] + 2 * parts["fm"])
         self.optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(self.vocoder.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for p in self.vocoder.parameters() if p.requires_grad], 1.0)
         self.optimizer.step()
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}
@@ -272,18 +288,22 @@ class VocoderTraining(Trainer):
 
 
 def initial_vocoder(cfg: VocoderTrainConfig, mel: MelConfig) -> NeuralVocoder:
-    """A new vocoder of the config's size, or the `init` one widened to the config's rate."""
+    """A new vocoder of the config's size, or the `init` one widened to the config's rate (with the
+    config's branch for the band above, if it has none)."""
     if cfg.init is None:
-        return NeuralVocoder(NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers, sample_rate=cfg.sample_rate), mel)
+        sizes = NeuralVocoderConfig(cfg.dim, cfg.intermediate, cfg.layers, sample_rate=cfg.sample_rate, high_layers=cfg.high_layers)
+        return NeuralVocoder(sizes, mel)
     from text2music.models.vocoder import neural_vocoder_folder
 
     start = NeuralVocoder.from_folder(neural_vocoder_folder(cfg.init))
     if start.mel != mel:
         raise ValueError(f"train-vocoder --init {cfg.init}: its mel is not the {cfg.preset} preset's")
     wanted = cfg.sample_rate or mel.sample_rate
-    if start.sample_rate == wanted:
-        return start.train()
-    return start.widened(wanted).train()
+    if start.sample_rate != wanted:
+        start = start.widened(wanted)
+    if cfg.high_layers and not start.cfg.high_layers:
+        start = start.with_high_branch(cfg.high_layers)
+    return start.train()
 
 
 def train_vocoder(cfg: VocoderTrainConfig, progress: bool = True) -> dict:
