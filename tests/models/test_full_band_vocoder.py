@@ -15,7 +15,7 @@ from text2music.features.mel import get_preset, log_mel_spectrogram
 from text2music.models.neural_vocoder import NeuralVocoder, NeuralVocoderConfig
 from text2music.models.vocoder import load_vocoder
 from text2music.train.discriminators import Discriminators, discriminator_loss, generator_losses
-from text2music.train.vocoder import VocoderLoss, VocoderTrainConfig
+from text2music.train.vocoder import VocoderLoss, VocoderTrainConfig, initial_vocoder
 
 MEL = get_preset("small")
 
@@ -119,6 +119,8 @@ def test_a_high_band_branch_starts_at_zero_and_needs_a_full_band_rate():
         NeuralVocoder(NeuralVocoderConfig(dim=16, intermediate=32, layers=2, high_layers=2), MEL)
     with pytest.raises(ValueError, match="train-vocoder: high_band_only trains the branch alone"):
         VocoderTrainConfig(high_band_only=True)
+    with pytest.raises(ValueError, match="train-vocoder --high-layers 2: --init vocos-fullband-branch has a branch of 4 blocks"):
+        initial_vocoder(VocoderTrainConfig(sample_rate=48000, init="vocos-fullband-branch", high_layers=2), MEL)
 
 
 def test_training_the_high_band_alone_changes_nothing_below_the_mels_band(tmp_path):

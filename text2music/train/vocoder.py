@@ -217,8 +217,8 @@ class VocoderTraining(Trainer):
         if cfg.high_band_only:
             for name, parameter in self.vocoder.named_parameters():
                 parameter.requires_grad_(name.startswith("high_"))
-        trained = [p for p in self.vocoder.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.9))
+        self.trained = [p for p in self.vocoder.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.trained, lr=cfg.lr, betas=(0.8, 0.9))
         self.disc = Discriminators(cfg.discriminators).to(self.device) if cfg.adversarial > 0 else None
         self.disc_optimizer = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.9)) if self.disc else None
         rate = self.vocoder.sample_rate
@@ -239,7 +239,7 @@ class VocoderTraining(Trainer):
             parts["loss"] = parts["loss"] + cfg.adversarial * (parts["adv"] + 2 * parts["fm"])
         self.optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_([p for p in self.vocoder.parameters() if p.requires_grad], 1.0)
+        torch.nn.utils.clip_grad_norm_(self.trained, 1.0)
         self.optimizer.step()
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}
@@ -301,6 +301,8 @@ def initial_vocoder(cfg: VocoderTrainConfig, mel: MelConfig) -> NeuralVocoder:
     wanted = cfg.sample_rate or mel.sample_rate
     if start.sample_rate != wanted:
         start = start.widened(wanted)
+    if cfg.high_layers and start.cfg.high_layers not in (0, cfg.high_layers):
+        raise ValueError(f"train-vocoder --high-layers {cfg.high_layers}: --init {cfg.init} has a branch of {start.cfg.high_layers} blocks")
     if cfg.high_layers and not start.cfg.high_layers:
         start = start.with_high_branch(cfg.high_layers)
     return start.train()
