@@ -5,7 +5,7 @@
 # vocoder on all 403 test prompts of the corpus at 44.1 kHz and on reserved real music, the bundled generator
 # through the packaged vocoder and through the branch (paired), the per-clip log-spectral distance with its interval
 # (the judges hear 16 kHz, where the branch changes nothing: its rows are read beside reports/full_band/), the
-# speed and the picture. About 40 minutes after the training; re-running resumes.
+# speed and the picture. About 20 minutes after the training; re-running resumes.
 #   bash scripts/evaluate_fullband_branch.sh
 set -euo pipefail
 RUN=${RUN:-runs/vocos-fullband-branch}
