@@ -67,8 +67,7 @@ def test_clips(spec: str) -> list[tuple[str, Path]]:
     """`CORPUS:N[:SPLIT]` -> the first clip of each of the first N files of that corpus's split
     (default test; all: every split, for a corpus of reserved test music) as (caption, path)."""
     corpus, n, split = (spec + ":test").split(":")[:3]
-    with open(Path(corpus) / "metadata.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if split in ("all", r["split"])]
+    rows = split_rows(Path(corpus), split)
     first = {r["ytid"].rsplit("-", 1)[0]: r for r in reversed(rows)}  # one clip per file (synth clips: each its own)
     rows = sorted(first.values(), key=rows.index)[: int(n)]
     return [(r.get("caption", r["ytid"]), Path(corpus) / "audio" / f"{r['ytid']}.wav") for r in rows]
@@ -133,7 +132,7 @@ def lsd(args) -> None:
     torch.set_num_threads(args.threads)
     specs = ["vocos"] + args.fullband.split(",")
     vocoders = {spec: read_vocoder(folder_of(spec)) for spec in specs}
-    clips = all_clips(Path(args.corpus), args.split)[: args.n]
+    clips = [Path(args.corpus) / "audio" / f"{r['ytid']}.wav" for r in split_rows(Path(args.corpus), args.split)][: args.n]
     per_clip = {spec: [] for spec in specs}
     envelope = {spec: [] for spec in specs[1:]}
     smooth = []
@@ -143,7 +142,7 @@ def lsd(args) -> None:
             made = vocoded(vocoder, path, args.seconds)[: len(real)]
             per_clip[spec].append(band_lsd(real[: len(made)], made, RATE)["8-22k"])
             if spec != "vocos":
-                env, own = envelope_split(real[: len(made)], made)
+                env, own = envelope_split(real[: len(made)], made)  # `own`: the real clip's, the same for every vocoder
                 envelope[spec].append(env)
         smooth.append(own)
         if (i + 1) % 50 == 0:
@@ -164,10 +163,10 @@ def lsd(args) -> None:
         print(f"{specs[2]} - {specs[1]}: {diff.mean():+.3f} dB [{lo:+.3f}, {hi:+.3f}] (paired bootstrap over clips, 2000 draws)")
 
 
-def all_clips(corpus: Path, split: str) -> list[Path]:
-    """Every clip of `split` (all: every split) of a corpus folder, in metadata order."""
+def split_rows(corpus: Path, split: str) -> list[dict]:
+    """The metadata rows of `split` (all: every split) of a corpus folder, in order."""
     with open(corpus / "metadata.csv", newline="") as f:
-        return [corpus / "audio" / f"{r['ytid']}.wav" for r in csv.DictReader(f) if split in ("all", r["split"])]
+        return [r for r in csv.DictReader(f) if split in ("all", r["split"])]
 
 
 def main() -> None:
